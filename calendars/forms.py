@@ -1,0 +1,99 @@
+"""Admin forms. Secrets are write-only: entered here, never rendered back."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from calendars.models import Credential, OAuthApp
+
+MAX_SECRET_LENGTH = 4096
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+TENANT_NAMES = {"common", "organizations", "consumers"}
+
+
+class SecretInput(forms.PasswordInput):
+    def __init__(self) -> None:
+        super().__init__(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class SecretField(forms.CharField):
+    """A set/replace field: blank keeps the stored secret, a value replaces it."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            label=label,
+            required=False,
+            strip=False,
+            widget=SecretInput(),
+            help_text="Stored encrypted and never shown again. "
+            "Leave blank to keep the stored value.",
+        )
+
+    def clean(self, value: str | None) -> str:
+        value = super().clean(value) or ""
+        if value and not value.strip():
+            raise ValidationError("Only white space was entered.")
+        value = value.strip()
+        if len(value) > MAX_SECRET_LENGTH:
+            raise ValidationError(f"At most {MAX_SECRET_LENGTH} characters.")
+        if CONTROL_CHARACTERS.search(value):
+            raise ValidationError("Control characters (line breaks, tabs...) are not allowed.")
+        return value
+
+
+class SecretFormMixin:
+    """Requires each secret on creation and stores whatever was entered on save."""
+
+    secret_fields: tuple[str, ...] = ()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        for name in self.secret_fields:
+            if self.instance.pk is None and not cleaned.get(name) and name not in self.errors:
+                self.add_error(name, "This field is required.")
+        return cleaned
+
+    def save(self, commit: bool = True) -> object:
+        for name in self.secret_fields:
+            if self.cleaned_data.get(name):
+                setattr(self.instance, name, self.cleaned_data[name])
+        return super().save(commit)
+
+
+class OAuthAppForm(SecretFormMixin, forms.ModelForm):
+    secret_fields = ("client_secret",)
+    client_secret = SecretField("Client secret")
+
+    class Meta:
+        model = OAuthApp
+        fields = ("provider", "name", "client_id", "tenant")
+
+    def clean_tenant(self) -> str:
+        tenant = (self.cleaned_data.get("tenant") or "common").strip()
+        if tenant.lower() in TENANT_NAMES:
+            return tenant.lower()
+        try:
+            return str(uuid.UUID(tenant))
+        except ValueError:
+            raise ValidationError(
+                "Use common, organizations, consumers or a tenant GUID."
+            ) from None
+
+    def clean_client_id(self) -> str:
+        client_id = self.cleaned_data["client_id"].strip()
+        if CONTROL_CHARACTERS.search(client_id):
+            raise ValidationError("Control characters are not allowed.")
+        return client_id
+
+
+class CredentialForm(SecretFormMixin, forms.ModelForm):
+    secret_fields = ("refresh_token",)
+    refresh_token = SecretField("Refresh token")
+
+    class Meta:
+        model = Credential
+        fields = ("customer", "oauth_app", "account_email")

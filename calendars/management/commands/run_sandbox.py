@@ -1,0 +1,31 @@
+"""Run the sandbox Meeting BaaS the embedded default talks to."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+from calendars.sandbox import SandboxServer
+from calendars.sandbox.state import SandboxState
+
+
+class Command(BaseCommand):
+    help = "Serve the sandbox Meeting BaaS API (both versions) on loopback until stopped."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--port", type=int, default=settings.SANDBOX_PORT)
+        parser.add_argument("--sync-delay", type=float, default=3.0, help="seconds to first sync")
+
+    def handle(self, *args: object, port: int, sync_delay: float, **options: object) -> None:
+        logging.getLogger("calendars.sandbox").setLevel(logging.INFO)
+        state = SandboxState(api_key=settings.SANDBOX_API_KEY, sync_delay=sync_delay)
+        server = SandboxServer(port=port, state=state)
+        self.stdout.write(f"Sandbox Meeting BaaS on {server.url} (API key: SANDBOX_API_KEY)")
+        try:
+            server.httpd.serve_forever()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            server.httpd.server_close()

@@ -1,0 +1,42 @@
+"""The Meeting BaaS client: the only code in the portal that knows the wire.
+
+`client()` builds the configured version's client; both versions offer the same methods
+(list_raw_calendars, create_connection, get_connection, list_connections,
+update_credentials, delete_connection, resync, find_connection) and return the plain
+values in `types`. Nothing here touches the database.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from django.conf import settings
+
+from calendars.meetingbaas.transport import Transport, TransportConfig
+from calendars.meetingbaas.types import ApiVersion
+from calendars.meetingbaas.v1 import V1Client
+from calendars.meetingbaas.v2 import V2Client
+
+Client = V1Client | V2Client
+
+
+def client(api_version: str | None = None) -> Client:
+    """The client for `api_version` (default: MEETINGBAAS_API_VERSION) on the shared session."""
+    version = ApiVersion(api_version or settings.MEETINGBAAS_API_VERSION)
+    transport = _transport(
+        TransportConfig(
+            base_url=settings.MEETINGBAAS_BASE_URL,
+            api_key=settings.MEETINGBAAS_API_KEY,
+            connect_timeout=settings.MEETINGBAAS_CONNECT_TIMEOUT,
+            read_timeout=settings.MEETINGBAAS_TIMEOUT,
+            max_retries=settings.MEETINGBAAS_MAX_RETRIES,
+            max_wait=settings.MEETINGBAAS_MAX_RETRY_WAIT,
+        )
+    )
+    return V2Client(transport) if version == ApiVersion.V2 else V1Client(transport)
+
+
+@cache
+def _transport(config: TransportConfig) -> Transport:
+    # One session (and its connection pool) per configuration, reused by every call.
+    return Transport(config)

@@ -1,0 +1,79 @@
+"""The one error hierarchy for Meeting BaaS calls.
+
+Each error carries the HTTP status, the API's `code` and its message, and says whether
+trying again later could succeed, so callers can tell a person what to do next.
+"""
+
+from __future__ import annotations
+
+
+class MeetingBaasError(Exception):
+    """A Meeting BaaS call failed; `str()` is a sentence fit to show a person."""
+
+    transient = False
+    summary = "Meeting BaaS refused the request"
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        http_status: int | None = None,
+        code: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.message = message
+        self.http_status = http_status
+        self.code = code
+        self.retry_after = retry_after
+        super().__init__(self.describe())
+
+    def describe(self) -> str:
+        detail = f": {self.message}" if self.message else ""
+        status = f" (HTTP {self.http_status})" if self.http_status else ""
+        return f"{self.summary}{status}{detail}"
+
+
+class ApiKeyRejected(MeetingBaasError):
+    summary = "Meeting BaaS rejected the portal's API key; check MEETINGBAAS_API_KEY"
+
+
+class OAuthRefused(MeetingBaasError):
+    summary = "The calendar provider refused the OAuth credentials (refresh token or client secret)"
+
+
+class PermissionDenied(MeetingBaasError):
+    summary = "The calendar provider denied access (for Microsoft, often a missing licence)"
+
+
+class NotFound(MeetingBaasError):
+    summary = "Meeting BaaS does not know this calendar connection (deleted remotely?)"
+
+
+class Conflict(MeetingBaasError):
+    summary = "Meeting BaaS already has a connection for this calendar"
+
+
+class InvalidRequest(MeetingBaasError):
+    summary = "Meeting BaaS rejected the request as invalid"
+
+
+class RateLimited(MeetingBaasError):
+    transient = True
+    summary = "Meeting BaaS is rate limiting us"
+
+    def describe(self) -> str:
+        wait = f", retry in {self.retry_after:g} s" if self.retry_after else ", retry later"
+        detail = f": {self.message}" if self.message else ""
+        return f"{self.summary}{wait}{detail}"
+
+
+class Unavailable(MeetingBaasError):
+    """A server error, a timeout or a dropped connection: nothing says the call did not happen."""
+
+    transient = True
+    summary = "Meeting BaaS is unavailable or did not answer in time"
+
+
+class BadResponse(MeetingBaasError):
+    transient = True
+    summary = "Meeting BaaS sent an answer the portal cannot read"

@@ -1,0 +1,49 @@
+"""Reading API bodies defensively: a missing or odd field is a BadResponse, never a crash."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from calendars.meetingbaas.errors import BadResponse
+
+
+def require(body: Any, key: str, kind: type | tuple[type, ...] = object) -> Any:
+    if not isinstance(body, dict) or key not in body:
+        raise BadResponse(f"the answer has no '{key}' field")
+    value = body[key]
+    if not isinstance(value, kind):
+        raise BadResponse(f"'{key}' is {type(value).__name__}, expected {_kind_name(kind)}")
+    return value
+
+
+def optional_str(body: dict, key: str) -> str | None:
+    value = body.get(key)
+    return None if value is None else str(value)
+
+
+def uuid_of(body: dict, key: str) -> UUID:
+    value = require(body, key, str)
+    try:
+        return UUID(value)
+    except ValueError as exc:
+        raise BadResponse(f"'{key}' is not a UUID: {value[:60]!r}") from exc
+
+
+def timestamp(body: dict, key: str) -> datetime | None:
+    value = body.get(key)
+    if value in (None, ""):
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError as exc:
+        raise BadResponse(f"'{key}' is not an ISO 8601 time: {str(value)[:60]!r}") from exc
+    if parsed.tzinfo is None:
+        raise BadResponse(f"'{key}' has no time zone: {value!r}")
+    return parsed
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)

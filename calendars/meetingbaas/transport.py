@@ -1,0 +1,208 @@
+"""All HTTP to Meeting BaaS: one session, timeouts, bounded retries, typed errors.
+
+Only this module imports `requests` for Meeting BaaS. Retrying is decided per call:
+an idempotent call (GET, DELETE, PATCH with the same body, sync) is retried after a
+timeout, a dropped connection, a 5xx or a 429; a create is retried only when the server
+cannot have acted on it (a refused connection, or a 429, which rejects a request unread).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import requests
+
+from calendars.meetingbaas import errors
+
+logger = logging.getLogger(__name__)
+
+RETRIED_STATUSES = {429, 500, 502, 503, 504}
+SECRET_KEY_PARTS = ("secret", "token", "password", "api_key", "apikey", "authorization")
+
+
+@dataclass(frozen=True)
+class TransportConfig:
+    base_url: str
+    api_key: str
+    connect_timeout: float = 3.05
+    read_timeout: float = 10.0
+    max_retries: int = 3
+    backoff: float = 0.5
+    # A retry-after longer than this is reported to the person instead of waited out.
+    max_wait: float = 5.0
+
+    def __repr__(self) -> str:
+        return f"TransportConfig(base_url={self.base_url!r}, api_key=<hidden>)"
+
+
+def redact(value: Any) -> Any:
+    """Return `value` with every secret-looking field replaced, for logging."""
+    if isinstance(value, Mapping):
+        return {
+            k: "[redacted]"
+            if any(part in str(k).lower() for part in SECRET_KEY_PARTS)
+            else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+class Transport:
+    def __init__(
+        self,
+        config: TransportConfig,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.session = session or requests.Session()
+        self.session.headers.update(
+            {"x-meeting-baas-api-key": config.api_key, "Accept": "application/json"}
+        )
+        self._sleep = sleep
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        idempotent: bool,
+    ) -> Any:
+        """Send one request (retrying as allowed) and return the decoded JSON body or None."""
+        url = self.config.base_url.rstrip("/") + path
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send(method, url, json=json, params=params)
+            except errors.MeetingBaasError as exc:
+                if not self._may_retry(exc, attempt, idempotent):
+                    raise
+                self._wait(exc, attempt)
+                continue
+            return self._decode(response)
+
+    def _send(self, method: str, url: str, *, json: Any, params: Any) -> requests.Response:
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                json=json,
+                params=params,
+                timeout=(self.config.connect_timeout, self.config.read_timeout),
+            )
+        except requests.exceptions.ConnectTimeout as exc:
+            raise _NotSent("the connection timed out") from exc
+        except requests.exceptions.ConnectionError as exc:
+            if _never_reached_server(exc):
+                raise _NotSent("the connection was refused") from exc
+            raise errors.Unavailable("the connection was closed before an answer came") from exc
+        except requests.exceptions.Timeout as exc:
+            raise errors.Unavailable(f"no answer within {self.config.read_timeout:g} s") from exc
+        except requests.exceptions.RequestException as exc:
+            raise errors.Unavailable(type(exc).__name__) from exc
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.info(
+            "meetingbaas %s %s -> %s in %.0f ms",
+            method,
+            response.request.path_url.split("?")[0],
+            response.status_code,
+            elapsed_ms,
+        )
+        if response.status_code >= 400:
+            raise error_from_response(response)
+        return response
+
+    def _may_retry(self, exc: errors.MeetingBaasError, attempt: int, idempotent: bool) -> bool:
+        if attempt > self.config.max_retries:
+            return False
+        if isinstance(exc, errors.RateLimited):
+            return exc.retry_after is None or exc.retry_after <= self.config.max_wait
+        if isinstance(exc, _NotSent):
+            return True
+        return idempotent and exc.transient
+
+    def _wait(self, exc: errors.MeetingBaasError, attempt: int) -> None:
+        delay = exc.retry_after or self.config.backoff * 2 ** (attempt - 1)
+        delay = min(delay, self.config.max_wait)
+        logger.warning("meetingbaas retry %d in %.2f s after: %s", attempt, delay, exc)
+        self._sleep(delay)
+
+    @staticmethod
+    def _decode(response: requests.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise errors.BadResponse(
+                f"HTTP {response.status_code} with a body that is not JSON",
+                http_status=response.status_code,
+            ) from exc
+
+
+class _NotSent(errors.Unavailable):
+    """The request never reached the server, so even a create may be sent again."""
+
+    summary = "Meeting BaaS could not be reached"
+
+
+def _never_reached_server(exc: requests.exceptions.ConnectionError) -> bool:
+    text = repr(exc)
+    return "NewConnectionError" in text or "Connection refused" in text
+
+
+def error_from_response(response: requests.Response) -> errors.MeetingBaasError:
+    """Turn an HTTP error answer into the matching typed error."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {"message": response.text[:300]} if response.text else {}
+    code = str(body.get("code") or "")
+    message = str(body.get("message") or body.get("error") or body.get("details") or "")
+    status = response.status_code
+    kwargs = {"http_status": status, "code": code}
+    if status == 429:
+        return errors.RateLimited(message, retry_after=_retry_after(response, body), **kwargs)
+    if status == 401:
+        about_key = any(w in f"{code} {message}".lower() for w in ("api key", "api_key", "apikey"))
+        return (errors.ApiKeyRejected if about_key else errors.OAuthRefused)(message, **kwargs)
+    by_status = {
+        400: errors.InvalidRequest,
+        403: errors.PermissionDenied,
+        404: errors.NotFound,
+        409: errors.Conflict,
+        422: errors.InvalidRequest,
+    }
+    if status in by_status:
+        return by_status[status](message, **kwargs)
+    if status >= 500:
+        return errors.Unavailable(message, retry_after=_retry_after(response, body), **kwargs)
+    return errors.MeetingBaasError(message, **kwargs)
+
+
+def _retry_after(response: requests.Response, body: dict) -> float | None:
+    header = response.headers.get("retry-after")
+    if header:
+        try:
+            return max(0.0, float(header))
+        except ValueError:
+            try:
+                return max(0.0, parsedate_to_datetime(header).timestamp() - time.time())
+            except (TypeError, ValueError):
+                pass
+    value = body.get("retryAfter")
+    return float(value) if isinstance(value, int | float) and value >= 0 else None

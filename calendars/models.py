@@ -1,0 +1,192 @@
+"""Customers, their OAuth grants, the calendars those grants see, and integrations."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from calendars.encryption import EncryptedSecretField
+from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform, PortalStatus
+
+
+def _choices(enum_type: type) -> list[tuple[str, str]]:
+    return [(member.value, member.value.capitalize()) for member in enum_type]
+
+
+class Customer(models.Model):
+    name = models.CharField(max_length=200)
+    external_ref = models.CharField(
+        "external reference", max_length=100, unique=True, null=True, blank=True
+    )
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class OAuthApp(models.Model):
+    """Service-level credentials registered with Google or Microsoft."""
+
+    provider = models.CharField(max_length=16, choices=_choices(Platform))
+    name = models.CharField(max_length=200)
+    client_id = models.CharField(max_length=300)
+    client_secret = EncryptedSecretField()
+    tenant = models.CharField(
+        "Microsoft tenant",
+        max_length=64,
+        default="common",
+        help_text="common, organizations, consumers or a tenant GUID",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["provider", "name"]
+        verbose_name = "OAuth app"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_provider_display()})"
+
+
+class Credential(models.Model):
+    """One end user's grant: a refresh token for an account, through one OAuth app."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credentials")
+    oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
+    account_email = models.EmailField(max_length=254)
+    refresh_token = EncryptedSecretField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True)
+    last_check_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["account_email"]
+        indexes = [models.Index(fields=["account_email"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_email} via {self.oauth_app.name}"
+
+    @property
+    def provider(self) -> str:
+        return self.oauth_app.provider
+
+    def grant(self) -> OAuthGrant:
+        """The OAuth fields the API needs, decrypted for the length of one call."""
+        app = self.oauth_app
+        return OAuthGrant(
+            platform=Platform(app.provider),
+            client_id=app.client_id,
+            client_secret=app.client_secret.reveal(),
+            refresh_token=self.refresh_token.reveal(),
+            tenant_id=app.tenant or "common",
+        )
+
+
+class RawCalendar(models.Model):
+    """A calendar the provider says a credential can see, as last listed."""
+
+    credential = models.ForeignKey(
+        Credential, on_delete=models.CASCADE, related_name="raw_calendars"
+    )
+    provider_id = models.CharField("provider calendar id", max_length=1024)
+    name = models.CharField(max_length=500, blank=True)
+    email = models.CharField(max_length=254, blank=True)
+    is_primary = models.BooleanField(default=False)
+    listed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["credential", "-is_primary", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential", "provider_id"], name="raw_calendar_unique_per_credential"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.provider_id
+
+
+class Integration(models.Model):
+    """A calendar connection created on Meeting BaaS, with the status the portal derives."""
+
+    Status = PortalStatus
+
+    credential = models.ForeignKey(
+        Credential, on_delete=models.PROTECT, related_name="integrations"
+    )
+    raw_calendar = models.ForeignKey(
+        RawCalendar, on_delete=models.PROTECT, related_name="integrations"
+    )
+    remote_id = models.UUIDField("Meeting BaaS id", unique=True)
+    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    status = models.CharField(
+        max_length=16, choices=_choices(PortalStatus), default=PortalStatus.SYNCING
+    )
+    error_message = models.TextField(blank=True)
+    # The remote fields as the API last gave them, kept verbatim for support staff.
+    remote_status = models.CharField(max_length=64, blank=True)
+    remote_status_message = models.TextField(blank=True)
+    sync_status = models.CharField(max_length=64, blank=True)
+    sync_error = models.TextField(blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    subscription_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            # A raw calendar has at most one live integration; disconnected ones stay as history.
+            models.UniqueConstraint(
+                fields=["raw_calendar"],
+                condition=~Q(status="disconnected"),
+                name="one_live_integration_per_raw_calendar",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in PortalStatus]),
+                name="integration_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["last_refreshed_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.raw_calendar} ({self.status})"
+
+
+class StatusChange(models.Model):
+    """Append-only timeline of an integration's status."""
+
+    class Cause(models.TextChoices):
+        CREATED = "created", "Created"
+        ADMIN_ACTION = "admin_action", "Admin action"
+        REFRESH = "refresh", "Refresh"
+        WEBHOOK = "webhook", "Webhook"
+
+    integration = models.ForeignKey(
+        Integration, on_delete=models.PROTECT, related_name="status_changes"
+    )
+    from_status = models.CharField(max_length=16, blank=True)
+    to_status = models.CharField(max_length=16)
+    message = models.TextField(blank=True)
+    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    cause = models.CharField(max_length=16, choices=Cause.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-changed_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '∅'} → {self.to_status}"

@@ -1,0 +1,310 @@
+"""The portal's verbs. Admin actions, tasks and commands all call these.
+
+An operation takes model instances or ids, calls the Meeting BaaS client, writes its rows
+in one transaction and records status history. Errors from the API propagate as
+`MeetingBaasError` (or `SecretUnreadable`) for the caller to show to a person.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from calendars import meetingbaas
+from calendars.meetingbaas import errors
+from calendars.meetingbaas.types import ApiVersion, PortalStatus, RemoteConnection
+from calendars.models import Credential, Integration, RawCalendar, StatusChange
+
+logger = logging.getLogger(__name__)
+Cause = StatusChange.Cause
+
+
+@dataclass(frozen=True)
+class CreateOutcome:
+    integration: Integration
+    created: bool  # False: the raw calendar already had a live integration
+    adopted: bool = False  # True: Meeting BaaS had the connection already (409 or lost answer)
+
+
+@dataclass
+class RefreshSummary:
+    checked: int = 0
+    changed: int = 0
+    failed: int = 0
+    details_fetched: int = 0
+
+
+def list_raw_calendars(credential: Credential) -> list[RawCalendar]:
+    """Ask Meeting BaaS which calendars the credential can see, and store them."""
+    try:
+        remote = meetingbaas.client().list_raw_calendars(credential.grant())
+    except errors.MeetingBaasError as exc:
+        if not exc.transient:
+            _record_check(credential, ok=False, message=str(exc))
+        raise
+    now = timezone.now()
+    with transaction.atomic():
+        stored = [
+            RawCalendar.objects.update_or_create(
+                credential=credential,
+                provider_id=item.id,
+                defaults={
+                    "name": item.name,
+                    "email": item.email,
+                    "is_primary": item.is_primary,
+                    "listed_at": now,
+                },
+            )[0]
+            for item in remote
+        ]
+        _record_check(credential, ok=True, message=f"{len(stored)} calendar(s) listed.")
+    return stored
+
+
+def _record_check(credential: Credential, *, ok: bool, message: str) -> None:
+    Credential.objects.filter(pk=credential.pk).update(
+        last_checked_at=timezone.now(), last_check_ok=ok, last_check_message=message[:2000]
+    )
+
+
+def create_integration(
+    raw_calendar: RawCalendar, *, user: AbstractBaseUser | None = None
+) -> CreateOutcome:
+    """Connect a raw calendar on Meeting BaaS, once, however often or concurrently asked."""
+    with transaction.atomic():
+        # Locking the raw calendar serialises concurrent creates for it: the second waits
+        # here, then finds the first one's integration instead of calling the API again.
+        raw_calendar = (
+            RawCalendar.objects.select_for_update()
+            .select_related("credential__oauth_app")
+            .get(pk=raw_calendar.pk)
+        )
+        live = _live_integration(raw_calendar)
+        if live is not None:
+            return CreateOutcome(live, created=False)
+        credential = raw_calendar.credential
+        client = meetingbaas.client()
+        grant = credential.grant()
+        remote, adopted = _create_or_adopt(client, credential, raw_calendar, grant)
+        try:
+            with transaction.atomic():
+                integration = Integration.objects.create(
+                    credential=credential,
+                    raw_calendar=raw_calendar,
+                    remote_id=remote.remote_id,
+                    api_version=client.api_version,
+                    **_remote_fields(remote, client.api_version),
+                    status=remote.portal_status,
+                    error_message=_error_message(remote),
+                    last_refreshed_at=timezone.now(),
+                )
+        except IntegrityError:
+            # Another path stored this remote connection first (a reconciling refresh).
+            existing = Integration.objects.get(remote_id=remote.remote_id)
+            return CreateOutcome(existing, created=False, adopted=True)
+        StatusChange.objects.create(
+            integration=integration,
+            to_status=integration.status,
+            message=("Adopted an existing Meeting BaaS connection. " if adopted else "")
+            + integration.error_message,
+            cause=Cause.CREATED,
+            user=user,
+        )
+    logger.info(
+        "integration created id=%s remote_id=%s adopted=%s",
+        integration.pk,
+        remote.remote_id,
+        adopted,
+    )
+    return CreateOutcome(integration, created=True, adopted=adopted)
+
+
+def _live_integration(raw_calendar: RawCalendar) -> Integration | None:
+    return (
+        raw_calendar.integrations.exclude(status=PortalStatus.DISCONNECTED).order_by("-pk").first()
+    )
+
+
+def _create_or_adopt(
+    client: meetingbaas.Client, credential: Credential, raw_calendar: RawCalendar, grant: object
+) -> tuple[RemoteConnection, bool]:
+    try:
+        return client.create_connection(grant, raw_calendar.provider_id), False
+    except (errors.Conflict, errors.Unavailable) as exc:
+        # No idempotency key exists: after a 409 or a lost answer, find the connection by
+        # listing the account's connections, skipping those other integrations hold.
+        known = set(
+            Integration.objects.values_list("remote_id", flat=True).filter(credential=credential)
+        )
+        try:
+            found = client.find_connection(
+                grant, credential.account_email, raw_calendar.provider_id, known
+            )
+        except errors.MeetingBaasError:
+            raise exc from None
+        if found is None:
+            if isinstance(exc, errors.Conflict):
+                raise errors.Conflict(
+                    f"{exc.message} It could not be matched to this raw calendar; "
+                    "check the account's connections on Meeting BaaS.",
+                    http_status=exc.http_status,
+                    code=exc.code,
+                ) from exc
+            raise errors.Unavailable(
+                f"{exc.message}. No connection was created on Meeting BaaS; "
+                "it is safe to try again.",
+                http_status=exc.http_status,
+            ) from exc
+        logger.warning(
+            "create reconciled: adopted remote_id=%s after %s", found.remote_id, type(exc).__name__
+        )
+        return found, True
+
+
+def _remote_fields(remote: RemoteConnection, api_version: str) -> dict:
+    """The raw remote fields worth storing from `remote` (list entries carry fewer)."""
+    if api_version == ApiVersion.V1:
+        return {}
+    fields = {
+        "remote_status": remote.status or "",
+        "synced_at": remote.synced_at,
+    }
+    if remote.is_detailed:
+        fields |= {
+            "remote_status_message": remote.status_message or "",
+            "sync_status": remote.sync_status or "",
+            "sync_error": remote.sync_error or "",
+            "subscription_expires_at": remote.subscription_expires_at,
+        }
+    return fields
+
+
+def _error_message(remote: RemoteConnection) -> str:
+    return remote.portal_message if remote.portal_status != PortalStatus.ACTIVE else ""
+
+
+def refresh_integration(
+    integration_id: int, *, cause: str = Cause.REFRESH, user: AbstractBaseUser | None = None
+) -> Integration:
+    """Fetch one integration's state from Meeting BaaS and record any status change."""
+    integration = Integration.objects.get(pk=integration_id)
+    if integration.status == PortalStatus.DISCONNECTED:
+        return integration
+    client = meetingbaas.client(integration.api_version)
+    try:
+        remote = client.get_connection(integration.remote_id)
+    except errors.NotFound as exc:
+        return mark_disconnected(integration_id, message=str(exc), cause=cause, user=user)
+    return apply_remote(integration_id, remote, cause=cause, user=user)
+
+
+def apply_remote(
+    integration_id: int,
+    remote: RemoteConnection,
+    *,
+    cause: str,
+    user: AbstractBaseUser | None = None,
+) -> Integration:
+    """Store what Meeting BaaS said about an integration, with a StatusChange if it moved."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        if integration.status == PortalStatus.DISCONNECTED:
+            return integration
+        for name, value in _remote_fields(remote, integration.api_version).items():
+            setattr(integration, name, value)
+        new_status = _target_status(integration, remote)
+        if new_status != integration.status or new_status == PortalStatus.ERROR:
+            integration.error_message = (
+                _error_message(remote) if new_status != PortalStatus.ACTIVE else ""
+            )
+        _set_status(integration, new_status, integration.error_message, cause=cause, user=user)
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return integration
+
+
+def _target_status(integration: Integration, remote: RemoteConnection) -> PortalStatus:
+    if integration.api_version == ApiVersion.V1 and integration.status == PortalStatus.ERROR:
+        # v1 has no status to say an error is over; only a sync or new credentials end it.
+        return PortalStatus.ERROR
+    return remote.portal_status
+
+
+def _set_status(
+    integration: Integration,
+    new_status: PortalStatus,
+    message: str,
+    *,
+    cause: str,
+    user: AbstractBaseUser | None,
+) -> None:
+    if new_status == integration.status:
+        return
+    StatusChange.objects.create(
+        integration=integration,
+        from_status=integration.status,
+        to_status=new_status,
+        message=message,
+        cause=cause,
+        user=user,
+    )
+    integration.status = new_status
+
+
+def mark_disconnected(
+    integration_id: int, *, message: str, cause: str, user: AbstractBaseUser | None = None
+) -> Integration:
+    """Record that the connection no longer exists remotely; the row stays as history."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        integration.error_message = message
+        _set_status(integration, PortalStatus.DISCONNECTED, message, cause=cause, user=user)
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return integration
+
+
+def refresh_all(api_version: str | None = None) -> RefreshSummary:
+    """Refresh every live integration of one API version from the list endpoint's pages.
+
+    One listing gives every connection's status; only integrations whose status looks
+    different (or that are in error, whose details the list omits) get a GET of their own.
+    """
+    client = meetingbaas.client(api_version)
+    summary = RefreshSummary()
+    listed = {remote.remote_id: remote for remote in client.list_connections()}
+    live = Integration.objects.filter(api_version=client.api_version).exclude(
+        status=PortalStatus.DISCONNECTED
+    )
+    unchanged: list[int] = []
+    for integration_id, remote_id, status in live.values_list(
+        "pk", "remote_id", "status"
+    ).iterator():
+        summary.checked += 1
+        remote = listed.get(remote_id)
+        if remote is not None and not _needs_detail(client.api_version, status, remote):
+            unchanged.append(integration_id)
+            continue
+        summary.details_fetched += 1
+        try:
+            updated = refresh_integration(integration_id, cause=Cause.REFRESH)
+        except errors.MeetingBaasError as exc:
+            summary.failed += 1
+            logger.warning("refresh of integration %s failed: %s", integration_id, exc)
+            continue
+        summary.changed += int(updated.status != status)
+    for start in range(0, len(unchanged), 500):
+        Integration.objects.filter(pk__in=unchanged[start : start + 500]).update(
+            last_refreshed_at=timezone.now()
+        )
+    return summary
+
+
+def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bool:
+    if api_version == ApiVersion.V1:
+        return status == PortalStatus.SYNCING  # only a GET (events seen) can end syncing
+    return remote.portal_status != status or status == PortalStatus.ERROR

@@ -1,0 +1,207 @@
+"""HTTP plumbing for the sandbox: routing, the API-key check, JSON, and the control API.
+
+Control endpoints (no API key; the sandbox listens on loopback only):
+  GET  /_sandbox/requests              the request log (newest last)
+  GET  /_sandbox/connections           every connection, both versions
+  POST /_sandbox/connections/{id}      force fields: status, status_message, sync_status,
+                                       sync_error, synced (true)
+  POST /_sandbox/config                set sync_delay, connection_limit
+  POST /_sandbox/faults                add a Fault (see state.Fault), e.g.
+                                       {"method": "GET", "path": "/v2/calendars/.*",
+                                        "kind": "status", "status": 503, "count": 2}
+  POST /_sandbox/reset                 forget everything
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl, urlsplit
+
+from calendars.sandbox import api
+from calendars.sandbox.accounts import SandboxError
+from calendars.sandbox.state import Fault, SandboxState, iso
+
+logger = logging.getLogger(__name__)
+MAX_BODY = 1_000_000
+
+
+class RawBody(bytes):
+    """A body sent as it is, for answers that must not be valid JSON."""
+
+
+def _compile(template: str) -> re.Pattern:
+    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    return re.compile(f"^{pattern}$")
+
+
+API_ROUTES = [(method, _compile(path), handler) for method, path, handler in api.ROUTES]
+
+
+class SandboxHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: SandboxHTTPServer
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
+
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
+    def log_message(self, format: str, *args: object) -> None:
+        logger.debug("sandbox %s", format % args)
+
+    def _handle(self, method: str) -> None:
+        state = self.server.state
+        parts = urlsplit(self.path)
+        query = dict(parse_qsl(parts.query))
+        try:
+            body = self._read_json()
+            if parts.path.startswith("/_sandbox/"):
+                status, payload = self._control(method, parts.path, body)
+            else:
+                state.log_request(
+                    {"method": method, "path": parts.path, "query": query, "json": body}
+                )
+                status, payload = self._faulty_api(method, parts.path, query, body)
+                if status is None:
+                    return
+        except SandboxError as exc:
+            status, payload = exc.status, exc.body()
+            if exc.retry_after is not None:
+                self._extra_headers = {"retry-after": str(exc.retry_after)}
+        self._reply(status, payload)
+
+    def _read_json(self) -> dict:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            raise SandboxError(413, "FST_ERR_CTP_BODY_TOO_LARGE", "Request body is too large")
+        raw = self.rfile.read(length) if length else b""
+        if not raw:
+            return {}
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise SandboxError(
+                400, "FST_ERR_CTP_INVALID_JSON_BODY", "Body is not valid JSON"
+            ) from exc
+        if not isinstance(body, dict):
+            raise SandboxError(400, "FST_ERR_VALIDATION", "body must be object")
+        return body
+
+    def _faulty_api(self, method: str, path: str, query: dict, body: dict) -> api.Answer:
+        fault = self.server.state.take_fault(method, path)
+        if fault is None:
+            return self._api(method, path, query, body)
+        if fault.kind == "status":
+            raise SandboxError(
+                fault.status, "FST_ERR_INJECTED", "Injected fault", fault.retry_after
+            )
+        answer = self._api(method, path, query, body)
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return answer
+        if fault.kind == "reset":
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None, None
+        if fault.kind == "malformed":
+            return 200, RawBody(b'{"success": true, "data": [')
+        return 200, {"success": True, "data": {}}
+
+    def _api(self, method: str, path: str, query: dict, body: dict) -> api.Answer:
+        if self.headers.get("x-meeting-baas-api-key") != self.server.state.api_key:
+            raise SandboxError(401, "FST_ERR_INVALID_API_KEY", "Invalid or missing API key")
+        for route_method, pattern, handler in API_ROUTES:
+            match = pattern.match(path)
+            if match and route_method == method:
+                return handler(self.server.state, body=body, query=query, **match.groupdict())
+        raise SandboxError(404, "FST_ERR_NOT_FOUND", f"Route {method}:{path} not found")
+
+    def _control(self, method: str, path: str, body: dict) -> api.Answer:
+        state = self.server.state
+        if method == "GET" and path == "/_sandbox/requests":
+            with state.lock:
+                return 200, list(state.requests)
+        if method == "GET" and path == "/_sandbox/connections":
+            return 200, [
+                {**api.v2_detail(c), "api_version": c.api_version}
+                for version in ("v2", "v1")
+                for c in state.listing(version)
+            ]
+        if method == "POST" and path == "/_sandbox/faults":
+            try:
+                state.add_fault(Fault(**body))
+            except TypeError as exc:
+                raise SandboxError(400, "FST_ERR_VALIDATION", str(exc)) from exc
+            return 200, body
+        if method == "POST" and path == "/_sandbox/reset":
+            state.reset()
+            return 200, {"reset": True}
+        if method == "POST" and path == "/_sandbox/config":
+            with state.lock:
+                for name in ("sync_delay", "connection_limit"):
+                    if name in body:
+                        setattr(state, name, type(getattr(state, name))(body[name]))
+            return 200, {"sync_delay": state.sync_delay, "connection_limit": state.connection_limit}
+        match = re.match(r"^/_sandbox/connections/([^/]+)$", path)
+        if method == "POST" and match:
+            connection = state.force(match.group(1), body)
+            return 200, {**api.v2_detail(connection), "updated_at": iso(connection.updated_at)}
+        raise SandboxError(404, "FST_ERR_NOT_FOUND", f"No control endpoint {method}:{path}")
+
+    def _reply(self, status: int, payload: object) -> None:
+        if isinstance(payload, RawBody):
+            data = payload
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode()
+        self.send_response(status)
+        if data:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in getattr(self, "_extra_headers", {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class SandboxHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
+        self.state = state
+        super().__init__(address, SandboxHandler)
+
+
+class SandboxServer:
+    """A sandbox listening on `host:port` (port 0 picks a free one), served from a thread."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, state: SandboxState | None = None):
+        self.state = state or SandboxState()
+        self.httpd = SandboxHTTPServer((host, port), self.state)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> SandboxServer:
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

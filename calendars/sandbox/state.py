@@ -1,0 +1,190 @@
+"""What the sandbox remembers: connections, the request log and its knobs. Thread-safe."""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from calendars.sandbox.accounts import FakeAccount, SandboxError
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass
+class SandboxConnection:
+    id: uuid.UUID
+    api_version: str
+    platform: str
+    account_email: str
+    raw_calendar_id: str
+    calendar_name: str
+    created_at: datetime
+    sync_due_at: datetime
+    status: str = "active"
+    status_message: str | None = None
+    sync_status: str | None = None
+    sync_error: str | None = None
+    synced_at: datetime | None = None
+    updated_at: datetime | None = None
+    subscription_expires_at: datetime | None = None
+
+    def settle(self, moment: datetime) -> None:
+        """The first sync finishes `sync_delay` seconds after creation."""
+        if self.synced_at is None and self.status == "active" and moment >= self.sync_due_at:
+            self.synced_at = self.sync_due_at
+            self.sync_status = "success"
+            self.updated_at = self.sync_due_at
+
+
+@dataclass
+class Fault:
+    """Answer the next `count` requests matching `method` and `path` (a regex) badly.
+
+    kind: "status" (answer `status` without acting, with `retry_after` if set), "slow"
+    (act, then answer after `delay` s), "reset" (act, then close without answering),
+    "malformed" (200 with a body that is not JSON), "incomplete" (200, fields missing).
+    """
+
+    method: str
+    path: str
+    kind: str
+    count: int = 1
+    status: int = 503
+    retry_after: int | None = None
+    delay: float = 0.0
+
+    def matches(self, method: str, path: str) -> bool:
+        return self.count > 0 and self.method in (method, "*") and re.fullmatch(self.path, path)
+
+
+@dataclass
+class SandboxState:
+    api_key: str = "sandbox-key"
+    sync_delay: float = 2.0
+    connection_limit: int = 10_000
+    connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
+    requests: list[dict] = field(default_factory=list)
+    faults: list[Fault] = field(default_factory=list)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def reset(self) -> None:
+        with self.lock:
+            self.connections.clear()
+            self.requests.clear()
+            self.faults.clear()
+
+    def add_fault(self, fault: Fault) -> None:
+        with self.lock:
+            self.faults.append(fault)
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.count -= 1
+                    return fault
+        return None
+
+    def log_request(self, entry: dict) -> None:
+        with self.lock:
+            self.requests.append(entry)
+            del self.requests[:-2000]
+
+    def create(
+        self, api_version: str, account: FakeAccount, raw_calendar_id: str
+    ) -> SandboxConnection:
+        with self.lock:
+            calendar = next((c for c in account.calendars if c.id == raw_calendar_id), None)
+            if calendar is None:
+                raise SandboxError(
+                    404,
+                    "FST_ERR_RAW_CALENDAR_NOT_FOUND",
+                    f"No calendar {raw_calendar_id!r} in this account.",
+                )
+            for existing in self.connections.values():
+                if (existing.api_version, existing.account_email, existing.raw_calendar_id) == (
+                    api_version,
+                    account.email,
+                    raw_calendar_id,
+                ):
+                    raise SandboxError(
+                        409,
+                        "FST_ERR_CALENDAR_ALREADY_EXISTS",
+                        "Calendar connection already exists.",
+                    )
+            if len(self.connections) >= self.connection_limit:
+                raise SandboxError(
+                    429,
+                    "FST_ERR_CALENDAR_LIMIT",
+                    "The team's calendar connection limit is reached.",
+                )
+            created = now()
+            connection = SandboxConnection(
+                id=uuid.uuid4(),
+                api_version=api_version,
+                platform=account.platform,
+                account_email=account.email,
+                raw_calendar_id=raw_calendar_id,
+                calendar_name=calendar.name,
+                created_at=created,
+                updated_at=created,
+                sync_due_at=created + timedelta(seconds=self.sync_delay),
+                subscription_expires_at=created + timedelta(days=7),
+            )
+            self.connections[connection.id] = connection
+            return connection
+
+    def get(self, api_version: str, connection_id: str) -> SandboxConnection:
+        with self.lock:
+            try:
+                connection = self.connections[uuid.UUID(connection_id)]
+            except (ValueError, KeyError):
+                connection = None
+            if connection is None or connection.api_version != api_version:
+                raise SandboxError(
+                    404, "FST_ERR_CALENDAR_NOT_FOUND", "Calendar connection not found."
+                )
+            connection.settle(now())
+            return connection
+
+    def listing(self, api_version: str) -> list[SandboxConnection]:
+        with self.lock:
+            moment = now()
+            found = [c for c in self.connections.values() if c.api_version == api_version]
+            for connection in found:
+                connection.settle(moment)
+            return sorted(found, key=lambda c: (c.created_at, str(c.id)))
+
+    def delete(self, connection: SandboxConnection) -> None:
+        with self.lock:
+            self.connections.pop(connection.id, None)
+
+    def force(self, connection_id: str, changes: dict) -> SandboxConnection:
+        """Put a connection into a state a test or a person wants to see (error, revoked...)."""
+        with self.lock:
+            try:
+                connection = self.connections[uuid.UUID(connection_id)]
+            except (ValueError, KeyError) as exc:
+                raise SandboxError(
+                    404, "FST_ERR_CALENDAR_NOT_FOUND", "No such connection."
+                ) from exc
+            connection.settle(now())
+            for name in ("status", "status_message", "sync_status", "sync_error"):
+                if name in changes:
+                    setattr(connection, name, changes[name])
+            if changes.get("synced") is True and connection.synced_at is None:
+                connection.synced_at = now()
+                connection.sync_status = connection.sync_status or "success"
+            connection.updated_at = now()
+            return connection

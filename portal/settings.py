@@ -1,0 +1,164 @@
+"""Settings for the calendar-integration portal, read from the environment.
+
+With nothing set, the embedded default runs: DEBUG on, a SQLite file under var/,
+django-q2 on its ORM broker and the local sandbox Meeting BaaS. Every variable is
+listed in README.md with its default.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+from portal import local_keys
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file():
+    environ.Env.read_env(BASE_DIR / ".env")
+
+DEBUG = env.bool("DEBUG", default=True)
+VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
+
+_keys = {name: env.str(name, default="") for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")}
+_missing = [name for name, value in _keys.items() if not value]
+if _missing and not DEBUG:
+    raise ImproperlyConfigured(
+        f"{' and '.join(_missing)} must be set when DEBUG is off "
+        "(see README.md, Configuration). Generate an encryption key with: "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )
+if _missing:
+    _local = local_keys.load_or_create(VAR_DIR / "local-keys.env")
+    _keys = {name: value or _local[name] for name, value in _keys.items()}
+
+SECRET_KEY = _keys["SECRET_KEY"]
+# Comma-separated Fernet keys: the first encrypts, every one decrypts (for rotation).
+FIELD_ENCRYPTION_KEYS = [k.strip() for k in _keys["FIELD_ENCRYPTION_KEYS"].split(",") if k.strip()]
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_q",
+    "calendars",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "portal.urls"
+WSGI_APPLICATION = "portal.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    # The web process and the django-q2 cluster write at once: WAL lets readers run beside
+    # the writer, IMMEDIATE takes the write lock at BEGIN (so a transaction never fails
+    # half-way upgrading its lock) and the timeout makes a writer wait instead of failing.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env.str("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# --- Meeting BaaS -------------------------------------------------------------------------
+# With DEBUG on and no API key, the portal talks to the local sandbox (manage.py run_sandbox).
+SANDBOX_PORT = env.int("SANDBOX_PORT", default=8765)
+SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-key")
+MEETINGBAAS_API_KEY = env.str("MEETINGBAAS_API_KEY", default="")
+_use_sandbox = DEBUG and not MEETINGBAAS_API_KEY
+if not MEETINGBAAS_API_KEY and not DEBUG:
+    raise ImproperlyConfigured("MEETINGBAAS_API_KEY must be set when DEBUG is off.")
+if _use_sandbox:
+    MEETINGBAAS_API_KEY = SANDBOX_API_KEY
+MEETINGBAAS_BASE_URL = env.str(
+    "MEETINGBAAS_BASE_URL",
+    default=f"http://127.0.0.1:{SANDBOX_PORT}" if _use_sandbox else "https://api.meetingbaas.com",
+)
+MEETINGBAAS_API_VERSION = env.str("MEETINGBAAS_API_VERSION", default="v2")
+if MEETINGBAAS_API_VERSION not in ("v1", "v2"):
+    raise ImproperlyConfigured("MEETINGBAAS_API_VERSION must be 'v2' or 'v1'.")
+MEETINGBAAS_CONNECT_TIMEOUT = env.float("MEETINGBAAS_CONNECT_TIMEOUT", default=3.05)
+MEETINGBAAS_TIMEOUT = env.float("MEETINGBAAS_TIMEOUT", default=10.0)
+MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
+MEETINGBAAS_MAX_RETRY_WAIT = env.float("MEETINGBAAS_MAX_RETRY_WAIT", default=5.0)
+
+STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
+
+# --- django-q2 ----------------------------------------------------------------------------
+# timeout must stay well below retry, or a slow task is delivered again while it still runs.
+Q_CLUSTER = {
+    "name": env.str("Q_CLUSTER_NAME", default="portal"),
+    "workers": env.int("Q_WORKERS", default=2),
+    "timeout": env.int("Q_TIMEOUT", default=120),
+    "retry": env.int("Q_RETRY", default=300),
+    "max_attempts": 3,
+    "catch_up": False,
+    "save_limit": 1000,
+    "ack_failures": True,
+}
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from calendars.meetingbaas.transport import TransportConfig
+from calendars.models import Credential, Customer, OAuthApp
+from calendars.sandbox import SandboxServer
+from calendars.sandbox.state import SandboxState
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def require_service(available: bool, reason: str) -> None:
+    """Skip on a developer's laptop when a service is missing; in CI, that is a failure."""
+    if available:
+        return
+    if IN_CI:
+        pytest.fail(f"{reason} (CI=true: every service must be running)")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    server = SandboxServer(state=SandboxState(api_key="test-key", sync_delay=0.3)).start()
+    yield server
+    server.stop()
+
+
+class Sandbox:
+    """The live sandbox as a test sees it: its URL, its state and its control API."""
+
+    def __init__(self, server: SandboxServer) -> None:
+        self.server = server
+        self.url = server.url
+        self.state = server.state
+
+    def control(self, verb: str, path: str, body: dict | None = None) -> object:
+        response = requests.request(verb, f"{self.url}/_sandbox/{path}", json=body or {}, timeout=5)
+        response.raise_for_status()
+        return response.json()
+
+    def fault(self, method: str, path: str, kind: str, **options: object) -> None:
+        self.control("POST", "faults", {"method": method, "path": path, "kind": kind, **options})
+
+    def force(self, remote_id: object, **fields: object) -> dict:
+        return self.control("POST", f"connections/{remote_id}", fields)
+
+    def requests_to(self, method: str, path_start: str) -> list[dict]:
+        log = self.control("GET", "requests")
+        return [r for r in log if r["method"] == method and r["path"].startswith(path_start)]
+
+    def transport_config(self, **overrides: object) -> TransportConfig:
+        options = {
+            "base_url": self.url,
+            "api_key": "test-key",
+            "read_timeout": 1.0,
+            "backoff": 0.01,
+        }
+        return TransportConfig(**(options | overrides))
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
+    sandbox_server.state.reset()
+    sandbox_server.state.sync_delay = 0.3
+    settings.MEETINGBAAS_BASE_URL = sandbox_server.url
+    settings.MEETINGBAAS_API_KEY = "test-key"
+    return Sandbox(sandbox_server)
+
+
+@pytest.fixture
+def customer(db: None) -> Customer:
+    return Customer.objects.create(name="Acme Corp", external_ref="acme")
+
+
+@pytest.fixture
+def google_app(db: None) -> OAuthApp:
+    return OAuthApp.objects.create(
+        provider="google",
+        name="Acme Google",
+        client_id="123.apps.googleusercontent.com",
+        client_secret="google-client-secret-value",
+    )
+
+
+@pytest.fixture
+def microsoft_app(db: None) -> OAuthApp:
+    return OAuthApp.objects.create(
+        provider="microsoft",
+        name="Acme Entra",
+        client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
+        client_secret="microsoft-client-secret-value",
+    )
+
+
+@pytest.fixture
+def credential(customer: Customer, google_app: OAuthApp) -> Credential:
+    return Credential.objects.create(
+        customer=customer,
+        oauth_app=google_app,
+        account_email="alice@example.com",
+        refresh_token="1//refresh:alice@example.com",
+    )

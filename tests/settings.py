@@ -1,0 +1,18 @@
+"""Test settings: the portal's own, with tasks run inline and a file-backed test database.
+
+django-q2 reads Q_CLUSTER once, on import, so `sync` is set here rather than with
+override_settings. The SQLite test database is a file (not shared-cache memory) so that
+threads and a django-q2 cluster process see the same data with real locking.
+"""
+
+from portal.settings import *  # noqa: F403
+from portal.settings import DATABASES, Q_CLUSTER, VAR_DIR
+
+Q_CLUSTER = {**Q_CLUSTER, "sync": True}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+
+MEETINGBAAS_TIMEOUT = 2.0
+MEETINGBAAS_MAX_RETRY_WAIT = 1.0
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
