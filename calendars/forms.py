@@ -52,15 +52,18 @@ class SecretFormMixin:
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        for name in self.secret_fields:
-            if self.instance.pk is None and not cleaned.get(name) and name not in self.errors:
+        # Taken out of cleaned_data so the ModelForm never copies a blank over the stored
+        # secret (the admin lists every shown field in Meta.fields, secrets included).
+        self.new_secrets = {name: cleaned.pop(name, "") for name in self.secret_fields}
+        for name, value in self.new_secrets.items():
+            if self.instance.pk is None and not value and name not in self.errors:
                 self.add_error(name, "This field is required.")
         return cleaned
 
     def save(self, commit: bool = True) -> object:
-        for name in self.secret_fields:
-            if self.cleaned_data.get(name):
-                setattr(self.instance, name, self.cleaned_data[name])
+        for name, value in self.new_secrets.items():
+            if value:
+                setattr(self.instance, name, value)
         return super().save(commit)
 
 

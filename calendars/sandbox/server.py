@@ -173,7 +173,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
         for name, value in getattr(self, "_extra_headers", {}).items():
             self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client gave up first (a timeout test): nothing is left to answer.
+            self.close_connection = True
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):
