@@ -30,6 +30,16 @@ def test_the_database_holds_ciphertext_not_the_secret(credential):
     assert Credential.objects.get(pk=credential.pk).refresh_token.reveal() == SECRET
 
 
+def test_no_table_holds_a_secret_in_clear(credential):
+    for table in connection.introspection.table_names():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608
+            cells = [str(cell) for row in cursor.fetchall() for cell in row]
+        assert not [c for c in cells if "1//refresh:alice" in c or "google-client-secret" in c], (
+            table
+        )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_database_file_never_contains_a_secret(customer, google_app, tmp_path: Path):
     if connection.vendor != "sqlite":

@@ -1,0 +1,80 @@
+"""The integrations list: columns, filters, search, and the "Refresh status" action."""
+
+from __future__ import annotations
+
+import time
+
+from django.urls import reverse
+from django.utils import timezone
+from django_q.models import Task
+
+from calendars import operations
+from calendars.models import Credential, Integration, RawCalendar
+
+CHANGELIST = reverse("admin:calendars_integration_changelist")
+
+
+def make_integration(credential: Credential, provider_id: str = "alice@example.com") -> Integration:
+    raw = RawCalendar.objects.create(
+        credential=credential,
+        provider_id=provider_id,
+        name=f"Cal {provider_id}",
+        listed_at=timezone.now(),
+    )
+    return operations.create_integration(raw).integration
+
+
+def test_the_list_shows_status_customer_account_and_provider(admin_client, sandbox, credential):
+    make_integration(credential)
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    for text in ("Cal alice@example.com", "Acme Corp", "alice@example.com", "Google", "syncing"):
+        assert text in html
+
+
+def test_filters_and_search(admin_client, sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.force(integration.remote_id, status="error", status_message="boom")
+    operations.refresh_integration(integration.pk)
+    make_integration(credential, "alice.team@group.calendar.google.com")
+
+    by_status = admin_client.get(CHANGELIST, {"status__exact": "error"}).context["cl"]
+    by_email = admin_client.get(CHANGELIST, {"q": "alice@"}).context["cl"]
+    by_remote = admin_client.get(CHANGELIST, {"q": str(integration.remote_id)}).context["cl"]
+    by_provider = admin_client.get(
+        CHANGELIST, {"credential__oauth_app__provider": "microsoft"}
+    ).context["cl"]
+
+    assert [i.pk for i in by_status.result_list] == [integration.pk]
+    assert by_email.result_count == 2
+    assert [i.pk for i in by_remote.result_list] == [integration.pk]
+    assert by_provider.result_count == 0
+
+
+def test_refresh_status_runs_a_task_per_integration(admin_client, sandbox, credential):
+    integration = make_integration(credential)
+    time.sleep(0.35)
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "refresh_status", "_selected_action": [integration.pk]}, follow=True
+    )
+
+    assert "Status refresh queued for 1 integration" in response.content.decode()
+    integration.refresh_from_db()
+    assert integration.status == "active"
+    task = Task.objects.get()
+    assert task.args == (integration.pk,)
+
+
+def test_the_integration_page_shows_its_status_history(admin_client, sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.force(integration.remote_id, status="error", status_message="Token expired")
+    operations.refresh_integration(integration.pk)
+
+    html = admin_client.get(
+        reverse("admin:calendars_integration_change", args=[integration.pk])
+    ).content.decode()
+
+    assert "Token expired" in html
+    assert "Status changes" in html

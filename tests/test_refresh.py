@@ -1,0 +1,138 @@
+"""Refreshing statuses: one integration, all of them, and the schedule that does it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from django_q.models import Schedule
+
+from calendars import operations, tasks
+from calendars.meetingbaas import errors
+from calendars.models import Credential, Integration, RawCalendar, StatusChange
+
+
+def make_integration(credential: Credential, provider_id: str = "alice@example.com") -> Integration:
+    raw = RawCalendar.objects.create(
+        credential=credential, provider_id=provider_id, name=provider_id, listed_at=timezone.now()
+    )
+    return operations.create_integration(raw).integration
+
+
+def test_a_finished_sync_turns_syncing_into_active_once(sandbox, credential):
+    integration = make_integration(credential)
+    time.sleep(0.35)
+
+    tasks.refresh_integration(integration.pk)
+    tasks.refresh_integration(integration.pk)
+
+    integration.refresh_from_db()
+    assert integration.status == "active"
+    assert integration.synced_at is not None and integration.sync_status == "success"
+    changes = list(integration.status_changes.values_list("from_status", "to_status", "cause"))
+    assert changes == [("syncing", "active", "refresh"), ("", "syncing", "created")]
+
+
+def test_a_remote_error_is_stored_with_the_api_message(sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.force(
+        integration.remote_id, status="error", status_message="Calendar API quota exceeded"
+    )
+
+    operations.refresh_integration(integration.pk)
+
+    integration.refresh_from_db()
+    assert integration.status == "error"
+    assert integration.error_message == "Calendar API quota exceeded"
+    assert integration.remote_status == "error"
+    assert integration.remote_status_message == "Calendar API quota exceeded"
+
+
+def test_a_failed_sync_is_an_error_with_the_sync_message(sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.force(integration.remote_id, synced=True, sync_status="failed", sync_error="410 Gone")
+
+    operations.refresh_integration(integration.pk)
+
+    integration.refresh_from_db()
+    assert (integration.status, integration.error_message) == ("error", "410 Gone")
+
+
+def test_a_connection_gone_remotely_is_disconnected(sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.control("POST", "reset")
+
+    operations.refresh_integration(integration.pk)
+
+    integration.refresh_from_db()
+    assert integration.status == "disconnected"
+    assert StatusChange.objects.filter(to_status="disconnected", cause="refresh").count() == 1
+
+
+def test_an_outage_changes_nothing(sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.fault("GET", "/v2/calendars/.*", "status", status=503, count=10)
+
+    with pytest.raises(errors.Unavailable):
+        operations.refresh_integration(integration.pk)
+
+    integration.refresh_from_db()
+    assert integration.status == "syncing"
+    assert integration.status_changes.count() == 1
+
+
+def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, credential):
+    first = make_integration(credential)
+    make_integration(credential, "alice.team@group.calendar.google.com")
+    make_integration(credential, "alice.oncall@group.calendar.google.com")
+    time.sleep(0.35)
+
+    summary = operations.refresh_all()
+    gets_after_first = len(sandbox.requests_to("GET", "/v2/calendars/"))
+    again = operations.refresh_all()
+
+    assert (summary.checked, summary.changed, summary.details_fetched) == (3, 3, 3)
+    assert set(Integration.objects.values_list("status", flat=True)) == {"active"}
+    assert (again.checked, again.changed, again.details_fetched) == (3, 0, 0)
+    assert len(sandbox.requests_to("GET", "/v2/calendars/")) == gets_after_first
+    first.refresh_from_db()
+    assert first.last_refreshed_at is not None
+
+
+def test_refresh_all_notices_a_connection_deleted_remotely(sandbox, credential):
+    integration = make_integration(credential)
+    sandbox.control("POST", "reset")
+
+    tasks.refresh_all_integrations()
+
+    integration.refresh_from_db()
+    assert integration.status == "disconnected"
+
+
+def test_v1_integrations_refresh_from_the_v1_listing(sandbox, credential, settings):
+    settings.MEETINGBAAS_API_VERSION = "v1"
+    integration = make_integration(credential)
+    assert integration.api_version == "v1"
+    time.sleep(0.35)
+
+    totals = tasks.refresh_all_integrations()
+
+    integration.refresh_from_db()
+    assert integration.status == "active"
+    assert totals["changed"] == 1
+    assert sandbox.requests_to("GET", "/calendar_events/")
+
+
+def test_migrate_creates_the_refresh_schedule(db):
+    schedule = Schedule.objects.get(name=tasks.REFRESH_ALL_SCHEDULE)
+
+    assert schedule.func == "calendars.tasks.refresh_all_integrations"
+    assert schedule.minutes == settings.STATUS_REFRESH_MINUTES
+    assert schedule.schedule_type == Schedule.MINUTES
+
+
+def test_queue_settings_keep_timeout_below_retry_and_skip_catch_up():
+    assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+    assert settings.Q_CLUSTER["catch_up"] is False
