@@ -21,15 +21,14 @@ if (BASE_DIR / ".env").is_file():
 DEBUG = env.bool("DEBUG", default=True)
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
+# With DEBUG off, every missing or invalid variable is collected and reported at once.
+_problems: list[str] = []
+
 _keys = {name: env.str(name, default="") for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS")}
 _missing = [name for name, value in _keys.items() if not value]
 if _missing and not DEBUG:
-    raise ImproperlyConfigured(
-        f"{' and '.join(_missing)} must be set when DEBUG is off "
-        "(see README.md, Configuration). Generate an encryption key with: "
-        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
-    )
-if _missing:
+    _problems += [f"{name} is not set" for name in _missing]
+elif _missing:
     _local = local_keys.load_or_create(VAR_DIR / "local-keys.env")
     _keys = {name: value or _local[name] for name, value in _keys.items()}
 
@@ -120,7 +119,7 @@ SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-key")
 MEETINGBAAS_API_KEY = env.str("MEETINGBAAS_API_KEY", default="")
 _use_sandbox = DEBUG and not MEETINGBAAS_API_KEY
 if not MEETINGBAAS_API_KEY and not DEBUG:
-    raise ImproperlyConfigured("MEETINGBAAS_API_KEY must be set when DEBUG is off.")
+    _problems.append("MEETINGBAAS_API_KEY is not set")
 if _use_sandbox:
     MEETINGBAAS_API_KEY = SANDBOX_API_KEY
 MEETINGBAAS_BASE_URL = env.str(
@@ -129,7 +128,7 @@ MEETINGBAAS_BASE_URL = env.str(
 )
 MEETINGBAAS_API_VERSION = env.str("MEETINGBAAS_API_VERSION", default="v2")
 if MEETINGBAAS_API_VERSION not in ("v1", "v2"):
-    raise ImproperlyConfigured("MEETINGBAAS_API_VERSION must be 'v2' or 'v1'.")
+    _problems.append(f"MEETINGBAAS_API_VERSION is {MEETINGBAAS_API_VERSION!r}, not 'v2' or 'v1'")
 MEETINGBAAS_CONNECT_TIMEOUT = env.float("MEETINGBAAS_CONNECT_TIMEOUT", default=3.05)
 MEETINGBAAS_TIMEOUT = env.float("MEETINGBAAS_TIMEOUT", default=10.0)
 MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
@@ -162,3 +161,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+if _problems:
+    raise ImproperlyConfigured(
+        "The portal cannot start: "
+        + "; ".join(_problems)
+        + ". See README.md, Configuration. Generate an encryption key with: "
+        'python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+    )

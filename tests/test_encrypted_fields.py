@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
@@ -90,3 +91,16 @@ def test_an_old_key_still_decrypts_after_rotation(google_app, settings):
     assert app.client_secret.reveal() == "google-client-secret-value"
     settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[:1]
     assert rotated.reveal() == "google-client-secret-value"
+
+
+def test_reencrypt_secrets_moves_every_secret_to_the_new_key(credential, settings):
+    from django.core.management import call_command
+
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, *settings.FIELD_ENCRYPTION_KEYS]
+
+    call_command("reencrypt_secrets", stdout=io.StringIO())
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]
+
+    assert Credential.objects.get().refresh_token.reveal() == "1//refresh:alice@example.com"
+    assert OAuthApp.objects.get().client_secret.reveal() == "google-client-secret-value"
