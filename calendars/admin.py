@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -194,23 +195,6 @@ class IntegrationAdmin(admin.ModelAdmin):
     )
     list_select_related = ("raw_calendar", "credential__customer", "credential__oauth_app")
     search_fields = ("credential__account_email", "credential__customer__name", "=remote_id")
-    readonly_fields = (
-        "credential",
-        "raw_calendar",
-        "remote_id",
-        "api_version",
-        "status",
-        "error_message",
-        "remote_status",
-        "remote_status_message",
-        "sync_status",
-        "sync_error",
-        "synced_at",
-        "subscription_expires_at",
-        "created_at",
-        "updated_at",
-        "last_refreshed_at",
-    )
     fieldsets = (
         (
             None,
@@ -241,6 +225,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         ),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
+    readonly_fields = flatten_fieldsets(fieldsets)
     inlines = (StatusChangeInline,)
     actions = ("refresh_status",)
 

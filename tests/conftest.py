@@ -5,9 +5,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from django.utils import timezone
 
+from calendars import operations
 from calendars.meetingbaas.transport import TransportConfig
-from calendars.models import Credential, Customer, OAuthApp
+from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.sandbox import SandboxServer
 from calendars.sandbox.state import SandboxState
 
@@ -95,6 +97,22 @@ def microsoft_app(db: None) -> OAuthApp:
         client_id="6731de76-14a6-49ae-97bc-6eba6914391e",
         client_secret="microsoft-client-secret-value",
     )
+
+
+@pytest.fixture
+def make_integration(sandbox: Sandbox, credential: Credential):
+    """Create an integration (through the sandbox) for one of the credential's calendars."""
+
+    def make(provider_id: str = "alice@example.com") -> Integration:
+        raw = RawCalendar.objects.create(
+            credential=credential,
+            provider_id=provider_id,
+            name=f"Cal {provider_id}",
+            listed_at=timezone.now(),
+        )
+        return operations.create_integration(raw).integration
+
+    return make
 
 
 @pytest.fixture

@@ -5,27 +5,17 @@ from __future__ import annotations
 import time
 
 from django.urls import reverse
-from django.utils import timezone
 from django_q.models import Task
 
 from calendars import operations
-from calendars.models import Credential, Integration, RawCalendar
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 
 
-def make_integration(credential: Credential, provider_id: str = "alice@example.com") -> Integration:
-    raw = RawCalendar.objects.create(
-        credential=credential,
-        provider_id=provider_id,
-        name=f"Cal {provider_id}",
-        listed_at=timezone.now(),
-    )
-    return operations.create_integration(raw).integration
-
-
-def test_the_list_shows_status_customer_account_and_provider(admin_client, sandbox, credential):
-    make_integration(credential)
+def test_the_list_shows_status_customer_account_and_provider(
+    admin_client, sandbox, make_integration
+):
+    make_integration()
 
     html = admin_client.get(CHANGELIST).content.decode()
 
@@ -33,11 +23,11 @@ def test_the_list_shows_status_customer_account_and_provider(admin_client, sandb
         assert text in html
 
 
-def test_filters_and_search(admin_client, sandbox, credential):
-    integration = make_integration(credential)
+def test_filters_and_search(admin_client, sandbox, make_integration):
+    integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="boom")
     operations.refresh_integration(integration.pk)
-    make_integration(credential, "alice.team@group.calendar.google.com")
+    make_integration("alice.team@group.calendar.google.com")
 
     by_status = admin_client.get(CHANGELIST, {"status__exact": "error"}).context["cl"]
     by_email = admin_client.get(CHANGELIST, {"q": "alice@"}).context["cl"]
@@ -52,8 +42,8 @@ def test_filters_and_search(admin_client, sandbox, credential):
     assert by_provider.result_count == 0
 
 
-def test_refresh_status_runs_a_task_per_integration(admin_client, sandbox, credential):
-    integration = make_integration(credential)
+def test_refresh_status_runs_a_task_per_integration(admin_client, sandbox, make_integration):
+    integration = make_integration()
     time.sleep(0.35)
 
     response = admin_client.post(
@@ -67,8 +57,8 @@ def test_refresh_status_runs_a_task_per_integration(admin_client, sandbox, crede
     assert task.args == (integration.pk,)
 
 
-def test_the_integration_page_shows_its_status_history(admin_client, sandbox, credential):
-    integration = make_integration(credential)
+def test_the_integration_page_shows_its_status_history(admin_client, sandbox, make_integration):
+    integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="Token expired")
     operations.refresh_integration(integration.pk)
 

@@ -6,23 +6,15 @@ import time
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 from django_q.models import Schedule
 
 from calendars import operations, tasks
 from calendars.meetingbaas import errors
-from calendars.models import Credential, Integration, RawCalendar, StatusChange
+from calendars.models import Integration, StatusChange
 
 
-def make_integration(credential: Credential, provider_id: str = "alice@example.com") -> Integration:
-    raw = RawCalendar.objects.create(
-        credential=credential, provider_id=provider_id, name=provider_id, listed_at=timezone.now()
-    )
-    return operations.create_integration(raw).integration
-
-
-def test_a_finished_sync_turns_syncing_into_active_once(sandbox, credential):
-    integration = make_integration(credential)
+def test_a_finished_sync_turns_syncing_into_active_once(sandbox, make_integration):
+    integration = make_integration()
     time.sleep(0.35)
 
     tasks.refresh_integration(integration.pk)
@@ -35,8 +27,8 @@ def test_a_finished_sync_turns_syncing_into_active_once(sandbox, credential):
     assert changes == [("syncing", "active", "refresh"), ("", "syncing", "created")]
 
 
-def test_a_remote_error_is_stored_with_the_api_message(sandbox, credential):
-    integration = make_integration(credential)
+def test_a_remote_error_is_stored_with_the_api_message(sandbox, make_integration):
+    integration = make_integration()
     sandbox.force(
         integration.remote_id, status="error", status_message="Calendar API quota exceeded"
     )
@@ -50,8 +42,8 @@ def test_a_remote_error_is_stored_with_the_api_message(sandbox, credential):
     assert integration.remote_status_message == "Calendar API quota exceeded"
 
 
-def test_a_failed_sync_is_an_error_with_the_sync_message(sandbox, credential):
-    integration = make_integration(credential)
+def test_a_failed_sync_is_an_error_with_the_sync_message(sandbox, make_integration):
+    integration = make_integration()
     sandbox.force(integration.remote_id, synced=True, sync_status="failed", sync_error="410 Gone")
 
     operations.refresh_integration(integration.pk)
@@ -60,8 +52,8 @@ def test_a_failed_sync_is_an_error_with_the_sync_message(sandbox, credential):
     assert (integration.status, integration.error_message) == ("error", "410 Gone")
 
 
-def test_a_connection_gone_remotely_is_disconnected(sandbox, credential):
-    integration = make_integration(credential)
+def test_a_connection_gone_remotely_is_disconnected(sandbox, make_integration):
+    integration = make_integration()
     sandbox.control("POST", "reset")
 
     operations.refresh_integration(integration.pk)
@@ -71,8 +63,8 @@ def test_a_connection_gone_remotely_is_disconnected(sandbox, credential):
     assert StatusChange.objects.filter(to_status="disconnected", cause="refresh").count() == 1
 
 
-def test_an_outage_changes_nothing(sandbox, credential):
-    integration = make_integration(credential)
+def test_an_outage_changes_nothing(sandbox, make_integration):
+    integration = make_integration()
     sandbox.fault("GET", "/v2/calendars/.*", "status", status=503, count=10)
 
     with pytest.raises(errors.Unavailable):
@@ -83,10 +75,10 @@ def test_an_outage_changes_nothing(sandbox, credential):
     assert integration.status_changes.count() == 1
 
 
-def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, credential):
-    first = make_integration(credential)
-    make_integration(credential, "alice.team@group.calendar.google.com")
-    make_integration(credential, "alice.oncall@group.calendar.google.com")
+def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, make_integration):
+    first = make_integration()
+    make_integration("alice.team@group.calendar.google.com")
+    make_integration("alice.oncall@group.calendar.google.com")
     time.sleep(0.35)
 
     summary = operations.refresh_all()
@@ -101,8 +93,8 @@ def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, credenti
     assert first.last_refreshed_at is not None
 
 
-def test_refresh_all_notices_a_connection_deleted_remotely(sandbox, credential):
-    integration = make_integration(credential)
+def test_refresh_all_notices_a_connection_deleted_remotely(sandbox, make_integration):
+    integration = make_integration()
     sandbox.control("POST", "reset")
 
     tasks.refresh_all_integrations()
@@ -111,9 +103,9 @@ def test_refresh_all_notices_a_connection_deleted_remotely(sandbox, credential):
     assert integration.status == "disconnected"
 
 
-def test_v1_integrations_refresh_from_the_v1_listing(sandbox, credential, settings):
+def test_v1_integrations_refresh_from_the_v1_listing(sandbox, make_integration, settings):
     settings.MEETINGBAAS_API_VERSION = "v1"
-    integration = make_integration(credential)
+    integration = make_integration()
     assert integration.api_version == "v1"
     time.sleep(0.35)
 
