@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from calendars import operations, tasks
 from calendars.encryption import SecretUnreadable
 from calendars.forms import CredentialForm, OAuthAppForm
 from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.meetingbaas.types import PortalStatus
-from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar, StatusChange
+from calendars.models import (
+    Credential,
+    Customer,
+    Integration,
+    OAuthApp,
+    RawCalendar,
+    StatusChange,
+    WebhookDelivery,
+)
 
 PROBLEMS = (MeetingBaasError, SecretUnreadable)
 
@@ -223,6 +233,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                 )
             },
         ),
+        ("Webhooks", {"fields": ("recent_webhooks",)}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -234,6 +245,29 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # the row and its history outlive the remote connection
+
+    @admin.display(description="Recent webhook deliveries")
+    def recent_webhooks(self, integration: Integration) -> str:
+        deliveries = integration.webhook_deliveries.order_by("-received_at", "-id")
+        recent = list(deliveries[:10])
+        if not recent:
+            return "None received."
+        event_messages = deliveries.filter(event__startswith="calendar.event_").count()
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((d.received_at, d.event, d.get_outcome_display()) for d in recent),
+        )
+        url = (
+            reverse("admin:calendars_webhookdelivery_changelist") + f"?integration={integration.pk}"
+        )
+        return format_html(
+            "<table><tr><th>Received</th><th>Event</th><th>Outcome</th></tr>{}</table>"
+            '<p>{} calendar event message(s) in all. <a href="{}">All deliveries</a></p>',
+            rows,
+            event_messages,
+            url,
+        )
 
     @admin.display(description="Calendar", ordering="raw_calendar__name")
     def calendar(self, integration: Integration) -> str:
@@ -285,3 +319,72 @@ class StatusChangeAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+class IntegrationFilter(admin.SimpleListFilter):
+    """Filters by one integration's id without listing every integration as a choice."""
+
+    title = "integration"
+    parameter_name = "integration"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        value = self.value()
+        integration = Integration.objects.filter(pk=value).first() if str(value).isdigit() else None
+        return [(value, str(integration))] if integration else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        return queryset.filter(integration_id=value) if value.isdigit() else queryset.none()
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    list_display = (
+        "received_at",
+        "event",
+        "api_version",
+        "outcome",
+        "integration_link",
+        "remote_id",
+        "repeats",
+    )
+    list_filter = ("outcome", "event", "api_version", IntegrationFilter)
+    list_select_related = ("integration__raw_calendar",)
+    search_fields = ("=remote_id", "=delivery_id")
+    date_hierarchy = "received_at"
+    fields = (
+        "event",
+        "api_version",
+        "delivery_id",
+        "received_at",
+        "repeats",
+        "event_time",
+        "remote_id",
+        "integration_link",
+        "outcome",
+        "error",
+        "processed_at",
+        "payload_json",
+    )
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.display(description="Integration", ordering="integration")
+    def integration_link(self, delivery: WebhookDelivery) -> str:
+        if delivery.integration is None:
+            return "unknown connection" if delivery.remote_id else "—"
+        return _link(delivery.integration)
+
+    @admin.display(description="Payload")
+    def payload_json(self, delivery: WebhookDelivery) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(delivery.payload, indent=2, sort_keys=True))

@@ -140,6 +140,8 @@ class Integration(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
+    # The newest remote timestamp applied (GET updated_at or a webhook's); older news is ignored.
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
@@ -190,3 +192,47 @@ class StatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
+
+
+class WebhookDelivery(models.Model):
+    """One webhook from Meeting BaaS, stored once per delivery id however often it comes."""
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Pending"
+        APPLIED = "applied", "Applied"
+        RECORDED = "recorded", "Recorded (no status effect)"
+        STALE = "stale", "Ignored: older than what we hold"
+        UNKNOWN_CONNECTION = "unknown_connection", "Unknown connection"
+        UNKNOWN_EVENT = "unknown_event", "Unknown event type"
+        FAILED = "failed", "Failed"
+
+    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    event = models.CharField(max_length=100, db_index=True)
+    delivery_id = models.CharField(max_length=200, unique=True)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    repeats = models.PositiveIntegerField(
+        default=0, help_text="Deliveries of the same id after the first"
+    )
+    payload = models.JSONField()
+    remote_id = models.UUIDField("Meeting BaaS id", null=True, blank=True, db_index=True)
+    event_time = models.DateTimeField(
+        null=True, blank=True, help_text="When the event happened remotely"
+    )
+    integration = models.ForeignKey(
+        Integration,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_deliveries",
+    )
+    outcome = models.CharField(max_length=20, choices=Outcome.choices, default=Outcome.PENDING)
+    error = models.TextField(blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [models.Index(fields=["outcome", "received_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event} ({self.delivery_id})"

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_q.tasks import async_task
 
 from calendars import meetingbaas
 from calendars.meetingbaas import errors
@@ -114,6 +117,7 @@ def create_integration(
             cause=Cause.CREATED,
             user=user,
         )
+        transaction.on_commit(lambda: _retry_early_webhooks(remote.remote_id))
     logger.info(
         "integration created id=%s remote_id=%s adopted=%s",
         integration.pk,
@@ -121,6 +125,10 @@ def create_integration(
         adopted,
     )
     return CreateOutcome(integration, created=True, adopted=adopted)
+
+
+def _retry_early_webhooks(remote_id: UUID) -> None:
+    async_task("calendars.tasks.retry_unknown_connection", str(remote_id), group="webhooks")
 
 
 def _live_integration(raw_calendar: RawCalendar) -> Integration | None:
@@ -212,8 +220,12 @@ def apply_remote(
     """Store what Meeting BaaS said about an integration, with a StatusChange if it moved."""
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
-        if integration.status == PortalStatus.DISCONNECTED:
+        if integration.status == PortalStatus.DISCONNECTED or is_older(
+            remote.updated_at, integration.remote_updated_at
+        ):
             return integration
+        if remote.updated_at:
+            integration.remote_updated_at = remote.updated_at
         for name, value in _remote_fields(remote, integration.api_version).items():
             setattr(integration, name, value)
         new_status = _target_status(integration, remote)
@@ -221,10 +233,15 @@ def apply_remote(
             integration.error_message = (
                 _error_message(remote) if new_status != PortalStatus.ACTIVE else ""
             )
-        _set_status(integration, new_status, integration.error_message, cause=cause, user=user)
+        record_status(integration, new_status, integration.error_message, cause=cause, user=user)
         integration.last_refreshed_at = timezone.now()
         integration.save()
     return integration
+
+
+def is_older(moment: datetime | None, held: datetime | None) -> bool:
+    """Whether remote news from `moment` predates the newest remote state we hold."""
+    return moment is not None and held is not None and moment < held
 
 
 def _target_status(integration: Integration, remote: RemoteConnection) -> PortalStatus:
@@ -234,7 +251,7 @@ def _target_status(integration: Integration, remote: RemoteConnection) -> Portal
     return remote.portal_status
 
 
-def _set_status(
+def record_status(
     integration: Integration,
     new_status: PortalStatus,
     message: str,
@@ -242,6 +259,7 @@ def _set_status(
     cause: str,
     user: AbstractBaseUser | None,
 ) -> None:
+    """Set the status on an integration locked for update, recording the change if any."""
     if new_status == integration.status:
         return
     StatusChange.objects.create(
@@ -262,7 +280,7 @@ def mark_disconnected(
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
         integration.error_message = message
-        _set_status(integration, PortalStatus.DISCONNECTED, message, cause=cause, user=user)
+        record_status(integration, PortalStatus.DISCONNECTED, message, cause=cause, user=user)
         integration.last_refreshed_at = timezone.now()
         integration.save()
     return integration

@@ -7,15 +7,19 @@ nothing here takes or returns a secret.
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import timedelta
+from uuid import UUID
 
 from django.conf import settings
+from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from calendars import operations
-from calendars.models import Integration
+from calendars import operations, webhook_events
+from calendars.models import Integration, WebhookDelivery
 
 REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
+WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
 
 
 def refresh_integration(integration_id: int) -> str:
@@ -25,6 +29,30 @@ def refresh_integration(integration_id: int) -> str:
     except Integration.DoesNotExist:
         return f"integration {integration_id} no longer exists"
     return f"integration {integration_id} is {integration.status}"
+
+
+def process_webhook(delivery_pk: int) -> str:
+    """Apply a stored webhook delivery (idempotent: a processed delivery is left alone)."""
+    return webhook_events.process(delivery_pk)
+
+
+def retry_unknown_connection(remote_id: str) -> int:
+    """Apply webhooks that arrived for a connection before its integration existed."""
+    return webhook_events.retry_unknown_connection(UUID(remote_id))
+
+
+def sweep_pending_webhooks() -> int:
+    """Queue again the deliveries whose task was lost (a broker outage, a killed worker)."""
+    stale = timezone.now() - timedelta(minutes=2)
+    pending = WebhookDelivery.objects.filter(
+        outcome=WebhookDelivery.Outcome.PENDING, received_at__lt=stale
+    )
+    ids = list(pending.values_list("pk", flat=True)[:1000])
+    for delivery_pk in ids:
+        async_task(
+            process_webhook, delivery_pk, group="webhooks", task_name=f"webhook-{delivery_pk}"
+        )
+    return len(ids)
 
 
 def refresh_all_integrations() -> dict[str, int]:
@@ -50,15 +78,22 @@ def enqueue_refresh(integration_ids: list[int]) -> list[str]:
     ]
 
 
-def ensure_schedules() -> Schedule:
-    """Create or update the periodic refresh so it matches STATUS_REFRESH_MINUTES."""
-    schedule, _ = Schedule.objects.update_or_create(
-        name=REFRESH_ALL_SCHEDULE,
-        defaults={
-            "func": "calendars.tasks.refresh_all_integrations",
-            "schedule_type": Schedule.MINUTES,
-            "minutes": settings.STATUS_REFRESH_MINUTES,
-            "repeats": -1,
-        },
-    )
-    return schedule
+def ensure_schedules() -> None:
+    """Create or update the periodic tasks (the refresh follows STATUS_REFRESH_MINUTES)."""
+    for name, func, minutes in (
+        (
+            REFRESH_ALL_SCHEDULE,
+            "calendars.tasks.refresh_all_integrations",
+            settings.STATUS_REFRESH_MINUTES,
+        ),
+        (WEBHOOK_SWEEP_SCHEDULE, "calendars.tasks.sweep_pending_webhooks", 5),
+    ):
+        Schedule.objects.update_or_create(
+            name=name,
+            defaults={
+                "func": func,
+                "schedule_type": Schedule.MINUTES,
+                "minutes": minutes,
+                "repeats": -1,
+            },
+        )

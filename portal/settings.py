@@ -134,6 +134,15 @@ MEETINGBAAS_TIMEOUT = env.float("MEETINGBAAS_TIMEOUT", default=10.0)
 MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
 MEETINGBAAS_MAX_RETRY_WAIT = env.float("MEETINGBAAS_MAX_RETRY_WAIT", default=5.0)
 
+# Svix endpoint secrets (whsec_...) for v2 webhooks; several during a rotation.
+SANDBOX_WEBHOOK_SECRET = env.str(
+    "SANDBOX_WEBHOOK_SECRET", default="whsec_c2FuZGJveC13ZWJob29rLXNlY3JldC1ub3QtcmVhbA=="
+)
+MEETINGBAAS_WEBHOOK_SECRET = env.list("MEETINGBAAS_WEBHOOK_SECRET", default=[])
+if _use_sandbox and not MEETINGBAAS_WEBHOOK_SECRET:
+    MEETINGBAAS_WEBHOOK_SECRET = [SANDBOX_WEBHOOK_SECRET]
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_000_000)
+
 STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
 
 # --- django-q2 ----------------------------------------------------------------------------

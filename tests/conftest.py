@@ -69,6 +69,7 @@ class Sandbox:
 def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
     sandbox_server.state.reset()
     sandbox_server.state.sync_delay = 0.3
+    sandbox_server.state.webhook_url = None
     settings.MEETINGBAAS_BASE_URL = sandbox_server.url
     settings.MEETINGBAAS_API_KEY = "test-key"
     return Sandbox(sandbox_server)

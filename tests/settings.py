@@ -16,3 +16,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 MEETINGBAAS_TIMEOUT = 2.0
 MEETINGBAAS_MAX_RETRY_WAIT = 1.0
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A second secret stands for the one being rotated out.
+MEETINGBAAS_WEBHOOK_SECRET = [
+    "whsec_dGVzdC13ZWJob29rLXNlY3JldC1udW1iZXItb25l",
+    "whsec_b2xkLXdlYmhvb2stc2VjcmV0LWJlaW5nLXJvdGF0ZWQ=",
+]

@@ -136,6 +136,7 @@ def v2_patch(state: SandboxState, calendar_id: str, body: dict, **_: object) -> 
         if c.sync_status == "failed":
             c.sync_status, c.sync_error = "success", None
         c.updated_at = now()
+    state.changed(c, "calendar.connection_updated")
     data = {
         "calendar_id": str(c.id),
         "calendar_platform": c.platform,
@@ -163,6 +164,7 @@ def v2_sync(state: SandboxState, calendar_id: str, **_: object) -> Answer:
         if c.status == "active":
             c.synced_at, c.sync_status, c.sync_error = now(), "success", None
         c.updated_at = now()
+    state.changed(c, "synced")
     return 200, {"success": True, "data": {"message": "Calendar sync started."}}
 
 
@@ -242,6 +244,7 @@ def v1_resync_all(state: SandboxState, **_: object) -> Answer:
         elif c.status == "active":
             with state.lock:
                 c.synced_at, c.sync_status = now(), "success"
+            state.changed(c, "synced")
             synced.append(str(c.id))
     return 200, {"synced_calendars": synced, "errors": failed}
 

@@ -5,7 +5,11 @@ Control endpoints (no API key; the sandbox listens on loopback only):
   GET  /_sandbox/connections           every connection, both versions
   POST /_sandbox/connections/{id}      force fields: status, status_message, sync_status,
                                        sync_error, synced (true)
-  POST /_sandbox/config                set sync_delay, connection_limit
+  POST /_sandbox/config                set sync_delay, connection_limit, webhook_url,
+                                       webhook_secret
+  POST /_sandbox/webhooks              send a webhook now: {"connection_id", "event",
+                                       "variant": null | "bad_signature" | "stale" |
+                                       "duplicate", "shift": seconds, "overrides": {...}}
   POST /_sandbox/faults                add a Fault (see state.Fault), e.g.
                                        {"method": "GET", "path": "/v2/calendars/.*",
                                         "kind": "status", "status": 503, "count": 2}
@@ -20,12 +24,14 @@ import re
 import socket
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from calendars.sandbox import api
 from calendars.sandbox.accounts import SandboxError
 from calendars.sandbox.state import Fault, SandboxState, iso
+from calendars.sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
@@ -150,16 +156,47 @@ class SandboxHandler(BaseHTTPRequestHandler):
             state.reset()
             return 200, {"reset": True}
         if method == "POST" and path == "/_sandbox/config":
+            knobs = {
+                "sync_delay": float,
+                "connection_limit": int,
+                "webhook_url": str,
+                "webhook_secret": str,
+            }
             with state.lock:
-                for name in ("sync_delay", "connection_limit"):
+                for name, kind in knobs.items():
                     if name in body:
-                        setattr(state, name, type(getattr(state, name))(body[name]))
-            return 200, {"sync_delay": state.sync_delay, "connection_limit": state.connection_limit}
+                        setattr(state, name, kind(body[name]) if body[name] is not None else None)
+            return 200, {name: getattr(state, name) for name in knobs if name != "webhook_secret"}
+        if method == "POST" and path == "/_sandbox/webhooks":
+            return self._send_webhook(body)
         match = re.match(r"^/_sandbox/connections/([^/]+)$", path)
         if method == "POST" and match:
             connection = state.force(match.group(1), body)
             return 200, {**api.v2_detail(connection), "updated_at": iso(connection.updated_at)}
         raise SandboxError(404, "FST_ERR_NOT_FOUND", f"No control endpoint {method}:{path}")
+
+    def _send_webhook(self, body: dict) -> api.Answer:
+        state = self.server.state
+        if not state.webhook_url:
+            raise SandboxError(400, "FST_ERR_VALIDATION", "configure webhook_url first")
+        with state.lock:
+            try:
+                connection = state.connections[uuid.UUID(str(body.get("connection_id")))]
+            except (ValueError, KeyError) as exc:
+                raise SandboxError(
+                    404, "FST_ERR_CALENDAR_NOT_FOUND", "No such connection."
+                ) from exc
+        try:
+            sent, statuses = self.server.sender.send(
+                connection,
+                str(body.get("event") or ""),
+                variant=body.get("variant"),
+                shift=float(body.get("shift") or 0),
+                overrides=body.get("overrides") or {},
+            )
+        except ValueError as exc:
+            raise SandboxError(400, "FST_ERR_VALIDATION", str(exc)) from exc
+        return 200, {"payload": sent, "statuses": statuses}
 
     def _reply(self, status: int, payload: object) -> None:
         if isinstance(payload, RawBody):
@@ -185,6 +222,8 @@ class SandboxHTTPServer(ThreadingHTTPServer):
 
     def __init__(self, address: tuple[str, int], state: SandboxState) -> None:
         self.state = state
+        self.sender = WebhookSender(state)
+        state.on_change = self.sender.notify
         super().__init__(address, SandboxHandler)
 
 
@@ -195,6 +234,7 @@ class SandboxServer:
         self.state = state or SandboxState()
         self.httpd = SandboxHTTPServer((host, port), self.state)
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
 
     @property
     def url(self) -> str:
@@ -202,10 +242,21 @@ class SandboxServer:
         return f"http://{host}:{port}"
 
     def start(self) -> SandboxServer:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
         return self
 
+    def serve_forever(self) -> None:
+        """Serve requests, and finish first syncs on time even when nobody asks."""
+        ticker = threading.Thread(target=self._tick, daemon=True)
+        ticker.start()
+        self.httpd.serve_forever()
+
+    def _tick(self) -> None:
+        while not self._stopping.wait(0.25):
+            self.state.settle_all()
+
     def stop(self) -> None:
+        self._stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()

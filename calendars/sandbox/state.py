@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -39,12 +40,14 @@ class SandboxConnection:
     updated_at: datetime | None = None
     subscription_expires_at: datetime | None = None
 
-    def settle(self, moment: datetime) -> None:
-        """The first sync finishes `sync_delay` seconds after creation."""
+    def settle(self, moment: datetime) -> bool:
+        """The first sync finishes `sync_delay` seconds after creation; True when it just did."""
         if self.synced_at is None and self.status == "active" and moment >= self.sync_due_at:
             self.synced_at = self.sync_due_at
             self.sync_status = "success"
             self.updated_at = self.sync_due_at
+            return True
+        return False
 
 
 @dataclass
@@ -76,7 +79,25 @@ class SandboxState:
     connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    webhook_url: str | None = None
+    webhook_secret: str = ""
+    # Called with (connection, event name) after every change; the server sends webhooks.
+    on_change: Callable[[SandboxConnection, str], None] | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def changed(self, connection: SandboxConnection, event: str) -> None:
+        if self.on_change is not None:
+            self.on_change(connection, event)
+
+    def _settle(self, connection: SandboxConnection, moment: datetime) -> None:
+        if connection.settle(moment):
+            self.changed(connection, "synced")
+
+    def settle_all(self) -> None:
+        with self.lock:
+            moment = now()
+            for connection in list(self.connections.values()):
+                self._settle(connection, moment)
 
     def reset(self) -> None:
         with self.lock:
@@ -143,6 +164,7 @@ class SandboxState:
                 subscription_expires_at=created + timedelta(days=7),
             )
             self.connections[connection.id] = connection
+            self.changed(connection, "calendar.connection_created")
             return connection
 
     def get(self, api_version: str, connection_id: str) -> SandboxConnection:
@@ -155,7 +177,7 @@ class SandboxState:
                 raise SandboxError(
                     404, "FST_ERR_CALENDAR_NOT_FOUND", "Calendar connection not found."
                 )
-            connection.settle(now())
+            self._settle(connection, now())
             return connection
 
     def listing(self, api_version: str) -> list[SandboxConnection]:
@@ -163,12 +185,13 @@ class SandboxState:
             moment = now()
             found = [c for c in self.connections.values() if c.api_version == api_version]
             for connection in found:
-                connection.settle(moment)
+                self._settle(connection, moment)
             return sorted(found, key=lambda c: (c.created_at, str(c.id)))
 
     def delete(self, connection: SandboxConnection) -> None:
         with self.lock:
-            self.connections.pop(connection.id, None)
+            if self.connections.pop(connection.id, None) is not None:
+                self.changed(connection, "calendar.connection_deleted")
 
     def force(self, connection_id: str, changes: dict) -> SandboxConnection:
         """Put a connection into a state a test or a person wants to see (error, revoked...)."""
@@ -179,7 +202,7 @@ class SandboxState:
                 raise SandboxError(
                     404, "FST_ERR_CALENDAR_NOT_FOUND", "No such connection."
                 ) from exc
-            connection.settle(now())
+            self._settle(connection, now())
             for name in ("status", "status_message", "sync_status", "sync_error"):
                 if name in changes:
                     setattr(connection, name, changes[name])
@@ -187,4 +210,5 @@ class SandboxState:
                 connection.synced_at = now()
                 connection.sync_status = connection.sync_status or "success"
             connection.updated_at = now()
+            self.changed(connection, "calendar.connection_updated")
             return connection

@@ -17,14 +17,28 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=settings.SANDBOX_PORT)
         parser.add_argument("--sync-delay", type=float, default=3.0, help="seconds to first sync")
+        parser.add_argument(
+            "--webhook-url",
+            default="http://127.0.0.1:8000/webhooks/meetingbaas/",
+            help="where to send webhooks ('' for none)",
+        )
 
-    def handle(self, *args: object, port: int, sync_delay: float, **options: object) -> None:
+    def handle(
+        self, *args: object, port: int, sync_delay: float, webhook_url: str, **options: object
+    ) -> None:
         logging.getLogger("calendars.sandbox").setLevel(logging.INFO)
-        state = SandboxState(api_key=settings.SANDBOX_API_KEY, sync_delay=sync_delay)
+        state = SandboxState(
+            api_key=settings.SANDBOX_API_KEY,
+            sync_delay=sync_delay,
+            webhook_url=webhook_url or None,
+            webhook_secret=settings.SANDBOX_WEBHOOK_SECRET,
+        )
         server = SandboxServer(port=port, state=state)
-        self.stdout.write(f"Sandbox Meeting BaaS on {server.url} (API key: SANDBOX_API_KEY)")
+        self.stdout.write(
+            f"Sandbox Meeting BaaS on {server.url}, webhooks to {webhook_url or 'nowhere'}"
+        )
         try:
-            server.httpd.serve_forever()
+            server.serve_forever()
         except KeyboardInterrupt:
             pass
         finally:

@@ -1,0 +1,139 @@
+"""What a stored webhook delivery does to the integration it names. Run once per delivery."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+from django.db import transaction
+from django.utils import timezone
+
+from calendars import operations
+from calendars.meetingbaas.status import v2_portal_status
+from calendars.meetingbaas.types import ApiVersion, PortalStatus
+from calendars.models import Integration, StatusChange, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+Outcome = WebhookDelivery.Outcome
+WEBHOOK = StatusChange.Cause.WEBHOOK
+
+
+def process(delivery_pk: int) -> str:
+    """Apply one delivery's effects unless that was done already; returns its outcome."""
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
+        if delivery.outcome != Outcome.PENDING:
+            return delivery.outcome
+        handler = HANDLERS.get(delivery.event)
+        integration = None
+        if delivery.remote_id is not None:
+            integration = (
+                Integration.objects.select_for_update().filter(remote_id=delivery.remote_id).first()
+            )
+        if handler is None:
+            outcome = Outcome.UNKNOWN_EVENT
+        elif integration is None:
+            outcome = Outcome.UNKNOWN_CONNECTION
+        else:
+            outcome = handler(integration, delivery)
+        delivery.integration = integration
+        delivery.outcome = outcome
+        delivery.processed_at = timezone.now()
+        delivery.save(update_fields=["integration", "outcome", "processed_at"])
+    logger.info("webhook %s %s -> %s", delivery.pk, delivery.event, outcome)
+    return outcome
+
+
+def retry_unknown_connection(remote_id: UUID) -> int:
+    """Apply the deliveries that came for `remote_id` before its integration was stored.
+
+    Meeting BaaS may announce a connection before the create that made it has committed.
+    """
+    waiting = WebhookDelivery.objects.filter(
+        remote_id=remote_id, outcome=Outcome.UNKNOWN_CONNECTION
+    )
+    ids = list(waiting.order_by("event_time", "received_at", "pk").values_list("pk", flat=True))
+    WebhookDelivery.objects.filter(pk__in=ids).update(outcome=Outcome.PENDING, processed_at=None)
+    for delivery_pk in ids:
+        process(delivery_pk)
+    return len(ids)
+
+
+def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> str:
+    if integration.status == PortalStatus.DISCONNECTED:
+        return Outcome.RECORDED
+    if operations.is_older(delivery.event_time, integration.remote_updated_at):
+        return Outcome.STALE
+    remote_status = str(delivery.payload["data"].get("status") or "")
+    # The webhook carries the status alone; the sync facts we hold complete the picture.
+    new_status, message = v2_portal_status(
+        remote_status,
+        synced_at=integration.synced_at,
+        sync_status=integration.sync_status or None,
+        status_message=None,
+        sync_error=integration.sync_error or None,
+    )
+    integration.remote_status = remote_status
+    integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
+    if new_status != integration.status:
+        integration.error_message = message if new_status != PortalStatus.ACTIVE else ""
+    operations.record_status(
+        integration, new_status, integration.error_message, cause=WEBHOOK, user=None
+    )
+    integration.save()
+    if new_status == PortalStatus.ERROR:
+        # The webhook has no message: fetch the details support staff need.
+        from calendars import tasks
+
+        transaction.on_commit(lambda: tasks.enqueue_refresh([integration.pk]))
+    return Outcome.APPLIED
+
+
+def _connection_deleted(integration: Integration, delivery: WebhookDelivery) -> str:
+    if integration.status == PortalStatus.DISCONNECTED:
+        return Outcome.RECORDED
+    if operations.is_older(delivery.event_time, integration.remote_updated_at):
+        return Outcome.STALE
+    deleted_at = delivery.payload["data"].get("deleted_at") or "an unknown time"
+    message = f"Deleted on Meeting BaaS at {deleted_at}."
+    integration.error_message = message
+    integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
+    operations.record_status(
+        integration, PortalStatus.DISCONNECTED, message, cause=WEBHOOK, user=None
+    )
+    integration.save()
+    return Outcome.APPLIED
+
+
+def _events_synced(integration: Integration, delivery: WebhookDelivery) -> str:
+    synced_at = delivery.event_time or timezone.now()
+    if integration.synced_at is None or synced_at > integration.synced_at:
+        integration.synced_at = synced_at
+    # v1 has no status to end an error, so a sync is what ends it there.
+    ends = {PortalStatus.SYNCING} | (
+        {PortalStatus.ERROR} if integration.api_version == ApiVersion.V1 else set()
+    )
+    if integration.status in ends:
+        integration.error_message = ""
+        operations.record_status(
+            integration, PortalStatus.ACTIVE, "Sync reported by webhook.", cause=WEBHOOK, user=None
+        )
+    integration.save()
+    return Outcome.APPLIED
+
+
+def _event_message(integration: Integration, delivery: WebhookDelivery) -> str:
+    return Outcome.RECORDED  # stored and counted per integration; bots are later work
+
+
+HANDLERS: dict[str, Callable[[Integration, WebhookDelivery], str]] = {
+    "calendar.connection_created": _connection_changed,
+    "calendar.connection_updated": _connection_changed,
+    "calendar.connection_deleted": _connection_deleted,
+    "calendar.events_synced": _events_synced,
+    "calendar.sync_events": _events_synced,
+    "calendar.event_created": _event_message,
+    "calendar.event_updated": _event_message,
+    "calendar.event_cancelled": _event_message,
+}
