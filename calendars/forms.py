@@ -7,6 +7,7 @@ import uuid
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 
 from calendars.models import Credential, OAuthApp
 
@@ -64,6 +65,8 @@ class SecretFormMixin:
         for name, value in self.new_secrets.items():
             if value:
                 setattr(self.instance, name, value)
+                # History never holds the secret; this timestamp records that it changed.
+                setattr(self.instance, f"{name}_replaced_at", timezone.now())
         return super().save(commit)
 
 

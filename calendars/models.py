@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from calendars.encryption import EncryptedSecretField
 from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform, PortalStatus
@@ -21,6 +22,7 @@ class Customer(models.Model):
     )
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -42,8 +44,12 @@ class OAuthApp(models.Model):
         default="common",
         help_text="common, organizations, consumers or a tenant GUID",
     )
+    client_secret_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Secrets never enter history (it would keep a second copy of each ciphertext); the
+    # *_replaced_at field records that one changed.
+    history = HistoricalRecords(excluded_fields=["client_secret", "updated_at"])
 
     class Meta:
         ordering = ["provider", "name"]
@@ -60,15 +66,30 @@ class Credential(models.Model):
     oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
     account_email = models.EmailField(max_length=254)
     refresh_token = EncryptedSecretField()
+    refresh_token_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField(null=True)
     last_check_message = models.TextField(blank=True)
+    # The last check's outcome is telemetry, written with update(): kept out of history.
+    history = HistoricalRecords(
+        excluded_fields=[
+            "refresh_token",
+            "updated_at",
+            "last_checked_at",
+            "last_check_ok",
+            "last_check_message",
+        ]
+    )
 
     class Meta:
         ordering = ["account_email"]
         indexes = [models.Index(fields=["account_email"])]
+        permissions = [
+            ("list_raw_calendars", "Can list raw calendars through the API"),
+            ("replace_refresh_token", "Can replace a refresh token"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.account_email} via {self.oauth_app.name}"
@@ -100,9 +121,11 @@ class RawCalendar(models.Model):
     email = models.CharField(max_length=254, blank=True)
     is_primary = models.BooleanField(default=False)
     listed_at = models.DateTimeField()
+    history = HistoricalRecords(excluded_fields=["listed_at"])
 
     class Meta:
         ordering = ["credential", "-is_primary", "name"]
+        permissions = [("create_integration", "Can create integrations through the API")]
         constraints = [
             models.UniqueConstraint(
                 fields=["credential", "provider_id"], name="raw_calendar_unique_per_credential"
@@ -142,9 +165,25 @@ class Integration(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     # The newest remote timestamp applied (GET updated_at or a webhook's); older news is ignored.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
+    # Fields that move with every sync or refresh stay out of history (status has its own).
+    history = HistoricalRecords(
+        excluded_fields=[
+            "updated_at",
+            "last_refreshed_at",
+            "remote_updated_at",
+            "synced_at",
+            "subscription_expires_at",
+        ]
+    )
 
     class Meta:
         ordering = ["-created_at"]
+        permissions = [
+            ("refresh_integration", "Can refresh integration statuses"),
+            ("resync_integration", "Can resync integrations"),
+            ("disconnect_integration", "Can disconnect integrations"),
+            ("export_history", "Can export connection history"),
+        ]
         constraints = [
             # A raw calendar has at most one live integration; disconnected ones stay as history.
             models.UniqueConstraint(
@@ -236,3 +275,34 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event} ({self.delivery_id})"
+
+
+class ActionRecord(models.Model):
+    """Append-only log of what a person asked the portal to do, and how it went."""
+
+    action = models.CharField(max_length=100)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="As it was when the action ran")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    integration = models.ForeignKey(
+        Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
+    )
+    credential = models.ForeignKey(
+        Credential, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
+    )
+    oauth_app = models.ForeignKey(
+        OAuthApp, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
+    )
+    raw_calendar = models.ForeignKey(
+        RawCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
+    )
+    succeeded = models.BooleanField()
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.username}"

@@ -326,3 +326,55 @@ def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bo
     if api_version == ApiVersion.V1:
         return status == PortalStatus.SYNCING  # only a GET (events seen) can end syncing
     return remote.portal_status != status or status == PortalStatus.ERROR
+
+
+@dataclass
+class PushOutcome:
+    """Per integration: pushed, or the reason it failed."""
+
+    pushed: list[int]
+    failed: dict[int, str]
+
+
+def replace_refresh_token(credential_id: int, refresh_token: str) -> PushOutcome:
+    """Store a new refresh token and push it to every live integration of the credential."""
+    with transaction.atomic():
+        credential = Credential.objects.select_for_update().get(pk=credential_id)
+        credential.refresh_token = refresh_token
+        credential.refresh_token_replaced_at = timezone.now()
+        credential.save()
+    return push_credentials(credential_id)
+
+
+def push_credentials(credential_id: int) -> PushOutcome:
+    """PATCH the credential's current OAuth fields onto each live integration, then refresh it."""
+    credential = Credential.objects.select_related("oauth_app").get(pk=credential_id)
+    grant = credential.grant()
+    outcome = PushOutcome(pushed=[], failed={})
+    live = credential.integrations.exclude(status=PortalStatus.DISCONNECTED).order_by("pk")
+    for integration in live:
+        try:
+            meetingbaas.client(integration.api_version).update_credentials(
+                integration.remote_id, grant
+            )
+            refresh_integration(integration.pk, cause=Cause.ADMIN_ACTION)
+        except errors.NotFound as exc:
+            mark_disconnected(integration.pk, message=str(exc), cause=Cause.ADMIN_ACTION)
+            outcome.failed[integration.pk] = str(exc)
+        except errors.MeetingBaasError as exc:
+            outcome.failed[integration.pk] = str(exc)
+        else:
+            outcome.pushed.append(integration.pk)
+    return outcome
+
+
+def resync_integration(integration_id: int, *, user: AbstractBaseUser | None = None) -> Integration:
+    """Ask Meeting BaaS to sync the integration's events again, then refresh its status."""
+    integration = Integration.objects.get(pk=integration_id)
+    try:
+        meetingbaas.client(integration.api_version).resync(integration.remote_id)
+    except errors.NotFound as exc:
+        return mark_disconnected(
+            integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, user=user
+        )
+    return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, user=user)

@@ -1,0 +1,302 @@
+"""Customers, OAuth apps, credentials and raw calendars, with the actions that call the API."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
+
+from calendars import operations
+from calendars.admin.common import PROBLEMS, allows, link, render_timeline
+from calendars.audit import record_action
+from calendars.forms import CredentialForm, OAuthAppForm, SecretField
+from calendars.history import credential_timeline
+from calendars.meetingbaas.types import PortalStatus
+from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ("name", "external_ref", "created_at")
+    search_fields = ("name", "external_ref")
+
+
+@admin.register(OAuthApp)
+class OAuthAppAdmin(admin.ModelAdmin):
+    form = OAuthAppForm
+    list_display = ("name", "provider", "client_id", "tenant", "client_secret_replaced_at")
+    list_filter = ("provider",)
+    search_fields = ("name", "client_id")
+    fields = (
+        "provider",
+        "name",
+        "client_id",
+        "client_secret",
+        "tenant",
+        "client_secret_replaced_at",
+    )
+    readonly_fields = ("client_secret_replaced_at",)
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changeform_view(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+
+class ReplaceRefreshTokenForm(forms.Form):
+    refresh_token = SecretField("New refresh token")
+
+    def clean_refresh_token(self) -> str:
+        if not self.cleaned_data["refresh_token"]:
+            raise forms.ValidationError("Enter the new refresh token.")
+        return self.cleaned_data["refresh_token"]
+
+
+@admin.register(Credential)
+class CredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = (
+        "account_email",
+        "customer",
+        "oauth_app",
+        "provider",
+        "last_checked_at",
+        "last_check_ok",
+    )
+    list_filter = ("oauth_app__provider", "last_check_ok")
+    list_select_related = ("customer", "oauth_app")
+    search_fields = ("account_email", "customer__name")
+    autocomplete_fields = ("customer",)
+    readonly_fields = (
+        "refresh_token_replaced_at",
+        "created_at",
+        "updated_at",
+        "last_checked_at",
+        "last_check_ok",
+        "last_check_message",
+        "timeline",
+    )
+    actions = ("list_raw_calendars", "replace_refresh_token")
+
+    def get_fields(self, request: HttpRequest, obj: Credential | None = None) -> list[str]:
+        fields = ["customer", "oauth_app", "account_email", "refresh_token"]
+        return fields + list(self.readonly_fields) if obj else fields
+
+    @method_decorator(sensitive_post_parameters("refresh_token"))
+    def changeform_view(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        return super().changeform_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("refresh_token"))
+    def changelist_view(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        return super().changelist_view(request, *args, **kwargs)
+
+    def has_list_raw_calendars_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "list_raw_calendars")
+
+    def has_replace_refresh_token_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "replace_refresh_token")
+
+    @admin.display(description="Provider", ordering="oauth_app__provider")
+    def provider(self, credential: Credential) -> str:
+        return credential.oauth_app.get_provider_display()
+
+    @admin.display(description="History (newest first)")
+    def timeline(self, credential: Credential) -> str:
+        export = reverse("admin:calendars_history_export") + f"?credential={credential.pk}"
+        return render_timeline(credential_timeline(credential), export)
+
+    @admin.action(description="List raw calendars", permissions=["list_raw_calendars"])
+    def list_raw_calendars(
+        self, request: HttpRequest, queryset: QuerySet[Credential]
+    ) -> HttpResponse:
+        results = []
+        for credential in queryset.select_related("oauth_app", "customer"):
+            try:
+                calendars = operations.list_raw_calendars(credential)
+            except PROBLEMS as exc:
+                record_action(
+                    request.user,
+                    "list raw calendars",
+                    credential=credential,
+                    succeeded=False,
+                    message=str(exc),
+                )
+                self.message_user(request, f"{credential.account_email}: {exc}", messages.ERROR)
+                results.append({"credential": credential, "error": str(exc), "calendars": []})
+                continue
+            record_action(
+                request.user,
+                "list raw calendars",
+                credential=credential,
+                succeeded=True,
+                message=f"{len(calendars)} listed",
+            )
+            live = {
+                i.raw_calendar_id: i
+                for i in Integration.objects.filter(raw_calendar__in=calendars).exclude(
+                    status=PortalStatus.DISCONNECTED
+                )
+            }
+            rows = [{"raw": raw, "integration": live.get(raw.pk)} for raw in calendars]
+            results.append({"credential": credential, "calendars": rows, "error": ""})
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Raw calendars",
+            "opts": self.model._meta,
+            "results": results,
+            "create_url": reverse("admin:calendars_rawcalendar_changelist"),
+            "can_create": allows(request, "create_integration"),
+        }
+        return TemplateResponse(request, "admin/calendars/credential/raw_calendars.html", context)
+
+    @admin.action(description="Replace refresh token", permissions=["replace_refresh_token"])
+    def replace_refresh_token(
+        self, request: HttpRequest, queryset: QuerySet[Credential]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                "Select exactly one credential to replace its refresh token.",
+                messages.WARNING,
+            )
+            return None
+        credential = queryset.select_related("customer", "oauth_app").get()
+        form = ReplaceRefreshTokenForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._replace_refresh_token(request, credential, form.cleaned_data["refresh_token"])
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Replace the refresh token of {credential.account_email}",
+            "opts": self.model._meta,
+            "credential": credential,
+            "form": form,
+            "integrations": credential.integrations.exclude(
+                status=PortalStatus.DISCONNECTED
+            ).select_related("raw_calendar"),
+        }
+        return TemplateResponse(
+            request, "admin/calendars/credential/replace_refresh_token.html", context
+        )
+
+    def _replace_refresh_token(
+        self, request: HttpRequest, credential: Credential, token: str
+    ) -> None:
+        try:
+            outcome = operations.replace_refresh_token(credential.pk, token)
+        except PROBLEMS as exc:
+            record_action(
+                request.user,
+                "replace refresh token",
+                credential=credential,
+                succeeded=False,
+                message=str(exc),
+            )
+            self.message_user(request, f"{credential.account_email}: {exc}", messages.ERROR)
+            return
+        summary = (
+            f"stored; pushed to {len(outcome.pushed)} integration(s), {len(outcome.failed)} failed"
+        )
+        record_action(
+            request.user,
+            "replace refresh token",
+            credential=credential,
+            succeeded=not outcome.failed,
+            message=summary,
+        )
+        self.message_user(
+            request, f"{credential.account_email}: new refresh token {summary}.", messages.SUCCESS
+        )
+        for integration_id, reason in outcome.failed.items():
+            self.message_user(request, f"Integration {integration_id}: {reason}", messages.ERROR)
+
+
+@admin.register(RawCalendar)
+class RawCalendarAdmin(admin.ModelAdmin):
+    list_display = (
+        "name",
+        "email",
+        "is_primary",
+        "credential",
+        "customer",
+        "listed_at",
+        "live_integration",
+    )
+    list_filter = ("is_primary", "credential__oauth_app__provider")
+    list_select_related = ("credential__customer", "credential__oauth_app")
+    search_fields = ("name", "email", "provider_id", "credential__account_email")
+    readonly_fields = ("credential", "provider_id", "name", "email", "is_primary", "listed_at")
+    actions = ("create_integration",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # raw calendars come from the API ("List raw calendars" on credentials)
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # what the provider listed is not ours to edit
+
+    def has_create_integration_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "create_integration")
+
+    @admin.display(description="Customer")
+    def customer(self, raw: RawCalendar) -> Customer:
+        return raw.credential.customer
+
+    @admin.display(description="Integration")
+    def live_integration(self, raw: RawCalendar) -> str:
+        integration = raw.integrations.exclude(status=PortalStatus.DISCONNECTED).first()
+        return link(integration, integration.status) if integration else "—"
+
+    @admin.action(description="Create integration", permissions=["create_integration"])
+    def create_integration(
+        self, request: HttpRequest, queryset: QuerySet[RawCalendar]
+    ) -> HttpResponse | None:
+        done = []
+        for raw in queryset:
+            try:
+                outcome = operations.create_integration(raw, user=request.user)
+            except PROBLEMS as exc:
+                record_action(
+                    request.user,
+                    "create integration",
+                    raw_calendar=raw,
+                    succeeded=False,
+                    message=str(exc),
+                )
+                self.message_user(
+                    request, f"{raw}: could not create the integration. {exc}", messages.ERROR
+                )
+                continue
+            integration = outcome.integration
+            done.append(integration)
+            if not outcome.created:
+                text = f"{raw} already has an integration ({integration.status}); none was created."
+                self.message_user(request, text, messages.WARNING)
+            else:
+                adopted = (
+                    " (adopted the connection Meeting BaaS already had)" if outcome.adopted else ""
+                )
+                text = f"{raw}: integration created, status {integration.status}{adopted}."
+                self.message_user(request, text, messages.SUCCESS)
+            record_action(
+                request.user,
+                "create integration",
+                raw_calendar=raw,
+                integration=integration,
+                succeeded=True,
+                message=text,
+            )
+        if len(done) == 1:
+            return HttpResponseRedirect(
+                reverse("admin:calendars_integration_change", args=[done[0].pk])
+            )
+        return None

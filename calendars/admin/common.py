@@ -1,0 +1,74 @@
+"""Pieces every admin module uses: links, read-only admins, action permissions, timelines."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+
+from calendars.encryption import SecretUnreadable
+from calendars.history import Entry
+from calendars.meetingbaas.errors import MeetingBaasError
+
+# What an API-backed action can fail with and still say something useful to the person.
+PROBLEMS = (MeetingBaasError, SecretUnreadable)
+
+
+def link(obj: object, label: str | None = None) -> str:
+    url = reverse(f"admin:calendars_{obj._meta.model_name}_change", args=[obj.pk])
+    return format_html('<a href="{}">{}</a>', url, label or str(obj))
+
+
+def allows(request: HttpRequest, codename: str) -> bool:
+    return request.user.has_perm(f"calendars.{codename}")
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """For append-only records: nobody, not even an admin, adds, edits or deletes them here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def render_timeline(entries: list[Entry], export_url: str | None = None) -> str:
+    if not entries:
+        return "Nothing recorded yet."
+    rows = format_html_join(
+        "",
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
+        (
+            (
+                entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+                entry.kind,
+                entry.user,
+                entry.summary,
+                format_html_join(
+                    "",
+                    "<br><small>{}: {} → {}</small>",
+                    (
+                        (field, before or "∅", after or "∅")
+                        for field, before, after in entry.changes
+                    ),
+                ),
+            )
+            for entry in entries
+        ),
+    )
+    footer = (
+        format_html('<p><a href="{}">Export the full history (CSV)</a></p>', export_url)
+        if export_url
+        else ""
+    )
+    return format_html(
+        '<table class="timeline"><tr><th>When</th><th>What</th><th>Who</th><th>Details</th></tr>'
+        "{}</table>{}",
+        rows,
+        footer,
+    )

@@ -1,0 +1,281 @@
+"""Connection history for auditors: a readable timeline per object, and a streamed export.
+
+The sources are the status timeline (StatusChange), what people asked for (ActionRecord),
+field changes (django-simple-history's records, secrets excluded) and webhook deliveries.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from itertools import islice
+
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from calendars.models import ActionRecord, Credential, Integration, StatusChange, WebhookDelivery
+
+# History keeps no secret; these timestamps say one changed, and are shown as "replaced".
+SECRET_MARKERS = {
+    "client_secret_replaced_at": "client secret",
+    "refresh_token_replaced_at": "refresh token",
+}
+CHUNK = 2000
+EXPORT_COLUMNS = [
+    "time",
+    "kind",
+    "customer",
+    "integration",
+    "credential",
+    "user",
+    "summary",
+    "field",
+    "before",
+    "after",
+]
+
+
+@dataclass(frozen=True)
+class Entry:
+    at: datetime
+    kind: str  # status, action, change, webhook
+    user: str
+    summary: str
+    integration_id: int | None = None
+    credential_id: int | None = None
+    customer: str = ""
+    changes: tuple[tuple[str, str, str], ...] = ()  # (field, before, after)
+
+
+def integration_timeline(integration: Integration, limit: int = 100) -> list[Entry]:
+    """The newest `limit` events of one integration, newest first."""
+    statuses = integration.status_changes.select_related("user").order_by("-changed_at", "-id")[
+        :limit
+    ]
+    actions = integration.action_records.order_by("-at", "-id")[:limit]
+    changes = integration.history.select_related("history_user", "credential__customer")
+    changes = changes.order_by("-history_id")[:limit]
+    webhooks = integration.webhook_deliveries.order_by("-received_at", "-id")[:limit]
+    entries = [
+        *(_status_entry(s) for s in statuses),
+        *(_action_entry(a) for a in actions),
+        *_change_entries(list(changes)),
+        *(_webhook_entry(w) for w in webhooks),
+    ]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def credential_timeline(credential: Credential, limit: int = 100) -> list[Entry]:
+    actions = credential.action_records.order_by("-at", "-id")[:limit]
+    changes = credential.history.select_related("history_user", "customer").order_by("-history_id")[
+        :limit
+    ]
+    entries = [*(_action_entry(a) for a in actions), *_change_entries(list(changes))]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def export_entries(
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    customer_id: int | None = None,
+    integration_id: int | None = None,
+    credential_id: int | None = None,
+) -> Iterator[Entry]:
+    """Every history entry matching the filters, oldest first, read in bounded chunks."""
+    window = _window(start, end)
+    wanted = {"customer": customer_id, "integration": integration_id, "credential": credential_id}
+    wanted = {scope: value for scope, value in wanted.items() if value is not None}
+
+    def scoped(qs: QuerySet, time_field: str, lookups: dict[str, list[str]]) -> QuerySet:
+        qs = qs.filter(**{f"{time_field}__{op}": moment for op, moment in window.items()})
+        for scope, value in wanted.items():
+            paths = lookups.get(scope, [])
+            condition = Q(pk__in=[])  # a source with no path to the scope has nothing in it
+            for path in paths:
+                condition |= Q(**{path: value})
+            qs = qs.filter(condition)
+        return qs.order_by(time_field, "pk")
+
+    through_integration = {
+        "customer": ["integration__credential__customer_id"],
+        "integration": ["integration_id"],
+        "credential": ["integration__credential_id"],
+    }
+    statuses = scoped(
+        StatusChange.objects.select_related("user", "integration__credential__customer"),
+        "changed_at",
+        through_integration,
+    )
+    actions = scoped(
+        ActionRecord.objects.all(),
+        "at",
+        {
+            "customer": ["integration__credential__customer_id", "credential__customer_id"],
+            "integration": ["integration_id"],
+            "credential": ["credential_id", "integration__credential_id"],
+        },
+    )
+    integration_changes = scoped(
+        Integration.history.select_related("history_user", "credential__customer"),
+        "history_date",
+        {
+            "customer": ["credential__customer_id"],
+            "integration": ["id"],
+            "credential": ["credential_id"],
+        },
+    )
+    credential_changes = scoped(
+        Credential.history.select_related("history_user", "customer"),
+        "history_date",
+        {"customer": ["customer_id"], "credential": ["id"]},
+    )
+    webhooks = scoped(
+        WebhookDelivery.objects.select_related("integration__credential__customer"),
+        "received_at",
+        through_integration,
+    )
+    return heapq.merge(
+        (_status_entry(s) for s in statuses.iterator(chunk_size=CHUNK)),
+        (_action_entry(a) for a in actions.iterator(chunk_size=CHUNK)),
+        _chunked_changes(integration_changes),
+        _chunked_changes(credential_changes),
+        (_webhook_entry(w) for w in webhooks.iterator(chunk_size=CHUNK)),
+        key=lambda e: e.at,
+    )
+
+
+def csv_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
+    """The export's rows: one per entry, or one per changed field."""
+    yield EXPORT_COLUMNS
+    for e in entries:
+        base = [
+            e.at.isoformat(),
+            e.kind,
+            e.customer,
+            str(e.integration_id or ""),
+            str(e.credential_id or ""),
+            e.user,
+            e.summary,
+        ]
+        for field, before, after in e.changes or [("", "", "")]:
+            yield [*base, field, before, after]
+
+
+def _window(start: date | None, end: date | None) -> dict[str, datetime]:
+    window = {}
+    if start:
+        window["gte"] = timezone.make_aware(datetime.combine(start, time.min))
+    if end:
+        window["lt"] = timezone.make_aware(datetime.combine(end + timedelta(days=1), time.min))
+    return window
+
+
+def _name(user: Model | None) -> str:
+    return user.get_username() if user is not None else "system"
+
+
+def _customer_of(integration: Integration | None) -> str:
+    return integration.credential.customer.name if integration is not None else ""
+
+
+def _status_entry(change: StatusChange) -> Entry:
+    text = f"status {change.from_status or '∅'} → {change.to_status} ({change.get_cause_display()})"
+    if change.message:
+        text += f": {change.message}"
+    integration = change.integration if "integration" in change._state.fields_cache else None
+    return Entry(
+        change.changed_at,
+        "status",
+        _name(change.user),
+        text,
+        change.integration_id,
+        customer=_customer_of(integration),
+    )
+
+
+def _action_entry(record: ActionRecord) -> Entry:
+    outcome = "done" if record.succeeded else "failed"
+    text = f"{record.action} ({outcome})" + (f": {record.message}" if record.message else "")
+    return Entry(
+        record.at, "action", record.username, text, record.integration_id, record.credential_id
+    )
+
+
+def _webhook_entry(delivery: WebhookDelivery) -> Entry:
+    text = f"webhook {delivery.event}: {delivery.get_outcome_display()}"
+    integration = delivery.integration if "integration" in delivery._state.fields_cache else None
+    return Entry(
+        delivery.received_at,
+        "webhook",
+        "Meeting BaaS",
+        text,
+        delivery.integration_id,
+        customer=_customer_of(integration),
+    )
+
+
+def _chunked_changes(records: QuerySet) -> Iterator[Entry]:
+    iterator = records.iterator(chunk_size=CHUNK)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield from _change_entries(chunk)
+
+
+def _change_entries(records: list) -> Iterator[Entry]:
+    if not records:
+        return
+    previous = _previous_records(records)
+    for record in records:
+        prev = previous.get(record.history_id)
+        changes = _changes(record, prev)
+        if record.history_type == "~" and not changes:
+            continue  # a save that changed only fields history leaves out
+        verb = {"+": "created", "~": "changed", "-": "deleted"}[record.history_type]
+        model = record.instance_type._meta.verbose_name
+        is_integration = record.instance_type is Integration
+        credential = getattr(record, "credential", None) if is_integration else None
+        customer = getattr(credential or record, "customer", None)
+        yield Entry(
+            record.history_date,
+            "change",
+            _name(record.history_user),
+            f"{model} {verb}",
+            record.id if is_integration else None,
+            record.credential_id if is_integration else record.id,
+            customer.name if customer is not None else "",
+            changes,
+        )
+
+
+def _previous_records(records: list) -> dict[int, Model]:
+    """Each record's predecessor for the same object, fetched in two queries per chunk."""
+    model = type(records[0])
+    before = model.objects.filter(
+        id=OuterRef("id"), history_id__lt=OuterRef("history_id")
+    ).order_by("-history_id")
+    pairs = dict(
+        model.objects.filter(history_id__in=[r.history_id for r in records])
+        .annotate(prev_id=Subquery(before.values("history_id")[:1]))
+        .values_list("history_id", "prev_id")
+    )
+    found = model.objects.in_bulk([p for p in pairs.values() if p], field_name="history_id")
+    return {history_id: found.get(prev_id) for history_id, prev_id in pairs.items() if prev_id}
+
+
+def _changes(record: Model, prev: Model | None) -> tuple[tuple[str, str, str], ...]:
+    if prev is None:
+        return ()
+    out = []
+    for change in record.diff_against(prev).changes:
+        if change.field in SECRET_MARKERS:
+            out.append((SECRET_MARKERS[change.field], "", "replaced"))
+        else:
+            label = str(record.instance_type._meta.get_field(change.field).verbose_name)
+            out.append((label, _text(change.old), _text(change.new)))
+    return tuple(out)
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)

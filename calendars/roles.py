@@ -1,0 +1,83 @@
+"""The three roles as Django groups with exact permissions.
+
+A data migration creates them and every `migrate` brings them back in line with this
+module, so a change here reaches every deployment with its next release.
+"""
+
+from __future__ import annotations
+
+from django.apps import apps as global_apps
+from django.apps.registry import Apps
+
+ADMIN = "Admin"
+SUPPORT = "Support"
+AUDITOR = "Auditor"
+ROLES = (ADMIN, SUPPORT, AUDITOR)
+
+VIEW_ONLY = {
+    "calendars": [
+        "customer",
+        "oauthapp",
+        "credential",
+        "rawcalendar",
+        "integration",
+        "statuschange",
+        "webhookdelivery",
+        "actionrecord",
+    ],
+    "django_q": ["task", "success", "failure", "schedule"],
+}
+API_ACTIONS = [
+    "calendars.list_raw_calendars",
+    "calendars.replace_refresh_token",
+    "calendars.create_integration",
+    "calendars.refresh_integration",
+    "calendars.resync_integration",
+]
+
+
+def _view_everything() -> set[str]:
+    return {f"{app}.view_{model}" for app, models in VIEW_ONLY.items() for model in models}
+
+
+def role_permissions() -> dict[str, set[str]]:
+    """Each role's permissions as "app_label.codename"."""
+    manage = {
+        f"calendars.{verb}_{model}"
+        for model in ("customer", "oauthapp", "credential")
+        for verb in ("add", "change", "delete")
+    }
+    return {
+        ADMIN: _view_everything()
+        | manage
+        | set(API_ACTIONS)
+        | {
+            "calendars.delete_rawcalendar",
+            "calendars.disconnect_integration",
+            "calendars.export_history",
+            "auth.view_user",
+            "auth.add_user",
+            "auth.change_user",
+            "auth.view_group",
+        },
+        SUPPORT: _view_everything() | set(API_ACTIONS),
+        AUDITOR: _view_everything() | {"calendars.export_history"},
+    }
+
+
+def sync_roles(apps: Apps = global_apps) -> None:
+    """Create the role groups and set their permissions to exactly `role_permissions()`."""
+    Group = apps.get_model("auth", "Group")
+    Permission = apps.get_model("auth", "Permission")
+    for role, wanted in role_permissions().items():
+        group, _ = Group.objects.get_or_create(name=role)
+        permissions = []
+        for name in sorted(wanted):
+            app_label, codename = name.split(".")
+            permission = Permission.objects.filter(
+                content_type__app_label=app_label, codename=codename
+            ).first()
+            if permission is None:
+                raise LookupError(f"permission {name} does not exist; run all migrations first")
+            permissions.append(permission)
+        group.permissions.set(permissions)
