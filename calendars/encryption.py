@@ -65,6 +65,14 @@ class SealedSecret:
                 "of FIELD_ENCRYPTION_KEYS) or enter the secret again."
             ) from exc
 
+    def is_current(self) -> bool:
+        """Whether the first (current) key encrypted this secret."""
+        try:
+            Fernet(settings.FIELD_ENCRYPTION_KEYS[0]).decrypt(self.token.encode())
+        except InvalidToken:
+            return False
+        return True
+
     def rotated(self) -> SealedSecret:
         """The same secret encrypted with the current first key."""
         try:

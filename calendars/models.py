@@ -44,7 +44,7 @@ class OAuthApp(models.Model):
         default="common",
         help_text="common, organizations, consumers or a tenant GUID",
     )
-    client_secret_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    client_secret_replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Secrets never enter history (it would keep a second copy of each ciphertext); the
@@ -66,7 +66,7 @@ class Credential(models.Model):
     oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
     account_email = models.EmailField(max_length=254)
     refresh_token = EncryptedSecretField()
-    refresh_token_replaced_at = models.DateTimeField(null=True, blank=True, editable=False)
+    refresh_token_replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)

@@ -111,6 +111,8 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
+DEFAULT_EXCEPTION_REPORTER_FILTER = "calendars.error_reports.SecretSafeExceptionReporterFilter"
+
 # History is append-only: nobody reverts a record to an old version through the portal.
 SIMPLE_HISTORY_REVERT_DISABLED = True
 

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.utils import timezone
 
 from calendars import operations
@@ -73,6 +76,19 @@ def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
     settings.MEETINGBAAS_BASE_URL = sandbox_server.url
     settings.MEETINGBAAS_API_KEY = "test-key"
     return Sandbox(sandbox_server)
+
+
+@pytest.fixture
+def role_client(db: None, client):
+    """A logged-in test client for a new user holding `role` (Admin, Support, Auditor)."""
+
+    def login(role: str):
+        user = get_user_model().objects.create_user(f"{role.lower()}-user", password="pw")
+        call_command("assign_role", user.username, role, stdout=io.StringIO())
+        client.force_login(user)
+        return client
+
+    return login
 
 
 @pytest.fixture

@@ -99,8 +99,12 @@ def test_reencrypt_secrets_moves_every_secret_to_the_new_key(credential, setting
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, *settings.FIELD_ENCRYPTION_KEYS]
 
-    call_command("reencrypt_secrets", stdout=io.StringIO())
+    first, second = io.StringIO(), io.StringIO()
+    call_command("reencrypt_secrets", stdout=first)
+    call_command("reencrypt_secrets", stdout=second)
     settings.FIELD_ENCRYPTION_KEYS = [new_key]
 
     assert Credential.objects.get().refresh_token.reveal() == "1//refresh:alice@example.com"
     assert OAuthApp.objects.get().client_secret.reveal() == "google-client-secret-value"
+    assert "credentials: 1 of 1 re-encrypted" in first.getvalue()
+    assert "credentials: 0 of 1 re-encrypted" in second.getvalue()  # idempotent

@@ -224,7 +224,9 @@ class HistoryExportForm(forms.Form):
             ("integration", StatusChange._meta.get_field("integration")),
             ("credential", Integration._meta.get_field("credential")),
         ):
-            self.fields[name].widget = AutocompleteSelect(field, admin_site)
+            widget = AutocompleteSelect(field, admin_site)
+            widget.choices = self.fields[name].choices
+            self.fields[name].widget = widget
 
     def clean(self) -> dict:
         cleaned = super().clean()
