@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from simple_history.models import HistoricalRecords
 
+from calendars.diagnosis import Diagnosis, diagnose
 from calendars.encryption import EncryptedSecretField
 from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform, PortalStatus
 
@@ -153,6 +154,9 @@ class Integration(models.Model):
         max_length=16, choices=_choices(PortalStatus), default=PortalStatus.SYNCING
     )
     error_message = models.TextField(blank=True)
+    # When and why the current status began: "broken since" for support staff.
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    status_cause = models.CharField(max_length=16, blank=True)
     # The remote fields as the API last gave them, kept verbatim for support staff.
     remote_status = models.CharField(max_length=64, blank=True)
     remote_status_message = models.TextField(blank=True)
@@ -173,6 +177,8 @@ class Integration(models.Model):
             "remote_updated_at",
             "synced_at",
             "subscription_expires_at",
+            "status_changed_at",
+            "status_cause",
         ]
     )
 
@@ -197,12 +203,20 @@ class Integration(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["status"]),
+            models.Index(fields=["status", "status_changed_at"]),
             models.Index(fields=["last_refreshed_at"]),
+            models.Index(fields=["subscription_expires_at"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.raw_calendar} ({self.status})"
+
+    @property
+    def diagnosis(self) -> Diagnosis | None:
+        """What is wrong, in plain words; None when healthy or disconnected on purpose."""
+        if self.status == PortalStatus.DISCONNECTED and self.status_cause == "admin_action":
+            return None
+        return diagnose(self.status, self.error_message, self.remote_status)
 
 
 class StatusChange(models.Model):
@@ -306,3 +320,53 @@ class ActionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.username}"
+
+
+class BulkJob(models.Model):
+    """One action over many integrations, run by django-q2 item by item, resumable."""
+
+    class Kind(models.TextChoices):
+        RESYNC = "resync", "Resync events"
+        RESUBSCRIBE = "resubscribe", "Renew push subscription"
+        PUSH_CREDENTIALS = "push_credentials", "Push new OAuth credentials"
+        DISCONNECT = "disconnect", "Disconnect"
+        RECREATE = "recreate", "Recreate from raw calendar"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=300)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.description}"
+
+
+class BulkJobItem(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    reason = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["job", "integration"], name="bulk_item_unique")
+        ]
+        indexes = [models.Index(fields=["job", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.job_id}/{self.integration_id}: {self.state}"

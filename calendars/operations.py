@@ -7,6 +7,7 @@ in one transaction and records status history. Errors from the API propagate as
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from django_q.tasks import async_task
 from calendars import meetingbaas
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, PortalStatus, RemoteConnection
-from calendars.models import Credential, Integration, RawCalendar, StatusChange
+from calendars.models import Credential, Integration, OAuthApp, RawCalendar, StatusChange
 
 logger = logging.getLogger(__name__)
 Cause = StatusChange.Cause
@@ -104,6 +105,8 @@ def create_integration(
                     status=remote.portal_status,
                     error_message=_error_message(remote),
                     last_refreshed_at=timezone.now(),
+                    status_changed_at=timezone.now(),
+                    status_cause=Cause.CREATED,
                 )
         except IntegrityError:
             # Another path stored this remote connection first (a reconciling refresh).
@@ -262,6 +265,8 @@ def record_status(
     """Set the status on an integration locked for update, recording the change if any."""
     if new_status == integration.status:
         return
+    integration.status_changed_at = timezone.now()
+    integration.status_cause = cause
     StatusChange.objects.create(
         integration=integration,
         from_status=integration.status,
@@ -328,44 +333,75 @@ def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bo
     return remote.portal_status != status or status == PortalStatus.ERROR
 
 
-@dataclass
-class PushOutcome:
-    """Per integration: pushed, or the reason it failed."""
-
-    pushed: list[int]
-    failed: dict[int, str]
-
-
-def replace_refresh_token(credential_id: int, refresh_token: str) -> PushOutcome:
-    """Store a new refresh token and push it to every live integration of the credential."""
+def replace_refresh_token(credential_id: int, refresh_token: str) -> Credential:
+    """Store a new refresh token; pushing it to the integrations is a bulk job."""
     with transaction.atomic():
         credential = Credential.objects.select_for_update().get(pk=credential_id)
         credential.refresh_token = refresh_token
         credential.refresh_token_replaced_at = timezone.now()
         credential.save()
-    return push_credentials(credential_id)
+    return credential
 
 
-def push_credentials(credential_id: int) -> PushOutcome:
-    """PATCH the credential's current OAuth fields onto each live integration, then refresh it."""
-    credential = Credential.objects.select_related("oauth_app").get(pk=credential_id)
-    grant = credential.grant()
-    outcome = PushOutcome(pushed=[], failed={})
-    live = credential.integrations.exclude(status=PortalStatus.DISCONNECTED).order_by("pk")
-    for integration in live:
-        try:
-            meetingbaas.client(integration.api_version).update_credentials(
-                integration.remote_id, grant
-            )
-            refresh_integration(integration.pk, cause=Cause.ADMIN_ACTION)
-        except errors.NotFound as exc:
-            mark_disconnected(integration.pk, message=str(exc), cause=Cause.ADMIN_ACTION)
-            outcome.failed[integration.pk] = str(exc)
-        except errors.MeetingBaasError as exc:
-            outcome.failed[integration.pk] = str(exc)
-        else:
-            outcome.pushed.append(integration.pk)
-    return outcome
+def rotate_client_secret(oauth_app_id: int, client_secret: str) -> OAuthApp:
+    """Store a new client secret; pushing it to the integrations is a bulk job."""
+    with transaction.atomic():
+        app = OAuthApp.objects.select_for_update().get(pk=oauth_app_id)
+        app.client_secret = client_secret
+        app.client_secret_replaced_at = timezone.now()
+        app.save()
+    return app
+
+
+def push_credentials(integration_id: int, *, user: AbstractBaseUser | None = None) -> Integration:
+    """PATCH the integration's current OAuth fields to Meeting BaaS, then refresh it."""
+    integration = Integration.objects.select_related("credential__oauth_app").get(pk=integration_id)
+    grant = integration.credential.grant()
+    try:
+        meetingbaas.client(integration.api_version).update_credentials(integration.remote_id, grant)
+    except errors.NotFound as exc:
+        mark_disconnected(integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, user=user)
+        raise
+    return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, user=user)
+
+
+def resubscribe_integration(
+    integration_id: int, *, user: AbstractBaseUser | None = None
+) -> Integration:
+    """Renew the integration's push subscription (v2), then refresh it."""
+    integration = Integration.objects.get(pk=integration_id)
+    meetingbaas.client(integration.api_version).resubscribe(integration.remote_id)
+    return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, user=user)
+
+
+def disconnect_integration(
+    integration_id: int, *, user: AbstractBaseUser | None = None
+) -> Integration:
+    """Delete the connection on Meeting BaaS and keep the integration, disconnected, as history."""
+    integration = Integration.objects.get(pk=integration_id)
+    if integration.status != PortalStatus.DISCONNECTED:
+        # A connection already gone remotely is the outcome we want.
+        with contextlib.suppress(errors.NotFound):
+            meetingbaas.client(integration.api_version).delete_connection(integration.remote_id)
+    who = user.get_username() if user is not None else "the portal"
+    return mark_disconnected(
+        integration_id,
+        message=f"Disconnected through the portal by {who}.",
+        cause=Cause.ADMIN_ACTION,
+        user=user,
+    )
+
+
+def recreate_integration(
+    integration_id: int, *, user: AbstractBaseUser | None = None
+) -> Integration:
+    """Recreate a disconnected integration from its raw calendar (once, however often asked)."""
+    integration = Integration.objects.select_related("raw_calendar").get(pk=integration_id)
+    if integration.status != PortalStatus.DISCONNECTED:
+        raise errors.InvalidRequest(
+            "Only a disconnected integration can be recreated; this one is live."
+        )
+    return create_integration(integration.raw_calendar, user=user).integration
 
 
 def resync_integration(integration_id: int, *, user: AbstractBaseUser | None = None) -> Integration:

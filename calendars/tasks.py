@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from calendars import operations, webhook_events
+from calendars import bulk, operations, webhook_events
 from calendars.models import Integration, WebhookDelivery
 
 REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
@@ -29,6 +29,12 @@ def refresh_integration(integration_id: int) -> str:
     except Integration.DoesNotExist:
         return f"integration {integration_id} no longer exists"
     return f"integration {integration_id} is {integration.status}"
+
+
+def run_bulk_job(job_id: int) -> str:
+    """Work through a bulk job's pending items (resumable: finished items are skipped)."""
+    result = bulk.run(job_id)
+    return f"{result.done} done, {result.failed} failed, {result.pending} pending"
 
 
 def process_webhook(delivery_pk: int) -> str:

@@ -151,6 +151,7 @@ if _use_sandbox and not MEETINGBAAS_WEBHOOK_SECRET:
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_000_000)
 
 STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
+STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 
 # --- django-q2 ----------------------------------------------------------------------------
 # timeout must stay well below retry, or a slow task is delivered again while it still runs.

@@ -11,13 +11,13 @@ from django.urls import reverse
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
-from calendars import operations
+from calendars import bulk, operations
 from calendars.admin.common import PROBLEMS, allows, link, render_timeline
 from calendars.audit import record_action
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.history import credential_timeline
 from calendars.meetingbaas.types import PortalStatus
-from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+from calendars.models import BulkJob, Credential, Customer, Integration, OAuthApp, RawCalendar
 
 
 @admin.register(Customer)
@@ -41,12 +41,65 @@ class OAuthAppAdmin(admin.ModelAdmin):
         "client_secret_replaced_at",
     )
     readonly_fields = ("client_secret_replaced_at",)
+    actions = ("rotate_client_secret",)
 
     @method_decorator(sensitive_post_parameters("client_secret"))
     def changeform_view(
         self, request: HttpRequest, *args: object, **kwargs: object
     ) -> HttpResponse:
         return super().changeform_view(request, *args, **kwargs)
+
+    @method_decorator(sensitive_post_parameters("client_secret"))
+    def changelist_view(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> HttpResponse:
+        return super().changelist_view(request, *args, **kwargs)
+
+    @admin.action(description="Rotate client secret", permissions=["change"])
+    def rotate_client_secret(
+        self, request: HttpRequest, queryset: QuerySet[OAuthApp]
+    ) -> HttpResponse | None:
+        if queryset.count() != 1:
+            self.message_user(
+                request, "Select exactly one OAuth app to rotate its secret.", messages.WARNING
+            )
+            return None
+        app = queryset.get()
+        live = Integration.objects.filter(credential__oauth_app=app).exclude(
+            status=PortalStatus.DISCONNECTED
+        )
+        form = RotateClientSecretForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            operations.rotate_client_secret(app.pk, form.cleaned_data["client_secret"])
+            ids = list(live.values_list("pk", flat=True))
+            record_action(
+                request.user,
+                "rotate client secret",
+                oauth_app=app,
+                succeeded=True,
+                message=f"stored; {len(ids)} to push",
+            )
+            return _push(request, ids, f"new client secret of {app.name}")
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Rotate the client secret of {app}",
+            "opts": self.model._meta,
+            "app": app,
+            "form": form,
+            "count": live.count(),
+        }
+        return TemplateResponse(
+            request, "admin/calendars/oauthapp/rotate_client_secret.html", context
+        )
+
+
+class RotateClientSecretForm(forms.Form):
+    client_secret = SecretField("New client secret")
+
+    def clean_client_secret(self) -> str:
+        if not self.cleaned_data["client_secret"]:
+            raise forms.ValidationError("Enter the new client secret.")
+        return self.cleaned_data["client_secret"]
 
 
 class ReplaceRefreshTokenForm(forms.Form):
@@ -173,8 +226,9 @@ class CredentialAdmin(admin.ModelAdmin):
         credential = queryset.select_related("customer", "oauth_app").get()
         form = ReplaceRefreshTokenForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            self._replace_refresh_token(request, credential, form.cleaned_data["refresh_token"])
-            return None
+            return self._replace_refresh_token(
+                request, credential, form.cleaned_data["refresh_token"]
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Replace the refresh token of {credential.account_email}",
@@ -191,9 +245,9 @@ class CredentialAdmin(admin.ModelAdmin):
 
     def _replace_refresh_token(
         self, request: HttpRequest, credential: Credential, token: str
-    ) -> None:
+    ) -> HttpResponse | None:
         try:
-            outcome = operations.replace_refresh_token(credential.pk, token)
+            operations.replace_refresh_token(credential.pk, token)
         except PROBLEMS as exc:
             record_action(
                 request.user,
@@ -203,22 +257,37 @@ class CredentialAdmin(admin.ModelAdmin):
                 message=str(exc),
             )
             self.message_user(request, f"{credential.account_email}: {exc}", messages.ERROR)
-            return
-        summary = (
-            f"stored; pushed to {len(outcome.pushed)} integration(s), {len(outcome.failed)} failed"
+            return None
+        live = list(
+            credential.integrations.exclude(status=PortalStatus.DISCONNECTED).values_list(
+                "pk", flat=True
+            )
         )
         record_action(
             request.user,
             "replace refresh token",
             credential=credential,
-            succeeded=not outcome.failed,
-            message=summary,
+            succeeded=True,
+            message=f"stored; {len(live)} to push",
         )
-        self.message_user(
-            request, f"{credential.account_email}: new refresh token {summary}.", messages.SUCCESS
-        )
-        for integration_id, reason in outcome.failed.items():
-            self.message_user(request, f"Integration {integration_id}: {reason}", messages.ERROR)
+        return _push(request, live, f"new refresh token of {credential.account_email}")
+
+
+def _push(request: HttpRequest, integration_ids: list[int], what: str) -> HttpResponse | None:
+    """Start pushing new credentials to the integrations, and show its progress."""
+    if not integration_ids:
+        messages.success(request, f"The {what} is stored; no live integration uses it.")
+        return None
+    job = bulk.start(
+        BulkJob.Kind.PUSH_CREDENTIALS,
+        integration_ids,
+        user=request.user,
+        description=f"{what}: {len(integration_ids)} integration(s)",
+    )
+    messages.success(
+        request, f"The {what} is stored; pushing it to {len(integration_ids)} integration(s)."
+    )
+    return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[job.pk]))
 
 
 @admin.register(RawCalendar)

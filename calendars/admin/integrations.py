@@ -16,12 +16,33 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from calendars import operations, tasks
-from calendars.admin.common import PROBLEMS, ReadOnlyAdmin, allows, render_timeline
+from calendars import tasks
+from calendars.admin.common import ReadOnlyAdmin, allows, render_timeline
+from calendars.admin.jobs import confirm_and_start
 from calendars.audit import record_action
 from calendars.history import csv_rows, export_entries, integration_timeline
 from calendars.meetingbaas.types import PortalStatus
-from calendars.models import Credential, Customer, Integration, StatusChange
+from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
+
+RESYNC = (
+    "Meeting BaaS will fetch each calendar's events again (v2: POST /v2/calendars/{id}/sync; v1: "
+    "a resync of all the account's calendars), then each status is refreshed. Safe to repeat."
+)
+RESUBSCRIBE = (
+    "Meeting BaaS will renew each calendar's push subscription (POST "
+    "/v2/calendars/{id}/resubscribe), then each status is refreshed. v1 integrations have no "
+    "subscription and will fail with that reason."
+)
+DISCONNECT = (
+    "Each connection will be DELETED on Meeting BaaS: this cannot be undone, and bots stop being "
+    "scheduled for its meetings. The integrations stay here as disconnected, with their history; "
+    "they can be recreated later from their raw calendars."
+)
+RECREATE = (
+    "For each disconnected integration, a new Meeting BaaS connection is created from its raw "
+    "calendar with the credential's current refresh token (at most one live integration per raw "
+    "calendar). The old integration stays as history."
+)
 
 
 @admin.register(Integration)
@@ -32,6 +53,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         "account",
         "provider",
         "status",
+        "problem",
         "error_message",
         "last_refreshed_at",
         "api_version",
@@ -54,6 +76,8 @@ class IntegrationAdmin(admin.ModelAdmin):
                     "remote_id",
                     "api_version",
                     "status",
+                    "status_changed_at",
+                    "diagnosis_panel",
                     "error_message",
                 )
             },
@@ -77,7 +101,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
-    actions = ("refresh_status", "resync")
+    actions = ("refresh_status", "resync", "resubscribe", "disconnect", "recreate")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # integrations are created from raw calendars
@@ -100,6 +124,23 @@ class IntegrationAdmin(admin.ModelAdmin):
             path("history/export/", export, name="calendars_history_export"),
             *super().get_urls(),
         ]
+
+    @admin.display(description="Problem")
+    def problem(self, integration: Integration) -> str:
+        diagnosis = integration.diagnosis
+        return diagnosis.title if diagnosis else ""
+
+    @admin.display(description="What is wrong")
+    def diagnosis_panel(self, integration: Integration) -> str:
+        diagnosis = integration.diagnosis
+        if diagnosis is None:
+            return "Nothing."
+        return format_html(
+            '<div class="diagnosis"><strong>{}</strong><p>{}</p><p><em>Next:</em> {}</p></div>',
+            diagnosis.title,
+            diagnosis.hint,
+            diagnosis.next_action,
+        )
 
     @admin.display(description="Timeline")
     def timeline(self, integration: Integration) -> str:
@@ -165,33 +206,72 @@ class IntegrationAdmin(admin.ModelAdmin):
             messages.SUCCESS,
         )
 
+    def has_disconnect_integration_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "disconnect_integration")
+
+    def has_create_integration_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "create_integration")
+
     @admin.action(description="Resync events", permissions=["resync_integration"])
-    def resync(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
-        for integration in queryset.exclude(status=PortalStatus.DISCONNECTED):
-            try:
-                updated = operations.resync_integration(integration.pk, user=request.user)
-            except PROBLEMS as exc:
-                record_action(
-                    request.user,
-                    "resync",
-                    integration=integration,
-                    succeeded=False,
-                    message=str(exc),
-                )
-                self.message_user(
-                    request, f"{integration.raw_calendar}: resync failed. {exc}", messages.ERROR
-                )
-                continue
-            record_action(
-                request.user,
-                "resync",
-                integration=integration,
-                succeeded=True,
-                message=updated.status,
-            )
-            self.message_user(
-                request, f"{integration.raw_calendar}: resync requested; now {updated.status}."
-            )
+    def resync(self, request: HttpRequest, queryset: QuerySet[Integration]) -> HttpResponse:
+        return self._bulk(
+            request, queryset, "resync", BulkJob.Kind.RESYNC, live=True, explanation=RESYNC
+        )
+
+    @admin.action(description="Renew push subscription", permissions=["resync_integration"])
+    def resubscribe(self, request: HttpRequest, queryset: QuerySet[Integration]) -> HttpResponse:
+        return self._bulk(
+            request,
+            queryset,
+            "resubscribe",
+            BulkJob.Kind.RESUBSCRIBE,
+            live=True,
+            explanation=RESUBSCRIBE,
+        )
+
+    @admin.action(description="Disconnect", permissions=["disconnect_integration"])
+    def disconnect(self, request: HttpRequest, queryset: QuerySet[Integration]) -> HttpResponse:
+        return self._bulk(
+            request,
+            queryset,
+            "disconnect",
+            BulkJob.Kind.DISCONNECT,
+            live=True,
+            explanation=DISCONNECT,
+        )
+
+    @admin.action(description="Recreate from raw calendar", permissions=["create_integration"])
+    def recreate(self, request: HttpRequest, queryset: QuerySet[Integration]) -> HttpResponse:
+        return self._bulk(
+            request, queryset, "recreate", BulkJob.Kind.RECREATE, live=False, explanation=RECREATE
+        )
+
+    def _bulk(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Integration],
+        action: str,
+        kind: str,
+        *,
+        live: bool,
+        explanation: str,
+    ) -> HttpResponse:
+        selected = queryset.select_related("raw_calendar", "credential__customer")
+        eligible = (
+            selected.exclude(status=PortalStatus.DISCONNECTED)
+            if live
+            else selected.filter(status=PortalStatus.DISCONNECTED)
+        )
+        eligible = list(eligible.order_by("pk"))
+        return confirm_and_start(
+            self,
+            request,
+            kind=kind,
+            action=action,
+            integrations=eligible,
+            explanation=explanation,
+            skipped=queryset.count() - len(eligible),
+        )
 
     def history_export_view(self, request: HttpRequest) -> HttpResponse:
         if not allows(request, "export_history"):

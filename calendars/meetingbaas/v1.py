@@ -83,6 +83,9 @@ class V1Client:
         if remote_id in outcome.errors:
             raise errors.MeetingBaasError(outcome.errors[remote_id])
 
+    def resubscribe(self, remote_id: UUID) -> None:
+        raise errors.InvalidRequest("API v1 has no push subscriptions to renew.")
+
     def resync_all(self) -> ResyncOutcome:
         body = self.transport.call("POST", "/calendars/resync_all", json={}, idempotent=True)
         synced = [UUID(str(u)) for u in require(body, "synced_calendars", list)]

@@ -81,6 +81,11 @@ class V2Client:
     def resync(self, remote_id: UUID) -> None:
         self.transport.call("POST", f"/v2/calendars/{remote_id}/sync", json={}, idempotent=True)
 
+    def resubscribe(self, remote_id: UUID) -> None:
+        self.transport.call(
+            "POST", f"/v2/calendars/{remote_id}/resubscribe", json={}, idempotent=True
+        )
+
     def find_connection(
         self, grant: OAuthGrant, account_email: str, raw_calendar_id: str, exclude: set[UUID]
     ) -> RemoteConnection | None:

@@ -10,7 +10,7 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    roles.sync_roles(apps)
+    roles.sync_roles(apps, strict=False)
 
 
 class Migration(migrations.Migration):
