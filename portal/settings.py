@@ -140,6 +140,8 @@ MEETINGBAAS_CONNECT_TIMEOUT = env.float("MEETINGBAAS_CONNECT_TIMEOUT", default=3
 MEETINGBAAS_TIMEOUT = env.float("MEETINGBAAS_TIMEOUT", default=10.0)
 MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
 MEETINGBAAS_MAX_RETRY_WAIT = env.float("MEETINGBAAS_MAX_RETRY_WAIT", default=5.0)
+# Write calls per second per process: the team's limit divided by the processes that call.
+MEETINGBAAS_WRITE_RATE = env.float("MEETINGBAAS_WRITE_RATE", default=5.0)
 
 # Svix endpoint secrets (whsec_...) for v2 webhooks; several during a rotation.
 SANDBOX_WEBHOOK_SECRET = env.str(

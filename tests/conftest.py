@@ -64,6 +64,7 @@ class Sandbox:
             "api_key": "test-key",
             "read_timeout": 1.0,
             "backoff": 0.01,
+            "write_rate": 50.0,
         }
         return TransportConfig(**(options | overrides))
 
@@ -73,6 +74,8 @@ def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
     sandbox_server.state.reset()
     sandbox_server.state.sync_delay = 0.3
     sandbox_server.state.webhook_url = None
+    sandbox_server.state.write_rate = 0.0
+    sandbox_server.state.throttled = 0
     settings.MEETINGBAAS_BASE_URL = sandbox_server.url
     settings.MEETINGBAAS_API_KEY = "test-key"
     return Sandbox(sandbox_server)

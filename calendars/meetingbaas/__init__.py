@@ -31,6 +31,7 @@ def client(api_version: str | None = None) -> Client:
             read_timeout=settings.MEETINGBAAS_TIMEOUT,
             max_retries=settings.MEETINGBAAS_MAX_RETRIES,
             max_wait=settings.MEETINGBAAS_MAX_RETRY_WAIT,
+            write_rate=settings.MEETINGBAAS_WRITE_RATE,
         )
     )
     return V2Client(transport) if version == ApiVersion.V2 else V1Client(transport)

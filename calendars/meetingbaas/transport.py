@@ -9,7 +9,9 @@ cannot have acted on it (a refused connection, or a 429, which rejects a request
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -21,7 +23,9 @@ from calendars.meetingbaas import errors
 
 logger = logging.getLogger(__name__)
 
-RETRIED_STATUSES = {429, 500, 502, 503, 504}
+WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
+# The client keeps this much under the team's rate, so network jitter never tips it over.
+RATE_MARGIN = 1.05
 SECRET_KEY_PARTS = ("secret", "token", "password", "api_key", "apikey", "authorization")
 
 
@@ -35,6 +39,8 @@ class TransportConfig:
     backoff: float = 0.5
     # A retry-after longer than this is reported to the person instead of waited out.
     max_wait: float = 5.0
+    # Meeting BaaS limits POST/PATCH/DELETE per team (5-20 per second); 0 disables the limiter.
+    write_rate: float = 5.0
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, api_key=<hidden>)"
@@ -54,6 +60,32 @@ def redact(value: Any) -> Any:
     return value
 
 
+class WriteLimiter:
+    """At most `rate` calls in any rolling second (plus a margin), shared by a process's threads."""
+
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = rate
+        self.window = RATE_MARGIN
+        self._clock = clock
+        self._recent: deque[float] = deque()
+        self._lock = threading.Lock()
+
+    def wait_for_turn(self, sleep: Callable[[float], None]) -> None:
+        if self.rate <= 0:
+            return
+        limit = max(1, int(self.rate))
+        while True:
+            with self._lock:
+                now = self._clock()
+                while self._recent and now - self._recent[0] >= self.window:
+                    self._recent.popleft()
+                if len(self._recent) < limit:
+                    self._recent.append(now)
+                    return
+                delay = self.window - (now - self._recent[0])
+            sleep(delay)
+
+
 class Transport:
     def __init__(
         self,
@@ -68,6 +100,7 @@ class Transport:
             {"x-meeting-baas-api-key": config.api_key, "Accept": "application/json"}
         )
         self._sleep = sleep
+        self.limiter = WriteLimiter(config.write_rate)
 
     def call(
         self,
@@ -93,6 +126,8 @@ class Transport:
             return self._decode(response)
 
     def _send(self, method: str, url: str, *, json: Any, params: Any) -> requests.Response:
+        if method in WRITE_METHODS:
+            self.limiter.wait_for_turn(time.sleep)
         started = time.monotonic()
         try:
             response = self.session.request(

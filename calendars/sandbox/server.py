@@ -129,6 +129,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
     def _api(self, method: str, path: str, query: dict, body: dict) -> api.Answer:
         if self.headers.get("x-meeting-baas-api-key") != self.server.state.api_key:
             raise SandboxError(401, "FST_ERR_INVALID_API_KEY", "Invalid or missing API key")
+        if method != "GET":
+            self.server.state.admit_write()
         for route_method, pattern, handler in API_ROUTES:
             match = pattern.match(path)
             if match and route_method == method:
@@ -157,6 +159,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 200, {"reset": True}
         if method == "POST" and path == "/_sandbox/config":
             knobs = {
+                "write_rate": float,
                 "sync_delay": float,
                 "connection_limit": int,
                 "webhook_url": str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,6 +80,9 @@ class SandboxState:
     connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    write_rate: float = 0.0  # POST/PATCH/DELETE per rolling second; 0: unlimited
+    write_times: list[float] = field(default_factory=list)
+    throttled: int = 0
     webhook_url: str | None = None
     webhook_secret: str = ""
     # Called with (connection, event name) after every change; the server sends webhooks.
@@ -104,6 +108,18 @@ class SandboxState:
             self.connections.clear()
             self.requests.clear()
             self.faults.clear()
+
+    def admit_write(self) -> None:
+        """Refuse a write beyond `write_rate` in the last second, as Meeting BaaS does (429)."""
+        if self.write_rate <= 0:
+            return
+        with self.lock:
+            moment = time.monotonic()
+            self.write_times = [t for t in self.write_times if moment - t < 1.0]
+            if len(self.write_times) >= self.write_rate:
+                self.throttled += 1
+                raise SandboxError(429, "FST_ERR_RATE_LIMIT", "Rate limit exceeded", retry_after=1)
+            self.write_times.append(moment)
 
     def add_fault(self, fault: Fault) -> None:
         with self.lock:
