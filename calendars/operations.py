@@ -145,9 +145,10 @@ def _create_or_adopt(
 ) -> tuple[RemoteConnection, bool]:
     try:
         return client.create_connection(grant, raw_calendar.provider_id), False
-    except (errors.Conflict, errors.Unavailable) as exc:
-        # No idempotency key exists: after a 409 or a lost answer, find the connection by
-        # listing the account's connections, skipping those other integrations hold.
+    except (errors.Conflict, errors.Unavailable, errors.BadResponse) as exc:
+        # No idempotency key exists: after a 409, a lost answer or one we cannot read (the
+        # server may have acted all the same), find the connection by listing the account's
+        # connections, skipping those other integrations hold.
         known = set(
             Integration.objects.values_list("remote_id", flat=True).filter(credential=credential)
         )
@@ -165,7 +166,7 @@ def _create_or_adopt(
                     http_status=exc.http_status,
                     code=exc.code,
                 ) from exc
-            raise errors.Unavailable(
+            raise type(exc)(
                 f"{exc.message}. No connection was created on Meeting BaaS; "
                 "it is safe to try again.",
                 http_status=exc.http_status,

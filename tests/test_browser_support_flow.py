@@ -15,6 +15,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django_q.conf import Conf
+from playwright.sync_api import expect
 
 from calendars.models import Customer, Integration
 from tests.cluster import start_cluster, stop_cluster
@@ -162,7 +163,7 @@ def test_support_finds_and_fixes_a_broken_integration(portal, browser, sandbox, 
     support.fill("#id_refresh_token", "1//fresh:alice@example.com")
     support.click("button:has-text('Replace and push')")
     support.wait_for_selector("#job-progress")
-    support.wait_for_function("document.getElementById('progress-percent').textContent === '100%'")
+    expect(support.locator("#progress-percent")).to_have_text("100%", timeout=20_000)
     wait_for_text(support, integration_url, '<div class="readonly">active</div>')
 
     # A bulk resync over several integrations, watched to 100% as the page updates itself.
@@ -175,10 +176,8 @@ def test_support_finds_and_fixes_a_broken_integration(portal, browser, sandbox, 
     support.click("button:has-text('Yes, go ahead')")
     support.wait_for_selector("#job-progress")
     first_seen = support.inner_text("#progress-percent")
-    support.wait_for_function(
-        "document.getElementById('progress-percent').textContent === '100%'", timeout=30_000
-    )
-    assert re.fullmatch(r"\d+%", first_seen)
+    expect(support.locator("#progress-percent")).to_have_text("100%", timeout=30_000)
+    assert re.fullmatch(r"\d+%", first_seen) and first_seen != "100%"  # seen while it ran
     support.wait_for_selector("text=Finished.")
     support.screenshot(path=str(tmp_path / "progress.png"), full_page=True)
 
