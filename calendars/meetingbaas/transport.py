@@ -110,20 +110,24 @@ class Transport:
         json: Any = None,
         params: Mapping[str, Any] | None = None,
         idempotent: bool,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Send one request (retrying as allowed) and return the decoded JSON body or None."""
+        """Send one request (retrying as allowed) and return `parse(body)`, or the body.
+
+        An answer that cannot be read (not JSON, or rejected by `parse`) counts as a transient
+        failure: an idempotent call is sent again.
+        """
         url = self.config.base_url.rstrip("/") + path
         attempt = 0
         while True:
             attempt += 1
             try:
-                response = self._send(method, url, json=json, params=params)
+                body = self._decode(self._send(method, url, json=json, params=params))
+                return parse(body) if parse else body
             except errors.MeetingBaasError as exc:
                 if not self._may_retry(exc, attempt, idempotent):
                     raise
                 self._wait(exc, attempt)
-                continue
-            return self._decode(response)
 
     def _send(self, method: str, url: str, *, json: Any, params: Any) -> requests.Response:
         if method in WRITE_METHODS:

@@ -30,42 +30,34 @@ class V1Client:
         self.transport = transport
 
     def list_raw_calendars(self, grant: OAuthGrant) -> list[RemoteRawCalendar]:
-        body = self.transport.call(
-            "POST", "/calendars/raw", json=_grant_body(grant), idempotent=True
+        return self.transport.call(
+            "POST", "/calendars/raw", json=_grant_body(grant), idempotent=True, parse=_raw_calendars
         )
-        return [
-            RemoteRawCalendar(
-                id=str(require(item, "id", str)),
-                # v1 names no calendar; its e-mail is the best label there is.
-                name=str(item.get("name") or item.get("email") or item["id"]),
-                email=str(item.get("email") or ""),
-                is_primary=bool(item.get("is_primary")),
-            )
-            for item in require(body, "calendars", list)
-        ]
 
     def create_connection(self, grant: OAuthGrant, raw_calendar_id: str) -> RemoteConnection:
-        body = self.transport.call(
+        return self.transport.call(
             "POST",
             "/calendars/",
             json={**_grant_body(grant), "raw_calendar_id": raw_calendar_id},
             idempotent=False,
+            parse=lambda body: _connection(require(body, "calendar", dict), has_synced=False),
         )
-        return _connection(require(body, "calendar", dict), has_synced=False)
 
     def get_connection(self, remote_id: UUID) -> RemoteConnection:
-        body = self.transport.call("GET", f"/calendars/{remote_id}", idempotent=True)
-        return _connection(body, has_synced=self._has_events(remote_id))
+        has_synced = self._has_events(remote_id)
+        return self.transport.call(
+            "GET",
+            f"/calendars/{remote_id}",
+            idempotent=True,
+            parse=lambda body: _connection(body, has_synced=has_synced),
+        )
 
     def list_connections(
         self, *, account_email: str | None = None, platform: Platform | None = None
     ) -> Iterator[RemoteConnection]:
         # v1 lists every calendar of the team in one answer and filters nothing server-side.
-        body = self.transport.call("GET", "/calendars/", idempotent=True)
-        if not isinstance(body, list):
-            raise errors.BadResponse("GET /calendars/ did not answer a list")
-        for item in body:
-            connection = _connection(item, has_synced=False, is_detailed=False)
+        listed = self.transport.call("GET", "/calendars/", idempotent=True, parse=_listing)
+        for connection in listed:
             if account_email is None or connection.account_email == account_email:
                 yield connection
 
@@ -87,13 +79,9 @@ class V1Client:
         raise errors.InvalidRequest("API v1 has no push subscriptions to renew.")
 
     def resync_all(self) -> ResyncOutcome:
-        body = self.transport.call("POST", "/calendars/resync_all", json={}, idempotent=True)
-        synced = [UUID(str(u)) for u in require(body, "synced_calendars", list)]
-        failed = {}
-        for pair in require(body, "errors", list):
-            if isinstance(pair, list) and len(pair) == 2:
-                failed[UUID(str(pair[0]))] = str(pair[1])
-        return ResyncOutcome(synced=synced, errors=failed)
+        return self.transport.call(
+            "POST", "/calendars/resync_all", json={}, idempotent=True, parse=_resync_outcome
+        )
 
     def find_connection(
         self, grant: OAuthGrant, account_email: str, raw_calendar_id: str, exclude: set[UUID]
@@ -108,13 +96,45 @@ class V1Client:
         return None
 
     def _has_events(self, remote_id: UUID) -> bool:
-        body = self.transport.call(
+        return self.transport.call(
             "GET",
             "/calendar_events/",
             params={"calendar_id": str(remote_id), "status": "all"},
             idempotent=True,
+            parse=lambda body: bool(require(body, "data", list)),
         )
-        return bool(require(body, "data", list))
+
+
+def _raw_calendars(body: object) -> list[RemoteRawCalendar]:
+    return [
+        RemoteRawCalendar(
+            id=str(require(item, "id", str)),
+            # v1 names no calendar; its e-mail is the best label there is.
+            name=str(item.get("name") or item.get("email") or item["id"]),
+            email=str(item.get("email") or ""),
+            is_primary=bool(item.get("is_primary")),
+        )
+        for item in require(body, "calendars", list)
+    ]
+
+
+def _listing(body: object) -> list[RemoteConnection]:
+    if not isinstance(body, list):
+        raise errors.BadResponse("GET /calendars/ did not answer a list")
+    return [_connection(item, has_synced=False, is_detailed=False) for item in body]
+
+
+def _resync_outcome(body: object) -> ResyncOutcome:
+    try:
+        synced = [UUID(str(u)) for u in require(body, "synced_calendars", list)]
+        failed = {
+            UUID(str(pair[0])): str(pair[1])
+            for pair in require(body, "errors", list)
+            if isinstance(pair, list) and len(pair) == 2
+        }
+    except ValueError as exc:
+        raise errors.BadResponse("resync_all named a calendar that is not a UUID") from exc
+    return ResyncOutcome(synced=synced, errors=failed)
 
 
 def _grant_body(grant: OAuthGrant) -> dict[str, str]:

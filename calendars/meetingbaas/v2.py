@@ -27,31 +27,32 @@ class V2Client:
         self.transport = transport
 
     def list_raw_calendars(self, grant: OAuthGrant) -> list[RemoteRawCalendar]:
-        body = self.transport.call(
-            "POST", "/v2/calendars/list-raw", json=_grant_body(grant), idempotent=True
+        return self.transport.call(
+            "POST",
+            "/v2/calendars/list-raw",
+            json=_grant_body(grant),
+            idempotent=True,
+            parse=_raw_calendars,
         )
-        return [
-            RemoteRawCalendar(
-                id=str(require(item, "id", str)),
-                name=str(item.get("name") or ""),
-                email=str(item.get("email") or ""),
-                is_primary=bool(item.get("is_primary")),
-            )
-            for item in require(body, "data", list)
-        ]
 
     def create_connection(self, grant: OAuthGrant, raw_calendar_id: str) -> RemoteConnection:
-        body = self.transport.call(
+        return self.transport.call(
             "POST",
             "/v2/calendars",
             json={**_grant_body(grant), "raw_calendar_id": raw_calendar_id},
             idempotent=False,
+            parse=lambda body: _connection(
+                require(body, "data", dict), raw_calendar_id=raw_calendar_id
+            ),
         )
-        return _connection(require(body, "data", dict), raw_calendar_id=raw_calendar_id)
 
     def get_connection(self, remote_id: UUID) -> RemoteConnection:
-        body = self.transport.call("GET", f"/v2/calendars/{remote_id}", idempotent=True)
-        return _connection(require(body, "data", dict))
+        return self.transport.call(
+            "GET",
+            f"/v2/calendars/{remote_id}",
+            idempotent=True,
+            parse=lambda body: _connection(require(body, "data", dict)),
+        )
 
     def list_connections(
         self, *, account_email: str | None = None, platform: Platform | None = None
@@ -62,10 +63,10 @@ class V2Client:
         if platform:
             params["calendar_platform"] = str(platform)
         while True:
-            body = self.transport.call("GET", "/v2/calendars", params=params, idempotent=True)
-            for item in require(body, "data", list):
-                yield _connection(item, is_detailed=False)
-            cursor = body.get("cursor")
+            page, cursor = self.transport.call(
+                "GET", "/v2/calendars", params=params, idempotent=True, parse=_page
+            )
+            yield from page
             if not cursor:
                 return
             params["cursor"] = cursor
@@ -105,6 +106,24 @@ class V2Client:
         if len(unnamed) == 1 and len(detailed) == 1:
             return unnamed[0]
         return None
+
+
+def _raw_calendars(body: object) -> list[RemoteRawCalendar]:
+    return [
+        RemoteRawCalendar(
+            id=str(require(item, "id", str)),
+            name=str(item.get("name") or ""),
+            email=str(item.get("email") or ""),
+            is_primary=bool(item.get("is_primary")),
+        )
+        for item in require(body, "data", list)
+    ]
+
+
+def _page(body: object) -> tuple[list[RemoteConnection], str | None]:
+    items = [_connection(item, is_detailed=False) for item in require(body, "data", list)]
+    cursor = body.get("cursor")
+    return items, str(cursor) if cursor else None
 
 
 def _grant_body(grant: OAuthGrant) -> dict[str, str]:
