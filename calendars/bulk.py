@@ -10,9 +10,11 @@ touches a finished one.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
@@ -85,12 +87,20 @@ def rerun(job: BulkJob) -> None:
 
 
 def run(job_id: int) -> Progress:
-    """Do every pending item once; safe to run again after a crash or beside another run."""
+    """Do pending items for up to BULK_TASK_SECONDS, then queue the rest as a new task.
+
+    Short tasks stay well inside django-q2's timeout, and a crash loses at most the item in
+    hand, which the next run (a redelivered task) does again. Safe beside another run.
+    """
     job = BulkJob.objects.get(pk=job_id)
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     user = get_user_model().objects.filter(pk=job.created_by_id).first()
     perform = PERFORM[job.kind]
+    deadline = time.monotonic() + settings.BULK_TASK_SECONDS
     for item in job.items.filter(state=State.PENDING).order_by("pk"):
+        if time.monotonic() > deadline:
+            enqueue(job_id)
+            return progress(job)
         # Claim the item: a second run (a re-delivered task) skips what this one took.
         claimed = BulkJobItem.objects.filter(
             pk=item.pk, state=State.PENDING, attempts=item.attempts

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from django import forms
@@ -10,9 +9,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from calendars.models import Credential, OAuthApp
+from calendars.validators import CONTROL_CHARACTERS
 
 MAX_SECRET_LENGTH = 4096
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 TENANT_NAMES = {"common", "organizations", "consumers"}
 
 
@@ -88,12 +87,6 @@ class OAuthAppForm(SecretFormMixin, forms.ModelForm):
             raise ValidationError(
                 "Use common, organizations, consumers or a tenant GUID."
             ) from None
-
-    def clean_client_id(self) -> str:
-        client_id = self.cleaned_data["client_id"].strip()
-        if CONTROL_CHARACTERS.search(client_id):
-            raise ValidationError("Control characters are not allowed.")
-        return client_id
 
 
 class CredentialForm(SecretFormMixin, forms.ModelForm):

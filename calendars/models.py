@@ -10,6 +10,7 @@ from simple_history.models import HistoricalRecords
 from calendars.diagnosis import Diagnosis, diagnose
 from calendars.encryption import EncryptedSecretField
 from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform, PortalStatus
+from calendars.validators import reject_control_characters
 
 
 def _choices(enum_type: type) -> list[tuple[str, str]]:
@@ -17,7 +18,7 @@ def _choices(enum_type: type) -> list[tuple[str, str]]:
 
 
 class Customer(models.Model):
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, validators=[reject_control_characters])
     external_ref = models.CharField(
         "external reference", max_length=100, unique=True, null=True, blank=True
     )
@@ -36,8 +37,8 @@ class OAuthApp(models.Model):
     """Service-level credentials registered with Google or Microsoft."""
 
     provider = models.CharField(max_length=16, choices=_choices(Platform))
-    name = models.CharField(max_length=200)
-    client_id = models.CharField(max_length=300)
+    name = models.CharField(max_length=200, validators=[reject_control_characters])
+    client_id = models.CharField(max_length=300, validators=[reject_control_characters])
     client_secret = EncryptedSecretField()
     tenant = models.CharField(
         "Microsoft tenant",
@@ -65,7 +66,7 @@ class Credential(models.Model):
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credentials")
     oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
-    account_email = models.EmailField(max_length=254)
+    account_email = models.EmailField(max_length=254, validators=[reject_control_characters])
     refresh_token = EncryptedSecretField()
     refresh_token_replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

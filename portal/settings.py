@@ -204,6 +204,8 @@ STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
 STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 
 # --- django-q2 ----------------------------------------------------------------------------
+# A bulk job's task works this long, then queues the rest: well inside Q_TIMEOUT.
+BULK_TASK_SECONDS = env.int("BULK_TASK_SECONDS", default=60)
 # timeout must stay well below retry, or a slow task is delivered again while it still runs.
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="portal"),

@@ -41,6 +41,7 @@ def start_cluster(sandbox_url: str, **env: str) -> subprocess.Popen:
         env=environment,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,  # its own process group, so a test can kill the whole cluster
     )
 
 

@@ -215,6 +215,7 @@ def test_operation_under_fault(
     admin_client, sandbox, credential, make_integration, operation_name, fault_name
 ):
     method, path, run, needs_integration = OPERATIONS[operation_name]
+    sandbox.state.sync_delay = 0  # first syncs finish at once: a refresh would say active
     RawCalendar.objects.create(
         credential=credential,
         provider_id="alice@example.com",

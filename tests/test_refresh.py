@@ -127,4 +127,5 @@ def test_migrate_creates_the_refresh_schedule(db):
 
 def test_queue_settings_keep_timeout_below_retry_and_skip_catch_up():
     assert settings.Q_CLUSTER["timeout"] < settings.Q_CLUSTER["retry"]
+    assert settings.Q_CLUSTER["timeout"] > settings.BULK_TASK_SECONDS
     assert settings.Q_CLUSTER["catch_up"] is False

@@ -124,6 +124,11 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return None, None
         if fault.kind == "malformed":
             return 200, RawBody(b'{"success": true, "data": [')
+        if fault.kind == "patched":
+            status, body = answer
+            if isinstance(body, dict) and isinstance(body.get("data"), dict):
+                body = {**body, "data": {**body["data"], **fault.patch}}
+            return status, body
         return 200, {"success": True, "data": {}}
 
     def _api(self, method: str, path: str, query: dict, body: dict) -> api.Answer:

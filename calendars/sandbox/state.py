@@ -57,7 +57,8 @@ class Fault:
 
     kind: "status" (answer `status` without acting, with `retry_after` if set), "slow"
     (act, then answer after `delay` s), "reset" (act, then close without answering),
-    "malformed" (200 with a body that is not JSON), "incomplete" (200, fields missing).
+    "malformed" (200 with a body that is not JSON), "incomplete" (200, fields missing),
+    "patched" (act, then answer with `patch` merged into the answer's data: odd values).
     """
 
     method: str
@@ -67,6 +68,7 @@ class Fault:
     status: int = 503
     retry_after: int | None = None
     delay: float = 0.0
+    patch: dict = field(default_factory=dict)
 
     def matches(self, method: str, path: str) -> bool:
         return self.count > 0 and self.method in (method, "*") and re.fullmatch(self.path, path)
