@@ -225,7 +225,6 @@ def test_operation_under_fault(
     integration = (
         make_integration("alice.team@group.calendar.google.com") if needs_integration else None
     )
-    time.sleep(0.35)  # the sandbox finished the first sync: a refresh would now say active
     changes_before = set(StatusChange.objects.values_list("pk", flat=True))
     requests_before = len(sandbox.control("GET", "requests"))
     fault = {"count": 1, **FAULTS[fault_name]}
