@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from calendars.meetingbaas.types import Platform, PortalStatus
-from calendars.models import ActionRecord, Integration, StatusChange
+from calendars.meetingbaas.types import ApiVersion, Platform, PortalStatus
+from calendars.models import ActionRecord, Integration, RefreshRun, StatusChange
 
 ADMIN_ACTION = StatusChange.Cause.ADMIN_ACTION
 
@@ -54,6 +54,13 @@ def needs_attention(limit: int = 50) -> QuerySet[Integration]:
     stuck = now - timedelta(minutes=settings.STUCK_SYNCING_MINUTES)
     stale = now - timedelta(minutes=2 * settings.STATUS_REFRESH_MINUTES)
     live = ~Q(status=PortalStatus.DISCONNECTED)
+    # Unchanged integrations are confirmed by the refresh run, not row by row: a row is stale
+    # only while its version's refresh has not succeeded lately either.
+    stale_versions = [
+        v
+        for v in ApiVersion
+        if (RefreshRun.last_success(v) or datetime.min.replace(tzinfo=UTC)) < stale
+    ]
     replaced = Integration.objects.filter(
         raw_calendar=OuterRef("raw_calendar"), pk__gt=OuterRef("pk")
     ).exclude(status=PortalStatus.DISCONNECTED)
@@ -65,7 +72,7 @@ def needs_attention(limit: int = 50) -> QuerySet[Integration]:
             & ~Q(Exists(replaced))
         )
         | Q(status=PortalStatus.SYNCING, status_changed_at__lt=stuck)
-        | (live & Q(last_refreshed_at__lt=stale))
+        | (live & Q(api_version__in=stale_versions) & Q(last_refreshed_at__lt=stale))
         | (live & Q(subscription_expires_at__lt=now + timedelta(days=1)))
     )
     return (

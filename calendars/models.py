@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -371,3 +373,39 @@ class BulkJobItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.job_id}/{self.integration_id}: {self.state}"
+
+
+class RefreshRun(models.Model):
+    """One pass of the periodic refresh over an API version's listing.
+
+    An integration found unchanged in a successful run's listing is confirmed without a write
+    of its own, so "when was this integration last confirmed" is the later of its own
+    `last_refreshed_at` and the last successful run.
+    """
+
+    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    succeeded = models.BooleanField(default=False)
+    listed = models.PositiveIntegerField(default=0)
+    checked = models.PositiveIntegerField(default=0)
+    details_fetched = models.PositiveIntegerField(default=0)
+    changed = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["api_version", "succeeded", "started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.api_version} refresh at {self.started_at:%Y-%m-%d %H:%M}"
+
+    @classmethod
+    def last_success(cls, api_version: str) -> datetime | None:
+        run = (
+            cls.objects.filter(api_version=api_version, succeeded=True)
+            .order_by("-started_at")
+            .first()
+        )
+        return run.started_at if run else None

@@ -21,7 +21,14 @@ from django_q.tasks import async_task
 from calendars import meetingbaas
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, PortalStatus, RemoteConnection
-from calendars.models import Credential, Integration, OAuthApp, RawCalendar, StatusChange
+from calendars.models import (
+    Credential,
+    Integration,
+    OAuthApp,
+    RawCalendar,
+    RefreshRun,
+    StatusChange,
+)
 
 logger = logging.getLogger(__name__)
 Cause = StatusChange.Cause
@@ -296,22 +303,26 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
     """Refresh every live integration of one API version from the list endpoint's pages.
 
     One listing gives every connection's status; only integrations whose status looks
-    different (or that are in error, whose details the list omits) get a GET of their own.
+    different (or that are in error, whose details the list omits) get a GET and a write of
+    their own. The others are confirmed by the RefreshRun, with no write per row.
     """
     client = meetingbaas.client(api_version)
+    run = RefreshRun.objects.create(api_version=client.api_version, started_at=timezone.now())
     summary = RefreshSummary()
-    listed = {remote.remote_id: remote for remote in client.list_connections()}
+    try:
+        listed = {remote.remote_id: remote for remote in client.list_connections()}
+    except errors.MeetingBaasError as exc:
+        _finish_run(run, summary, listed=0, error=str(exc))
+        raise
     live = Integration.objects.filter(api_version=client.api_version).exclude(
         status=PortalStatus.DISCONNECTED
     )
-    unchanged: list[int] = []
     for integration_id, remote_id, status in live.values_list(
         "pk", "remote_id", "status"
     ).iterator():
         summary.checked += 1
         remote = listed.get(remote_id)
         if remote is not None and not _needs_detail(client.api_version, status, remote):
-            unchanged.append(integration_id)
             continue
         summary.details_fetched += 1
         try:
@@ -321,11 +332,18 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
             logger.warning("refresh of integration %s failed: %s", integration_id, exc)
             continue
         summary.changed += int(updated.status != status)
-    for start in range(0, len(unchanged), 500):
-        Integration.objects.filter(pk__in=unchanged[start : start + 500]).update(
-            last_refreshed_at=timezone.now()
-        )
+    _finish_run(run, summary, listed=len(listed), error="")
     return summary
+
+
+def _finish_run(run: RefreshRun, summary: RefreshSummary, *, listed: int, error: str) -> None:
+    run.finished_at = timezone.now()
+    run.succeeded = not error
+    run.listed = listed
+    run.error = error
+    for name in ("checked", "details_fetched", "changed", "failed"):
+        setattr(run, name, getattr(summary, name))
+    run.save()
 
 
 def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bool:

@@ -25,6 +25,7 @@ VIEW_ONLY = {
         "webhookdelivery",
         "actionrecord",
         "bulkjob",
+        "refreshrun",
     ],
     "django_q": ["task", "success", "failure", "schedule"],
 }

@@ -10,7 +10,7 @@ from django_q.models import Schedule
 
 from calendars import operations, tasks
 from calendars.meetingbaas import errors
-from calendars.models import Integration, StatusChange
+from calendars.models import Integration, RefreshRun, StatusChange
 
 
 def test_a_finished_sync_turns_syncing_into_active_once(sandbox, make_integration):
@@ -88,6 +88,8 @@ def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, make_int
     assert (summary.checked, summary.changed, summary.details_fetched) == (3, 3, 3)
     assert set(Integration.objects.values_list("status", flat=True)) == {"active"}
     assert (again.checked, again.changed, again.details_fetched) == (3, 0, 0)
+    runs = RefreshRun.objects.filter(succeeded=True).order_by("started_at")
+    assert [(r.listed, r.changed) for r in runs] == [(3, 3), (3, 0)]
     assert len(sandbox.requests_to("GET", "/v2/calendars/")) == gets_after_first
     first.refresh_from_db()
     assert first.last_refreshed_at is not None

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from calendars.admin.common import ReadOnlyAdmin, link
-from calendars.models import ActionRecord, Integration, WebhookDelivery
+from calendars.models import ActionRecord, Integration, RefreshRun, WebhookDelivery
 
 
 class IntegrationFilter(admin.SimpleListFilter):
@@ -80,3 +80,21 @@ class ActionRecordAdmin(ReadOnlyAdmin):
     list_select_related = ("integration__raw_calendar", "credential__oauth_app")
     search_fields = ("username", "action")
     date_hierarchy = "at"
+
+
+@admin.register(RefreshRun)
+class RefreshRunAdmin(ReadOnlyAdmin):
+    list_display = (
+        "started_at",
+        "api_version",
+        "succeeded",
+        "listed",
+        "checked",
+        "details_fetched",
+        "changed",
+        "failed",
+        "finished_at",
+        "error",
+    )
+    list_filter = ("api_version", "succeeded")
+    date_hierarchy = "started_at"
