@@ -7,6 +7,7 @@ from datetime import datetime
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
 from calendars.diagnosis import Diagnosis, diagnose
@@ -237,7 +238,8 @@ class StatusChange(models.Model):
     from_status = models.CharField(max_length=16, blank=True)
     to_status = models.CharField(max_length=16)
     message = models.TextField(blank=True)
-    changed_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # A default rather than auto_now_add, so imports and benchmarks can give real times.
+    changed_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
     cause = models.CharField(max_length=16, choices=Cause.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -127,7 +127,18 @@ def _parse(body: bytes) -> dict:
         raise Rejected(400, "body has no 'event'")
     if not isinstance(payload.get("data"), dict):
         raise Rejected(400, "body has no 'data' object")
-    return payload
+    return _without_nul(payload)
+
+
+def _without_nul(value: object) -> object:
+    """PostgreSQL's jsonb cannot hold U+0000; keep the delivery with the character replaced."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
 
 
 def _store(

@@ -282,3 +282,15 @@ class TestV1:
             post(client, body, HTTP_X_MEETING_BAAS_API_KEY=settings.MEETINGBAAS_API_KEY)
 
         assert WebhookDelivery.objects.get().repeats == 1
+
+
+def test_a_nul_character_in_a_signed_payload_is_stored_replaced(client, integration):
+    payload = {
+        "event": "calendar.event_created",
+        "data": {"calendar_id": str(integration.remote_id), "title\x00": "a\x00b"},
+    }
+
+    response = post_v2(client, payload)
+
+    assert response.status_code == 200
+    assert WebhookDelivery.objects.get().payload["data"]["title\ufffd"] == "a\ufffdb"

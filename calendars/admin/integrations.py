@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from calendars import tasks
 from calendars.admin.common import ReadOnlyAdmin, allows, render_timeline
 from calendars.admin.jobs import confirm_and_start
+from calendars.admin.records import CustomerFilter
 from calendars.audit import record_action
 from calendars.history import csv_rows, export_entries, integration_timeline
 from calendars.meetingbaas.types import PortalStatus
@@ -58,12 +59,8 @@ class IntegrationAdmin(admin.ModelAdmin):
         "last_refreshed_at",
         "api_version",
     )
-    list_filter = (
-        "status",
-        "credential__oauth_app__provider",
-        "api_version",
-        "credential__customer",
-    )
+    list_filter = ("status", "credential__oauth_app__provider", "api_version", CustomerFilter)
+    show_full_result_count = False  # one COUNT(*) per page, not two, on a table of 100k rows
     list_select_related = ("raw_calendar", "credential__customer", "credential__oauth_app")
     search_fields = ("credential__account_email", "credential__customer__name", "=remote_id")
     fieldsets = (

@@ -83,6 +83,7 @@ class SandboxState:
     requests: list[dict] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     write_rate: float = 0.0  # POST/PATCH/DELETE per rolling second; 0: unlimited
+    latency: float = 0.0  # seconds added to every API answer (benchmarks)
     write_times: list[float] = field(default_factory=list)
     throttled: int = 0
     webhook_url: str | None = None

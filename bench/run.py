@@ -1,0 +1,400 @@
+#!/usr/bin/env python
+"""Benchmark: build a synthetic data set, measure the portal, print a table of figures.
+
+    .venv/bin/python bench/run.py                 # default scale, SQLite (var/bench-*.sqlite3)
+    .venv/bin/python bench/run.py --scale 0.1     # smaller; --scale 2 for larger
+    DATABASE_URL=postgres://postgres@127.0.0.1/portal_bench .venv/bin/python bench/run.py
+    .venv/bin/python bench/run.py --write docs/performance.md
+
+Each measurement runs in a child process (so its peak memory is its own) against a database
+of its own; the databases are rebuilt on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+WEBHOOK_SECRET = "whsec_YmVuY2gtd2ViaG9vay1zZWNyZXQtbm90LXNlY3JldA=="
+
+
+# --- children ------------------------------------------------------------------------------
+
+
+def setup_django(database_url: str) -> None:
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "portal.settings",
+            "DATABASE_URL": database_url,
+            "DEBUG": "true",
+            "MEETINGBAAS_WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "LOG_LEVEL": "WARNING",
+            "ALLOWED_HOSTS": "localhost,127.0.0.1,testserver",
+        }
+    )
+    import django
+
+    django.setup()
+
+
+def fresh_database(database_url: str) -> None:
+    """Drop and re-create the benchmark database, then migrate it."""
+    if database_url.startswith("sqlite"):
+        path = Path(database_url.removeprefix("sqlite:///"))
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    else:
+        import environ
+        import psycopg
+
+        db = environ.Env.db_url_config(database_url)
+        with psycopg.connect(
+            dbname="postgres",
+            user=db["USER"],
+            password=db["PASSWORD"] or None,
+            host=db["HOST"] or None,
+            autocommit=True,
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
+    setup_django(database_url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def child_ui(args: argparse.Namespace) -> dict:
+    fresh_database(args.db)
+    from bench import dataset, measure
+
+    started = time.perf_counter()
+    sizes = dataset.build(args.scale)
+    built = time.perf_counter() - started
+    return {
+        "sizes": sizes,
+        "build_s": round(built, 1),
+        "pages": measure.pages(sizes["heavy_integration"], args.repeat),
+    }
+
+
+def child_refresh(args: argparse.Namespace) -> dict:
+    fresh_database(args.db)
+    from django.db import connection
+    from django.test import override_settings
+    from django.utils import timezone
+
+    from bench.measure import QueryCounter, peak_rss_mb
+    from calendars import meetingbaas, operations
+    from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+    from calendars.sandbox import SandboxServer
+    from calendars.sandbox.accounts import account_for
+    from calendars.sandbox.state import SandboxState
+
+    server = SandboxServer(state=SandboxState(api_key="bench-key", sync_delay=0)).start()
+    state = server.state
+    customer = Customer.objects.create(name="Bench")
+    app = OAuthApp.objects.create(provider="google", name="Bench", client_id="c", client_secret="s")
+    now = timezone.now()
+    ids = []
+    for n in range(args.size):
+        account = account_for("google", "s", f"rt:user{n}@bench.example")
+        remote = state.create("v2", account, account.email)
+        credential = Credential.objects.create(
+            customer=customer, oauth_app=app, account_email=account.email, refresh_token="rt"
+        )
+        raw = RawCalendar.objects.create(
+            credential=credential, provider_id=account.email, listed_at=now
+        )
+        ids.append(
+            Integration.objects.create(
+                credential=credential,
+                raw_calendar=raw,
+                remote_id=remote.id,
+                api_version="v2",
+                status="active",
+            ).pk
+        )
+    state.settle_all()
+    for connection_ in list(state.connections.values())[: args.size // 50]:  # 2% changed remotely
+        state.force(str(connection_.id), {"status": "error", "status_message": "quota"})
+    state.latency = args.latency
+    results = {"size": args.size, "changed_remotely": args.size // 50}
+    with override_settings(MEETINGBAAS_BASE_URL=server.url, MEETINGBAAS_API_KEY="bench-key"):
+        for name, work in (
+            ("ours", lambda: operations.refresh_all("v2")),
+            ("naive", lambda: _naive_refresh(ids)),
+        ):
+            if name == "naive" and args.skip_naive:
+                continue
+            requests_before = len(state.requests)
+            counter = QueryCounter()
+            with connection.execute_wrapper(counter):
+                started = time.perf_counter()
+                work()
+                wall = time.perf_counter() - started
+            results[name] = {
+                "wall_s": round(wall, 2),
+                "api_calls": len(state.requests) - requests_before,
+                "sql_queries": counter.queries,
+                "rows_written": counter.rows_written,
+            }
+            state.requests.clear()
+    meetingbaas._transport.cache_clear()
+    server.stop()
+    results["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    return results
+
+
+def _naive_refresh(ids: list[int]) -> None:
+    """The baseline: one GET and one save per integration."""
+    from calendars import meetingbaas
+    from calendars.models import Integration
+
+    client = meetingbaas.client("v2")
+    for integration in Integration.objects.filter(pk__in=ids).iterator():
+        remote = client.get_connection(integration.remote_id)
+        integration.status = remote.portal_status
+        integration.remote_status = remote.status or ""
+        integration.save()
+
+
+def child_webhooks(args: argparse.Namespace) -> dict:
+    setup_django(args.db)
+    import requests
+
+    from bench.measure import run_senders, signed_delivery
+    from calendars.models import Integration
+
+    remote_ids = [str(r) for r in Integration.objects.values_list("remote_id", flat=True)[:1000]]
+    port = 8791
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings"}
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "portal.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-w",
+            str(args.workers),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    session_per_thread = {}
+    try:
+        _wait_for_port(port)
+
+        def send(n: int) -> float:
+            import threading
+
+            session = session_per_thread.setdefault(threading.get_ident(), requests.Session())
+            body, headers = signed_delivery(WEBHOOK_SECRET, remote_ids[n % len(remote_ids)])
+            started = time.perf_counter()
+            response = session.post(
+                f"http://127.0.0.1:{port}/webhooks/meetingbaas/",
+                data=body,
+                headers=headers,
+                timeout=30,
+            )
+            elapsed = time.perf_counter() - started
+            assert response.status_code == 200, response.text
+            return elapsed
+
+        for n in range(50):  # warm up every worker
+            send(n)
+        result = run_senders(send, args.deliveries, 8)
+        result["gunicorn_workers"] = args.workers
+        return result
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("gunicorn did not start")
+
+
+def child_export(args: argparse.Namespace) -> dict:
+    setup_django(args.db)
+    import csv
+
+    from bench.measure import peak_rss_mb
+    from calendars.history import csv_rows, export_entries
+    from calendars.models import StatusChange
+
+    changes = StatusChange.objects.order_by("changed_at").values_list("changed_at", flat=True)
+    total = changes.count()
+    start = changes[max(0, total - args.rows)].date() if args.rows < total else None
+    writer = csv.writer(open(os.devnull, "w"))  # noqa: SIM115
+    rows = 0
+    started = time.perf_counter()
+    for row in csv_rows(export_entries(start=start)):
+        writer.writerow(row)
+        rows += 1
+    return {
+        "rows": rows - 1,
+        "seconds": round(time.perf_counter() - started, 1),
+        "peak_rss_mb": round(peak_rss_mb(), 1),
+    }
+
+
+CHILDREN = {
+    "ui": child_ui,
+    "refresh": child_refresh,
+    "webhooks": child_webhooks,
+    "export": child_export,
+}
+
+
+# --- orchestration -------------------------------------------------------------------------
+
+
+def run_child(name: str, **options: object) -> dict:
+    argv = [sys.executable, __file__, "--child", name]
+    for key, value in options.items():
+        if value is True:
+            argv.append(f"--{key.replace('_', '-')}")
+        elif value is not False:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    print(f"... {name} {options}", file=sys.stderr, flush=True)
+    output = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    if output.returncode != 0:
+        sys.stderr.write(output.stdout + output.stderr)
+        raise SystemExit(f"benchmark step {name} failed")
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def database_urls() -> tuple[str, str, str]:
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith("postgres"):
+        return base, base + "_refresh", "PostgreSQL"
+    var = ROOT / "var"
+    var.mkdir(exist_ok=True)
+    return (
+        f"sqlite:///{var / 'bench-ui.sqlite3'}",
+        f"sqlite:///{var / 'bench-refresh.sqlite3'}",
+        "SQLite",
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--child", choices=CHILDREN)
+    parser.add_argument("--db")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument(
+        "--size", type=int, default=10_000, help="integrations in the refresh benchmark"
+    )
+    parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--deliveries", type=int, default=3000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--write", help="also write the report to this Markdown file")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(CHILDREN[args.child](args), default=str))
+        return
+    ui_db, refresh_db, engine = database_urls()
+    results = {
+        "engine": engine,
+        "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
+        "refresh": run_child("refresh", db=refresh_db, size=args.size, latency=args.latency),
+        "refresh_small": run_child(
+            "refresh", db=refresh_db, size=args.size // 5, latency=args.latency, skip_naive=True
+        ),
+        "ui": run_child("ui", db=ui_db, scale=args.scale, repeat=args.repeat),
+        "webhooks": run_child(
+            "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
+        ),
+    }
+    status_changes = results["ui"]["sizes"]["status_changes"]
+    results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
+    results["export"] = run_child("export", db=ui_db, rows=status_changes)
+    report = render(results, args)
+    print(report)
+    if args.write:
+        Path(args.write).write_text(report)
+
+
+def render(r: dict, args: argparse.Namespace) -> str:
+    ui, refresh, hooks = r["ui"], r["refresh"], r["webhooks"]
+    sizes = ", ".join(
+        f"{value:,} {name.replace('_', ' ')}"
+        for name, value in ui["sizes"].items()
+        if name != "heavy_integration"
+    )
+    lines = [
+        f"## {r['engine']}, scale {args.scale:g}",
+        "",
+        f"Machine: {r['machine']}.",
+        f"Data: {sizes} (built in {ui['build_s']} s).",
+        "",
+        "| page | median ms | p95 ms | SQL queries |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {name} | {p['median_ms']} | {p['p95_ms']} | {p['queries']} |"
+        for name, p in ui["pages"].items()
+    ]
+    lines += [
+        "",
+        f"Refresh of {refresh['size']:,} integrations ({refresh['changed_remotely']} changed remotely), "
+        f"the sandbox adding {args.latency * 1000:.0f} ms to every API call:",
+        "",
+        "| refresh | wall s | API calls | SQL queries | rows written |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name in ("ours", "naive"):
+        if name in refresh:
+            x = refresh[name]
+            lines.append(
+                f"| {name} | {x['wall_s']} | {x['api_calls']:,} | {x['sql_queries']:,} | {x['rows_written']:,} |"
+            )
+    if "naive" in refresh:
+        speedup = refresh["naive"]["wall_s"] / refresh["ours"]["wall_s"]
+        lines.append(f"\nSpeed-up over the naive baseline: **{speedup:.0f}x**.")
+    small, export, export_small = r["refresh_small"], r["export"], r["export_small"]
+    lines += [
+        "",
+        f"Webhook ingestion (gunicorn, {hooks['gunicorn_workers']} workers, {hooks['senders']} concurrent "
+        f"senders, {hooks['deliveries']:,} deliveries): **{hooks['per_second']} deliveries/s**, "
+        f"p50 {hooks['p50_ms']} ms, p99 **{hooks['p99_ms']} ms**.",
+        "",
+        "| peak memory (process RSS) | small | large | growth |",
+        "| --- | ---: | ---: | ---: |",
+        f"| refresh ({small['size']:,} / {refresh['size']:,} integrations) | {small['peak_rss_mb']} MB | "
+        f"{refresh['peak_rss_mb']} MB | {refresh['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB |",
+        f"| CSV export ({export_small['rows']:,} / {export['rows']:,} rows) | {export_small['peak_rss_mb']} MB | "
+        f"{export['peak_rss_mb']} MB | {export['peak_rss_mb'] - export_small['peak_rss_mb']:.1f} MB |",
+        "",
+        f"CSV export of {export['rows']:,} rows: {export['seconds']} s.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
