@@ -207,6 +207,7 @@ class Integration(models.Model):
             ),
         ]
         indexes = [
+            models.Index(fields=["-created_at", "-id"], name="integration_newest_first"),
             models.Index(fields=["status", "status_changed_at"]),
             models.Index(fields=["last_refreshed_at"]),
             models.Index(fields=["subscription_expires_at"]),

@@ -68,3 +68,14 @@ def test_the_integration_page_shows_its_status_history(admin_client, sandbox, ma
 
     assert "Token expired" in html
     assert "Status changes" in html
+
+
+def test_a_customer_links_to_its_integrations(admin_client, sandbox, make_integration, customer):
+    make_integration()
+
+    customers = admin_client.get(reverse("admin:calendars_customer_changelist")).content.decode()
+    filtered = admin_client.get(CHANGELIST, {"customer": customer.pk}).context["cl"]
+    other = admin_client.get(CHANGELIST, {"customer": customer.pk + 1000}).context["cl"]
+
+    assert f"?customer={customer.pk}" in customers
+    assert filtered.result_count == 1 and other.result_count == 0

@@ -9,6 +9,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
+from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
 from calendars import bulk, operations
@@ -22,8 +23,13 @@ from calendars.models import BulkJob, Credential, Customer, Integration, OAuthAp
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ("name", "external_ref", "created_at")
+    list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
+
+    @admin.display(description="Integrations")
+    def integrations(self, customer: Customer) -> str:
+        url = reverse("admin:calendars_integration_changelist") + f"?customer={customer.pk}"
+        return format_html('<a href="{}">Show</a>', url)
 
 
 @admin.register(OAuthApp)

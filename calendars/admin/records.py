@@ -24,8 +24,11 @@ class IdFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         value = self.value()
-        obj = self.model.objects.filter(pk=value).first() if str(value).isdigit() else None
-        return [(value, str(obj))] if obj else []
+        if value is None:
+            return []
+        # Django applies a filter only when it offers a choice: offer the one asked for.
+        obj = self.model.objects.filter(pk=value).first() if value.isdigit() else None
+        return [(value, str(obj) if obj else f"#{value} (not found)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
