@@ -412,3 +412,13 @@ class RefreshRun(models.Model):
             .first()
         )
         return run.started_at if run else None
+
+
+class Heartbeat(models.Model):
+    """The last time each django-q2 cluster node ran the heartbeat task."""
+
+    node = models.CharField(max_length=200, primary_key=True)
+    seen_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.node} at {self.seen_at:%H:%M:%S}"

@@ -16,10 +16,19 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from calendars import bulk, operations, webhook_events
-from calendars.models import Integration, WebhookDelivery
+from calendars.models import Heartbeat, Integration, WebhookDelivery
 
 REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
 WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
+HEARTBEAT_SCHEDULE = "Cluster heartbeat"
+
+
+def heartbeat() -> str:
+    """Prove to /healthz that a cluster is taking tasks."""
+    Heartbeat.objects.update_or_create(
+        node=settings.NODE_NAME, defaults={"seen_at": timezone.now()}
+    )
+    return settings.NODE_NAME
 
 
 def refresh_integration(integration_id: int) -> str:
@@ -93,6 +102,7 @@ def ensure_schedules() -> None:
             settings.STATUS_REFRESH_MINUTES,
         ),
         (WEBHOOK_SWEEP_SCHEDULE, "calendars.tasks.sweep_pending_webhooks", 5),
+        (HEARTBEAT_SCHEDULE, "calendars.tasks.heartbeat", 1),
     ):
         Schedule.objects.update_or_create(
             name=name,

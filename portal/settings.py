@@ -5,6 +5,7 @@ django-q2 on its ORM broker and the local sandbox Meeting BaaS. Every variable i
 listed in README.md with its default.
 """
 
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -201,6 +202,8 @@ if _use_sandbox and not MEETINGBAAS_WEBHOOK_SECRET:
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_000_000)
 
 STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
+# How this process names itself in heartbeats and bulk-job records (one name per host).
+NODE_NAME = env.str("NODE_NAME", default=socket.gethostname())
 STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 
 # --- django-q2 ----------------------------------------------------------------------------

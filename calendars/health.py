@@ -1,0 +1,91 @@
+"""GET /healthz: is this portal able to do its work? No authentication, no secrets."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_q.brokers import get_broker
+from django_q.conf import Conf
+from django_q.models import OrmQ
+
+from calendars.meetingbaas.types import ApiVersion
+from calendars.models import Heartbeat, RefreshRun
+
+CLUSTER_SILENCE = timedelta(minutes=5)  # the heartbeat runs every minute
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    checks = {
+        "database": _database(),
+        "broker": _broker(),
+        "cluster": _cluster(),
+        "queue": _queue(),
+        "refresh": _refresh(),
+    }
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse({"ok": healthy, "checks": checks}, status=200 if healthy else 503)
+
+
+def _database() -> dict:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except Exception as exc:  # whatever it is, the answer is "unreachable"
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": True, "engine": connection.vendor}
+
+
+def _broker() -> dict:
+    try:
+        reachable = bool(get_broker().ping())
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    return {"ok": reachable, "kind": "redis" if not Conf.ORM else "database"}
+
+
+def _cluster() -> dict:
+    try:
+        last = Heartbeat.objects.order_by("-seen_at").first()
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    if last is None:
+        return {"ok": False, "error": "no django-q2 cluster has run the heartbeat yet"}
+    age = (timezone.now() - last.seen_at).total_seconds()
+    return {
+        "ok": age < CLUSTER_SILENCE.total_seconds(),
+        "last_seen_seconds": round(age),
+        "node": last.node,
+    }
+
+
+def _queue() -> dict:
+    try:
+        waiting = get_broker().queue_size()
+        oldest = None
+        if Conf.ORM:
+            # The ORM broker stamps a task's lock with (enqueue time - retry) until taken.
+            first = OrmQ.objects.filter(key=Conf.CLUSTER_NAME).order_by("lock").first()
+            if first is not None:
+                enqueued = first.lock + timedelta(seconds=Conf.RETRY)
+                oldest = max(0, round((timezone.now() - enqueued).total_seconds()))
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
+    stalled = oldest is not None and oldest > Conf.RETRY
+    return {"ok": not stalled, "queued": waiting, "oldest_queued_seconds": oldest}
+
+
+def _refresh() -> dict:
+    limit = 2 * settings.STATUS_REFRESH_MINUTES * 60
+    last = RefreshRun.last_success(settings.MEETINGBAAS_API_VERSION or ApiVersion.V2)
+    if last is None:
+        return {"ok": True, "last_success_seconds": None}  # a new portal has not refreshed yet
+    age = (timezone.now() - last).total_seconds()
+    return {"ok": age < limit, "last_success_seconds": round(age)}
