@@ -89,6 +89,7 @@ def build(scale: float, seed: int = 7) -> dict[str, int]:
         ),
     )
     raw_ids = list(RawCalendar.objects.values_list("pk", "credential_id"))
+    provider_of = dict(Credential.objects.values_list("pk", "oauth_app__provider"))
     statuses = [s for s, weight in STATUS_MIX for _ in range(weight)]
 
     def integration(n: int) -> Integration:
@@ -99,6 +100,7 @@ def build(scale: float, seed: int = 7) -> dict[str, int]:
             raw_calendar_id=raw_id,
             remote_id=uuid.UUID(int=rng.getrandbits(128), version=4),
             api_version="v2",
+            provider=provider_of[credential_id],
             status=status,
             error_message=rng.choice(ERRORS) if status == "error" else "",
             remote_status="error" if status == "error" else "active",

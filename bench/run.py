@@ -119,6 +119,7 @@ def child_refresh(args: argparse.Namespace) -> dict:
                 raw_calendar=raw,
                 remote_id=remote.id,
                 api_version="v2",
+                provider="google",
                 status="active",
             ).pk
         )
@@ -134,7 +135,7 @@ def child_refresh(args: argparse.Namespace) -> dict:
         ):
             if name == "naive" and args.skip_naive:
                 continue
-            requests_before = len(state.requests)
+            requests_before = state.request_count
             counter = QueryCounter()
             with connection.execute_wrapper(counter):
                 started = time.perf_counter()
@@ -142,7 +143,7 @@ def child_refresh(args: argparse.Namespace) -> dict:
                 wall = time.perf_counter() - started
             results[name] = {
                 "wall_s": round(wall, 2),
-                "api_calls": len(state.requests) - requests_before,
+                "api_calls": state.request_count - requests_before,
                 "sql_queries": counter.queries,
                 "rows_written": counter.rows_written,
             }

@@ -154,6 +154,8 @@ class Integration(models.Model):
     )
     remote_id = models.UUIDField("Meeting BaaS id", unique=True)
     api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    # The OAuth app's provider, copied here so counts and filters need no join (it never changes).
+    provider = models.CharField(max_length=16, choices=_choices(Platform), db_index=True)
     status = models.CharField(
         max_length=16, choices=_choices(PortalStatus), default=PortalStatus.SYNCING
     )

@@ -108,6 +108,7 @@ def create_integration(
                     raw_calendar=raw_calendar,
                     remote_id=remote.remote_id,
                     api_version=client.api_version,
+                    provider=credential.oauth_app.provider,
                     **_remote_fields(remote, client.api_version),
                     status=remote.portal_status,
                     error_message=_error_message(remote),

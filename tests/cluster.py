@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -52,4 +54,7 @@ def stop_cluster(cluster: subprocess.Popen) -> str:
     except subprocess.TimeoutExpired:
         cluster.kill()
         output = cluster.communicate()[0]
+    # Reap any worker the cluster left behind: nothing may outlive the test that started it.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(cluster.pid, signal.SIGKILL)
     return output.decode(errors="replace")

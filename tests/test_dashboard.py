@@ -21,7 +21,7 @@ def test_counts_link_to_the_filtered_lists(admin_client, sandbox, make_integrati
 
     assert '<svg role="img" aria-label="By status"' in html
     assert "/admin/calendars/integration/?status__exact=syncing" in html
-    assert "/admin/calendars/integration/?credential__oauth_app__provider=google" in html
+    assert "/admin/calendars/integration/?provider__exact=google" in html
     assert '<text x="346" y="17" class="count">2</text>' in html  # syncing: the longest bar, 2
 
 

@@ -89,6 +89,7 @@ def _five_hundred_integrations(sandbox, customer, google_app) -> list[int]:
             raw_calendar=raw,
             remote_id=remote.id,
             api_version="v2",
+            provider="google",
             status="syncing",
         )
         ids.append(integration.pk)

@@ -50,8 +50,7 @@ class RemoteRawCalendar:
 class RemoteConnection:
     """A calendar connection as Meeting BaaS describes it, with the portal status it implies.
 
-    Fields the API version or endpoint does not provide are None; `raw` keeps the body as
-    received so support staff can see exactly what the API said.
+    Fields the API version or endpoint does not provide are None.
     """
 
     remote_id: UUID
@@ -69,7 +68,6 @@ class RemoteConnection:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     is_detailed: bool = True
-    raw: dict = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

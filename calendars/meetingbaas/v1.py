@@ -157,5 +157,4 @@ def _connection(data: dict, *, has_synced: bool, is_detailed: bool = True) -> Re
         account_email=str(data.get("email") or ""),
         raw_calendar_id=optional_str(data, "google_id"),
         is_detailed=is_detailed,
-        raw=data,
     )

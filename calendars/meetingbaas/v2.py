@@ -174,5 +174,4 @@ def _connection(
         created_at=timestamp(data, "created_at"),
         updated_at=timestamp(data, "updated_at"),
         is_detailed=is_detailed,
-        raw=data,
     )

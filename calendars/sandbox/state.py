@@ -80,7 +80,8 @@ class SandboxState:
     sync_delay: float = 2.0
     connection_limit: int = 10_000
     connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
-    requests: list[dict] = field(default_factory=list)
+    requests: list[dict] = field(default_factory=list)  # the last 2,000
+    request_count: int = 0
     faults: list[Fault] = field(default_factory=list)
     write_rate: float = 0.0  # POST/PATCH/DELETE per rolling second; 0: unlimited
     latency: float = 0.0  # seconds added to every API answer (benchmarks)
@@ -138,6 +139,7 @@ class SandboxState:
 
     def log_request(self, entry: dict) -> None:
         with self.lock:
+            self.request_count += 1
             self.requests.append(entry)
             del self.requests[:-2000]
 
