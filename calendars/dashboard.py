@@ -59,20 +59,31 @@ def needs_attention(limit: int = 50) -> list[Integration]:
         for v in ApiVersion
         if (RefreshRun.last_success(v) or datetime.min.replace(tzinfo=UTC)) < stale
     ]
+    # Each kind read in the order of its own index, so LIMIT stops early.
     queries = [
-        Integration.objects.filter(status=PortalStatus.ERROR),
-        Integration.objects.filter(status=PortalStatus.DISCONNECTED)
-        .exclude(status_cause=ADMIN_ACTION)
-        .exclude(Exists(replaced)),
-        Integration.objects.filter(status=PortalStatus.SYNCING, status_changed_at__lt=stuck),
-        live.filter(subscription_expires_at__lt=now + timedelta(days=1)),
-        live.filter(api_version__in=stale_versions, last_refreshed_at__lt=stale),
+        (Integration.objects.filter(status=PortalStatus.ERROR), "status_changed_at"),
+        (
+            Integration.objects.filter(status=PortalStatus.DISCONNECTED)
+            .exclude(status_cause=ADMIN_ACTION)
+            .exclude(Exists(replaced)),
+            "status_changed_at",
+        ),
+        (
+            Integration.objects.filter(status=PortalStatus.SYNCING, status_changed_at__lt=stuck),
+            "status_changed_at",
+        ),
+        (
+            live.filter(subscription_expires_at__lt=now + timedelta(days=1)),
+            "subscription_expires_at",
+        ),
+        (
+            live.filter(api_version__in=stale_versions, last_refreshed_at__lt=stale),
+            "last_refreshed_at",
+        ),
     ]
     found: dict[int, Integration] = {}
-    for query in queries:
-        rows = query.select_related("raw_calendar", "credential__customer").order_by(
-            "status_changed_at", "pk"
-        )
+    for query, order in queries:
+        rows = query.select_related("raw_calendar", "credential__customer").order_by(order)
         for integration in rows[:limit]:
             found[integration.pk] = integration
     oldest_first = sorted(found.values(), key=lambda i: (i.status_changed_at or now, i.pk))
