@@ -23,7 +23,9 @@ class SecretInput(forms.PasswordInput):
 class SecretField(forms.CharField):
     """A set/replace field: blank keeps the stored secret, a value replaces it."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, *, must_enter: bool = False) -> None:
+        # Always optional to Django, so a blank "keep it" reaches clean(); must_enter refuses it.
+        self.must_enter = must_enter
         super().__init__(
             label=label,
             required=False,
@@ -35,6 +37,8 @@ class SecretField(forms.CharField):
 
     def clean(self, value: str | None) -> str:
         value = super().clean(value) or ""
+        if self.must_enter and not value:
+            raise ValidationError(f"Enter the {self.label.lower()}.")
         if value and not value.strip():
             raise ValidationError("Only white space was entered.")
         value = value.strip()

@@ -355,22 +355,24 @@ def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bo
 
 def replace_refresh_token(credential_id: int, refresh_token: str) -> Credential:
     """Store a new refresh token; pushing it to the integrations is a bulk job."""
-    with transaction.atomic():
-        credential = Credential.objects.select_for_update().get(pk=credential_id)
-        credential.refresh_token = refresh_token
-        credential.refresh_token_replaced_at = timezone.now()
-        credential.save()
-    return credential
+    return _replace_secret(Credential, credential_id, "refresh_token", refresh_token)
 
 
 def rotate_client_secret(oauth_app_id: int, client_secret: str) -> OAuthApp:
     """Store a new client secret; pushing it to the integrations is a bulk job."""
+    return _replace_secret(OAuthApp, oauth_app_id, "client_secret", client_secret)
+
+
+def _replace_secret[M: (Credential, OAuthApp)](
+    model: type[M], pk: int, field: str, value: str
+) -> M:
+    # History never holds the secret; its *_replaced_at field records that it changed.
     with transaction.atomic():
-        app = OAuthApp.objects.select_for_update().get(pk=oauth_app_id)
-        app.client_secret = client_secret
-        app.client_secret_replaced_at = timezone.now()
-        app.save()
-    return app
+        obj = model.objects.select_for_update().get(pk=pk)
+        setattr(obj, field, value)
+        setattr(obj, f"{field}_replaced_at", timezone.now())
+        obj.save()
+    return obj
 
 
 def push_credentials(integration_id: int, *, user: AbstractBaseUser | None = None) -> Integration:

@@ -122,3 +122,19 @@ def test_a_credential_needs_a_refresh_token(admin_client, customer, google_app):
 
     assert response.status_code == 200
     assert not Credential.objects.exists()
+
+
+def test_replacing_a_refresh_token_with_nothing_is_refused(admin_client, credential):
+    data = {
+        "action": "replace_refresh_token",
+        "_selected_action": [credential.pk],
+        "apply": "1",
+        "refresh_token": "",
+    }
+
+    response = admin_client.post(reverse("admin:calendars_credential_changelist"), data)
+
+    assert response.status_code == 200
+    assert b"Enter the new refresh token." in response.content
+    credential.refresh_from_db()
+    assert credential.refresh_token.reveal() == "1//refresh:alice@example.com"

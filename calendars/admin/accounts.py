@@ -100,21 +100,11 @@ class OAuthAppAdmin(admin.ModelAdmin):
 
 
 class RotateClientSecretForm(forms.Form):
-    client_secret = SecretField("New client secret")
-
-    def clean_client_secret(self) -> str:
-        if not self.cleaned_data["client_secret"]:
-            raise forms.ValidationError("Enter the new client secret.")
-        return self.cleaned_data["client_secret"]
+    client_secret = SecretField("New client secret", must_enter=True)
 
 
 class ReplaceRefreshTokenForm(forms.Form):
-    refresh_token = SecretField("New refresh token")
-
-    def clean_refresh_token(self) -> str:
-        if not self.cleaned_data["refresh_token"]:
-            raise forms.ValidationError("Enter the new refresh token.")
-        return self.cleaned_data["refresh_token"]
+    refresh_token = SecretField("New refresh token", must_enter=True)
 
 
 @admin.register(Credential)
