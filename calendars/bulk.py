@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -30,6 +31,11 @@ from calendars.models import BulkJob, BulkJobItem
 logger = logging.getLogger(__name__)
 Kind = BulkJob.Kind
 State = BulkJobItem.State
+IDLE_POLL_SECONDS = 1.0
+# A lane writes its sign of life (BulkJob.active_at) at most this often.
+ALIVE_EVERY_SECONDS = 5.0
+# An item whose task died this many times is failed rather than taken up again.
+MAX_ITEM_ATTEMPTS = 3
 
 PERFORM: dict[str, Callable[..., object]] = {
     Kind.RESYNC: operations.resync_integration,
@@ -64,48 +70,60 @@ class Progress:
 def start(
     kind: str, integration_ids: Iterable[int], *, user: AbstractBaseUser | None, description: str
 ) -> BulkJob:
-    """Create the job and its items, and queue it once they are committed."""
+    """Create the job and its items, and queue its lanes once they are committed."""
+    ids = sorted(set(integration_ids))
     with transaction.atomic():
         job = BulkJob.objects.create(kind=kind, description=description[:300], created_by=user)
-        BulkJobItem.objects.bulk_create(
-            [BulkJobItem(job=job, integration_id=pk) for pk in sorted(set(integration_ids))]
-        )
-        transaction.on_commit(lambda: enqueue(job.pk))
+        BulkJobItem.objects.bulk_create([BulkJobItem(job=job, integration_id=pk) for pk in ids])
+        transaction.on_commit(lambda: enqueue(job.pk, lanes=min(settings.BULK_LANES, len(ids))))
     return job
 
 
-def enqueue(job_id: int) -> None:
-    async_task("calendars.tasks.run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
+def enqueue(job_id: int, *, lanes: int = 1) -> None:
+    """Queue `lanes` tasks for the job; each works through the pending items beside the others."""
+    BulkJob.objects.filter(pk=job_id).update(active_at=timezone.now())
+    for _ in range(max(1, lanes)):
+        async_task("calendars.tasks.run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
 
 
 def rerun(job: BulkJob) -> None:
     """Run what is left: the pending items and, asked by a person, the failed ones again."""
     with transaction.atomic():
-        job.items.filter(state=State.FAILED).update(state=State.PENDING, reason="")
+        job.items.filter(state=State.FAILED).update(state=State.PENDING, reason="", attempts=0)
         BulkJob.objects.filter(pk=job.pk).update(finished_at=None)
-        transaction.on_commit(lambda: enqueue(job.pk))
+        transaction.on_commit(lambda: enqueue(job.pk, lanes=settings.BULK_LANES))
 
 
 def run(job_id: int) -> Progress:
-    """Do pending items for up to BULK_TASK_SECONDS, then queue the rest as a new task.
+    """One lane: take pending items one at a time until none is left or BULK_TASK_SECONDS pass.
 
-    Short tasks stay well inside django-q2's timeout, and a crash loses at most the item in
-    hand, which the next run (a redelivered task) does again. Safe beside another run.
+    Other lanes, on this host or others, do the same beside it; a claim gives each item to one
+    lane. Out of time, the lane queues its successor, so tasks stay short and well inside
+    django-q2's timeout. A lane that dies loses only the item in hand: its claim lapses and
+    another lane does it again (every kind of item is idempotent).
     """
     job = BulkJob.objects.get(pk=job_id)
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     user = get_user_model().objects.filter(pk=job.created_by_id).first()
     perform = PERFORM[job.kind]
     deadline = time.monotonic() + settings.BULK_TASK_SECONDS
-    for item in job.items.filter(state=State.PENDING).order_by("pk"):
+    alive_at = 0.0
+    while True:
         if time.monotonic() > deadline:
             enqueue(job_id)
             return progress(job)
-        # Claim the item: a second run (a re-delivered task) skips what this one took.
-        claimed = BulkJobItem.objects.filter(
-            pk=item.pk, state=State.PENDING, attempts=item.attempts
-        ).update(attempts=F("attempts") + 1)
-        if not claimed:
+        if time.monotonic() - alive_at > ALIVE_EVERY_SECONDS:
+            BulkJob.objects.filter(pk=job_id).update(active_at=timezone.now())
+            alive_at = time.monotonic()
+        item = _claim(job)
+        if item is None:
+            if not job.items.filter(state=State.PENDING).exists():
+                break
+            # What is left is in other lanes' hands: wait for them, or for a lost claim to lapse.
+            time.sleep(IDLE_POLL_SECONDS)
+            continue
+        if item.attempts >= MAX_ITEM_ATTEMPTS:
+            _finish(item, State.FAILED, f"gave up: its task died {item.attempts} times")
             continue
         try:
             perform(item.integration_id, user=user)
@@ -114,18 +132,60 @@ def run(job_id: int) -> Progress:
         else:
             _finish(item, State.DONE, "")
     result = progress(job)
-    if result.pending == 0:
-        BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(
-            finished_at=timezone.now()
-        )
+    BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
     logger.info("bulk job %s (%s): %s", job_id, job.kind, result)
     return result
 
 
+def _claim(job: BulkJob) -> BulkJobItem | None:
+    """Take the next pending item no live lane holds (skip_locked: lanes never queue on a row)."""
+    now = timezone.now()
+    with transaction.atomic():
+        item = (
+            job.items.select_for_update(skip_locked=True)
+            .filter(state=State.PENDING)
+            .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .order_by("pk")
+            .first()
+        )
+        if item is not None:
+            BulkJobItem.objects.filter(pk=item.pk).update(
+                attempts=F("attempts") + 1,
+                claimed_until=now + timedelta(seconds=claim_seconds()),
+                worked_by=settings.NODE_NAME[:100],
+            )
+    return item
+
+
+def claim_seconds() -> int:
+    """How long a claim holds: django-q2 kills any task older than its timeout."""
+    return settings.Q_CLUSTER["timeout"]
+
+
 def _finish(item: BulkJobItem, state: str, reason: str) -> None:
     BulkJobItem.objects.filter(pk=item.pk).update(
-        state=state, reason=reason[:2000], finished_at=timezone.now()
+        state=state, reason=reason[:2000], finished_at=timezone.now(), claimed_until=None
     )
+
+
+def sweep() -> list[int]:
+    """Queue again the unfinished jobs no lane has worked on lately (their tasks were lost).
+
+    The ORM broker delivers a dead worker's task again after Q_RETRY; Redis loses it for good.
+    Either way a job silent for that long has no live lane.
+    """
+    silent_since = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"])
+    silent = Q(active_at__lt=silent_since) | Q(active_at__isnull=True, created_at__lt=silent_since)
+    stalled = list(
+        BulkJob.objects.filter(silent, finished_at__isnull=True)
+        .filter(items__state=State.PENDING)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for job_id in stalled:
+        logger.warning("bulk job %s had no live task: queued again", job_id)
+        enqueue(job_id, lanes=settings.BULK_LANES)
+    return stalled
 
 
 def progress(job: BulkJob) -> Progress:

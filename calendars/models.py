@@ -348,6 +348,8 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life from any of the job's tasks; the sweeper resumes a job silent too long.
+    active_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -368,6 +370,10 @@ class BulkJobItem(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A pending item is in a task's hands until then (no task outlives django-q2's timeout);
+    # after it, another task may take the item up again.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    worked_by = models.CharField(max_length=100, blank=True, help_text="NODE_NAME of the host")
 
     class Meta:
         ordering = ["pk"]

@@ -16,11 +16,16 @@ from django_q.models import Schedule
 from django_q.tasks import async_task
 
 from calendars import bulk, operations, webhook_events
-from calendars.models import Heartbeat, Integration, WebhookDelivery
+from calendars.meetingbaas.types import PortalStatus
+from calendars.models import BulkJob, BulkJobItem, Heartbeat, Integration, WebhookDelivery
 
 REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
 WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
 HEARTBEAT_SCHEDULE = "Cluster heartbeat"
+BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
+RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
+# One renewal job takes at most this many integrations; the next hour takes the rest.
+RENEWALS_PER_RUN = 5000
 
 
 def heartbeat() -> str:
@@ -70,6 +75,45 @@ def sweep_pending_webhooks() -> int:
     return len(ids)
 
 
+def sweep_bulk_jobs() -> int:
+    """Queue again the bulk jobs whose tasks were lost (a killed cluster, Redis)."""
+    return len(bulk.sweep())
+
+
+def renew_expiring_subscriptions() -> str:
+    """Start a bulk job renewing the push subscriptions that lapse within the coming hours.
+
+    Integrations already waiting in an unfinished renewal job are left to it, so a slow job
+    is never doubled by the next hour's check.
+    """
+    lapse_before = timezone.now() + timedelta(hours=settings.SUBSCRIPTION_RENEW_HOURS)
+    in_hand = BulkJobItem.objects.filter(
+        job__kind=BulkJob.Kind.RESUBSCRIBE,
+        job__finished_at__isnull=True,
+        state=BulkJobItem.State.PENDING,
+    ).values("integration_id")
+    ids = list(
+        Integration.objects.filter(
+            api_version="v2",
+            status=PortalStatus.ACTIVE,
+            subscription_expires_at__lt=lapse_before,
+        )
+        .exclude(pk__in=in_hand)
+        .order_by("subscription_expires_at")
+        .values_list("pk", flat=True)[:RENEWALS_PER_RUN]
+    )
+    if not ids:
+        return "no subscription lapses soon"
+    job = bulk.start(
+        BulkJob.Kind.RESUBSCRIBE,
+        ids,
+        user=None,
+        description=f"scheduled: {len(ids)} subscription(s) lapsing within "
+        f"{settings.SUBSCRIPTION_RENEW_HOURS} h",
+    )
+    return f"bulk job {job.pk} renews {len(ids)} subscription(s)"
+
+
 def refresh_all_integrations() -> dict[str, int]:
     """Refresh every live integration, each API version in use from its own listing."""
     totals: dict[str, int] = {}
@@ -102,6 +146,8 @@ def ensure_schedules() -> None:
             settings.STATUS_REFRESH_MINUTES,
         ),
         (WEBHOOK_SWEEP_SCHEDULE, "calendars.tasks.sweep_pending_webhooks", 5),
+        (BULK_SWEEP_SCHEDULE, "calendars.tasks.sweep_bulk_jobs", 2),
+        (RENEWAL_SCHEDULE, "calendars.tasks.renew_expiring_subscriptions", 60),
         (HEARTBEAT_SCHEDULE, "calendars.tasks.heartbeat", 1),
     ):
         Schedule.objects.update_or_create(

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import json
 import logging
+import math
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -120,7 +121,7 @@ def _verify_svix(body: bytes, headers: object) -> tuple[str, datetime]:
 
 def _parse(body: bytes) -> dict:
     try:
-        payload = json.loads(body)
+        payload = json.loads(body, parse_constant=_not_json, parse_float=_finite_float)
     except (ValueError, UnicodeDecodeError):
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
@@ -128,6 +129,18 @@ def _parse(body: bytes) -> dict:
     if not isinstance(payload.get("data"), dict):
         raise Rejected(400, "body has no 'data' object")
     return _without_nul(payload)
+
+
+def _not_json(token: str) -> None:
+    """Python reads NaN and Infinity, which JSON (and PostgreSQL's jsonb) does not have."""
+    raise ValueError(f"{token} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 reads as infinity, which jsonb cannot store either
+        raise ValueError(f"{text} is out of range")
+    return value
 
 
 def _without_nul(value: object) -> object:

@@ -223,21 +223,37 @@ STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
 # How this process names itself in heartbeats and bulk-job records (one name per host).
 NODE_NAME = env.str("NODE_NAME", default=socket.gethostname())
 STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
+# The hourly check renews (v2) push subscriptions lapsing within this many hours.
+SUBSCRIPTION_RENEW_HOURS = env.int("SUBSCRIPTION_RENEW_HOURS", default=24)
 
 # --- django-q2 ----------------------------------------------------------------------------
 # A bulk job's task works this long, then queues the rest: well inside Q_TIMEOUT.
 BULK_TASK_SECONDS = env.int("BULK_TASK_SECONDS", default=60)
+# Tasks working on one bulk job side by side, on any cluster (each holds a worker while it
+# runs). One leaves the default single cluster a worker free for webhooks and refreshes.
+BULK_LANES = env.int("BULK_LANES", default=1)
 # timeout must stay well below retry, or a slow task is delivered again while it still runs.
+_workers = env.int("Q_WORKERS", default=2)
 Q_CLUSTER = {
     "name": env.str("Q_CLUSTER_NAME", default="portal"),
-    "workers": env.int("Q_WORKERS", default=2),
+    "workers": _workers,
     "timeout": env.int("Q_TIMEOUT", default=120),
     "retry": env.int("Q_RETRY", default=300),
     "max_attempts": 3,
     "catch_up": False,
     "save_limit": 1000,
     "ack_failures": True,
+    # Take no more tasks than the workers can start: with Redis, a task a cluster has taken
+    # but not started dies with it.
+    "queue_limit": _workers,
 }
+if not 0 < BULK_TASK_SECONDS < Q_CLUSTER["timeout"] < Q_CLUSTER["retry"]:
+    _problems.append(
+        f"BULK_TASK_SECONDS ({BULK_TASK_SECONDS}) < Q_TIMEOUT ({Q_CLUSTER['timeout']}) "
+        f"< Q_RETRY ({Q_CLUSTER['retry']}) does not hold"
+    )
+if BULK_LANES < 1:
+    _problems.append(f"BULK_LANES is {BULK_LANES}, not 1 or more")
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL

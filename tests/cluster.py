@@ -1,4 +1,4 @@
-"""Start a real django-q2 cluster process against the test database."""
+"""Start real django-q2 cluster processes against the test database, and queue work for them."""
 
 from __future__ import annotations
 
@@ -7,12 +7,25 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import redis
 from django.conf import settings
 from django.db import connection
+from django_q.conf import Conf
 
 ROOT = Path(__file__).resolve().parent.parent
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def redis_available() -> bool:
+    try:
+        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
 
 
 def database_url() -> str:
@@ -37,24 +50,59 @@ def start_cluster(sandbox_url: str, **env: str) -> subprocess.Popen:
         "Q_WORKERS": "1",
         **env,
     }
-    return subprocess.Popen(
+    # Output goes to a file: a pipe nobody reads until the end fills up and blocks the cluster.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 (lives as long as the cluster; closed on stop)
+    cluster = subprocess.Popen(
         [sys.executable, "manage.py", "qcluster"],
         cwd=ROOT,
         env=environment,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,  # its own process group, so a test can kill the whole cluster
     )
+    cluster.log = log
+    return cluster
 
 
 def stop_cluster(cluster: subprocess.Popen) -> str:
+    """Stop the cluster and everything it started; returns what it printed."""
     cluster.terminate()
     try:
-        output = cluster.communicate(timeout=30)[0]
+        cluster.wait(timeout=30)
     except subprocess.TimeoutExpired:
         cluster.kill()
-        output = cluster.communicate()[0]
+        cluster.wait()
     # Reap any worker the cluster left behind: nothing may outlive the test that started it.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(cluster.pid, signal.SIGKILL)
-    return output.decode(errors="replace")
+    cluster.log.seek(0)
+    output = cluster.log.read().decode(errors="replace")
+    cluster.log.close()
+    return output
+
+
+def kill_cluster(cluster: subprocess.Popen) -> None:
+    """SIGKILL the whole cluster (sentinel, pusher, workers, monitor), as a host dying would."""
+    os.killpg(cluster.pid, signal.SIGKILL)
+    cluster.wait()
+    cluster.log.close()
+
+
+def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return condition()
+
+
+@contextlib.contextmanager
+def enqueue_onto(name: str) -> Iterator[None]:
+    """Queue tasks for real, onto the named cluster's queue (tests otherwise run them inline)."""
+    saved = (Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX)
+    Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX = False, name, name
+    try:
+        yield
+    finally:
+        Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX = saved

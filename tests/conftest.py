@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -9,12 +10,14 @@ import requests
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
+from django_q.conf import Conf
 
 from calendars import operations
 from calendars.meetingbaas.transport import TransportConfig
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.sandbox import SandboxServer
 from calendars.sandbox.state import SandboxState
+from tests.cluster import REDIS_URL, redis_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -143,3 +146,19 @@ def credential(customer: Customer, google_app: OAuthApp) -> Credential:
         account_email="alice@example.com",
         refresh_token="1//refresh:alice@example.com",
     )
+
+
+@pytest.fixture(params=["orm", "redis"])
+def broker(request, monkeypatch) -> dict[str, str]:
+    """A fresh queue on each broker: this process enqueues onto it; pass the dict to clusters."""
+    name = f"portal-test-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setattr(Conf, "SYNC", False)
+    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
+    monkeypatch.setattr(Conf, "PREFIX", name)
+    env = {"Q_CLUSTER_NAME": name}
+    if request.param == "redis":
+        require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
+        monkeypatch.setattr(Conf, "ORM", None)
+        monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
+        env["REDIS_URL"] = REDIS_URL
+    return env

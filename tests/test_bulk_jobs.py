@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.conf import settings
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
-from calendars import bulk
+from calendars import bulk, tasks
 from calendars.models import BulkJob, BulkJobItem, Integration, OAuthApp, StatusChange
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
@@ -55,6 +59,7 @@ def test_a_confirmed_resync_runs_as_a_job_and_reaches_100_percent(admin_client, 
     assert len(sandbox.requests_to("POST", "/v2/calendars/")) == 3  # one sync each
     page = admin_client.get(response.url).content.decode()
     assert '<strong id="progress-percent">100%</strong>' in page
+    assert f"Worked on by {settings.NODE_NAME} (3 items)." in page  # which host did what
 
 
 def test_failures_are_listed_with_their_reason_and_a_rerun_does_only_what_is_left(
@@ -157,3 +162,29 @@ def test_rotating_a_client_secret_pushes_it_to_every_integration_of_the_app(
         "rotated-secret"
     }
     assert BulkJob.objects.get().kind == "push_credentials"
+
+
+def test_a_job_whose_tasks_were_all_lost_is_resumed_by_the_sweeper(sandbox, make_integration):
+    integration = make_integration()
+    lost = BulkJob.objects.create(kind=BulkJob.Kind.RESYNC, description="lost")
+    alive = BulkJob.objects.create(kind=BulkJob.Kind.RESYNC, description="alive")
+    for job in (lost, alive):
+        BulkJobItem.objects.create(job=job, integration=integration)
+    BulkJob.objects.filter(pk=lost.pk).update(active_at=timezone.now() - timedelta(hours=1))
+    BulkJob.objects.filter(pk=alive.pk).update(active_at=timezone.now())
+
+    assert tasks.sweep_bulk_jobs() == 1  # tasks run inline in tests: the lost job runs now
+
+    assert bulk.progress(lost).finished and bulk.progress(lost).done == 1
+    assert bulk.progress(alive).pending == 1
+
+
+def test_an_item_whose_task_keeps_dying_is_failed_not_retried_forever(sandbox, three):
+    job = bulk.start(BulkJob.Kind.RESYNC, [three[0].pk], user=None, description="poison")
+    BulkJobItem.objects.filter(job=job).update(attempts=bulk.MAX_ITEM_ATTEMPTS)  # died 3 times
+
+    result = bulk.run(job.pk)
+
+    assert (result.done, result.failed) == (0, 1)
+    assert "its task died 3 times" in job.items.get().reason
+    assert not sandbox.requests_to("POST", f"/v2/calendars/{three[0].remote_id}/sync")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import io
 
 import pytest
+from django.contrib.postgres.operations import AddIndexConcurrently
 from django.core.management import call_command
 from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import AddConstraint, AddIndex, CreateModel
+from django.db.models import UniqueConstraint
 
 
 @pytest.mark.django_db(transaction=True)
@@ -20,3 +24,23 @@ def test_the_changelist_index_builds_concurrently_on_postgresql():
         assert "CREATE INDEX CONCURRENTLY" in sql
     else:
         assert "CONCURRENTLY" not in sql
+
+
+def test_no_migration_builds_an_index_on_an_existing_table_while_locking_it():
+    """An index (or unique constraint) on a table an earlier migration made must build
+    concurrently; on a table created in the same migration there is nothing to lock."""
+    loader = MigrationLoader(None, ignore_no_migrations=True)
+    offenders = []
+    for (app, name), migration in loader.disk_migrations.items():
+        if app != "calendars":
+            continue
+        created = {op.name_lower for op in migration.operations if isinstance(op, CreateModel)}
+        for op in migration.operations:
+            locking = isinstance(op, AddIndex) and not isinstance(op, AddIndexConcurrently)
+            unique = isinstance(op, AddConstraint) and isinstance(op.constraint, UniqueConstraint)
+            if (locking or unique) and op.model_name_lower not in created:
+                offenders.append(f"{name}: {op.describe()}")
+        if any(isinstance(op, AddIndexConcurrently) for op in migration.operations):
+            assert not migration.atomic, f"{name} builds an index concurrently: atomic = False"
+
+    assert offenders == []

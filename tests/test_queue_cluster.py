@@ -2,46 +2,16 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 
 import pytest
-import redis
 from django.utils import timezone
-from django_q.conf import Conf
 
 from calendars import bulk, operations, tasks
 from calendars.models import BulkJob, Integration, RawCalendar
-from tests.cluster import start_cluster, stop_cluster
-from tests.conftest import require_service
-
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-
-
-def redis_available() -> bool:
-    try:
-        return bool(redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping())
-    except redis.RedisError:
-        return False
-
-
-@pytest.fixture(params=["orm", "redis"])
-def broker(request, monkeypatch) -> dict[str, str]:
-    name = f"portal-test-{uuid.uuid4().hex[:8]}"
-    monkeypatch.setattr(Conf, "SYNC", False)
-    monkeypatch.setattr(Conf, "CLUSTER_NAME", name)
-    monkeypatch.setattr(Conf, "PREFIX", name)
-    env = {"Q_CLUSTER_NAME": name}
-    if request.param == "redis":
-        require_service(redis_available(), f"Redis is not reachable at {REDIS_URL}")
-        monkeypatch.setattr(Conf, "ORM", None)
-        monkeypatch.setattr(Conf, "REDIS", REDIS_URL)
-        env["REDIS_URL"] = REDIS_URL
-    return env
+from tests.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster, wait_until
 
 
 @pytest.mark.slow
@@ -79,16 +49,15 @@ def test_a_bulk_job_survives_its_worker_being_killed(sandbox, make_integration):
         "BULK_TASK_SECONDS": "3",
     }
     first = start_cluster(sandbox.url, **env)
-    with override_conf(env["Q_CLUSTER_NAME"]):
+    with enqueue_onto(env["Q_CLUSTER_NAME"]):
         job = bulk.start(
             BulkJob.Kind.RESYNC, [i.pk for i in integrations], user=None, description="kill test"
         )
-        assert _wait(lambda: bulk.progress(job).done >= 2, 30), "the first cluster never got going"
-        os.killpg(first.pid, signal.SIGKILL)  # the whole cluster: sentinel, workers, monitor
-        first.wait()
+        assert wait_until(lambda: bulk.progress(job).done >= 2, 30), "the cluster never got going"
+        kill_cluster(first)
         second = start_cluster(sandbox.url, **env)
         try:
-            finished = _wait(lambda: bulk.progress(job).finished, 60)
+            finished = wait_until(lambda: bulk.progress(job).finished, 60)
         finally:
             output = stop_cluster(second)
 
@@ -111,23 +80,3 @@ def _calendar_ids() -> list[str]:
         "alice.team@group.calendar.google.com",
         "alice.oncall@group.calendar.google.com",
     ]
-
-
-def _wait(condition, seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
-@contextmanager
-def override_conf(name: str):
-    """Enqueue for real, onto the named cluster's queue."""
-    saved = (Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX)
-    Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX = False, name, name
-    try:
-        yield
-    finally:
-        Conf.SYNC, Conf.CLUSTER_NAME, Conf.PREFIX = saved

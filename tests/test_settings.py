@@ -41,6 +41,24 @@ def test_production_lists_every_missing_variable_in_one_message(tmp_path):
         assert f"{name} is not set" in result.stderr
 
 
+def test_queue_timings_that_would_redeliver_running_tasks_are_refused(tmp_path):
+    result = import_settings(
+        DEBUG="false",
+        PORTAL_VAR_DIR=str(tmp_path),
+        BULK_TASK_SECONDS="200",
+        Q_TIMEOUT="120",
+        Q_RETRY="100",
+        BULK_LANES="0",
+    )
+
+    assert result.returncode != 0
+    assert (
+        "BULK_TASK_SECONDS (200) < Q_TIMEOUT (120) < Q_RETRY (100) does not hold" in result.stderr
+    )
+    assert "BULK_LANES is 0" in result.stderr
+    assert "SECRET_KEY is not set" in result.stderr  # still one message for everything
+
+
 def test_production_starts_with_its_variables_set(tmp_path):
     result = import_settings(
         DEBUG="false",

@@ -294,3 +294,14 @@ def test_a_nul_character_in_a_signed_payload_is_stored_replaced(client, integrat
 
     assert response.status_code == 200
     assert WebhookDelivery.objects.get().payload["data"]["title\ufffd"] == "a\ufffdb"
+
+
+@pytest.mark.parametrize("number", ["Infinity", "-Infinity", "NaN", "1e999"])
+def test_a_signed_payload_with_a_number_json_does_not_have_is_refused(client, integration, number):
+    data = f'{{"calendar_id": "{integration.remote_id}", "updated_at": {number}}}'
+    body = f'{{"event": "calendar.connection_updated", "data": {data}}}'
+
+    response = post(client, body, **svix_headers(body))
+
+    assert response.status_code == 400
+    assert not WebhookDelivery.objects.exists()

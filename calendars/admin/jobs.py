@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -96,6 +97,10 @@ class BulkJobAdmin(ReadOnlyAdmin):
             "job": job,
             "progress": bulk.progress(job),
             "failures": failures[:500],
+            "hosts": job.items.exclude(worked_by="")
+            .values("worked_by")
+            .annotate(items=Count("pk"))
+            .order_by("worked_by"),
             "can_rerun": allows(request, bulk.PERMISSION[job.kind]),
         }
         return TemplateResponse(request, "admin/calendars/bulkjob/progress.html", context)

@@ -4,6 +4,8 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
+from calendars.migration_operations import AddIndexSafely
+
 
 def backfill_status_changed_at(apps, schema_editor):
     Integration = apps.get_model("calendars", "Integration")
@@ -13,6 +15,9 @@ def backfill_status_changed_at(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Not atomic, so that the two indexes on the integration table build concurrently on
+    # PostgreSQL; every other operation creates a new table or adds a nullable column.
+    atomic = False
 
     dependencies = [
         ('calendars', '0004_roles'),
@@ -61,11 +66,11 @@ class Migration(migrations.Migration):
             name='status_changed_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
-        migrations.AddIndex(
+        AddIndexSafely(
             model_name='integration',
             index=models.Index(fields=['status', 'status_changed_at'], name='calendars_i_status_ac6185_idx'),
         ),
-        migrations.AddIndex(
+        AddIndexSafely(
             model_name='integration',
             index=models.Index(fields=['subscription_expires_at'], name='calendars_i_subscri_62fc51_idx'),
         ),

@@ -161,6 +161,7 @@ def v2_sync(state: SandboxState, calendar_id: str, **_: object) -> Answer:
             "invalid_grant: Token has been expired or revoked.",
         )
     with state.lock:
+        c.resyncs += 1
         if c.status == "active":
             c.synced_at, c.sync_status, c.sync_error = now(), "success", None
         c.updated_at = now()

@@ -40,6 +40,7 @@ class SandboxConnection:
     synced_at: datetime | None = None
     updated_at: datetime | None = None
     subscription_expires_at: datetime | None = None
+    resyncs: int = 0  # how often a sync was asked for: tests count effects, not requests
 
     def settle(self, moment: datetime) -> bool:
         """The first sync finishes `sync_delay` seconds after creation; True when it just did."""
