@@ -8,8 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -86,15 +85,6 @@ def kill_cluster(cluster: subprocess.Popen) -> None:
     os.killpg(cluster.pid, signal.SIGKILL)
     cluster.wait()
     cluster.log.close()
-
-
-def wait_until(condition: Callable[[], bool], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 @contextlib.contextmanager

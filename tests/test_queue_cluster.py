@@ -11,7 +11,8 @@ from django.utils import timezone
 
 from calendars import bulk, operations, tasks
 from calendars.models import BulkJob, Integration, RawCalendar
-from tests.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster, wait_until
+from tests.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster
+from tests.waiting import wait_until
 
 
 @pytest.mark.slow

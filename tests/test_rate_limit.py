@@ -5,12 +5,11 @@ from __future__ import annotations
 import time
 
 import pytest
-from django.utils import timezone
 
 from calendars import bulk
 from calendars.meetingbaas.transport import WriteLimiter
-from calendars.models import BulkJob, Credential, Integration, RawCalendar
-from calendars.sandbox.accounts import account_for
+from calendars.models import BulkJob
+from tests.seeding import integrations_in_sandbox
 
 
 class FakeClock:
@@ -52,7 +51,10 @@ def test_five_hundred_bulk_updates_at_five_per_second_draw_no_429(
     sandbox, customer, google_app, settings
 ):
     settings.MEETINGBAAS_WRITE_RATE = 5.0
-    ids = _five_hundred_integrations(sandbox, customer, google_app)
+    integrations = integrations_in_sandbox(
+        sandbox.state, customer, google_app, 500, status="syncing"
+    )
+    ids = [i.pk for i in integrations]
     sandbox.control("POST", "config", {"write_rate": 5})
 
     started = time.monotonic()
@@ -65,32 +67,3 @@ def test_five_hundred_bulk_updates_at_five_per_second_draw_no_429(
     assert len(sandbox.requests_to("PATCH", "/v2/calendars/")) == 500
     assert elapsed >= 500 / 5 * 0.95  # it really was paced, not lucky
     print(f"500 PATCH at 5/s: {elapsed:.1f} s, 0 throttled")
-
-
-def _five_hundred_integrations(sandbox, customer, google_app) -> list[int]:
-    """Connections made inside the sandbox (no API writes) and the rows that point at them."""
-    now = timezone.now()
-    ids = []
-    for n in range(500):
-        token = f"rt:user{n}@example.com"
-        account = account_for("google", "secret", token)
-        remote = sandbox.state.create("v2", account, account.email)
-        credential = Credential.objects.create(
-            customer=customer,
-            oauth_app=google_app,
-            account_email=account.email,
-            refresh_token=token,
-        )
-        raw = RawCalendar.objects.create(
-            credential=credential, provider_id=account.email, listed_at=now
-        )
-        integration = Integration.objects.create(
-            credential=credential,
-            raw_calendar=raw,
-            remote_id=remote.id,
-            api_version="v2",
-            provider="google",
-            status="syncing",
-        )
-        ids.append(integration.pk)
-    return ids

@@ -14,9 +14,10 @@ from django.utils import timezone
 from django_q.models import Schedule, Task
 
 from calendars import bulk, tasks
-from calendars.models import BulkJob, Credential, Integration, RawCalendar
-from calendars.sandbox.accounts import account_for
-from tests.cluster import kill_cluster, start_cluster, stop_cluster, wait_until
+from calendars.models import BulkJob
+from tests.cluster import kill_cluster, start_cluster, stop_cluster
+from tests.seeding import integrations_in_sandbox
+from tests.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
@@ -30,44 +31,12 @@ def on_postgresql() -> None:
         pytest.skip("several hosts share a PostgreSQL database: scripts/test runs this there")
 
 
-def seed_integrations(state, customer, app, count: int) -> list[Integration]:
-    """`count` live integrations, each with its connection in the sandbox (no API round trip)."""
-    now = timezone.now()
-    credentials = Credential.objects.bulk_create(
-        Credential(
-            customer=customer,
-            oauth_app=app,
-            account_email=f"user{n}@scale.example",
-            refresh_token=f"1//refresh:user{n}@scale.example",
-        )
-        for n in range(count)
-    )
-    raws = RawCalendar.objects.bulk_create(
-        RawCalendar(credential=c, provider_id=c.account_email, listed_at=now) for c in credentials
-    )
-    integrations = []
-    for credential, raw in zip(credentials, raws, strict=True):
-        account = account_for("google", "client-secret", f"1//refresh:{raw.provider_id}")
-        remote = state.create("v2", account, raw.provider_id)
-        integrations.append(
-            Integration(
-                credential=credential,
-                raw_calendar=raw,
-                remote_id=remote.id,
-                api_version="v2",
-                provider="google",
-                status="active",
-            )
-        )
-    state.settle_all()
-    return Integration.objects.bulk_create(integrations)
-
-
 def test_two_clusters_share_a_bulk_job_and_finish_it_after_one_is_killed(
     broker, sandbox, customer, google_app, monkeypatch, settings
 ):
     state = sandbox.state
-    integrations = seed_integrations(state, customer, google_app, ITEMS)
+    integrations = integrations_in_sandbox(state, customer, google_app, ITEMS, status="active")
+    state.settle_all()
     monkeypatch.setattr(state, "latency", 0.02)  # a job long enough to kill a host mid-way
     settings.BULK_LANES = 4
     env = {

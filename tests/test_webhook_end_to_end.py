@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-
 import pytest
 from django.conf import settings
 
 from calendars.models import Integration, StatusChange, WebhookDelivery
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 10) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return condition()
 
 
 @pytest.fixture
@@ -40,11 +29,11 @@ def test_statuses_follow_the_sandbox_without_polling(webhooks_to_portal, make_in
     integration = make_integration()
 
     # the first sync finishes in the sandbox and its webhook makes the integration active
-    assert wait_for(lambda: Integration.objects.get(pk=integration.pk).status == "active")
+    assert wait_until(lambda: Integration.objects.get(pk=integration.pk).status == "active")
     sandbox.force(
         integration.remote_id, status="error", status_message="Calendar API quota exceeded"
     )
-    assert wait_for(
+    assert wait_until(
         lambda: (
             Integration.objects.get(pk=integration.pk).error_message
             == "Calendar API quota exceeded"
@@ -70,7 +59,7 @@ def test_badly_signed_and_stale_webhooks_are_refused_over_http(
 ):
     sandbox = webhooks_to_portal
     integration = make_integration()
-    wait_for(lambda: WebhookDelivery.objects.exists())
+    wait_until(lambda: WebhookDelivery.objects.exists())
     before = WebhookDelivery.objects.count()
 
     for variant in ("bad_signature", "stale"):
@@ -110,9 +99,9 @@ def test_a_duplicated_delivery_is_stored_once(webhooks_to_portal, make_integrati
 def test_an_out_of_order_update_does_not_win(webhooks_to_portal, make_integration):
     sandbox = webhooks_to_portal
     integration = make_integration()
-    assert wait_for(lambda: Integration.objects.get(pk=integration.pk).status == "active")
+    assert wait_until(lambda: Integration.objects.get(pk=integration.pk).status == "active")
     sandbox.force(integration.remote_id, status="error", status_message="Quota exceeded")
-    assert wait_for(lambda: Integration.objects.get(pk=integration.pk).status == "error")
+    assert wait_until(lambda: Integration.objects.get(pk=integration.pk).status == "error")
 
     sandbox.control(
         "POST",
