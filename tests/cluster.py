@@ -63,6 +63,12 @@ def start_cluster(sandbox_url: str, **env: str) -> subprocess.Popen:
     return cluster
 
 
+def printed(cluster: subprocess.Popen) -> str:
+    """What the cluster has printed so far (pread: the file offset is shared with the cluster)."""
+    fd = cluster.log.fileno()
+    return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
+
 def stop_cluster(cluster: subprocess.Popen) -> str:
     """Stop the cluster and everything it started; returns what it printed."""
     cluster.terminate()
