@@ -79,10 +79,10 @@ def start(
     return job
 
 
-def enqueue(job_id: int, *, lanes: int = 1) -> None:
-    """Queue `lanes` tasks for the job; each works through the pending items beside the others."""
+def enqueue(job_id: int, *, lanes: int | None = None) -> None:
+    """Queue `lanes` (BULK_LANES) tasks for the job, each working beside the others."""
     BulkJob.objects.filter(pk=job_id).update(active_at=timezone.now())
-    for _ in range(max(1, lanes)):
+    for _ in range(max(1, settings.BULK_LANES if lanes is None else lanes)):
         async_task("calendars.tasks.run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
 
 
@@ -91,7 +91,7 @@ def rerun(job: BulkJob) -> None:
     with transaction.atomic():
         job.items.filter(state=State.FAILED).update(state=State.PENDING, reason="", attempts=0)
         BulkJob.objects.filter(pk=job.pk).update(finished_at=None)
-        transaction.on_commit(lambda: enqueue(job.pk, lanes=settings.BULK_LANES))
+        transaction.on_commit(lambda: enqueue(job.pk))
 
 
 def run(job_id: int) -> Progress:
@@ -110,7 +110,7 @@ def run(job_id: int) -> Progress:
     alive_at = 0.0
     while True:
         if time.monotonic() > deadline:
-            enqueue(job_id)
+            enqueue(job_id, lanes=1)  # this lane's successor
             return progress(job)
         if time.monotonic() - alive_at > ALIVE_EVERY_SECONDS:
             BulkJob.objects.filter(pk=job_id).update(active_at=timezone.now())
@@ -151,15 +151,11 @@ def _claim(job: BulkJob) -> BulkJobItem | None:
         if item is not None:
             BulkJobItem.objects.filter(pk=item.pk).update(
                 attempts=F("attempts") + 1,
-                claimed_until=now + timedelta(seconds=claim_seconds()),
+                # django-q2 kills any task older than its timeout: by then the lane is gone.
+                claimed_until=now + timedelta(seconds=settings.Q_CLUSTER["timeout"]),
                 worked_by=settings.NODE_NAME[:100],
             )
     return item
-
-
-def claim_seconds() -> int:
-    """How long a claim holds: django-q2 kills any task older than its timeout."""
-    return settings.Q_CLUSTER["timeout"]
 
 
 def _finish(item: BulkJobItem, state: str, reason: str) -> None:
@@ -184,7 +180,7 @@ def sweep() -> list[int]:
     )
     for job_id in stalled:
         logger.warning("bulk job %s had no live task: queued again", job_id)
-        enqueue(job_id, lanes=settings.BULK_LANES)
+        enqueue(job_id)
     return stalled
 
 

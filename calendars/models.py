@@ -155,7 +155,7 @@ class Integration(models.Model):
     remote_id = models.UUIDField("Meeting BaaS id", unique=True)
     api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
     # The OAuth app's provider, copied here so counts and filters need no join (it never changes).
-    provider = models.CharField(max_length=16, choices=_choices(Platform), db_index=True)
+    provider = models.CharField(max_length=16, choices=_choices(Platform))
     status = models.CharField(
         max_length=16, choices=_choices(PortalStatus), default=PortalStatus.SYNCING
     )
@@ -210,6 +210,7 @@ class Integration(models.Model):
         ]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="integration_newest_first"),
+            models.Index(fields=["provider"], name="integration_provider"),
             models.Index(fields=["status", "status_changed_at"]),
             models.Index(fields=["last_refreshed_at"]),
             models.Index(fields=["subscription_expires_at"]),

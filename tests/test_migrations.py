@@ -9,7 +9,13 @@ from django.contrib.postgres.operations import AddIndexConcurrently
 from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
-from django.db.migrations.operations import AddConstraint, AddIndex, CreateModel
+from django.db.migrations.operations import (
+    AddConstraint,
+    AddField,
+    AddIndex,
+    AlterField,
+    CreateModel,
+)
 from django.db.models import UniqueConstraint
 
 
@@ -27,8 +33,9 @@ def test_the_changelist_index_builds_concurrently_on_postgresql():
 
 
 def test_no_migration_builds_an_index_on_an_existing_table_while_locking_it():
-    """An index (or unique constraint) on a table an earlier migration made must build
-    concurrently; on a table created in the same migration there is nothing to lock."""
+    """An index (an Index, a unique constraint, an indexed field) on a table an earlier
+    migration made must build concurrently; on a table the same migration creates there is
+    nothing to lock."""
     loader = MigrationLoader(None, ignore_no_migrations=True)
     offenders = []
     for (app, name), migration in loader.disk_migrations.items():
@@ -38,9 +45,18 @@ def test_no_migration_builds_an_index_on_an_existing_table_while_locking_it():
         for op in migration.operations:
             locking = isinstance(op, AddIndex) and not isinstance(op, AddIndexConcurrently)
             unique = isinstance(op, AddConstraint) and isinstance(op.constraint, UniqueConstraint)
-            if (locking or unique) and op.model_name_lower not in created:
+            # db_index / unique / a foreign key on a new or changed column builds an index too.
+            indexed = isinstance(op, AddField | AlterField) and _indexes(op.field)
+            if indexed and isinstance(op, AlterField):  # only if the column had no index before
+                before = loader.project_state((app, name), at_end=False)
+                indexed = not _indexes(before.models[app, op.model_name_lower].fields[op.name])
+            if (locking or unique or indexed) and op.model_name_lower not in created:
                 offenders.append(f"{name}: {op.describe()}")
         if any(isinstance(op, AddIndexConcurrently) for op in migration.operations):
             assert not migration.atomic, f"{name} builds an index concurrently: atomic = False"
 
     assert offenders == []
+
+
+def _indexes(field) -> bool:
+    return bool(field.db_index or field.unique)

@@ -129,7 +129,5 @@ def _schedulers_waiting() -> int:
 
 
 def _runs(names: set[str]) -> dict[str, int]:
-    runs: dict[str, int] = {}
-    for group in Task.objects.filter(group__in=names).values_list("group", flat=True):
-        runs[group] = runs.get(group, 0) + 1
-    return runs
+    tasks_by_schedule = Task.objects.filter(group__in=names).values_list("group")
+    return dict(tasks_by_schedule.annotate(n=Count("pk")).order_by())
