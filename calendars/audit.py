@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from calendars.lib.remote_values import fit
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, RawCalendar
 
 
@@ -23,7 +24,7 @@ def record_action(
         user=user if user and user.is_authenticated else None,
         username=user.get_username() if user and user.is_authenticated else "system",
         succeeded=succeeded,
-        message=message[:5000],
+        message=fit(ActionRecord, "message", message),
         integration=integration,
         credential=credential,
         oauth_app=oauth_app,

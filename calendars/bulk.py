@@ -25,6 +25,7 @@ from django_q.tasks import async_task
 
 from calendars import operations
 from calendars.encryption import SecretUnreadable
+from calendars.lib.remote_values import fit
 from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.models import BulkJob, BulkJobItem
 
@@ -73,7 +74,9 @@ def start(
     """Create the job and its items, and queue its lanes once they are committed."""
     ids = sorted(set(integration_ids))
     with transaction.atomic():
-        job = BulkJob.objects.create(kind=kind, description=description[:300], created_by=user)
+        job = BulkJob.objects.create(
+            kind=kind, description=fit(BulkJob, "description", description), created_by=user
+        )
         BulkJobItem.objects.bulk_create([BulkJobItem(job=job, integration_id=pk) for pk in ids])
         transaction.on_commit(lambda: enqueue(job.pk, lanes=min(settings.BULK_LANES, len(ids))))
     return job
@@ -153,14 +156,17 @@ def _claim(job: BulkJob) -> BulkJobItem | None:
                 attempts=F("attempts") + 1,
                 # django-q2 kills any task older than its timeout: by then the lane is gone.
                 claimed_until=now + timedelta(seconds=settings.Q_CLUSTER["timeout"]),
-                worked_by=settings.NODE_NAME[:100],
+                worked_by=fit(BulkJobItem, "worked_by", settings.NODE_NAME),
             )
     return item
 
 
 def _finish(item: BulkJobItem, state: str, reason: str) -> None:
     BulkJobItem.objects.filter(pk=item.pk).update(
-        state=state, reason=reason[:2000], finished_at=timezone.now(), claimed_until=None
+        state=state,
+        reason=fit(BulkJobItem, "reason", reason),
+        finished_at=timezone.now(),
+        claimed_until=None,
     )
 
 

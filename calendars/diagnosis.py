@@ -70,12 +70,19 @@ UNKNOWN = Diagnosis(
     "Resync; if it persists, contact Meeting BaaS support with the integration's Meeting BaaS id.",
 )
 
-# First match wins: more specific patterns come first.
+# Only the start of a message is classified: every known error says what it is in its first
+# sentence, and remote text can be arbitrarily long (a signed webhook may carry megabytes).
+CLASSIFIED_CHARS = 4096
+
+# First match wins: more specific patterns come first. No pattern may repeat without a bound
+# (`.*`, `.+`): searched from every position of the text, an unbounded gap makes a search
+# quadratic in the text's length. Bounded gaps keep it linear.
 PATTERNS: list[tuple[re.Pattern, Diagnosis]] = [
     (re.compile(r"invalid_client|client secret|unauthorized_client", re.I), CLIENT_SECRET),
     (
         re.compile(
-            r"invalid_grant|refresh token|expired or revoked|token.*(expired|revoked)", re.I
+            r"invalid_grant|refresh token|expired or revoked|token.{0,40}?(?:expired|revoked)",
+            re.I,
         ),
         TOKEN_REFUSED,
     ),
@@ -97,7 +104,8 @@ def diagnose(status: str, message: str, remote_status: str = "") -> Diagnosis | 
         return None
     if remote_status == "permission_denied":
         return PERMISSION
+    text = (message or "")[:CLASSIFIED_CHARS]
     for pattern, diagnosis in PATTERNS:
-        if pattern.search(message or ""):
+        if pattern.search(text):
             return diagnosis
     return GONE if status == PortalStatus.DISCONNECTED else UNKNOWN

@@ -1,7 +1,13 @@
-"""GET /healthz: is this portal able to do its work? No authentication, no secrets."""
+"""GET /healthz: is this portal able to do its work? No login, no secrets.
+
+Anyone (a load balancer's probe) gets each check's verdict and ages. What would help an
+attacker map the deployment (host name, database engine, broker kind, error names) is shown
+only to a caller presenting HEALTHZ_TOKEN as `Authorization: Bearer <token>`.
+"""
 
 from __future__ import annotations
 
+import hmac
 from datetime import timedelta
 
 from django.conf import settings
@@ -18,6 +24,10 @@ from calendars.meetingbaas.types import ApiVersion
 from calendars.models import Heartbeat, RefreshRun
 
 CLUSTER_SILENCE = timedelta(minutes=5)  # the heartbeat runs every minute
+# What a caller without the token sees of each check.
+PUBLIC_FIELDS = frozenset(
+    {"ok", "last_seen_seconds", "oldest_queued_seconds", "last_success_seconds"}
+)
 
 
 @never_cache
@@ -31,7 +41,20 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "refresh": _refresh(),
     }
     healthy = all(check["ok"] for check in checks.values())
+    if not _shows_details(request):
+        checks = {
+            name: {k: v for k, v in check.items() if k in PUBLIC_FIELDS}
+            for name, check in checks.items()
+        }
     return JsonResponse({"ok": healthy, "checks": checks}, status=200 if healthy else 503)
+
+
+def _shows_details(request: HttpRequest) -> bool:
+    token = settings.HEALTHZ_TOKEN
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme.lower() != "bearer":
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 def _database() -> dict:
@@ -84,7 +107,10 @@ def _queue() -> dict:
 
 def _refresh() -> dict:
     limit = 2 * settings.STATUS_REFRESH_MINUTES * 60
-    last = RefreshRun.last_success(settings.MEETINGBAAS_API_VERSION or ApiVersion.V2)
+    try:
+        last = RefreshRun.last_success(settings.MEETINGBAAS_API_VERSION or ApiVersion.V2)
+    except Exception as exc:
+        return {"ok": False, "error": type(exc).__name__}
     if last is None:
         return {"ok": True, "last_success_seconds": None}  # a new portal has not refreshed yet
     age = (timezone.now() - last).total_seconds()

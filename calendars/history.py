@@ -23,6 +23,9 @@ SECRET_MARKERS = {
     "refresh_token_replaced_at": "refresh token",
 }
 CHUNK = 2000
+# A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
+# remote text and what people type reach the export's cells.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 EXPORT_COLUMNS = [
     "time",
     "kind",
@@ -147,9 +150,22 @@ def export_entries(
     )
 
 
+def spreadsheet_text(cell: str) -> str:
+    """`cell` as a spreadsheet must show it: text, never a formula (a leading quote, per OWASP)."""
+    return f"'{cell}" if cell.startswith(FORMULA_TRIGGERS) else cell
+
+
 def csv_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
-    """The export's rows: one per entry, or one per changed field."""
+    """The export's rows, every cell safe to open in a spreadsheet: one per entry or changed field.
+
+    Every CSV the portal writes comes from here, so no cell escapes `spreadsheet_text`.
+    """
     yield EXPORT_COLUMNS
+    for row in _raw_rows(entries):
+        yield [spreadsheet_text(cell) for cell in row]
+
+
+def _raw_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
     for e in entries:
         base = [
             e.at.isoformat(),

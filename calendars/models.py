@@ -404,6 +404,7 @@ class RefreshRun(models.Model):
     details_fetched = models.PositiveIntegerField(default=0)
     changed = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0)
+    # Why the run failed as a whole, then why each failed integration did.
     error = models.TextField(blank=True)
 
     class Meta:

@@ -2,7 +2,8 @@
 
 An operation takes model instances or ids, calls the Meeting BaaS client, writes its rows
 in one transaction and records status history. Errors from the API propagate as
-`MeetingBaasError` (or `SecretUnreadable`) for the caller to show to a person.
+`MeetingBaasError` (or `SecretUnreadable`) for the caller to show to a person. Remote text is
+stored through `fit` (cut to its column) and remote times through `no_later_than_now`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from uuid import UUID
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 from django_q.tasks import async_task
 
 from calendars import meetingbaas
+from calendars.lib.remote_values import fit, lies_ahead, no_later_than_now
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, PortalStatus, RemoteConnection
 from calendars.models import (
@@ -49,14 +52,18 @@ class RefreshSummary:
     details_fetched: int = 0
 
 
+@sensitive_variables("grant")
 def list_raw_calendars(credential: Credential) -> list[RawCalendar]:
     """Ask Meeting BaaS which calendars the credential can see, and store them."""
+    grant = credential.grant()
     try:
-        remote = meetingbaas.client().list_raw_calendars(credential.grant())
+        remote = meetingbaas.client().list_raw_calendars(grant)
     except errors.MeetingBaasError as exc:
         if not exc.transient:
             _record_check(credential, ok=False, message=str(exc))
         raise
+    # An id is stored whole or not at all: cut, it would name another calendar.
+    storable = [item for item in remote if fit(RawCalendar, "provider_id", item.id) == item.id]
     now = timezone.now()
     with transaction.atomic():
         stored = [
@@ -64,24 +71,30 @@ def list_raw_calendars(credential: Credential) -> list[RawCalendar]:
                 credential=credential,
                 provider_id=item.id,
                 defaults={
-                    "name": item.name,
-                    "email": item.email,
+                    "name": fit(RawCalendar, "name", item.name),
+                    "email": fit(RawCalendar, "email", item.email),
                     "is_primary": item.is_primary,
                     "listed_at": now,
                 },
             )[0]
-            for item in remote
+            for item in storable
         ]
-        _record_check(credential, ok=True, message=f"{len(stored)} calendar(s) listed.")
+        message = f"{len(stored)} calendar(s) listed."
+        if len(storable) < len(remote):
+            message += f" {len(remote) - len(storable)} left out: their ids are too long or odd."
+        _record_check(credential, ok=True, message=message)
     return stored
 
 
 def _record_check(credential: Credential, *, ok: bool, message: str) -> None:
     Credential.objects.filter(pk=credential.pk).update(
-        last_checked_at=timezone.now(), last_check_ok=ok, last_check_message=message[:2000]
+        last_checked_at=timezone.now(),
+        last_check_ok=ok,
+        last_check_message=fit(Credential, "last_check_message", message),
     )
 
 
+@sensitive_variables("grant")
 def create_integration(
     raw_calendar: RawCalendar, *, user: AbstractBaseUser | None = None
 ) -> CreateOutcome:
@@ -123,8 +136,12 @@ def create_integration(
         StatusChange.objects.create(
             integration=integration,
             to_status=integration.status,
-            message=("Adopted an existing Meeting BaaS connection. " if adopted else "")
-            + integration.error_message,
+            message=fit(
+                StatusChange,
+                "message",
+                ("Adopted an existing Meeting BaaS connection. " if adopted else "")
+                + integration.error_message,
+            ),
             cause=Cause.CREATED,
             user=user,
         )
@@ -148,6 +165,7 @@ def _live_integration(raw_calendar: RawCalendar) -> Integration | None:
     )
 
 
+@sensitive_variables("grant")
 def _create_or_adopt(
     client: meetingbaas.Client, credential: Credential, raw_calendar: RawCalendar, grant: object
 ) -> tuple[RemoteConnection, bool]:
@@ -190,21 +208,26 @@ def _remote_fields(remote: RemoteConnection, api_version: str) -> dict:
     if api_version == ApiVersion.V1:
         return {}
     fields = {
-        "remote_status": remote.status or "",
-        "synced_at": remote.synced_at,
+        "remote_status": fit(Integration, "remote_status", remote.status),
+        "synced_at": no_later_than_now(remote.synced_at),
     }
     if remote.is_detailed:
         fields |= {
-            "remote_status_message": remote.status_message or "",
-            "sync_status": remote.sync_status or "",
-            "sync_error": remote.sync_error or "",
+            "remote_status_message": fit(
+                Integration, "remote_status_message", remote.status_message
+            ),
+            "sync_status": fit(Integration, "sync_status", remote.sync_status),
+            "sync_error": fit(Integration, "sync_error", remote.sync_error),
+            # A lapse date lies ahead by nature: it is shown, never used to order news.
             "subscription_expires_at": remote.subscription_expires_at,
         }
     return fields
 
 
 def _error_message(remote: RemoteConnection) -> str:
-    return remote.portal_message if remote.portal_status != PortalStatus.ACTIVE else ""
+    if remote.portal_status == PortalStatus.ACTIVE:
+        return ""
+    return fit(Integration, "error_message", remote.portal_message)
 
 
 def refresh_integration(
@@ -232,12 +255,13 @@ def apply_remote(
     """Store what Meeting BaaS said about an integration, with a StatusChange if it moved."""
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
+        updated_at = no_later_than_now(remote.updated_at)
         if integration.status == PortalStatus.DISCONNECTED or is_older(
-            remote.updated_at, integration.remote_updated_at
+            updated_at, integration.remote_updated_at
         ):
             return integration
-        if remote.updated_at:
-            integration.remote_updated_at = remote.updated_at
+        if updated_at:
+            integration.remote_updated_at = updated_at
         for name, value in _remote_fields(remote, integration.api_version).items():
             setattr(integration, name, value)
         new_status = _target_status(integration, remote)
@@ -252,8 +276,12 @@ def apply_remote(
 
 
 def is_older(moment: datetime | None, held: datetime | None) -> bool:
-    """Whether remote news from `moment` predates the newest remote state we hold."""
-    return moment is not None and held is not None and moment < held
+    """Whether remote news from `moment` predates the newest remote state we hold.
+
+    A held time in the future (stored before remote times were clamped) says nothing: it
+    cannot pin the status.
+    """
+    return moment is not None and held is not None and moment < held and not lies_ahead(held)
 
 
 def _target_status(integration: Integration, remote: RemoteConnection) -> PortalStatus:
@@ -280,7 +308,7 @@ def record_status(
         integration=integration,
         from_status=integration.status,
         to_status=new_status,
-        message=message,
+        message=fit(StatusChange, "message", message),
         cause=cause,
         user=user,
     )
@@ -293,7 +321,7 @@ def mark_disconnected(
     """Record that the connection no longer exists remotely; the row stays as history."""
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
-        integration.error_message = message
+        integration.error_message = fit(Integration, "error_message", message)
         record_status(integration, PortalStatus.DISCONNECTED, message, cause=cause, user=user)
         integration.last_refreshed_at = timezone.now()
         integration.save()
@@ -305,7 +333,9 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
 
     One listing gives every connection's status; only integrations whose status looks
     different (or that are in error, whose details the list omits) get a GET and a write of
-    their own. The others are confirmed by the RefreshRun, with no write per row.
+    their own. The others are confirmed by the RefreshRun, with no write per row. An
+    integration that cannot be refreshed, for whatever reason, is counted as failed (its
+    reason in the run's error) and the run goes on.
     """
     client = meetingbaas.client(api_version)
     run = RefreshRun.objects.create(api_version=client.api_version, started_at=timezone.now())
@@ -313,8 +343,9 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
     try:
         listed = {remote.remote_id: remote for remote in client.list_connections()}
     except errors.MeetingBaasError as exc:
-        _finish_run(run, summary, listed=0, error=str(exc))
+        _finish_run(run, summary, listed=0, error=str(exc), failures=[])
         raise
+    failures: list[str] = []
     live = Integration.objects.filter(api_version=client.api_version).exclude(
         status=PortalStatus.DISCONNECTED
     )
@@ -330,18 +361,29 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
             updated = refresh_integration(integration_id, cause=Cause.REFRESH)
         except errors.MeetingBaasError as exc:
             summary.failed += 1
+            failures.append(f"integration {integration_id}: {exc}")
             logger.warning("refresh of integration %s failed: %s", integration_id, exc)
             continue
+        except Exception as exc:
+            # One row the database refuses (or a bug it trips) must not stop every other row's
+            # refresh; its own writes were rolled back with its transaction.
+            summary.failed += 1
+            failures.append(f"integration {integration_id}: {type(exc).__name__}: {exc}")
+            logger.exception("refresh of integration %s failed", integration_id)
+            continue
         summary.changed += int(updated.status != status)
-    _finish_run(run, summary, listed=len(listed), error="")
+    _finish_run(run, summary, listed=len(listed), error="", failures=failures)
     return summary
 
 
-def _finish_run(run: RefreshRun, summary: RefreshSummary, *, listed: int, error: str) -> None:
+def _finish_run(
+    run: RefreshRun, summary: RefreshSummary, *, listed: int, error: str, failures: list[str]
+) -> None:
+    """Close the run; `error` fails it as a whole, `failures` are the rows it could not do."""
     run.finished_at = timezone.now()
     run.succeeded = not error
     run.listed = listed
-    run.error = error
+    run.error = fit(RefreshRun, "error", "\n".join([error, *failures]).strip())
     for name in ("checked", "details_fetched", "changed", "failed"):
         setattr(run, name, getattr(summary, name))
     run.save()
@@ -353,16 +395,19 @@ def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bo
     return remote.portal_status != status or status == PortalStatus.ERROR
 
 
+@sensitive_variables("refresh_token")
 def replace_refresh_token(credential_id: int, refresh_token: str) -> Credential:
     """Store a new refresh token; pushing it to the integrations is a bulk job."""
     return _replace_secret(Credential, credential_id, "refresh_token", refresh_token)
 
 
+@sensitive_variables("client_secret")
 def rotate_client_secret(oauth_app_id: int, client_secret: str) -> OAuthApp:
     """Store a new client secret; pushing it to the integrations is a bulk job."""
     return _replace_secret(OAuthApp, oauth_app_id, "client_secret", client_secret)
 
 
+@sensitive_variables("value")
 def _replace_secret[M: (Credential, OAuthApp)](
     model: type[M], pk: int, field: str, value: str
 ) -> M:
@@ -375,6 +420,7 @@ def _replace_secret[M: (Credential, OAuthApp)](
     return obj
 
 
+@sensitive_variables("grant")
 def push_credentials(integration_id: int, *, user: AbstractBaseUser | None = None) -> Integration:
     """PATCH the integration's current OAuth fields to Meeting BaaS, then refresh it."""
     integration = Integration.objects.select_related("credential__oauth_app").get(pk=integration_id)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
+from django.contrib.auth.models import AbstractUser, Group
+from django.db import transaction
 
 ADMIN = "Admin"
 SUPPORT = "Support"
@@ -27,7 +29,15 @@ VIEW_ONLY = {
         "bulkjob",
         "refreshrun",
     ],
-    "django_q": ["task", "success", "failure", "schedule"],
+}
+# django-q2's lists (read-only for everyone, see calendars/admin/queue.py) are for the Admin
+# role only: support and auditors follow work through the portal's job and refresh pages.
+QUEUE_VIEW = {
+    "django_q.view_task",
+    "django_q.view_success",
+    "django_q.view_failure",
+    "django_q.view_schedule",
+    "django_q.view_ormq",
 }
 API_ACTIONS = [
     "calendars.list_raw_calendars",
@@ -51,6 +61,7 @@ def role_permissions() -> dict[str, set[str]]:
     }
     return {
         ADMIN: _view_everything()
+        | QUEUE_VIEW
         | manage
         | set(API_ACTIONS)
         | {
@@ -89,3 +100,17 @@ def sync_roles(apps: Apps = global_apps, *, strict: bool = True) -> None:
                 continue
             permissions.append(permission)
         group.permissions.set(permissions)
+
+
+def role_of(user: AbstractUser) -> str | None:
+    """The user's role, or None when it has none."""
+    return next((g.name for g in user.groups.all() if g.name in ROLES), None)
+
+
+def assign_role(user: AbstractUser, role: str) -> None:
+    """Give `user` exactly `role` among the three, and the staff flag it needs to log in."""
+    with transaction.atomic():
+        user.groups.remove(*Group.objects.filter(name__in=ROLES))
+        user.groups.add(Group.objects.get(name=role))
+        user.is_staff = True  # the portal is the admin site: every role must be able to log in
+        user.save(update_fields=["is_staff"])

@@ -1,7 +1,8 @@
 """django-q2 entry points: plain functions given ids, each safe to run more than once.
 
 django-q2 stores task arguments and failures verbatim (and shows them in its admin), so
-nothing here takes or returns a secret.
+nothing here takes or returns a secret. `TASKS`, at the end, lists the only functions a
+worker may run.
 """
 
 from __future__ import annotations
@@ -137,6 +138,15 @@ def enqueue_refresh(integration_ids: list[int]) -> list[str]:
     ]
 
 
+class TaskNotAllowed(Exception):
+    """A task or schedule names a function that is not one of `TASKS`."""
+
+
+def refused(reason: str) -> None:
+    """Stand in for a task refused when it was queued, so the refusal is a failed task."""
+    raise TaskNotAllowed(f"refused, nothing ran: {reason}")
+
+
 def ensure_schedules() -> None:
     """Create or update the periodic tasks (the refresh follows STATUS_REFRESH_MINUTES)."""
     for name, func, minutes in (
@@ -159,3 +169,21 @@ def ensure_schedules() -> None:
                 "repeats": -1,
             },
         )
+
+
+# The only functions django-q2 may run, whoever queues or schedules them: any other importable
+# function named by a schedule or a task would run on the workers with their access.
+# calendars/task_guard.py enforces this when a schedule is saved, when a task is queued and
+# when a worker takes one. Add a new task here, by function, or it will be refused.
+TASKS = (
+    heartbeat,
+    refresh_integration,
+    run_bulk_job,
+    process_webhook,
+    retry_unknown_connection,
+    sweep_pending_webhooks,
+    sweep_bulk_jobs,
+    renew_expiring_subscriptions,
+    refresh_all_integrations,
+    refused,
+)

@@ -1,4 +1,9 @@
-"""What a stored webhook delivery does to the integration it names. Run once per delivery."""
+"""What a stored webhook delivery does to the integration it names. Run once per delivery.
+
+Each API version's deliveries act only through that version's events and only on that
+version's integrations: a v1 delivery, authenticated by the API key alone, can never touch a
+v2 integration. A delivery that cannot be applied ends as failed, with the reason.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,11 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
 from calendars import operations
+from calendars.lib.remote_values import fit
 from calendars.meetingbaas.status import v2_portal_status
 from calendars.meetingbaas.types import ApiVersion, PortalStatus
 from calendars.models import Integration, StatusChange, WebhookDelivery
@@ -25,24 +31,42 @@ def process(delivery_pk: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
         if delivery.outcome != Outcome.PENDING:
             return delivery.outcome
-        handler = HANDLERS.get(delivery.event)
         integration = None
         if delivery.remote_id is not None:
             integration = (
                 Integration.objects.select_for_update().filter(remote_id=delivery.remote_id).first()
             )
-        if handler is None:
-            outcome = Outcome.UNKNOWN_EVENT
-        elif integration is None:
-            outcome = Outcome.UNKNOWN_CONNECTION
-        else:
-            outcome = handler(integration, delivery)
+        outcome, error = _apply(delivery, integration)
         delivery.integration = integration
         delivery.outcome = outcome
+        delivery.error = fit(WebhookDelivery, "error", error)
         delivery.processed_at = timezone.now()
-        delivery.save(update_fields=["integration", "outcome", "processed_at"])
+        delivery.save(update_fields=["integration", "outcome", "error", "processed_at"])
     logger.info("webhook %s %s -> %s", delivery.pk, delivery.event, outcome)
     return outcome
+
+
+def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[str, str]:
+    """The delivery's outcome and, when it failed, why."""
+    handler = HANDLERS[delivery.api_version].get(delivery.event)
+    if handler is None:
+        return Outcome.UNKNOWN_EVENT, ""
+    if integration is None:
+        return Outcome.UNKNOWN_CONNECTION, ""
+    if integration.api_version != delivery.api_version:
+        return Outcome.FAILED, (
+            f"An API {delivery.api_version} webhook cannot change an API "
+            f"{integration.api_version} integration."
+        )
+    try:
+        with transaction.atomic():  # a savepoint: a handler that fails leaves nothing behind
+            return handler(integration, delivery), ""
+    except (OperationalError, InterfaceError):
+        raise  # the database itself failed: left pending, the sweeper tries again later
+    except Exception as exc:
+        # Anything else would fail the same way every time the sweeper re-queued it.
+        logger.exception("webhook %s could not be applied", delivery.pk)
+        return Outcome.FAILED, f"Could not be applied: {type(exc).__name__}: {exc}"
 
 
 def retry_unknown_connection(remote_id: UUID) -> int:
@@ -74,10 +98,12 @@ def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> 
         status_message=None,
         sync_error=integration.sync_error or None,
     )
-    integration.remote_status = remote_status
+    integration.remote_status = fit(Integration, "remote_status", remote_status)
     integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
     if new_status != integration.status:
-        integration.error_message = message if new_status != PortalStatus.ACTIVE else ""
+        integration.error_message = (
+            fit(Integration, "error_message", message) if new_status != PortalStatus.ACTIVE else ""
+        )
     operations.record_status(
         integration, new_status, integration.error_message, cause=WEBHOOK, user=None
     )
@@ -96,7 +122,7 @@ def _connection_deleted(integration: Integration, delivery: WebhookDelivery) -> 
     if operations.is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE
     deleted_at = delivery.payload["data"].get("deleted_at") or "an unknown time"
-    message = f"Deleted on Meeting BaaS at {deleted_at}."
+    message = fit(Integration, "error_message", f"Deleted on Meeting BaaS at {deleted_at}.")
     integration.error_message = message
     integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
     operations.record_status(
@@ -127,13 +153,17 @@ def _event_message(integration: Integration, delivery: WebhookDelivery) -> str:
     return Outcome.RECORDED  # stored and counted per integration; bots are later work
 
 
-HANDLERS: dict[str, Callable[[Integration, WebhookDelivery], str]] = {
-    "calendar.connection_created": _connection_changed,
-    "calendar.connection_updated": _connection_changed,
-    "calendar.connection_deleted": _connection_deleted,
-    "calendar.events_synced": _events_synced,
-    "calendar.sync_events": _events_synced,
-    "calendar.event_created": _event_message,
-    "calendar.event_updated": _event_message,
-    "calendar.event_cancelled": _event_message,
+Handler = Callable[[Integration, WebhookDelivery], str]
+# The events each version sends (shared/meetingbaas/NOTES.md); any other is an unknown event.
+HANDLERS: dict[str, dict[str, Handler]] = {
+    ApiVersion.V1: {"calendar.sync_events": _events_synced},
+    ApiVersion.V2: {
+        "calendar.connection_created": _connection_changed,
+        "calendar.connection_updated": _connection_changed,
+        "calendar.connection_deleted": _connection_deleted,
+        "calendar.events_synced": _events_synced,
+        "calendar.event_created": _event_message,
+        "calendar.event_updated": _event_message,
+        "calendar.event_cancelled": _event_message,
+    },
 }

@@ -2,7 +2,9 @@
 
 v2 deliveries come through Svix (`svix-id`, `svix-timestamp`, `svix-signature`, signed with
 an endpoint secret `whsec_...`); v1 deliveries carry our API key in `x-meeting-baas-api-key`.
-Nothing unauthenticated is stored. The effects run in a django-q2 task (`webhook_events`).
+Each version can be switched off (MEETINGBAAS_WEBHOOKS_V1 / _V2). Nothing unauthenticated is
+stored, nor anything odd enough to break processing. The effects run in a django-q2 task
+(`webhook_events`).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import hmac
 import json
 import logging
 import math
+import re
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -21,10 +24,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 from django_q.tasks import async_task
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.parsing import timestamp
 from calendars.meetingbaas.types import ApiVersion
@@ -39,6 +44,12 @@ EVENT_TIME_FIELDS = {
     "calendar.connection_deleted": "deleted_at",
     "calendar.sync_events": "last_updated_ts",
 }
+# Which setting switches each version's webhooks on.
+SWITCHES = {ApiVersion.V1: "MEETINGBAAS_WEBHOOKS_V1", ApiVersion.V2: "MEETINGBAAS_WEBHOOKS_V2"}
+# Real payloads nest a handful of levels; JSON thousands deep exhausts Python's recursion in
+# whatever walks it next (the NUL scrub below, the JSON encoder, the admin's rendering).
+MAX_JSON_DEPTH = 64
+WHOLE_SECONDS = re.compile(r"[0-9]+")
 
 
 class Rejected(Exception):
@@ -77,19 +88,36 @@ def _read_body(request: HttpRequest) -> bytes:
     return body
 
 
+@sensitive_variables("headers")  # a v1 delivery's headers hold the API key
 def _authenticate(request: HttpRequest, body: bytes) -> tuple[ApiVersion, str, datetime | None]:
     headers = request.headers
     if "svix-id" in headers or "webhook-id" in headers:
-        return ApiVersion.V2, *_verify_svix(body, headers)
-    if "x-meeting-baas-api-key" in headers:
-        given = headers["x-meeting-baas-api-key"].encode()
-        if not hmac.compare_digest(given, settings.MEETINGBAAS_API_KEY.encode()):
-            raise Rejected(401, "wrong API key")
+        api_version = ApiVersion.V2
+        delivery_id, sent_at = _verify_svix(body, headers)
+    elif "x-meeting-baas-api-key" in headers:
+        api_version = ApiVersion.V1
+        _verify_api_key(headers)
         # v1 has no delivery id: the same payload delivered again is the same delivery.
-        return ApiVersion.V1, "v1-" + hashlib.sha256(body).hexdigest(), None
-    raise Rejected(401, "no signature or API key")
+        delivery_id, sent_at = "v1-" + hashlib.sha256(body).hexdigest(), None
+    else:
+        raise Rejected(401, "no signature or API key")
+    # Said only once authenticated: to anyone else, a switched-off version looks like any other.
+    if not getattr(settings, SWITCHES[api_version]):
+        raise Rejected(
+            403,
+            f"API {api_version} webhooks are switched off on this portal ({SWITCHES[api_version]})",
+        )
+    return api_version, delivery_id, sent_at
 
 
+@sensitive_variables()
+def _verify_api_key(headers: object) -> None:
+    given = headers["x-meeting-baas-api-key"].encode()
+    if not hmac.compare_digest(given, settings.MEETINGBAAS_API_KEY.encode()):
+        raise Rejected(401, "wrong API key")
+
+
+@sensitive_variables()
 def _verify_svix(body: bytes, headers: object) -> tuple[str, datetime]:
     svix = {
         "webhook-id": headers.get("svix-id") or headers.get("webhook-id") or "",
@@ -114,16 +142,27 @@ def _verify_svix(body: bytes, headers: object) -> tuple[str, datetime]:
         except (ValueError, binascii.Error, UnicodeDecodeError):
             last_error = "malformed signature headers"  # the library raises these on junk
         else:
-            sent_at = datetime.fromtimestamp(int(svix["webhook-timestamp"]), tz=UTC)
-            return svix["webhook-id"][:200], sent_at
+            return svix["webhook-id"], _sent_at(svix["webhook-timestamp"])
     raise Rejected(401, last_error)
+
+
+def _sent_at(header: str) -> datetime:
+    # The library reads the timestamp as a number and signs its whole seconds, so a signed
+    # "1700000000.5" passes its check: authentic, but not what Svix sends.
+    if not WHOLE_SECONDS.fullmatch(header):
+        raise Rejected(400, "svix-timestamp is not a whole number of seconds")
+    return datetime.fromtimestamp(int(header), tz=UTC)
 
 
 def _parse(body: bytes) -> dict:
     try:
         payload = json.loads(body, parse_constant=_not_json, parse_float=_finite_float)
+    except RecursionError:
+        raise Rejected(400, f"body is nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
         raise Rejected(400, "body is not JSON") from None
+    if _is_nested_deeper(payload, MAX_JSON_DEPTH):
+        raise Rejected(400, f"body is nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), str):
         raise Rejected(400, "body has no 'event'")
     if not isinstance(payload.get("data"), dict):
@@ -143,6 +182,23 @@ def _finite_float(text: str) -> float:
     return value
 
 
+def _is_nested_deeper(value: object, limit: int) -> bool:
+    """Whether JSON `value` has containers more than `limit` deep (without recursing)."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
+
 def _without_nul(value: object) -> object:
     """PostgreSQL's jsonb cannot hold U+0000; keep the delivery with the character replaced."""
     if isinstance(value, str):
@@ -157,7 +213,8 @@ def _without_nul(value: object) -> object:
 def _store(
     api_version: ApiVersion, delivery_id: str, sent_at: datetime | None, payload: dict
 ) -> bool:
-    event = payload["event"][:100]
+    event = fit(WebhookDelivery, "event", payload["event"])
+    delivery_id = fit(WebhookDelivery, "delivery_id", delivery_id)
     data = payload["data"]
     try:
         with transaction.atomic():
@@ -167,7 +224,7 @@ def _store(
                 delivery_id=delivery_id,
                 payload=payload,
                 remote_id=_uuid_or_none(data.get("calendar_id")),
-                event_time=_event_time(event, data) or sent_at,
+                event_time=no_later_than_now(_event_time(event, data) or sent_at),
             )
             transaction.on_commit(lambda: _enqueue(delivery.pk))
     except IntegrityError:

@@ -1,7 +1,8 @@
-"""Keys for a developer's machine, generated once and kept out of git.
+"""Keys for a developer's machine, generated once and kept out of git, and the check that
+every configured encryption key is a usable one.
 
 Production must set SECRET_KEY and FIELD_ENCRYPTION_KEYS itself; settings refuse to
-start without them when DEBUG is off, so this file only ever serves local runs.
+start without them when DEBUG is off, so generated keys only ever serve local runs.
 """
 
 from __future__ import annotations
@@ -30,3 +31,12 @@ def load_or_create(path: Path) -> dict[str, str]:
             name, _, value = line.partition("=")
             values[name.strip()] = value.strip()
     return values
+
+
+def is_fernet_key(key: str) -> bool:
+    """Whether `key` can encrypt and decrypt (32 url-safe base64-encoded bytes)."""
+    try:
+        Fernet(key)
+    except ValueError:  # binascii.Error, a wrong length, non-ASCII text: all ValueErrors
+        return False
+    return True

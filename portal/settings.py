@@ -1,8 +1,9 @@
 """Settings for the calendar-integration portal, read from the environment.
 
-With nothing set, the embedded default runs: DEBUG on, a SQLite file under var/,
-django-q2 on its ORM broker and the local sandbox Meeting BaaS. Every variable is
-listed in README.md with its default.
+DEBUG is off unless set, so a deployment that forgets it is not in debug mode. With DEBUG=true
+and nothing else set (scripts/dev), the embedded default runs: a SQLite file under var/,
+django-q2 on its ORM broker and the local sandbox Meeting BaaS. Every variable is listed in
+README.md with its default.
 """
 
 import socket
@@ -21,7 +22,7 @@ env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     environ.Env.read_env(BASE_DIR / ".env")
 
-DEBUG = env.bool("DEBUG", default=True)
+DEBUG = env.bool("DEBUG", default=False)
 VAR_DIR = Path(env.str("PORTAL_VAR_DIR", default=str(BASE_DIR / "var")))
 
 # With DEBUG off, every missing or invalid variable is collected and reported at once.
@@ -38,6 +39,16 @@ elif _missing:
 SECRET_KEY = _keys["SECRET_KEY"]
 # Comma-separated Fernet keys: the first encrypts, every one decrypts (for rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in _keys["FIELD_ENCRYPTION_KEYS"].split(",") if k.strip()]
+# A malformed key would otherwise pass start-up and fail on the first secret read or written.
+# Only positions are named: the keys themselves never go into a message.
+_bad_keys = [
+    str(n) for n, key in enumerate(FIELD_ENCRYPTION_KEYS, 1) if not local_keys.is_fernet_key(key)
+]
+if _bad_keys:
+    _problems.append(
+        f"FIELD_ENCRYPTION_KEYS: key {', '.join(_bad_keys)} of {len(FIELD_ENCRYPTION_KEYS)} "
+        "is not a Fernet key (32 url-safe base64-encoded bytes)"
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -59,6 +70,8 @@ MIDDLEWARE = [
     "calendars.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before authentication reads the user from an idle or too-old session.
+    "calendars.lib.sessions.SessionExpiryMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -125,7 +138,12 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# Reverse proxies in front of the portal (load balancers), each appending to X-Forwarded-For:
+# the client's address is the one the outermost proxy saw (calendars/lib/client_ip.py).
+TRUSTED_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+if TRUSTED_PROXY_COUNT < 0:
+    _problems.append(f"AXES_PROXY_COUNT is {TRUSTED_PROXY_COUNT}, not 0 or more")
+AXES_CLIENT_IP_CALLABLE = "calendars.lib.client_ip.client_ip_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -155,10 +173,23 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
+# A portal holding customers' secrets signs people out after SESSION_IDLE_MINUTES without a
+# request, and SESSION_COOKIE_AGE seconds after they signed in (calendars/lib/sessions.py).
+SESSION_IDLE_MINUTES = env.int("SESSION_IDLE_MINUTES", default=60)
+SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+if SESSION_IDLE_MINUTES < 1 or SESSION_COOKIE_AGE < 60:
+    _problems.append(
+        f"SESSION_IDLE_MINUTES ({SESSION_IDLE_MINUTES}) must be 1 or more and "
+        f"SESSION_COOKIE_AGE ({SESSION_COOKIE_AGE}) 60 seconds or more"
+    )
+# /healthz shows its details (host, database engine, broker, errors) only with this token.
+HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
 
 if not DEBUG:
     # Served over HTTPS only (README: Running in production).
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    # A load balancer's health check probes over plain HTTP and does not follow redirects.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -218,6 +249,19 @@ MEETINGBAAS_WEBHOOK_SECRET = env.list("MEETINGBAAS_WEBHOOK_SECRET", default=[])
 if _use_sandbox and not MEETINGBAAS_WEBHOOK_SECRET:
     MEETINGBAAS_WEBHOOK_SECRET = [SANDBOX_WEBHOOK_SECRET]
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_000_000)
+# Which API versions' webhooks the receiver takes; a version switched off is answered 403.
+# v1 deliveries carry only the API key, so they are taken by default only when new
+# integrations are made with v1 (set it true while v1 integrations remain after a move to v2).
+MEETINGBAAS_WEBHOOKS_V2 = env.bool("MEETINGBAAS_WEBHOOKS_V2", default=True)
+MEETINGBAAS_WEBHOOKS_V1 = env.bool(
+    "MEETINGBAAS_WEBHOOKS_V1", default=MEETINGBAAS_API_VERSION == "v1"
+)
+# A remote time (API answer or webhook) further ahead than this is taken as now.
+MEETINGBAAS_CLOCK_SKEW_SECONDS = env.int("MEETINGBAAS_CLOCK_SKEW_SECONDS", default=300)
+if MEETINGBAAS_CLOCK_SKEW_SECONDS < 0:
+    _problems.append(
+        f"MEETINGBAAS_CLOCK_SKEW_SECONDS is {MEETINGBAAS_CLOCK_SKEW_SECONDS}, not 0 or more"
+    )
 
 STATUS_REFRESH_MINUTES = env.int("STATUS_REFRESH_MINUTES", default=10)
 # How this process names itself in heartbeats and bulk-job records (one name per host).

@@ -1,5 +1,6 @@
-# Shared by scripts/dev and scripts/test: find Python 3.12+ and keep .venv in step with
-# requirements.txt. Sourced, not run.
+# Shared by scripts/dev, scripts/test and scripts/lock: find Python 3.12+ and keep .venv in
+# step with the development lock (requirements-dev.txt: the runtime lock plus the test tools).
+# Sourced, not run.
 
 find_python() {
   local candidates=()
@@ -37,9 +38,12 @@ ensure_venv() {
   fi
   local stamp="$VENV/.requirements.sha256"
   local want
-  want=$(sha256sum requirements.txt | cut -d' ' -f1)
+  # Both locks: a change to either (even one the other does not show yet) re-installs.
+  want=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements.txt
+    echo "Installing requirements-dev.txt into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --require-hashes \
+      -r requirements-dev.txt
     echo "$want" >"$stamp"
   fi
   PY="$VENV/bin/python"

@@ -16,7 +16,7 @@ from calendars import operations
 from calendars.meetingbaas.transport import TransportConfig
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.sandbox import SandboxServer
-from calendars.sandbox.state import SandboxState
+from calendars.sandbox.state import SandboxConnection, SandboxState
 from tests.cluster import REDIS_URL, redis_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -58,8 +58,13 @@ class Sandbox:
         return self.control("POST", f"connections/{remote_id}", fields)
 
     def requests_to(self, method: str, path_start: str) -> list[dict]:
+        """The logged requests (secrets redacted: see `connection` for what was pushed)."""
         log = self.control("GET", "requests")
         return [r for r in log if r["method"] == method and r["path"].startswith(path_start)]
+
+    def connection(self, remote_id: object) -> SandboxConnection:
+        """A connection as the sandbox holds it, with the OAuth credentials it was last sent."""
+        return self.state.connections[uuid.UUID(str(remote_id))]
 
     def transport_config(self, **overrides: object) -> TransportConfig:
         options = {

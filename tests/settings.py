@@ -5,6 +5,13 @@ override_settings. The SQLite test database is a file (not shared-cache memory) 
 threads and a django-q2 cluster process see the same data with real locking.
 """
 
+import os
+
+# The suite runs the embedded default (DEBUG on, the sandbox, generated local keys), as do the
+# processes it starts (clusters, gunicorn), which inherit this environment. DEBUG is off
+# unless set, so it is set here unless the caller chose.
+os.environ.setdefault("DEBUG", "true")
+
 from portal.settings import *  # noqa: F403
 from portal.settings import DATABASES, Q_CLUSTER, VAR_DIR
 

@@ -157,10 +157,8 @@ def test_rotating_a_client_secret_pushes_it_to_every_integration_of_the_app(
     assert response.url.startswith("/admin/calendars/bulkjob/")
     app.refresh_from_db()
     assert app.client_secret.reveal() == "rotated-secret"
-    patches = sandbox.requests_to("PATCH", "/v2/calendars/")
-    assert len(patches) == 3 and {p["json"]["oauth_client_secret"] for p in patches} == {
-        "rotated-secret"
-    }
+    assert len(sandbox.requests_to("PATCH", "/v2/calendars/")) == 3
+    assert {sandbox.connection(i.remote_id).client_secret for i in three} == {"rotated-secret"}
     assert BulkJob.objects.get().kind == "push_credentials"
 
 

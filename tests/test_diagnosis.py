@@ -2,9 +2,37 @@
 
 from __future__ import annotations
 
+import signal
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import pytest
+from django.urls import reverse
 
 from calendars.diagnosis import diagnose
+from calendars.models import Integration
+
+MEGABYTE = 1_000_000
+
+
+@contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail instead of hanging: a catastrophic regular expression runs for hours otherwise.
+
+    The alarm interrupts even a running regular expression search.
+    """
+
+    def expire(signum: int, frame: object) -> None:
+        raise AssertionError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @pytest.mark.parametrize(
@@ -44,6 +72,8 @@ from calendars.diagnosis import diagnose
             "not_found",
         ),
         ("error", "something nobody has seen before", "", "unknown"),
+        ("error", "The access token expired at 10:00.", "", "token_refused"),
+        ("error", "Token was revoked by the user.", "", "token_refused"),
     ],
 )
 def test_each_error_gets_its_class(status, message, remote_status, code):
@@ -81,3 +111,47 @@ def test_the_diagnosis_and_exact_message_show_on_the_page_and_list(
     assert "Refresh token refused or revoked" in page and "Replace refresh token" in page
     assert "invalid_grant: Token has been expired or revoked." in page
     assert "Refresh token refused or revoked" in listing
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "token " * (MEGABYTE // 6),  # the quadratic case: a gap after each of many "token"s
+        "x" * MEGABYTE,
+        "token" + " " * MEGABYTE + "revoked",
+    ],
+    ids=["many-tokens", "no-match", "far-apart"],
+)
+def test_a_megabyte_message_is_classified_at_once(message):
+    started = time.perf_counter()
+    with deadline(5):
+        diagnosis = diagnose("error", message)
+
+    assert time.perf_counter() - started < 0.5
+    assert diagnosis.code == "unknown"  # only the start is read: "revoked" is a megabyte away
+
+
+def test_pages_showing_a_megabyte_status_message_still_render(
+    role_client, sandbox, make_integration
+):
+    integration = make_integration()
+    huge = "token " * (MEGABYTE // 6)
+    # Straight to the database, as the longest text any path could ever have stored.
+    Integration.objects.filter(pk=integration.pk).update(
+        status="error", error_message=huge, remote_status_message=huge, sync_error=huge
+    )
+    client = role_client("Support")
+    pages = [
+        reverse("admin:index"),
+        reverse("admin:calendars_integration_changelist"),
+        reverse("admin:calendars_integration_change", args=[integration.pk]),
+    ]
+
+    for url in pages:
+        started = time.perf_counter()
+        with deadline(20):
+            response = client.get(url)
+
+        assert response.status_code == 200, url
+        assert time.perf_counter() - started < 5, url
+    assert "Unrecognised error" in client.get(reverse("admin:index")).content.decode()

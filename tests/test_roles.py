@@ -118,8 +118,7 @@ def test_support_replaces_a_refresh_token_and_pushes_it(
     assert b'<strong id="progress-percent">100%</strong>' in progress.content
     credential.refresh_from_db()
     assert credential.refresh_token.reveal() == "1//new:alice@example.com"
-    patch = sandbox.requests_to("PATCH", f"/v2/calendars/{integration.remote_id}")[0]["json"]
-    assert patch["oauth_refresh_token"] == "1//new:alice@example.com"
+    assert sandbox.connection(integration.remote_id).refresh_token == "1//new:alice@example.com"
     record = ActionRecord.objects.get(action="replace refresh token")
     assert record.username == "support-user" and record.credential == credential
 
@@ -214,3 +213,10 @@ def test_admin_manages_apps_and_credentials(role_client):
 
     assert client.post(reverse("admin:calendars_oauthapp_add"), data).status_code == 302
     assert client.get(reverse("admin:calendars_history_export")).status_code == 200
+
+
+def test_only_the_admin_role_holds_django_q2_permissions(db):
+    for name in roles.ROLES:
+        queue = {p for p in perms_of(Group.objects.get(name=name)) if p.startswith("django_q.")}
+        assert queue == (roles.QUEUE_VIEW if name == roles.ADMIN else set()), name
+        assert all(p.startswith("django_q.view_") for p in queue), name

@@ -10,6 +10,7 @@ import logging
 import pickle
 
 import pytest
+import requests
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import connection
@@ -181,6 +182,13 @@ def test_logs_hold_no_secret_at_any_level(world, admin_client, sandbox, caplog):
     assert caplog.records, "nothing was logged: the check would prove nothing"
     assert_clean(caplog.text, world, "the logs")
     assert "revoked-" + REFRESH_TOKEN not in caplog.text
+
+
+def test_the_sandbox_request_log_holds_no_secret(world, sandbox):
+    log = requests.get(f"{sandbox.url}/_sandbox/requests", timeout=5).text
+
+    assert '"oauth_refresh_token": "[redacted]"' in log  # the creates and pushes were logged
+    assert_clean(log, world, "the sandbox's request log")
 
 
 def test_queue_rows_hold_no_secret(world, monkeypatch):

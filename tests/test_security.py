@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from cryptography.fernet import Fernet
+from django.test import Client
 from django.urls import reverse
 
 from tests.test_settings import ROOT
@@ -67,3 +68,68 @@ def test_a_few_mistakes_then_the_right_password_logs_in(client, django_user_mode
 
     assert response.status_code == 302
     assert "_auth_user_id" in client.session
+
+
+# Addresses as a load balancer at 10.0.0.2 passes them on: X-Forwarded-For ends with the
+# address it was connected from; anything before that is whatever the client sent.
+LOAD_BALANCER = "10.0.0.2"
+CLIENT_A = "198.51.100.7"
+CLIENT_B = "203.0.113.9"
+
+
+def post_login(client, password: str, remote: str, forwarded_for: str):
+    return client.post(
+        LOGIN,
+        {"username": "shared", "password": password},
+        REMOTE_ADDR=remote,
+        HTTP_X_FORWARDED_FOR=forwarded_for,
+    )
+
+
+def test_behind_a_load_balancer_a_lockout_holds_one_client_not_everyone(
+    client, django_user_model, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    django_user_model.objects.create_user("shared", password="right-password", is_staff=True)
+    # Each failure forges a different left-most entry, once naming client B: neither dodges
+    # A's lockout nor counts against B.
+    forged = ["192.0.2.1", "192.0.2.2", CLIENT_B, "unknown", "2001:db8::1"]
+
+    for entry in forged[: settings.AXES_FAILURE_LIMIT]:
+        post_login(client, "wrong", LOAD_BALANCER, f"{entry}, {CLIENT_A}")
+    client_a = post_login(client, "right-password", LOAD_BALANCER, CLIENT_A)
+    client_b = post_login(Client(), "right-password", LOAD_BALANCER, CLIENT_B)
+
+    assert client_a.status_code == 429
+    assert client_b.status_code == 302
+
+
+def test_behind_two_proxies_the_client_is_the_one_the_outer_proxy_saw(
+    client, django_user_model, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 2
+    django_user_model.objects.create_user("shared", password="right-password", is_staff=True)
+    outer_proxy = "10.0.0.1"
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "wrong", LOAD_BALANCER, f"{CLIENT_B}, {CLIENT_A}, {outer_proxy}")
+    client_a = post_login(client, "right-password", LOAD_BALANCER, f"{CLIENT_A}, {outer_proxy}")
+    client_b = post_login(Client(), "right-password", LOAD_BALANCER, f"{CLIENT_B}, {outer_proxy}")
+
+    assert client_a.status_code == 429
+    assert client_b.status_code == 302
+
+
+def test_without_proxies_the_address_is_the_connection_s_and_the_header_is_ignored(
+    client, django_user_model, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 0
+    django_user_model.objects.create_user("shared", password="right-password", is_staff=True)
+
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        post_login(client, "wrong", CLIENT_A, CLIENT_B)
+    client_a = post_login(client, "right-password", CLIENT_A, "192.0.2.1")
+    client_b = post_login(Client(), "right-password", CLIENT_B, CLIENT_A)
+
+    assert client_a.status_code == 429
+    assert client_b.status_code == 302

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from cryptography.fernet import Fernet
 
 from portal import local_keys
@@ -22,9 +23,14 @@ CLEAN = (
 
 
 def import_settings(**env: str) -> subprocess.CompletedProcess:
+    return run_with_settings("import portal.settings", **env)
+
+
+def run_with_settings(code: str, **env: str) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter whose environment holds only `env` of the portal's."""
     base = {k: v for k, v in os.environ.items() if k not in CLEAN}
-    return subprocess.run(
-        [sys.executable, "-c", "import portal.settings"],
+    return subprocess.run(  # noqa: S603 (the code is the tests' own)
+        [sys.executable, "-c", code],
         cwd=ROOT,
         env=base | env,
         capture_output=True,
@@ -57,6 +63,60 @@ def test_queue_timings_that_would_redeliver_running_tasks_are_refused(tmp_path):
     )
     assert "BULK_LANES is 0" in result.stderr
     assert "SECRET_KEY is not set" in result.stderr  # still one message for everything
+
+
+def test_debug_is_off_unless_set(tmp_path):
+    result = run_with_settings(
+        "from portal import settings; print(settings.DEBUG)",
+        PORTAL_VAR_DIR=str(tmp_path),
+        SECRET_KEY="x" * 50,
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        MEETINGBAAS_API_KEY="live-key",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_without_debug_nothing_is_generated_and_every_secret_is_required(tmp_path):
+    result = import_settings(PORTAL_VAR_DIR=str(tmp_path))
+
+    assert "SECRET_KEY is not set" in result.stderr
+    assert not (tmp_path / "local-keys.env").exists()
+
+
+@pytest.mark.parametrize("debug", ["true", "false"])
+def test_a_malformed_encryption_key_is_refused_at_start_without_showing_it(tmp_path, debug):
+    malformed = "not-a-fernet-key-but-someones-secret"
+    result = import_settings(
+        DEBUG=debug,
+        PORTAL_VAR_DIR=str(tmp_path),
+        SECRET_KEY="x" * 50,
+        FIELD_ENCRYPTION_KEYS=f"{Fernet.generate_key().decode()},{malformed}",
+        MEETINGBAAS_API_KEY="live-key",
+        BULK_LANES="0",
+    )
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "FIELD_ENCRYPTION_KEYS: key 2 of 2 is not a Fernet key" in result.stderr
+    assert "BULK_LANES is 0" in result.stderr  # in the same message as every other problem
+    assert malformed not in result.stderr and malformed not in result.stdout
+
+
+def test_session_limits_and_proxy_count_out_of_range_are_refused(tmp_path):
+    result = import_settings(
+        DEBUG="true",
+        PORTAL_VAR_DIR=str(tmp_path),
+        SESSION_IDLE_MINUTES="0",
+        SESSION_COOKIE_AGE="5",
+        AXES_PROXY_COUNT="-1",
+    )
+
+    assert result.returncode != 0
+    assert "SESSION_IDLE_MINUTES (0) must be 1 or more" in result.stderr
+    assert "SESSION_COOKIE_AGE (5) 60 seconds or more" in result.stderr
+    assert "AXES_PROXY_COUNT is -1, not 0 or more" in result.stderr
 
 
 def test_production_starts_with_its_variables_set(tmp_path):

@@ -247,6 +247,12 @@ def test_deliveries_are_browsable_and_filterable_by_integration(admin_client, in
 
 
 class TestV1:
+    @pytest.fixture
+    def integration(self, make_integration, settings) -> Integration:
+        settings.MEETINGBAAS_API_VERSION = "v1"
+        settings.MEETINGBAAS_WEBHOOKS_V1 = True
+        return make_integration()
+
     def payload(self, integration: Integration) -> dict:
         return {
             "event": "calendar.sync_events",

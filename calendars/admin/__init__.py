@@ -2,7 +2,14 @@
 
 from django.contrib import admin
 
-from calendars.admin import accounts, integrations, jobs, records  # noqa: F401  (registers the admins)
+from calendars.admin import (  # noqa: F401  (registers the admins)
+    accounts,
+    integrations,
+    jobs,
+    queue,
+    records,
+    users,
+)
 
 admin.site.site_header = "Calendar-integration portal"
 admin.site.site_title = "Calendar-integration portal"

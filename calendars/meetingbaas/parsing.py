@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,8 +40,12 @@ def timestamp(body: dict, key: str) -> datetime | None:
     except ValueError as exc:
         raise BadResponse(f"'{key}' is not an ISO 8601 time: {str(value)[:60]!r}") from exc
     if parsed.tzinfo is None:
-        raise BadResponse(f"'{key}' has no time zone: {value!r}")
-    return parsed
+        raise BadResponse(f"'{key}' has no time zone: {str(value)[:60]!r}")
+    try:
+        # Stored in UTC: "0001-01-01T00:00:00+01:00" is a valid ISO time that UTC cannot hold.
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:
+        raise BadResponse(f"'{key}' is out of range: {str(value)[:60]!r}") from exc
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:

@@ -18,6 +18,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from django.views.decorators.debug import sensitive_variables
 
 from calendars.meetingbaas import errors
 
@@ -102,6 +103,9 @@ class Transport:
         self._sleep = sleep
         self.limiter = WriteLimiter(config.write_rate)
 
+    # Every local of a call, and of requests below it, may hold the API key or a grant's
+    # secrets (the JSON body, the prepared request): hidden from error reports.
+    @sensitive_variables()
     def call(
         self,
         method: str,
@@ -129,6 +133,7 @@ class Transport:
                     raise
                 self._wait(exc, attempt)
 
+    @sensitive_variables()
     def _send(self, method: str, url: str, *, json: Any, params: Any) -> requests.Response:
         if method in WRITE_METHODS:
             self.limiter.wait_for_turn(time.sleep)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from uuid import UUID
 
+from django.views.decorators.debug import sensitive_variables
+
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.parsing import optional_str, require, timestamp, uuid_of
 from calendars.meetingbaas.status import v2_portal_status
@@ -71,6 +73,7 @@ class V2Client:
                 return
             params["cursor"] = cursor
 
+    @sensitive_variables("body")
     def update_credentials(self, remote_id: UUID, grant: OAuthGrant) -> None:
         body = _grant_body(grant)
         del body["calendar_platform"]  # PATCH takes only the OAuth fields
@@ -126,6 +129,7 @@ def _page(body: object) -> tuple[list[RemoteConnection], str | None]:
     return items, str(cursor) if cursor else None
 
 
+@sensitive_variables("body")
 def _grant_body(grant: OAuthGrant) -> dict[str, str]:
     body = {
         "calendar_platform": str(grant.platform),

@@ -67,6 +67,7 @@ def v2_create(state: SandboxState, body: dict, **_: object) -> Answer:
     account = _v2_account(body)
     _require(body, ("raw_calendar_id",))
     c = state.create("v2", account, body["raw_calendar_id"])
+    state.hold_credentials(c, body)
     data = {
         "calendar_id": str(c.id),
         "calendar_platform": c.platform,
@@ -129,6 +130,7 @@ def v2_patch(state: SandboxState, calendar_id: str, body: dict, **_: object) -> 
         raise SandboxError(
             403, "FST_ERR_PERMISSION_DENIED", "The credentials belong to another account."
         )
+    state.hold_credentials(c, body)
     with state.lock:
         # New credentials revive a connection that failed on the old ones.
         if c.status in ("error", "revoked", "permission_denied"):
@@ -210,7 +212,9 @@ def v1_list_raw(state: SandboxState, body: dict, **_: object) -> Answer:
 def v1_create(state: SandboxState, body: dict, **_: object) -> Answer:
     account = _v1_account(body)
     raw_id = body.get("raw_calendar_id") or next(c.id for c in account.calendars if c.is_primary)
-    return 200, {"calendar": _v1_calendar(state.create("v1", account, raw_id))}
+    c = state.create("v1", account, raw_id)
+    state.hold_credentials(c, body)
+    return 200, {"calendar": _v1_calendar(c)}
 
 
 def v1_list(state: SandboxState, **_: object) -> Answer:
@@ -227,6 +231,7 @@ def v1_patch(state: SandboxState, uuid: str, body: dict, **_: object) -> Answer:
         raise SandboxError(
             403, "FST_ERR_PERMISSION_DENIED", "The credentials belong to another account."
         )
+    state.hold_credentials(c, body)
     with state.lock:
         c.status, c.status_message, c.updated_at = "active", None, now()
     return 200, {"calendar": _v1_calendar(c)}

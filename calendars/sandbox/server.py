@@ -1,7 +1,12 @@
 """HTTP plumbing for the sandbox: routing, the API-key check, JSON, and the control API.
 
+Every request must name the sandbox by a loopback Host (127.0.0.1, localhost or [::1], with
+its port): a web page that rebinds its own DNS name to 127.0.0.1 cannot reach it. The control
+endpoints need no API key, so their POSTs must also be `Content-Type: application/json`, which
+a cross-origin page cannot send without a CORS preflight the sandbox never grants.
+
 Control endpoints (no API key; the sandbox listens on loopback only):
-  GET  /_sandbox/requests              the request log (newest last)
+  GET  /_sandbox/requests              the request log (newest last), secrets redacted
   GET  /_sandbox/connections           every connection, both versions
   POST /_sandbox/connections/{id}      force fields: status, status_message, sync_status,
                                        sync_error, synced (true)
@@ -35,6 +40,7 @@ from calendars.sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 1_000_000
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 
 class RawBody(bytes):
@@ -74,13 +80,18 @@ class SandboxHandler(BaseHTTPRequestHandler):
         state = self.server.state
         parts = urlsplit(self.path)
         query = dict(parse_qsl(parts.query))
+        is_control = parts.path.startswith("/_sandbox/")
         try:
-            body = self._read_json()
-            if parts.path.startswith("/_sandbox/"):
+            raw = self._read_body()
+            self._check_host()
+            if is_control and method != "GET":
+                self._check_json_content_type()
+            body = self._parse_json(raw)
+            if is_control:
                 status, payload = self._control(method, parts.path, body)
             else:
                 state.log_request(
-                    {"method": method, "path": parts.path, "query": query, "json": body}
+                    method, parts.path, query=query, headers=dict(self.headers), body=body
                 )
                 status, payload = self._faulty_api(method, parts.path, query, body)
                 if status is None:
@@ -91,11 +102,34 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 self._extra_headers = {"retry-after": str(exc.retry_after)}
         self._reply(status, payload)
 
-    def _read_json(self) -> dict:
+    def _check_host(self) -> None:
+        port = self.server.server_address[1]
+        allowed = {f"{name}:{port}" for name in LOOPBACK_NAMES}
+        hosts = self.headers.get_all("Host") or []
+        if len(hosts) != 1 or hosts[0].lower() not in allowed:
+            raise SandboxError(
+                403,
+                "FST_ERR_SANDBOX_HOST",
+                f"The sandbox answers to {', '.join(sorted(allowed))} only, not Host {hosts!r}",
+            )
+
+    def _check_json_content_type(self) -> None:
+        # get_content_type() is "text/plain" when the header is missing.
+        if self.headers.get_content_type() != "application/json":
+            raise SandboxError(
+                415,
+                "FST_ERR_CTP_INVALID_MEDIA_TYPE",
+                "Control requests must be sent as Content-Type: application/json",
+            )
+
+    def _read_body(self) -> bytes:
         length = int(self.headers.get("Content-Length") or 0)
         if length > MAX_BODY:
+            self.close_connection = True  # the unread body must not be taken for a request
             raise SandboxError(413, "FST_ERR_CTP_BODY_TOO_LARGE", "Request body is too large")
-        raw = self.rfile.read(length) if length else b""
+        return self.rfile.read(length) if length else b""
+
+    def _parse_json(self, raw: bytes) -> dict:
         if not raw:
             return {}
         try:

@@ -6,11 +6,33 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from calendars.sandbox.accounts import FakeAccount, SandboxError
+
+# The request log is served over HTTP, so it keeps no secret, by the portal's own rule for its
+# logs (calendars/meetingbaas/transport.py, `redact`; the sandbox imports nothing from the
+# portal): a field, header or query parameter whose name holds one of these is redacted.
+SECRET_NAME_PARTS = ("secret", "token", "password", "api_key", "apikey", "authorization", "cookie")
+REDACTED = "[redacted]"
+
+
+def redacted(value: Any) -> Any:
+    """`value` with every secret-named field replaced by a placeholder, at any depth."""
+    if isinstance(value, Mapping):
+        return {k: REDACTED if _names_a_secret(str(k)) else redacted(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v) for v in value]
+    return value
+
+
+def _names_a_secret(name: str) -> bool:
+    # Headers spell with hyphens what bodies spell with underscores (x-meeting-baas-api-key).
+    name = name.lower().replace("-", "_")
+    return any(part in name for part in SECRET_NAME_PARTS)
 
 
 def now() -> datetime:
@@ -41,6 +63,12 @@ class SandboxConnection:
     updated_at: datetime | None = None
     subscription_expires_at: datetime | None = None
     resyncs: int = 0  # how often a sync was asked for: tests count effects, not requests
+    # The OAuth credentials Meeting BaaS holds for the connection, as last sent (create or
+    # update): tests check what was pushed here, since the request log redacts it. No endpoint
+    # serves them, and repr leaves the secrets out.
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    refresh_token: str = field(default="", repr=False)
 
     def settle(self, moment: datetime) -> bool:
         """The first sync finishes `sync_delay` seconds after creation; True when it just did."""
@@ -138,11 +166,28 @@ class SandboxState:
                     return fault
         return None
 
-    def log_request(self, entry: dict) -> None:
+    def log_request(
+        self, method: str, path: str, *, query: dict, headers: dict, body: dict
+    ) -> None:
+        """Remember an API request, its secrets redacted (the log is served over HTTP)."""
+        entry = {
+            "method": method,
+            "path": path,
+            "query": redacted(query),
+            "headers": redacted(headers),
+            "json": redacted(body),
+        }
         with self.lock:
             self.request_count += 1
             self.requests.append(entry)
             del self.requests[:-2000]
+
+    def hold_credentials(self, connection: SandboxConnection, body: dict) -> None:
+        """Keep the OAuth credentials a create or an update sent, as Meeting BaaS would."""
+        with self.lock:
+            connection.client_id = body["oauth_client_id"]
+            connection.client_secret = body["oauth_client_secret"]
+            connection.refresh_token = body["oauth_refresh_token"]
 
     def create(
         self, api_version: str, account: FakeAccount, raw_calendar_id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 
@@ -31,11 +32,12 @@ def test_it_lists_raw_calendars_with_the_spec_body(client, sandbox):
     assert [c.is_primary for c in calendars] == [True, False, False]
     assert calendars[0].id == "alice@example.com"
     sent = sandbox.requests_to("POST", "/v2/calendars/list-raw")[0]["json"]
+    # The log redacts secrets; the account the sandbox answered for (alice) shows the token came.
     assert sent == {
         "calendar_platform": "google",
         "oauth_client_id": "cid.apps.googleusercontent.com",
-        "oauth_client_secret": "csecret",
-        "oauth_refresh_token": "rt:alice@example.com",
+        "oauth_client_secret": "[redacted]",
+        "oauth_refresh_token": "[redacted]",
     }
 
 
@@ -95,13 +97,18 @@ def test_it_follows_list_cursors(client, sandbox, monkeypatch):
 
 def test_update_delete_and_resync(client, sandbox):
     created = client.create_connection(GRANT, "alice@example.com")
+    renewed = dataclasses.replace(
+        GRANT, client_secret="csecret-2", refresh_token="rt2:alice@example.com"
+    )
 
-    client.update_credentials(created.remote_id, GRANT)
+    client.update_credentials(created.remote_id, renewed)
+    held = sandbox.connection(created.remote_id)
     client.resync(created.remote_id)
     client.delete_connection(created.remote_id)
 
     patch = sandbox.requests_to("PATCH", "/v2/calendars/")[0]["json"]
-    assert "calendar_platform" not in patch and patch["oauth_refresh_token"] == GRANT.refresh_token
+    assert "calendar_platform" not in patch
+    assert (held.client_secret, held.refresh_token) == ("csecret-2", "rt2:alice@example.com")
     assert sandbox.requests_to("POST", f"/v2/calendars/{created.remote_id}/sync")[0]["json"] == {}
     with pytest.raises(errors.NotFound):
         client.get_connection(created.remote_id)

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from calendars.roles import ROLES
+from calendars.roles import ROLES, assign_role
 
 
 class Command(BaseCommand):
@@ -24,9 +22,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No user named {username!r}; create it first (createsuperuser or the admin)."
             ) from None
-        with transaction.atomic():
-            user.groups.remove(*Group.objects.filter(name__in=ROLES))
-            user.groups.add(Group.objects.get(name=role))
-            user.is_staff = True  # the portal is the admin site: every role must be able to log in
-            user.save(update_fields=["is_staff"])
+        assign_role(user, role)
         self.stdout.write(f"{username} now has the {role} role.")

@@ -1,0 +1,179 @@
+"""The Admin role hands out the three roles and nothing more; superusers keep full control."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
+
+from calendars.models import ActionRecord
+
+User = get_user_model()
+
+
+def escalation() -> dict[str, object]:
+    """What an Admin-role user would add to a form to raise an account above a role."""
+    return {
+        "is_superuser": "on",
+        "is_staff": "on",
+        "groups": [Group.objects.get(name="Admin").pk],
+        "user_permissions": [Permission.objects.get(codename="delete_user").pk],
+    }
+
+
+def powers(user) -> tuple[bool, list[str], list[str]]:
+    user.refresh_from_db()
+    return (
+        user.is_superuser,
+        sorted(user.groups.values_list("name", flat=True)),
+        list(user.user_permissions.values_list("codename", flat=True)),
+    )
+
+
+@pytest.fixture
+def admin_client(role_client):
+    return role_client("Admin")
+
+
+@pytest.fixture
+def root(db):
+    return User.objects.create_superuser("root", password="root-password")
+
+
+@pytest.fixture
+def support_user(db):
+    user = User.objects.create_user("sam", password="pw", is_staff=True)
+    user.groups.add(Group.objects.get(name="Support"))
+    return user
+
+
+def test_the_admin_role_creates_a_user_with_exactly_one_role(admin_client):
+    response = admin_client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "newcomer",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+            "role": "Support",
+            **escalation(),
+        },
+    )
+
+    assert response.status_code == 302
+    newcomer = User.objects.get(username="newcomer")
+    assert powers(newcomer) == (False, ["Support"], [])
+    assert newcomer.is_staff  # every role logs in to the admin
+    record = ActionRecord.objects.get(action="give role")
+    assert record.username == "admin-user" and "newcomer" in record.message
+
+
+def test_the_admin_role_changes_a_role_and_nothing_else(admin_client, support_user):
+    response = admin_client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {"username": "sam", "is_active": "on", "role": "Auditor", **escalation()},
+    )
+
+    assert response.status_code == 302
+    assert powers(support_user) == (False, ["Auditor"], [])
+
+
+def test_a_role_outside_the_three_is_refused(admin_client, support_user):
+    response = admin_client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {"username": "sam", "is_active": "on", "role": "Superuser"},
+    )
+
+    assert response.status_code == 200 and response.context["adminform"].form.errors["role"]
+    assert powers(support_user) == (False, ["Support"], [])
+
+
+def test_the_admin_role_is_offered_no_field_beyond_the_role(admin_client, support_user):
+    page = admin_client.get(reverse("admin:auth_user_change", args=[support_user.pk]))
+    add = admin_client.get(reverse("admin:auth_user_add"))
+
+    for form in (page.context["adminform"].form, add.context["adminform"].form):
+        assert "role" in form.fields
+        assert not {"is_superuser", "is_staff", "groups", "user_permissions"} & set(form.fields)
+
+
+def test_the_admin_role_cannot_touch_a_superuser(admin_client, root):
+    pages = {
+        "change": reverse("admin:auth_user_change", args=[root.pk]),
+        "password": reverse("admin:auth_user_password_change", args=[root.pk]),
+        "delete": reverse("admin:auth_user_delete", args=[root.pk]),
+        "history": reverse("admin:auth_user_history", args=[root.pk]),
+    }
+
+    for name, url in pages.items():
+        assert admin_client.get(url).status_code in (403, 404), name
+    change = admin_client.post(
+        pages["change"], {"username": "root", "is_active": "", "role": "Auditor"}
+    )
+    password = admin_client.post(
+        pages["password"],
+        {
+            "password1": "taken-over-1234",
+            "password2": "taken-over-1234",
+            "set_usable_password": "true",
+        },
+    )
+    delete = admin_client.post(pages["delete"], {"post": "yes"})
+
+    assert {change.status_code, password.status_code, delete.status_code} <= {403, 404}
+    root.refresh_from_db()
+    assert root.is_superuser and root.is_active and root.check_password("root-password")
+    assert powers(root) == (True, [], [])
+
+
+def test_the_admin_role_cannot_reset_an_account_holding_more_than_a_role(admin_client, db):
+    powerful = User.objects.create_user("ops", password="ops-password", is_staff=True)
+    powerful.user_permissions.add(Permission.objects.get(codename="delete_user"))
+
+    change = admin_client.post(
+        reverse("admin:auth_user_change", args=[powerful.pk]),
+        {"username": "ops", "is_active": "on", "role": "Auditor"},
+    )
+    password = admin_client.post(
+        reverse("admin:auth_user_password_change", args=[powerful.pk]),
+        {
+            "password1": "taken-over-1234",
+            "password2": "taken-over-1234",
+            "set_usable_password": "true",
+        },
+    )
+
+    assert (change.status_code, password.status_code) == (403, 403)
+    powerful.refresh_from_db()
+    assert powerful.check_password("ops-password") and powers(powerful) == (
+        False,
+        [],
+        ["delete_user"],
+    )
+
+
+@pytest.mark.parametrize("role", ["Support", "Auditor"])
+def test_support_and_auditors_cannot_manage_users(role_client, role):
+    client = role_client(role)
+
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert client.post(reverse("admin:auth_user_add"), {"username": "x"}).status_code == 403
+
+
+def test_a_superuser_keeps_full_control(client, root, support_user):
+    client.force_login(root)
+
+    response = client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {
+            "username": "sam",
+            "is_active": "on",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "00:00:00",
+            **escalation(),
+        },
+    )
+
+    assert response.status_code == 302
+    assert powers(support_user) == (True, ["Admin"], ["delete_user"])
