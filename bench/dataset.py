@@ -9,7 +9,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from calendars.encryption import SealedSecret
+from calendars.lib.encryption import SealedSecret
 from calendars.models import (
     Credential,
     Customer,

@@ -92,11 +92,12 @@ def child_refresh(args: argparse.Namespace) -> dict:
     from django.utils import timezone
 
     from bench.measure import QueryCounter, peak_rss_mb
-    from calendars import meetingbaas, operations
+    from calendars import meetingbaas
+    from calendars.actions.refresh import refresh_all
     from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
-    from calendars.sandbox import SandboxServer
-    from calendars.sandbox.accounts import account_for
-    from calendars.sandbox.state import SandboxState
+    from sandbox import SandboxServer
+    from sandbox.accounts import account_for
+    from sandbox.state import SandboxState
 
     server = SandboxServer(state=SandboxState(api_key="bench-key", sync_delay=0)).start()
     state = server.state
@@ -130,7 +131,7 @@ def child_refresh(args: argparse.Namespace) -> dict:
     results = {"size": args.size, "changed_remotely": args.size // 50}
     with override_settings(MEETINGBAAS_BASE_URL=server.url, MEETINGBAAS_API_KEY="bench-key"):
         for name, work in (
-            ("ours", lambda: operations.refresh_all("v2")),
+            ("ours", lambda: refresh_all("v2")),
             ("naive", lambda: _naive_refresh(ids)),
         ):
             if name == "naive" and args.skip_naive:
@@ -240,8 +241,8 @@ def child_export(args: argparse.Namespace) -> dict:
     import csv
 
     from bench.measure import peak_rss_mb
-    from calendars.history import csv_rows, export_entries
     from calendars.models import StatusChange
+    from calendars.queries.history import csv_rows, export_entries
 
     changes = StatusChange.objects.order_by("changed_at").values_list("changed_at", flat=True)
     total = changes.count()

@@ -3,8 +3,8 @@ from django.db.models.signals import post_migrate, pre_save
 
 
 def _after_migrate(sender: AppConfig, **kwargs: object) -> None:
+    from calendars.queue import ensure_schedules
     from calendars.roles import sync_roles
-    from calendars.tasks import ensure_schedules
 
     ensure_schedules()
     sync_roles()
@@ -20,8 +20,8 @@ class CalendarsConfig(AppConfig):
         from django_q.signals import pre_enqueue, pre_execute
 
         from calendars import task_guard
+        from calendars.lib.request_ids import adopt_task_id, stamp_task
         from calendars.lib.sessions import restart_on_sign_in
-        from calendars.request_ids import adopt_task_id, stamp_task
 
         pre_enqueue.connect(stamp_task, dispatch_uid="calendars.stamp_task")
         pre_execute.connect(adopt_task_id, dispatch_uid="calendars.adopt_task_id")

@@ -8,8 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from calendars.lib.validators import CONTROL_CHARACTERS
 from calendars.models import Credential, OAuthApp
-from calendars.validators import CONTROL_CHARACTERS
 
 MAX_SECRET_LENGTH = 4096
 TENANT_NAMES = {"common", "organizations", "consumers"}

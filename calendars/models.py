@@ -10,10 +10,11 @@ from django.db.models import Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
-from calendars.diagnosis import Diagnosis, diagnose
-from calendars.encryption import EncryptedSecretField
-from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform, PortalStatus
-from calendars.validators import reject_control_characters
+from calendars.lib.encryption import EncryptedSecretField
+from calendars.lib.remote_values import fit
+from calendars.lib.validators import reject_control_characters
+from calendars.meetingbaas.types import ApiVersion, OAuthGrant, Platform
+from calendars.status import Cause, PortalStatus, expiry_horizon
 
 
 def _choices(enum_type: type) -> list[tuple[str, str]]:
@@ -141,6 +142,25 @@ class RawCalendar(models.Model):
         return self.name or self.provider_id
 
 
+class IntegrationQuerySet(models.QuerySet):
+    def live(self) -> IntegrationQuerySet:
+        """Not disconnected: the connection exists on Meeting BaaS (as far as we know)."""
+        return self.exclude(status=PortalStatus.DISCONNECTED)
+
+    def in_status(self, status: PortalStatus) -> IntegrationQuerySet:
+        return self.filter(status=status)
+
+    def in_error(self) -> IntegrationQuerySet:
+        return self.filter(status=PortalStatus.ERROR)
+
+    def disconnected(self) -> IntegrationQuerySet:
+        return self.filter(status=PortalStatus.DISCONNECTED)
+
+    def expiring(self, now: datetime) -> IntegrationQuerySet:
+        """Live, with a push subscription about to lapse (status.EXPIRY_WARNING)."""
+        return self.live().filter(subscription_expires_at__lt=expiry_horizon(now))
+
+
 class Integration(models.Model):
     """A calendar connection created on Meeting BaaS, with the status the portal derives."""
 
@@ -188,6 +208,8 @@ class Integration(models.Model):
         ]
     )
 
+    objects = IntegrationQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         permissions = [
@@ -200,7 +222,7 @@ class Integration(models.Model):
             # A raw calendar has at most one live integration; disconnected ones stay as history.
             models.UniqueConstraint(
                 fields=["raw_calendar"],
-                condition=~Q(status="disconnected"),
+                condition=~Q(status=PortalStatus.DISCONNECTED),
                 name="one_live_integration_per_raw_calendar",
             ),
             models.CheckConstraint(
@@ -219,22 +241,41 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.raw_calendar} ({self.status})"
 
+    def move_to(
+        self,
+        status: PortalStatus,
+        message: str,
+        *,
+        cause: Cause,
+        user: models.Model | None,
+    ) -> None:
+        """Set the status of this integration (locked for update), recording the change if any.
+
+        The one writer of `status`: every path (create aside, which records its first status)
+        comes here, so each change has its StatusChange. The caller saves the row.
+        """
+        if status == self.status:
+            return
+        self.status_changed_at = timezone.now()
+        self.status_cause = cause
+        StatusChange.objects.create(
+            integration=self,
+            from_status=self.status,
+            to_status=status,
+            message=fit(StatusChange, "message", message),
+            cause=cause,
+            user=user,
+        )
+        self.status = status
+
     @property
-    def diagnosis(self) -> Diagnosis | None:
-        """What is wrong, in plain words; None when healthy or disconnected on purpose."""
-        if self.status == PortalStatus.DISCONNECTED and self.status_cause == "admin_action":
-            return None
-        return diagnose(self.status, self.error_message, self.remote_status)
+    def is_live(self) -> bool:
+        """Not disconnected: the connection exists on Meeting BaaS (as far as we know)."""
+        return self.status != PortalStatus.DISCONNECTED
 
 
 class StatusChange(models.Model):
     """Append-only timeline of an integration's status."""
-
-    class Cause(models.TextChoices):
-        CREATED = "created", "Created"
-        ADMIN_ACTION = "admin_action", "Admin action"
-        REFRESH = "refresh", "Refresh"
-        WEBHOOK = "webhook", "Webhook"
 
     integration = models.ForeignKey(
         Integration, on_delete=models.PROTECT, related_name="status_changes"

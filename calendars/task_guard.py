@@ -1,4 +1,4 @@
-"""Only the portal's own tasks (calendars.tasks.TASKS) run on the workers.
+"""Only the portal's own tasks (calendars.queue.TASKS) run on the workers.
 
 django-q2 runs whatever importable function a schedule or a queued task names, with the
 workers' access to the database, the encryption keys and Meeting BaaS: a schedule naming
@@ -25,20 +25,20 @@ from django_q.brokers import get_broker
 from django_q.models import Schedule
 from django_q.utils import get_func_repr
 
-from calendars.tasks import TASKS, TaskNotAllowed, refused
+from calendars.queue import TASKS, TaskNotAllowed
 
 logger = logging.getLogger(__name__)
 
-# As django-q2 writes a function's name: a task queued with the function object and one
-# queued with its dotted path are the same task.
-ALLOWED_TASK_NAMES = frozenset(get_func_repr(func) for func in TASKS)
+# As django-q2 writes a function's name (its dotted path): a task queued with the function
+# object and one queued with its path are the same task.
+ALLOWED_TASK_NAMES = frozenset(TASKS.values())
 
 
 def refusal(func: object, hook: object = None) -> str | None:
     """Why a task running `func` (with result hook `hook`) may not run; None when it may."""
     name = get_func_repr(func)
     if name not in ALLOWED_TASK_NAMES:
-        return f"{name!r} is not one of the portal's tasks (calendars.tasks.TASKS)"
+        return f"{name!r} is not one of the portal's tasks (calendars.queue.TASKS)"
     if hook:
         return f"it has a result hook ({get_func_repr(hook)!r}); the portal's tasks use none"
     return None
@@ -68,7 +68,7 @@ def replace_refused_task(sender: object, task: dict, **kwargs: object) -> None:
     if reason is None:
         return
     logger.error("refused task %s: %s", task.get("name"), reason)
-    task["func"] = get_func_repr(refused)
+    task["func"] = TASKS["refused"]
     task["args"] = (reason,)
     task["kwargs"] = {}
     task.pop("hook", None)

@@ -65,9 +65,13 @@ INSTALLED_APPS = [
     "axes",
     "calendars",
 ]
+if DEBUG:
+    # The fake Meeting BaaS (`manage.py run_sandbox`) is a development tool: production never
+    # installs it.
+    INSTALLED_APPS.append("sandbox")
 
 MIDDLEWARE = [
-    "calendars.request_ids.RequestIdMiddleware",
+    "calendars.lib.request_ids.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Before authentication reads the user from an idle or too-old session.
@@ -199,7 +203,7 @@ if not DEBUG:
         # Only behind a proxy that sets this header itself (and strips a client's).
         SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-DEFAULT_EXCEPTION_REPORTER_FILTER = "calendars.error_reports.SecretSafeExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "calendars.lib.error_reports.SecretSafeExceptionReporterFilter"
 
 # History is append-only: nobody reverts a record to an old version through the portal.
 SIMPLE_HISTORY_REVERT_DISABLED = True
@@ -310,7 +314,7 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "calendars.request_ids.RequestIdFilter"}},
+    "filters": {"request_id": {"()": "calendars.lib.request_ids.RequestIdFilter"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
         "json": {

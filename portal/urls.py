@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import path
 from django.views.generic import RedirectView
 
-from calendars import health, webhooks
+from calendars.web import health, webhooks
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),

@@ -12,11 +12,11 @@ from django.core.management import call_command
 from django.utils import timezone
 from django_q.conf import Conf
 
-from calendars import operations
+from calendars.actions.integrations import create_integration
 from calendars.meetingbaas.transport import TransportConfig
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
-from calendars.sandbox import SandboxServer
-from calendars.sandbox.state import SandboxConnection, SandboxState
+from sandbox import SandboxServer
+from sandbox.state import SandboxConnection, SandboxState
 from tests.cluster import REDIS_URL, redis_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -138,7 +138,7 @@ def make_integration(sandbox: Sandbox, credential: Credential):
             name=f"Cal {provider_id}",
             listed_at=timezone.now(),
         )
-        return operations.create_integration(raw).integration
+        return create_integration(raw).integration
 
     return make
 

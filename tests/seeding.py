@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.utils import timezone
 
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
-from calendars.sandbox.accounts import account_for
-from calendars.sandbox.state import SandboxState
+from sandbox.accounts import account_for
+from sandbox.state import SandboxState
 
 
 def integrations_in_sandbox(

@@ -11,7 +11,8 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars import operations
+from calendars.actions.integrations import create_integration
+from calendars.actions.refresh import mark_disconnected
 from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.v2 import V2Client
 from calendars.models import Integration, RawCalendar, StatusChange
@@ -115,11 +116,11 @@ def test_a_refused_token_creates_nothing(admin_client, sandbox, raw_calendar, cr
 
 
 def test_a_disconnected_integration_does_not_block_a_new_one(sandbox, raw_calendar):
-    first = operations.create_integration(raw_calendar).integration
-    operations.mark_disconnected(first.pk, message="gone", cause="admin_action")
+    first = create_integration(raw_calendar).integration
+    mark_disconnected(first.pk, message="gone", cause="admin_action")
     sandbox.control("POST", "reset")
 
-    second = operations.create_integration(raw_calendar)
+    second = create_integration(raw_calendar)
 
     assert second.created and second.integration.pk != first.pk
 

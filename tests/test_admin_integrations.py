@@ -7,7 +7,7 @@ import time
 from django.urls import reverse
 from django_q.models import Task
 
-from calendars import operations
+from calendars.actions.refresh import refresh_integration
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 
@@ -26,7 +26,7 @@ def test_the_list_shows_status_customer_account_and_provider(
 def test_filters_and_search(admin_client, sandbox, make_integration):
     integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="boom")
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
     make_integration("alice.team@group.calendar.google.com")
 
     by_status = admin_client.get(CHANGELIST, {"status__exact": "error"}).context["cl"]
@@ -58,7 +58,7 @@ def test_refresh_status_runs_a_task_per_integration(admin_client, sandbox, make_
 def test_the_integration_page_shows_its_status_history(admin_client, sandbox, make_integration):
     integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="Token expired")
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     html = admin_client.get(
         reverse("admin:calendars_integration_change", args=[integration.pk])

@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from calendars import operations
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Customer, OAuthApp
 from tests.test_webhook_receiver import updated
 from tests.webhook_signing import post_v2
@@ -89,7 +89,7 @@ def test_html_in_a_customer_name_is_escaped_wherever_it_shows(
     customer.save()
     integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="<b>bold</b> message")
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     pages = [
         reverse("admin:index"),
@@ -107,7 +107,7 @@ def test_an_unknown_remote_status_is_stored_raw_and_shown(admin_client, sandbox,
     integration = make_integration()
     sandbox.force(integration.remote_id, status="paused")
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert (integration.status, integration.remote_status) == ("error", "paused")
@@ -127,7 +127,7 @@ def test_nulls_and_extra_fields_in_an_answer_do_not_crash(sandbox, make_integrat
     }
     sandbox.fault("GET", "/v2/calendars/.+", "patched", patch=odd)
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.status in ("syncing", "active")
@@ -139,7 +139,7 @@ def test_a_slow_refresh_does_not_undo_a_newer_webhook(client, sandbox, make_inte
     sandbox.force(integration.remote_id, status="error", status_message="old news")
     sandbox.fault("GET", "/v2/calendars/.+", "slow", delay=1.0)  # answers the state it read first
     refresher = threading.Thread(
-        target=lambda: (operations.refresh_integration(integration.pk), connection.close())
+        target=lambda: (refresh_integration(integration.pk), connection.close())
     )
     refresher.start()
     time.sleep(0.3)

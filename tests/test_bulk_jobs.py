@@ -10,7 +10,8 @@ from django.test import TestCase
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars import bulk, tasks
+from calendars import tasks
+from calendars.actions import bulk
 from calendars.models import BulkJob, BulkJobItem, Integration, OAuthApp, StatusChange
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
@@ -86,7 +87,9 @@ def test_failures_are_listed_with_their_reason_and_a_rerun_does_only_what_is_lef
 
 
 def test_a_job_interrupted_midway_finishes_without_redoing_finished_items(sandbox, three):
-    job = bulk.start(BulkJob.Kind.RESYNC, [i.pk for i in three], user=None, description="test")
+    job = bulk.start(
+        BulkJob.Kind.RESYNC, [i.pk for i in three], acting_user=None, description="test"
+    )
     first = job.items.order_by("pk").first()
     BulkJobItem.objects.filter(pk=first.pk).update(state="done")
     # the worker died while holding the second item: claimed (attempts 1) but still pending
@@ -178,7 +181,7 @@ def test_a_job_whose_tasks_were_all_lost_is_resumed_by_the_sweeper(sandbox, make
 
 
 def test_an_item_whose_task_keeps_dying_is_failed_not_retried_forever(sandbox, three):
-    job = bulk.start(BulkJob.Kind.RESYNC, [three[0].pk], user=None, description="poison")
+    job = bulk.start(BulkJob.Kind.RESYNC, [three[0].pk], acting_user=None, description="poison")
     BulkJobItem.objects.filter(job=job).update(attempts=bulk.MAX_ITEM_ATTEMPTS)  # died 3 times
 
     result = bulk.run(job.pk)

@@ -7,7 +7,8 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars import operations
+from calendars.actions.integrations import disconnect_integration
+from calendars.actions.refresh import mark_disconnected, refresh_integration
 from calendars.models import Integration
 
 INDEX = reverse("admin:index")
@@ -33,13 +34,11 @@ def test_the_queue_lists_what_is_broken_oldest_first(admin_client, sandbox, make
         status="error",
         status_message="invalid_grant: Token has been expired or revoked.",
     )
-    operations.refresh_integration(broken.pk)
+    refresh_integration(broken.pk)
     stuck = make_integration("alice.team@group.calendar.google.com")
     Integration.objects.filter(pk=stuck.pk).update(status_changed_at=now - timedelta(hours=2))
     gone = make_integration("alice.oncall@group.calendar.google.com")
-    operations.mark_disconnected(
-        gone.pk, message="Deleted on Meeting BaaS at 2026-11-25.", cause="webhook"
-    )
+    mark_disconnected(gone.pk, message="Deleted on Meeting BaaS at 2026-11-25.", cause="webhook")
     Integration.objects.filter(pk=gone.pk).update(status_changed_at=now - timedelta(hours=5))
 
     html = admin_client.get(INDEX).content.decode()
@@ -60,7 +59,7 @@ def test_healthy_and_deliberately_disconnected_integrations_stay_out(
 ):
     make_integration()
     disconnected = make_integration("alice.team@group.calendar.google.com")
-    operations.disconnect_integration(disconnected.pk)
+    disconnect_integration(disconnected.pk)
 
     html = admin_client.get(INDEX).content.decode()
 

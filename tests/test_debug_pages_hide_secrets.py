@@ -12,8 +12,8 @@ import requests
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 
-from calendars import webhooks
 from calendars.models import Credential, Integration
+from calendars.web import webhooks
 from tests.test_webhook_receiver import updated
 from tests.webhook_signing import post, post_v2
 

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import pytest
 from django.urls import reverse
 
-from calendars.diagnosis import diagnose
 from calendars.models import Integration
+from calendars.queries.diagnosis import diagnose
 
 MEGABYTE = 1_000_000
 
@@ -93,7 +93,7 @@ def test_the_diagnosis_and_exact_message_show_on_the_page_and_list(
 ):
     from django.urls import reverse
 
-    from calendars import operations
+    from calendars.actions.refresh import refresh_integration
 
     integration = make_integration()
     sandbox.force(
@@ -101,7 +101,7 @@ def test_the_diagnosis_and_exact_message_show_on_the_page_and_list(
         status="error",
         status_message="invalid_grant: Token has been expired or revoked.",
     )
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     page = admin_client.get(
         reverse("admin:calendars_integration_change", args=[integration.pk])

@@ -9,7 +9,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.db import connection
 
-from calendars.encryption import PLACEHOLDER, SealedSecret, SecretUnreadable
+from calendars.lib.encryption import PLACEHOLDER, SealedSecret, SecretUnreadable
 from calendars.models import Credential, OAuthApp
 
 SECRET = "1//0gRefreshTokenThatMustNeverBeStoredInClear"

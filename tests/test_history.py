@@ -9,8 +9,9 @@ from datetime import timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars import history, operations
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, Customer, Integration, RawCalendar
+from calendars.queries import history
 from tests.webhook_signing import post_v2
 
 EXPORT = reverse("admin:calendars_history_export")
@@ -46,7 +47,7 @@ def test_the_creator_and_every_change_are_on_the_integration_page(
 ):
     integration = create_through_admin(admin_client, raw_calendar_of(credential))
     sandbox.force(integration.remote_id, status="error", status_message="Quota exceeded")
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
     post_v2(
         admin_client,
         {"event": "calendar.event_created", "data": {"calendar_id": str(integration.remote_id)}},
@@ -90,7 +91,7 @@ def test_a_replaced_secret_shows_as_replaced_never_as_its_value(admin_client, cr
 def test_the_export_holds_every_kind_of_entry_for_an_integration(admin_client, sandbox, credential):
     integration = create_through_admin(admin_client, raw_calendar_of(credential))
     sandbox.force(integration.remote_id, status="error", status_message="Quota exceeded")
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
     post_v2(
         admin_client,
         {"event": "calendar.event_created", "data": {"calendar_id": str(integration.remote_id)}},

@@ -13,7 +13,7 @@ import io
 from django.test import Client
 from django.urls import reverse
 
-from calendars import operations
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, Customer
 
 EXPORT = reverse("admin:calendars_history_export")
@@ -46,7 +46,7 @@ def test_formulas_in_remote_status_messages_are_exported_as_text(
     integration = make_integration()
     for payload in PAYLOADS:
         sandbox.force(integration.remote_id, status="error", status_message=payload)
-        operations.refresh_integration(integration.pk)
+        refresh_integration(integration.pk)
 
     rows = auditor_export(role_client)
 

@@ -7,7 +7,7 @@ import logging
 
 from django.urls import reverse
 
-from calendars.request_ids import RequestIdFilter
+from calendars.lib.request_ids import RequestIdFilter
 
 
 def test_a_request_id_follows_an_action_into_its_task(

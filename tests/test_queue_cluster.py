@@ -9,7 +9,9 @@ from collections import Counter
 import pytest
 from django.utils import timezone
 
-from calendars import bulk, operations, tasks
+from calendars import queue
+from calendars.actions import bulk
+from calendars.actions.integrations import create_integration
 from calendars.models import BulkJob, Integration, RawCalendar
 from tests.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster
 from tests.waiting import wait_until
@@ -21,11 +23,11 @@ def test_a_cluster_process_runs_a_queued_refresh(broker, sandbox, credential):
     raw = RawCalendar.objects.create(
         credential=credential, provider_id="alice@example.com", listed_at=timezone.now()
     )
-    integration = operations.create_integration(raw).integration
+    integration = create_integration(raw).integration
     time.sleep(0.35)
     cluster = start_cluster(sandbox.url, **broker)
     try:
-        tasks.enqueue_refresh([integration.pk])
+        queue.enqueue("refresh_integration", integration.pk, group="refresh")
         deadline = time.monotonic() + 60
         while (
             time.monotonic() < deadline
@@ -52,7 +54,10 @@ def test_a_bulk_job_survives_its_worker_being_killed(sandbox, make_integration):
     first = start_cluster(sandbox.url, **env)
     with enqueue_onto(env["Q_CLUSTER_NAME"]):
         job = bulk.start(
-            BulkJob.Kind.RESYNC, [i.pk for i in integrations], user=None, description="kill test"
+            BulkJob.Kind.RESYNC,
+            [i.pk for i in integrations],
+            acting_user=None,
+            description="kill test",
         )
         assert wait_until(lambda: bulk.progress(job).done >= 2, 30), "the cluster never got going"
         kill_cluster(first)

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from calendars import bulk
+from calendars.actions import bulk
 from calendars.meetingbaas.transport import WriteLimiter
 from calendars.models import BulkJob
 from tests.seeding import integrations_in_sandbox
@@ -58,7 +58,7 @@ def test_five_hundred_bulk_updates_at_five_per_second_draw_no_429(
     sandbox.control("POST", "config", {"write_rate": 5})
 
     started = time.monotonic()
-    job = bulk.start(BulkJob.Kind.PUSH_CREDENTIALS, ids, user=None, description="burst")
+    job = bulk.start(BulkJob.Kind.PUSH_CREDENTIALS, ids, acting_user=None, description="burst")
     result = bulk.run(job.pk)
     elapsed = time.monotonic() - started
 

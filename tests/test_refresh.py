@@ -8,7 +8,8 @@ import pytest
 from django.conf import settings
 from django_q.models import Schedule
 
-from calendars import operations, tasks
+from calendars import queue, tasks
+from calendars.actions.refresh import refresh_all, refresh_integration
 from calendars.meetingbaas import errors
 from calendars.models import Integration, RefreshRun, StatusChange
 
@@ -33,7 +34,7 @@ def test_a_remote_error_is_stored_with_the_api_message(sandbox, make_integration
         integration.remote_id, status="error", status_message="Calendar API quota exceeded"
     )
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.status == "error"
@@ -46,7 +47,7 @@ def test_a_failed_sync_is_an_error_with_the_sync_message(sandbox, make_integrati
     integration = make_integration()
     sandbox.force(integration.remote_id, synced=True, sync_status="failed", sync_error="410 Gone")
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert (integration.status, integration.error_message) == ("error", "410 Gone")
@@ -56,7 +57,7 @@ def test_a_connection_gone_remotely_is_disconnected(sandbox, make_integration):
     integration = make_integration()
     sandbox.control("POST", "reset")
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.status == "disconnected"
@@ -68,7 +69,7 @@ def test_an_outage_changes_nothing(sandbox, make_integration):
     sandbox.fault("GET", "/v2/calendars/.*", "status", status=503, count=10)
 
     with pytest.raises(errors.Unavailable):
-        operations.refresh_integration(integration.pk)
+        refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.status == "syncing"
@@ -81,9 +82,9 @@ def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, make_int
     make_integration("alice.oncall@group.calendar.google.com")
     time.sleep(0.35)
 
-    summary = operations.refresh_all()
+    summary = refresh_all()
     gets_after_first = len(sandbox.requests_to("GET", "/v2/calendars/"))
-    again = operations.refresh_all()
+    again = refresh_all()
 
     assert (summary.checked, summary.changed, summary.details_fetched) == (3, 3, 3)
     assert set(Integration.objects.values_list("status", flat=True)) == {"active"}
@@ -120,7 +121,7 @@ def test_v1_integrations_refresh_from_the_v1_listing(sandbox, make_integration, 
 
 
 def test_migrate_creates_the_refresh_schedule(db):
-    schedule = Schedule.objects.get(name=tasks.REFRESH_ALL_SCHEDULE)
+    schedule = Schedule.objects.get(name=queue.REFRESH_ALL_SCHEDULE)
 
     assert schedule.func == "calendars.tasks.refresh_all_integrations"
     assert schedule.minutes == settings.STATUS_REFRESH_MINUTES

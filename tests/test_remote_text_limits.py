@@ -10,7 +10,9 @@ import time
 from django.db import DataError
 from django.urls import reverse
 
-from calendars import operations
+from calendars.actions import refresh
+from calendars.actions.credentials import list_raw_calendars
+from calendars.actions.refresh import refresh_all, refresh_integration
 from calendars.lib.remote_values import REMOTE_TEXT_MAX_CHARS
 from calendars.models import Credential, RawCalendar, RefreshRun
 
@@ -27,7 +29,7 @@ def test_long_remote_text_from_a_refresh_is_cut_to_its_columns(
         sync_error="e" * 5_000,
     )
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.status == "error"
@@ -45,7 +47,7 @@ def test_a_nul_character_in_an_answer_is_stored_replaced(sandbox, make_integrati
     integration = make_integration()
     sandbox.force(integration.remote_id, status="error", status_message="quota\x00exceeded")
 
-    operations.refresh_integration(integration.pk)
+    refresh_integration(integration.pk)
 
     integration.refresh_from_db()
     assert integration.remote_status_message == "quota\ufffdexceeded"
@@ -68,8 +70,8 @@ def test_long_calendar_names_and_emails_are_cut_and_overlong_ids_left_out(
         refresh_token="1//refresh:" + "b" * 1100 + "@example.com",  # ids over 1,024
     )
 
-    stored = operations.list_raw_calendars(fits)
-    left_out = operations.list_raw_calendars(too_long)
+    stored = list_raw_calendars(fits)
+    left_out = list_raw_calendars(too_long)
 
     primary = RawCalendar.objects.get(credential=fits, is_primary=True)
     assert primary.provider_id == long_email
@@ -88,16 +90,16 @@ def test_one_integration_that_cannot_be_stored_does_not_stop_the_refresh(
     bad = make_integration("alice.team@group.calendar.google.com")
     last = make_integration("alice.oncall@group.calendar.google.com")
     time.sleep(0.35)  # every sync has finished: each integration needs its own GET and write
-    apply_remote = operations.apply_remote
+    apply_remote = refresh.apply_remote
 
     def refuse_one(integration_id: int, *args: object, **kwargs: object) -> object:
         if integration_id == bad.pk:
             raise DataError("value too long for type character varying(64)")
         return apply_remote(integration_id, *args, **kwargs)
 
-    monkeypatch.setattr(operations, "apply_remote", refuse_one)
+    monkeypatch.setattr(refresh, "apply_remote", refuse_one)
 
-    summary = operations.refresh_all()
+    summary = refresh_all()
 
     assert (summary.checked, summary.failed, summary.changed) == (3, 1, 2)
     for integration in (first, bad, last):

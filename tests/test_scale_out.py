@@ -14,7 +14,8 @@ from django.db.models import Count
 from django.utils import timezone
 from django_q.models import Schedule, Task
 
-from calendars import bulk, tasks
+from calendars import queue
+from calendars.actions import bulk
 from calendars.models import BulkJob
 from tests.cluster import kill_cluster, printed, start_cluster, stop_cluster
 from tests.seeding import integrations_in_sandbox
@@ -53,7 +54,10 @@ def test_two_clusters_share_a_bulk_job_and_finish_it_after_one_is_killed(
         # Both take tasks from the start, or the first one up could take every lane.
         assert wait_until(lambda: all(_running(c) for c in clusters.values()), 60)
         job = bulk.start(
-            BulkJob.Kind.RESYNC, [i.pk for i in integrations], user=None, description="scale-out"
+            BulkJob.Kind.RESYNC,
+            [i.pk for i in integrations],
+            acting_user=None,
+            description="scale-out",
         )
 
         def both_hosts_busy() -> bool:
@@ -93,7 +97,7 @@ def test_two_clusters_share_a_bulk_job_and_finish_it_after_one_is_killed(
 # The lock that makes a schedule run once is the database's, whichever broker carries the task.
 @pytest.mark.parametrize("broker", ["orm"], indirect=True)
 def test_scheduled_work_runs_once_across_clusters(broker, sandbox):
-    tasks.ensure_schedules()
+    queue.ensure_schedules()
     names = set(Schedule.objects.values_list("name", flat=True))
     clusters = [start_cluster(sandbox.url, NODE_NAME=host, **broker) for host in HOSTS]
     try:

@@ -7,20 +7,20 @@ from datetime import timedelta
 from django.utils import timezone
 from django_q.models import Schedule
 
-from calendars import tasks
+from calendars import queue, tasks
 from calendars.models import BulkJob, Integration
 
 
 def test_every_periodic_task_has_its_schedule(db):
-    tasks.ensure_schedules()
+    queue.ensure_schedules()
 
     funcs = dict(Schedule.objects.values_list("name", "func"))
     assert funcs == {
-        tasks.REFRESH_ALL_SCHEDULE: "calendars.tasks.refresh_all_integrations",
-        tasks.WEBHOOK_SWEEP_SCHEDULE: "calendars.tasks.sweep_pending_webhooks",
-        tasks.BULK_SWEEP_SCHEDULE: "calendars.tasks.sweep_bulk_jobs",
-        tasks.RENEWAL_SCHEDULE: "calendars.tasks.renew_expiring_subscriptions",
-        tasks.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
+        queue.REFRESH_ALL_SCHEDULE: "calendars.tasks.refresh_all_integrations",
+        queue.WEBHOOK_SWEEP_SCHEDULE: "calendars.tasks.sweep_pending_webhooks",
+        queue.BULK_SWEEP_SCHEDULE: "calendars.tasks.sweep_bulk_jobs",
+        queue.RENEWAL_SCHEDULE: "calendars.tasks.renew_expiring_subscriptions",
+        queue.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
     }
 
 

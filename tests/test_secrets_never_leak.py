@@ -20,7 +20,8 @@ from django_q.conf import Conf
 from django_q.models import OrmQ, Task
 from django_q.signing import SignedPackage
 
-from calendars import operations, tasks
+from calendars import queue, tasks
+from calendars.actions.credentials import list_raw_calendars
 from calendars.admin.accounts import OAuthAppAdmin
 from calendars.models import Credential, OAuthApp, RawCalendar
 from tests.webhook_signing import post_v2
@@ -173,7 +174,7 @@ def test_logs_hold_no_secret_at_any_level(world, admin_client, sandbox, caplog):
     credential.refresh_token = "revoked-" + REFRESH_TOKEN
     credential.save()
     with pytest.raises(Exception):  # noqa: B017 - whichever error: the logs are what is checked
-        operations.list_raw_calendars(Credential.objects.get())
+        list_raw_calendars(Credential.objects.get())
     admin_client.post(
         reverse("admin:calendars_oauthapp_add"),
         {"provider": "google", "name": "", "client_secret": CLIENT_SECRET},
@@ -193,7 +194,7 @@ def test_the_sandbox_request_log_holds_no_secret(world, sandbox):
 
 def test_queue_rows_hold_no_secret(world, monkeypatch):
     monkeypatch.setattr(Conf, "SYNC", False)
-    tasks.enqueue_refresh([world["integration"].pk])
+    queue.enqueue("refresh_integration", world["integration"].pk, group="refresh")
     tasks.refresh_all_integrations()
 
     stored = []

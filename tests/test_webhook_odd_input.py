@@ -13,7 +13,7 @@ from django.conf import settings
 from django.db import DataError
 from standardwebhooks.webhooks import Webhook
 
-from calendars import tasks, webhook_events
+from calendars import tasks
 from calendars.models import Integration, WebhookDelivery
 from tests.test_webhook_receiver import updated
 from tests.webhook_signing import post, post_v2, svix_headers
@@ -114,7 +114,7 @@ def test_a_delivery_that_cannot_be_applied_fails_with_its_reason_and_is_not_requ
     def refuse(*args: object, **kwargs: object) -> None:
         raise DataError("value too long for type character varying(64)")
 
-    monkeypatch.setattr(webhook_events.operations, "record_status", refuse)
+    monkeypatch.setattr(Integration, "move_to", refuse)
 
     response = post_v2(client, updated(integration, "revoked", datetime.now(UTC)))
 

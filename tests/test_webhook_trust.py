@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from calendars import operations
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Integration, WebhookDelivery
 from tests.test_settings import run_with_settings
 from tests.test_webhook_receiver import iso, updated
@@ -54,7 +54,7 @@ class TestTimesFromTheFuture:
         post_v2(client, updated(integration, "error", YEAR_2099))
         sandbox.force(integration.remote_id, status="active", synced=True)
 
-        operations.refresh_integration(integration.pk)
+        refresh_integration(integration.pk)
 
         integration.refresh_from_db()
         assert integration.status == "active"
@@ -65,7 +65,7 @@ class TestTimesFromTheFuture:
     ):
         future = {"updated_at": "2099-01-01T00:00:00Z", "status": "error"}
         sandbox.fault("GET", "/v2/calendars/.+", "patched", patch=future)
-        operations.refresh_integration(integration.pk)
+        refresh_integration(integration.pk)
 
         post_v2(client, updated(integration, "revoked", datetime.now(UTC)))
 

@@ -12,13 +12,17 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.views.decorators.debug import sensitive_post_parameters
 
-from calendars import bulk, operations
-from calendars.admin.common import PROBLEMS, allows, link, render_timeline
-from calendars.audit import record_action
+from calendars.actions.credentials import (
+    SecretReplaced,
+    list_raw_calendars,
+    replace_refresh_token,
+    rotate_client_secret,
+)
+from calendars.actions.integrations import create_integration
+from calendars.admin.common import allows, attempt, link, render_timeline
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
-from calendars.history import credential_timeline
-from calendars.meetingbaas.types import PortalStatus
-from calendars.models import BulkJob, Credential, Customer, Integration, OAuthApp, RawCalendar
+from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+from calendars.queries.history import credential_timeline
 
 
 @admin.register(Customer)
@@ -71,21 +75,17 @@ class OAuthAppAdmin(admin.ModelAdmin):
             )
             return None
         app = queryset.get()
-        live = Integration.objects.filter(credential__oauth_app=app).exclude(
-            status=PortalStatus.DISCONNECTED
-        )
+        live = Integration.objects.live().filter(credential__oauth_app=app)
         form = RotateClientSecretForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            operations.rotate_client_secret(app.pk, form.cleaned_data["client_secret"])
-            ids = list(live.values_list("pk", flat=True))
-            record_action(
-                request.user,
-                "rotate client secret",
-                oauth_app=app,
-                succeeded=True,
-                message=f"stored; {len(ids)} to push",
+            done = attempt(
+                request,
+                f"{app.name}:",
+                rotate_client_secret,
+                app.pk,
+                form.cleaned_data["client_secret"],
             )
-            return _push(request, ids, f"new client secret of {app.name}")
+            return _pushing(request, done.result) if done.succeeded else None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Rotate the client secret of {app}",
@@ -170,31 +170,16 @@ class CredentialAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         results = []
         for credential in queryset.select_related("oauth_app", "customer"):
-            try:
-                calendars = operations.list_raw_calendars(credential)
-            except PROBLEMS as exc:
-                record_action(
-                    request.user,
-                    "list raw calendars",
-                    credential=credential,
-                    succeeded=False,
-                    message=str(exc),
-                )
-                self.message_user(request, f"{credential.account_email}: {exc}", messages.ERROR)
-                results.append({"credential": credential, "error": str(exc), "calendars": []})
-                continue
-            record_action(
-                request.user,
-                "list raw calendars",
-                credential=credential,
-                succeeded=True,
-                message=f"{len(calendars)} listed",
+            listed = attempt(
+                request, f"{credential.account_email}:", list_raw_calendars, credential
             )
+            if not listed.succeeded:
+                results.append({"credential": credential, "error": listed.problem, "calendars": []})
+                continue
+            calendars = listed.result
             live = {
                 i.raw_calendar_id: i
-                for i in Integration.objects.filter(raw_calendar__in=calendars).exclude(
-                    status=PortalStatus.DISCONNECTED
-                )
+                for i in Integration.objects.live().filter(raw_calendar__in=calendars)
             }
             rows = [{"raw": raw, "integration": live.get(raw.pk)} for raw in calendars]
             results.append({"credential": credential, "calendars": rows, "error": ""})
@@ -222,68 +207,37 @@ class CredentialAdmin(admin.ModelAdmin):
         credential = queryset.select_related("customer", "oauth_app").get()
         form = ReplaceRefreshTokenForm(request.POST if "apply" in request.POST else None)
         if form.is_bound and form.is_valid():
-            return self._replace_refresh_token(
-                request, credential, form.cleaned_data["refresh_token"]
+            done = attempt(
+                request,
+                f"{credential.account_email}:",
+                replace_refresh_token,
+                credential.pk,
+                form.cleaned_data["refresh_token"],
             )
+            return _pushing(request, done.result) if done.succeeded else None
         context = {
             **self.admin_site.each_context(request),
             "title": f"Replace the refresh token of {credential.account_email}",
             "opts": self.model._meta,
             "credential": credential,
             "form": form,
-            "integrations": credential.integrations.exclude(
-                status=PortalStatus.DISCONNECTED
-            ).select_related("raw_calendar"),
+            "integrations": credential.integrations.live().select_related("raw_calendar"),
         }
         return TemplateResponse(
             request, "admin/calendars/credential/replace_refresh_token.html", context
         )
 
-    def _replace_refresh_token(
-        self, request: HttpRequest, credential: Credential, token: str
-    ) -> HttpResponse | None:
-        try:
-            operations.replace_refresh_token(credential.pk, token)
-        except PROBLEMS as exc:
-            record_action(
-                request.user,
-                "replace refresh token",
-                credential=credential,
-                succeeded=False,
-                message=str(exc),
-            )
-            self.message_user(request, f"{credential.account_email}: {exc}", messages.ERROR)
-            return None
-        live = list(
-            credential.integrations.exclude(status=PortalStatus.DISCONNECTED).values_list(
-                "pk", flat=True
-            )
-        )
-        record_action(
-            request.user,
-            "replace refresh token",
-            credential=credential,
-            succeeded=True,
-            message=f"stored; {len(live)} to push",
-        )
-        return _push(request, live, f"new refresh token of {credential.account_email}")
 
-
-def _push(request: HttpRequest, integration_ids: list[int], what: str) -> HttpResponse | None:
-    """Start pushing new credentials to the integrations, and show its progress."""
-    if not integration_ids:
-        messages.success(request, f"The {what} is stored; no live integration uses it.")
+def _pushing(request: HttpRequest, replaced: SecretReplaced) -> HttpResponse | None:
+    """Say where the new secret went, and show the push's progress when there is one."""
+    if replaced.job is None:
+        messages.success(request, f"The {replaced.what} is stored; no live integration uses it.")
         return None
-    job = bulk.start(
-        BulkJob.Kind.PUSH_CREDENTIALS,
-        integration_ids,
-        user=request.user,
-        description=f"{what}: {len(integration_ids)} integration(s)",
-    )
     messages.success(
-        request, f"The {what} is stored; pushing it to {len(integration_ids)} integration(s)."
+        request,
+        f"The {replaced.what} is stored; pushing it to {replaced.pushed_to} integration(s).",
     )
-    return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[job.pk]))
+    return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[replaced.job.pk]))
 
 
 @admin.register(RawCalendar)
@@ -318,7 +272,7 @@ class RawCalendarAdmin(admin.ModelAdmin):
 
     @admin.display(description="Integration")
     def live_integration(self, raw: RawCalendar) -> str:
-        integration = raw.integrations.exclude(status=PortalStatus.DISCONNECTED).first()
+        integration = raw.integrations.live().first()
         return link(integration, integration.status) if integration else "—"
 
     @admin.action(description="Create integration", permissions=["create_integration"])
@@ -327,39 +281,15 @@ class RawCalendarAdmin(admin.ModelAdmin):
     ) -> HttpResponse | None:
         done = []
         for raw in queryset:
-            try:
-                outcome = operations.create_integration(raw, user=request.user)
-            except PROBLEMS as exc:
-                record_action(
-                    request.user,
-                    "create integration",
-                    raw_calendar=raw,
-                    succeeded=False,
-                    message=str(exc),
-                )
-                self.message_user(
-                    request, f"{raw}: could not create the integration. {exc}", messages.ERROR
-                )
-                continue
-            integration = outcome.integration
-            done.append(integration)
-            if not outcome.created:
-                text = f"{raw} already has an integration ({integration.status}); none was created."
-                self.message_user(request, text, messages.WARNING)
-            else:
-                adopted = (
-                    " (adopted the connection Meeting BaaS already had)" if outcome.adopted else ""
-                )
-                text = f"{raw}: integration created, status {integration.status}{adopted}."
-                self.message_user(request, text, messages.SUCCESS)
-            record_action(
-                request.user,
-                "create integration",
-                raw_calendar=raw,
-                integration=integration,
-                succeeded=True,
-                message=text,
+            created = attempt(
+                request, f"{raw}: could not create the integration.", create_integration, raw
             )
+            if not created.succeeded:
+                continue
+            outcome = created.result
+            done.append(outcome.integration)
+            level = messages.SUCCESS if outcome.created else messages.WARNING
+            self.message_user(request, outcome.summary(raw), level)
         if len(done) == 1:
             return HttpResponseRedirect(
                 reverse("admin:calendars_integration_change", args=[done[0].pk])

@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from calendars.encryption import SecretUnreadable
-from calendars.history import Entry
-from calendars.meetingbaas.errors import MeetingBaasError
+from calendars.actions.audit import PROBLEMS
+from calendars.queries.history import Entry
 
-# What an API-backed action can fail with and still say something useful to the person.
-PROBLEMS = (MeetingBaasError, SecretUnreadable)
+
+@dataclass(frozen=True)
+class Attempt[T]:
+    """A verb's outcome as the admin words it: its result, or the problem the person was shown."""
+
+    result: T | None = None
+    problem: str = ""
+
+    @property
+    def succeeded(self) -> bool:
+        return not self.problem
+
+
+def attempt[T](
+    request: HttpRequest, failure: str, verb: Callable[..., T], *args: object, **kwargs: object
+) -> Attempt[T]:
+    """Run `verb` for the person signed in (it records itself); a problem the API or a stored
+    secret raised becomes an error message, `failure` first, instead of an error page."""
+    try:
+        return Attempt(result=verb(*args, acting_user=request.user, **kwargs))
+    except PROBLEMS as exc:
+        messages.error(request, f"{failure} {exc}".strip())
+        return Attempt(problem=str(exc))
 
 
 def link(obj: object, label: str | None = None) -> str:

@@ -16,14 +16,13 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from calendars import tasks
+from calendars.actions.refresh import queue_refresh
 from calendars.admin.common import ReadOnlyAdmin, allows, render_timeline
 from calendars.admin.jobs import confirm_and_start
 from calendars.admin.records import CustomerFilter
-from calendars.audit import record_action
-from calendars.history import csv_rows, export_entries, integration_timeline
-from calendars.meetingbaas.types import PortalStatus
 from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
+from calendars.queries.diagnosis import diagnosis_of
+from calendars.queries.history import csv_rows, export_entries, integration_timeline
 
 RESYNC = (
     "Meeting BaaS will fetch each calendar's events again (v2: POST /v2/calendars/{id}/sync; v1: "
@@ -124,12 +123,12 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Problem")
     def problem(self, integration: Integration) -> str:
-        diagnosis = integration.diagnosis
+        diagnosis = diagnosis_of(integration)
         return diagnosis.title if diagnosis else ""
 
     @admin.display(description="What is wrong")
     def diagnosis_panel(self, integration: Integration) -> str:
-        diagnosis = integration.diagnosis
+        diagnosis = diagnosis_of(integration)
         if diagnosis is None:
             return "Nothing."
         return format_html(
@@ -181,21 +180,12 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.action(description="Refresh status", permissions=["refresh_integration"])
     def refresh_status(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
-        live = list(queryset.exclude(status=PortalStatus.DISCONNECTED))
-        for integration in live:
-            record_action(
-                request.user,
-                "refresh status",
-                integration=integration,
-                succeeded=True,
-                message="queued",
-            )
-        tasks.enqueue_refresh([integration.pk for integration in live])
-        skipped = queryset.count() - len(live)
+        queued = queue_refresh(queryset, acting_user=request.user)
+        skipped = queryset.count() - queued
         note = f" ({skipped} disconnected skipped)" if skipped else ""
         self.message_user(
             request,
-            f"Status refresh queued for {len(live)} integration(s){note}.",
+            f"Status refresh queued for {queued} integration(s){note}.",
             messages.SUCCESS,
         )
 
@@ -250,11 +240,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         explanation: str,
     ) -> HttpResponse:
         selected = queryset.select_related("raw_calendar", "credential__customer")
-        eligible = (
-            selected.exclude(status=PortalStatus.DISCONNECTED)
-            if live
-            else selected.filter(status=PortalStatus.DISCONNECTED)
-        )
+        eligible = selected.live() if live else selected.disconnected()
         eligible = list(eligible.order_by("pk"))
         return confirm_and_start(
             self,

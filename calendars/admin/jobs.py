@@ -10,9 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from calendars import bulk
+from calendars.actions import bulk
 from calendars.admin.common import ReadOnlyAdmin, allows
-from calendars.audit import record_action
 from calendars.models import BulkJob, Integration
 
 PREVIEW_LIMIT = 200
@@ -34,17 +33,10 @@ def confirm_and_start(
         job = bulk.start(
             kind,
             [i.pk for i in integrations],
-            user=request.user,
+            acting_user=request.user,
             description=f"{len(integrations)} integration(s)",
+            action=action,
         )
-        for integration in integrations:
-            record_action(
-                request.user,
-                action,
-                integration=integration,
-                succeeded=True,
-                message=f"queued in bulk job {job.pk}",
-            )
         return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[job.pk]))
     context = {
         **model_admin.admin_site.each_context(request),
@@ -125,7 +117,6 @@ class BulkJobAdmin(ReadOnlyAdmin):
         job = get_object_or_404(BulkJob, pk=job_id)
         if request.method != "POST" or not allows(request, bulk.PERMISSION[job.kind]):
             raise PermissionDenied
-        bulk.rerun(job)
-        record_action(request.user, f"re-run bulk job {job.pk}", succeeded=True, message=str(job))
+        bulk.rerun(job, acting_user=request.user)
         self.message_user(request, "Running what is left of the job.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[job.pk]))

@@ -3,7 +3,7 @@
 django-q2's own admins offer "Resubmit selected tasks to queue" to anyone who can view a task
 list, with no permission check and no record, and let a superuser edit schedules and queued
 tasks. Here nobody, superusers included, changes anything: schedules are created by code
-(calendars.tasks.ensure_schedules) and every piece of work has its own permission-checked,
+(calendars.queue.ensure_schedules) and every piece of work has its own permission-checked,
 recorded way to run again (a bulk job's "Run what is left again", "Refresh status", the
 schedules themselves). Only the Admin role is given these lists (calendars/roles.py).
 """

@@ -19,7 +19,7 @@ from django.contrib.auth.models import AbstractUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from calendars.audit import record_action
+from calendars.actions.audit import record_action
 from calendars.roles import ROLES, assign_role, role_of
 
 User = get_user_model()

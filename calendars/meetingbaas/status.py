@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from calendars.meetingbaas.types import PortalStatus
+from calendars.status import PortalStatus
 
 V2_ERROR_STATUSES = {"error", "permission_denied"}
 

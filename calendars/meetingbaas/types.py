@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from calendars.status import PortalStatus
+
 
 class ApiVersion(enum.StrEnum):
     V1 = "v1"
@@ -16,15 +18,6 @@ class ApiVersion(enum.StrEnum):
 class Platform(enum.StrEnum):
     GOOGLE = "google"
     MICROSOFT = "microsoft"
-
-
-class PortalStatus(enum.StrEnum):
-    """The statuses support staff see, in the product guide's words."""
-
-    SYNCING = "syncing"
-    ACTIVE = "active"
-    ERROR = "error"
-    DISCONNECTED = "disconnected"
 
 
 @dataclass(frozen=True)

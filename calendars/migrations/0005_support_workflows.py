@@ -4,7 +4,7 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-from calendars.migration_operations import AddIndexSafely
+from calendars.lib.migration_operations import AddIndexSafely
 
 
 def backfill_status_changed_at(apps, schema_editor):

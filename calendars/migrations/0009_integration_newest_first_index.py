@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from calendars.migration_operations import AddIndexSafely
+from calendars.lib.migration_operations import AddIndexSafely
 
 
 class Migration(migrations.Migration):

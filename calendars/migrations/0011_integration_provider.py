@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-from calendars.migration_operations import AddIndexSafely
+from calendars.lib.migration_operations import AddIndexSafely
 
 
 def copy_provider(apps, schema_editor):

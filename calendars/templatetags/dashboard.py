@@ -5,7 +5,8 @@ from __future__ import annotations
 from django import template
 from django.urls import reverse
 
-from calendars import dashboard
+from calendars.queries import dashboard
+from calendars.queries.diagnosis import diagnosis_of
 
 register = template.Library()
 BAR_WIDTH = 240
@@ -19,7 +20,7 @@ def portal_dashboard(context: template.Context) -> dict:
         return {"visible": False}
     changes, actions = dashboard.recent_activity()
     queue = [
-        {"integration": i, "problem": dashboard.problem_of(i), "diagnosis": i.diagnosis}
+        {"integration": i, "problem": dashboard.problem_of(i), "diagnosis": diagnosis_of(i)}
         for i in dashboard.needs_attention()
     ]
     return {

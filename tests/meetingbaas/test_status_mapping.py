@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from calendars.meetingbaas.status import v1_portal_status, v2_portal_status
-from calendars.meetingbaas.types import PortalStatus as S
+from calendars.status import PortalStatus as S
 
 SYNCED = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -8,8 +8,9 @@ import pytest
 
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.transport import Transport
-from calendars.meetingbaas.types import OAuthGrant, Platform, PortalStatus
+from calendars.meetingbaas.types import OAuthGrant, Platform
 from calendars.meetingbaas.v1 import V1Client
+from calendars.status import PortalStatus
 
 GRANT = OAuthGrant(Platform.GOOGLE, "cid", "csecret", "rt:carol@example.com")
 

@@ -10,8 +10,9 @@ import pytest
 
 from calendars.meetingbaas import errors, v2
 from calendars.meetingbaas.transport import Transport
-from calendars.meetingbaas.types import OAuthGrant, Platform, PortalStatus
+from calendars.meetingbaas.types import OAuthGrant, Platform
 from calendars.meetingbaas.v2 import V2Client
+from calendars.status import PortalStatus
 
 GRANT = OAuthGrant(
     Platform.GOOGLE, "cid.apps.googleusercontent.com", "csecret", "rt:alice@example.com"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from calendars.sandbox.accounts import FakeAccount, SandboxError
+from sandbox.accounts import FakeAccount, SandboxError
 
 # The request log is served over HTTP, so it keeps no secret, by the portal's own rule for its
 # logs (calendars/meetingbaas/transport.py, `redact`; the sandbox imports nothing from the

@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import timedelta
 from uuid import UUID
 
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from calendars import operations
+from calendars import queue
+from calendars.actions.refresh import disconnect_locked
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.status import v2_portal_status
-from calendars.meetingbaas.types import ApiVersion, PortalStatus
-from calendars.models import Integration, StatusChange, WebhookDelivery
+from calendars.meetingbaas.types import ApiVersion
+from calendars.models import Integration, WebhookDelivery
+from calendars.status import Cause, PortalStatus, ended_by_sync, is_older
 
 logger = logging.getLogger(__name__)
 Outcome = WebhookDelivery.Outcome
-WEBHOOK = StatusChange.Cause.WEBHOOK
+# A delivery still pending this long after it arrived lost its task (a broker outage, a
+# killed worker): the sweeper queues it again.
+LOST_AFTER = timedelta(minutes=2)
+SWEEP_BATCH = 1000
 
 
 def process(delivery_pk: int) -> str:
@@ -69,6 +75,23 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
         return Outcome.FAILED, f"Could not be applied: {type(exc).__name__}: {exc}"
 
 
+def queue_processing(delivery_pk: int) -> None:
+    """Queue a stored delivery's processing once its row is committed."""
+    queue.enqueue_on_commit(
+        "process_webhook", delivery_pk, group="webhooks", task_name=f"webhook-{delivery_pk}"
+    )
+
+
+def sweep_pending() -> int:
+    """Queue again the deliveries whose task was lost; returns how many."""
+    stale = timezone.now() - LOST_AFTER
+    pending = WebhookDelivery.objects.filter(outcome=Outcome.PENDING, received_at__lt=stale)
+    ids = list(pending.values_list("pk", flat=True)[:SWEEP_BATCH])
+    for delivery_pk in ids:
+        queue_processing(delivery_pk)
+    return len(ids)
+
+
 def retry_unknown_connection(remote_id: UUID) -> int:
     """Apply the deliveries that came for `remote_id` before its integration was stored.
 
@@ -85,9 +108,9 @@ def retry_unknown_connection(remote_id: UUID) -> int:
 
 
 def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> str:
-    if integration.status == PortalStatus.DISCONNECTED:
+    if not integration.is_live:
         return Outcome.RECORDED
-    if operations.is_older(delivery.event_time, integration.remote_updated_at):
+    if is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE
     remote_status = str(delivery.payload["data"].get("status") or "")
     # The webhook carries the status alone; the sync facts we hold complete the picture.
@@ -104,30 +127,27 @@ def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> 
         integration.error_message = (
             fit(Integration, "error_message", message) if new_status != PortalStatus.ACTIVE else ""
         )
-    operations.record_status(
-        integration, new_status, integration.error_message, cause=WEBHOOK, user=None
-    )
+    integration.move_to(new_status, integration.error_message, cause=Cause.WEBHOOK, user=None)
     integration.save()
     if new_status == PortalStatus.ERROR:
         # The webhook has no message: fetch the details support staff need.
-        from calendars import tasks
-
-        transaction.on_commit(lambda: tasks.enqueue_refresh([integration.pk]))
+        queue.enqueue_on_commit(
+            "refresh_integration",
+            integration.pk,
+            group="refresh",
+            task_name=f"refresh-{integration.pk}",
+        )
     return Outcome.APPLIED
 
 
 def _connection_deleted(integration: Integration, delivery: WebhookDelivery) -> str:
-    if integration.status == PortalStatus.DISCONNECTED:
+    if not integration.is_live:
         return Outcome.RECORDED
-    if operations.is_older(delivery.event_time, integration.remote_updated_at):
+    if is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE
     deleted_at = delivery.payload["data"].get("deleted_at") or "an unknown time"
-    message = fit(Integration, "error_message", f"Deleted on Meeting BaaS at {deleted_at}.")
-    integration.error_message = message
     integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
-    operations.record_status(
-        integration, PortalStatus.DISCONNECTED, message, cause=WEBHOOK, user=None
-    )
+    disconnect_locked(integration, f"Deleted on Meeting BaaS at {deleted_at}.", cause=Cause.WEBHOOK)
     integration.save()
     return Outcome.APPLIED
 
@@ -136,14 +156,10 @@ def _events_synced(integration: Integration, delivery: WebhookDelivery) -> str:
     synced_at = delivery.event_time or timezone.now()
     if integration.synced_at is None or synced_at > integration.synced_at:
         integration.synced_at = synced_at
-    # v1 has no status to end an error, so a sync is what ends it there.
-    ends = {PortalStatus.SYNCING} | (
-        {PortalStatus.ERROR} if integration.api_version == ApiVersion.V1 else set()
-    )
-    if integration.status in ends:
+    if ended_by_sync(integration.api_version, integration.status):
         integration.error_message = ""
-        operations.record_status(
-            integration, PortalStatus.ACTIVE, "Sync reported by webhook.", cause=WEBHOOK, user=None
+        integration.move_to(
+            PortalStatus.ACTIVE, "Sync reported by webhook.", cause=Cause.WEBHOOK, user=None
         )
     integration.save()
     return Outcome.APPLIED

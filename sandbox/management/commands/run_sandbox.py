@@ -7,8 +7,8 @@ import logging
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from calendars.sandbox import SandboxServer
-from calendars.sandbox.state import SandboxState
+from sandbox import SandboxServer
+from sandbox.state import SandboxState
 
 
 class Command(BaseCommand):
@@ -26,7 +26,7 @@ class Command(BaseCommand):
     def handle(
         self, *args: object, port: int, sync_delay: float, webhook_url: str, **options: object
     ) -> None:
-        logging.getLogger("calendars.sandbox").setLevel(logging.INFO)
+        logging.getLogger("sandbox").setLevel(logging.INFO)
         state = SandboxState(
             api_key=settings.SANDBOX_API_KEY,
             sync_delay=sync_delay,

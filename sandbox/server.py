@@ -33,10 +33,10 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
-from calendars.sandbox import api
-from calendars.sandbox.accounts import SandboxError
-from calendars.sandbox.state import Fault, SandboxState, iso
-from calendars.sandbox.webhooks import WebhookSender
+from sandbox import api
+from sandbox.accounts import SandboxError
+from sandbox.state import Fault, SandboxState, iso
+from sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
 MAX_BODY = 1_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
-from calendars.sandbox.accounts import FakeAccount, SandboxError, account_for
-from calendars.sandbox.state import SandboxConnection, SandboxState, iso, now
+from sandbox.accounts import FakeAccount, SandboxError, account_for
+from sandbox.state import SandboxConnection, SandboxState, iso, now
 
 OAUTH_FIELDS = ("oauth_client_id", "oauth_client_secret", "oauth_refresh_token")
 V1_PLATFORMS = {"Google": "google", "Microsoft": "microsoft"}

@@ -4,7 +4,7 @@ v2 deliveries come through Svix (`svix-id`, `svix-timestamp`, `svix-signature`, 
 an endpoint secret `whsec_...`); v1 deliveries carry our API key in `x-meeting-baas-api-key`.
 Each version can be switched off (MEETINGBAAS_WEBHOOKS_V1 / _V2). Nothing unauthenticated is
 stored, nor anything odd enough to break processing. The effects run in a django-q2 task
-(`webhook_events`).
+(`webhook_deliveries`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
-from django_q.tasks import async_task
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from calendars.actions.webhook_deliveries import queue_processing
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.parsing import timestamp
@@ -226,20 +226,11 @@ def _store(
                 remote_id=_uuid_or_none(data.get("calendar_id")),
                 event_time=no_later_than_now(_event_time(event, data) or sent_at),
             )
-            transaction.on_commit(lambda: _enqueue(delivery.pk))
+            queue_processing(delivery.pk)
     except IntegrityError:
         WebhookDelivery.objects.filter(delivery_id=delivery_id).update(repeats=F("repeats") + 1)
         return False
     return True
-
-
-def _enqueue(delivery_pk: int) -> None:
-    async_task(
-        "calendars.tasks.process_webhook",
-        delivery_pk,
-        group="webhooks",
-        task_name=f"webhook-{delivery_pk}",
-    )
 
 
 def _uuid_or_none(value: object) -> UUID | None:

@@ -16,7 +16,7 @@ from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
 
-from calendars.sandbox.state import SandboxConnection, SandboxState, iso, now
+from sandbox.state import SandboxConnection, SandboxState, iso, now
 
 logger = logging.getLogger(__name__)
 

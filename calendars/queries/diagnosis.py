@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from calendars.meetingbaas.types import PortalStatus
+from calendars.models import Integration
+from calendars.status import PortalStatus, is_deliberately_disconnected
 
 
 @dataclass(frozen=True)
@@ -109,3 +110,11 @@ def diagnose(status: str, message: str, remote_status: str = "") -> Diagnosis | 
         if pattern.search(text):
             return diagnosis
     return GONE if status == PortalStatus.DISCONNECTED else UNKNOWN
+
+
+def diagnosis_of(integration: Integration) -> Diagnosis | None:
+    """What is wrong with an integration, in plain words; None when healthy or disconnected on
+    purpose."""
+    if is_deliberately_disconnected(integration.status, integration.status_cause):
+        return None
+    return diagnose(integration.status, integration.error_message, integration.remote_status)

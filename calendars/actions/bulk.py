@@ -21,12 +21,11 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Count, F, Q
 from django.utils import timezone
-from django_q.tasks import async_task
 
-from calendars import operations
-from calendars.encryption import SecretUnreadable
+from calendars import queue
+from calendars.actions import integrations
+from calendars.actions.audit import PROBLEMS, record_action, record_for_each
 from calendars.lib.remote_values import fit
-from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.models import BulkJob, BulkJobItem
 
 logger = logging.getLogger(__name__)
@@ -39,11 +38,11 @@ ALIVE_EVERY_SECONDS = 5.0
 MAX_ITEM_ATTEMPTS = 3
 
 PERFORM: dict[str, Callable[..., object]] = {
-    Kind.RESYNC: operations.resync_integration,
-    Kind.RESUBSCRIBE: operations.resubscribe_integration,
-    Kind.PUSH_CREDENTIALS: operations.push_credentials,
-    Kind.DISCONNECT: operations.disconnect_integration,
-    Kind.RECREATE: operations.recreate_integration,
+    Kind.RESYNC: integrations.resync_integration,
+    Kind.RESUBSCRIBE: integrations.resubscribe_integration,
+    Kind.PUSH_CREDENTIALS: integrations.push_credentials,
+    Kind.DISCONNECT: integrations.disconnect_integration,
+    Kind.RECREATE: integrations.recreate_integration,
 }
 # Who may start (or re-run) each kind of job.
 PERMISSION = {
@@ -69,15 +68,27 @@ class Progress:
 
 
 def start(
-    kind: str, integration_ids: Iterable[int], *, user: AbstractBaseUser | None, description: str
+    kind: str,
+    integration_ids: Iterable[int],
+    *,
+    acting_user: AbstractBaseUser | None,
+    description: str,
+    action: str | None = None,
 ) -> BulkJob:
-    """Create the job and its items, and queue its lanes once they are committed."""
+    """Create the job and its items, and queue its lanes once they are committed.
+
+    With `action`, each integration's action log says it was queued in this job, by whom.
+    """
     ids = sorted(set(integration_ids))
     with transaction.atomic():
         job = BulkJob.objects.create(
-            kind=kind, description=fit(BulkJob, "description", description), created_by=user
+            kind=kind,
+            description=fit(BulkJob, "description", description),
+            created_by=acting_user,
         )
         BulkJobItem.objects.bulk_create([BulkJobItem(job=job, integration_id=pk) for pk in ids])
+        if action:
+            record_for_each(acting_user, action, ids, message=f"queued in bulk job {job.pk}")
         transaction.on_commit(lambda: enqueue(job.pk, lanes=min(settings.BULK_LANES, len(ids))))
     return job
 
@@ -86,14 +97,15 @@ def enqueue(job_id: int, *, lanes: int | None = None) -> None:
     """Queue `lanes` (BULK_LANES) tasks for the job, each working beside the others."""
     BulkJob.objects.filter(pk=job_id).update(active_at=timezone.now())
     for _ in range(max(1, settings.BULK_LANES if lanes is None else lanes)):
-        async_task("calendars.tasks.run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
+        queue.enqueue("run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
 
 
-def rerun(job: BulkJob) -> None:
+def rerun(job: BulkJob, *, acting_user: AbstractBaseUser | None) -> None:
     """Run what is left: the pending items and, asked by a person, the failed ones again."""
     with transaction.atomic():
         job.items.filter(state=State.FAILED).update(state=State.PENDING, reason="", attempts=0)
         BulkJob.objects.filter(pk=job.pk).update(finished_at=None)
+        record_action(acting_user, f"re-run bulk job {job.pk}", succeeded=True, message=str(job))
         transaction.on_commit(lambda: enqueue(job.pk))
 
 
@@ -107,7 +119,7 @@ def run(job_id: int) -> Progress:
     """
     job = BulkJob.objects.get(pk=job_id)
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
-    user = get_user_model().objects.filter(pk=job.created_by_id).first()
+    acting_user = get_user_model().objects.filter(pk=job.created_by_id).first()
     perform = PERFORM[job.kind]
     deadline = time.monotonic() + settings.BULK_TASK_SECONDS
     alive_at = 0.0
@@ -129,8 +141,8 @@ def run(job_id: int) -> Progress:
             _finish(item, State.FAILED, f"gave up: its task died {item.attempts} times")
             continue
         try:
-            perform(item.integration_id, user=user)
-        except (MeetingBaasError, SecretUnreadable) as exc:
+            perform(item.integration_id, acting_user=acting_user)
+        except PROBLEMS as exc:
             _finish(item, State.FAILED, str(exc))
         else:
             _finish(item, State.DONE, "")

@@ -5,6 +5,6 @@ management command runs it as a process (the embedded default). Fake accounts ar
 by the refresh token; README.md, "Trying it in the sandbox", lists the conventions.
 """
 
-from calendars.sandbox.server import SandboxServer
+from sandbox.server import SandboxServer
 
 __all__ = ["SandboxServer"]

@@ -9,10 +9,9 @@ from django.conf import settings
 from django.db.models import Count, Exists, OuterRef
 from django.utils import timezone
 
-from calendars.meetingbaas.types import ApiVersion, Platform, PortalStatus
+from calendars.meetingbaas.types import ApiVersion, Platform
 from calendars.models import ActionRecord, Integration, RefreshRun, StatusChange
-
-ADMIN_ACTION = StatusChange.Cause.ADMIN_ACTION
+from calendars.status import Cause, PortalStatus, expires_soon
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,9 @@ def needs_attention(limit: int = 50) -> list[Integration]:
     now = timezone.now()
     stuck = now - timedelta(minutes=settings.STUCK_SYNCING_MINUTES)
     stale = now - timedelta(minutes=2 * settings.STATUS_REFRESH_MINUTES)
-    live = Integration.objects.exclude(status=PortalStatus.DISCONNECTED)
-    replaced = Integration.objects.filter(
+    replaced = Integration.objects.live().filter(
         raw_calendar=OuterRef("raw_calendar"), pk__gt=OuterRef("pk")
-    ).exclude(status=PortalStatus.DISCONNECTED)
+    )
     # Unchanged integrations are confirmed by the refresh run, not row by row: a row is stale
     # only while its version's refresh has not succeeded lately either.
     stale_versions = [
@@ -61,23 +59,22 @@ def needs_attention(limit: int = 50) -> list[Integration]:
     ]
     # Each kind read in the order of its own index, so LIMIT stops early.
     queries = [
-        (Integration.objects.filter(status=PortalStatus.ERROR), "status_changed_at"),
+        (Integration.objects.in_error(), "status_changed_at"),
         (
-            Integration.objects.filter(status=PortalStatus.DISCONNECTED)
-            .exclude(status_cause=ADMIN_ACTION)
+            Integration.objects.disconnected()
+            .exclude(status_cause=Cause.ADMIN_ACTION)
             .exclude(Exists(replaced)),
             "status_changed_at",
         ),
         (
-            Integration.objects.filter(status=PortalStatus.SYNCING, status_changed_at__lt=stuck),
+            Integration.objects.in_status(PortalStatus.SYNCING).filter(status_changed_at__lt=stuck),
             "status_changed_at",
         ),
+        (Integration.objects.expiring(now), "subscription_expires_at"),
         (
-            live.filter(subscription_expires_at__lt=now + timedelta(days=1)),
-            "subscription_expires_at",
-        ),
-        (
-            live.filter(api_version__in=stale_versions, last_refreshed_at__lt=stale),
+            Integration.objects.live().filter(
+                api_version__in=stale_versions, last_refreshed_at__lt=stale
+            ),
             "last_refreshed_at",
         ),
     ]
@@ -99,10 +96,7 @@ def problem_of(integration: Integration) -> str:
         return "error"
     if integration.status == PortalStatus.DISCONNECTED:
         return "disconnected remotely"
-    if (
-        integration.subscription_expires_at
-        and integration.subscription_expires_at < now + timedelta(days=1)
-    ):
+    if expires_soon(integration.subscription_expires_at, now):
         return "push subscription expiring"
     return "not refreshed lately"
 

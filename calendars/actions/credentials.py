@@ -1,0 +1,148 @@
+"""Credentials and OAuth apps: what a credential can see, and replacing their secrets.
+
+A replaced secret is pushed to every live integration that uses it by a bulk job, started
+here in the same transaction that stores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from calendars import meetingbaas
+from calendars.actions import bulk
+from calendars.actions.audit import PROBLEMS, record_action
+from calendars.lib.remote_values import fit
+from calendars.meetingbaas import errors
+from calendars.models import BulkJob, Credential, Integration, OAuthApp, RawCalendar
+
+
+@dataclass(frozen=True)
+class SecretReplaced:
+    """A secret stored, and the job pushing it to the live integrations (None: none uses it)."""
+
+    what: str  # "new refresh token of alice@example.com"
+    job: BulkJob | None
+    pushed_to: int
+
+
+@sensitive_variables("grant")
+def list_raw_calendars(
+    credential: Credential, *, acting_user: AbstractBaseUser | None = None
+) -> list[RawCalendar]:
+    """Ask Meeting BaaS which calendars the credential can see, and store them."""
+    try:
+        grant = credential.grant()
+        remote = meetingbaas.client().list_raw_calendars(grant)
+    except PROBLEMS as exc:
+        if isinstance(exc, errors.MeetingBaasError) and not exc.transient:
+            _record_check(credential, ok=False, message=str(exc))
+        record_action(
+            acting_user,
+            "list raw calendars",
+            credential=credential,
+            succeeded=False,
+            message=str(exc),
+        )
+        raise
+    # An id is stored whole or not at all: cut, it would name another calendar.
+    storable = [item for item in remote if fit(RawCalendar, "provider_id", item.id) == item.id]
+    now = timezone.now()
+    with transaction.atomic():
+        stored = [
+            RawCalendar.objects.update_or_create(
+                credential=credential,
+                provider_id=item.id,
+                defaults={
+                    "name": fit(RawCalendar, "name", item.name),
+                    "email": fit(RawCalendar, "email", item.email),
+                    "is_primary": item.is_primary,
+                    "listed_at": now,
+                },
+            )[0]
+            for item in storable
+        ]
+        message = f"{len(stored)} calendar(s) listed."
+        if len(storable) < len(remote):
+            message += f" {len(remote) - len(storable)} left out: their ids are too long or odd."
+        _record_check(credential, ok=True, message=message)
+        record_action(
+            acting_user,
+            "list raw calendars",
+            credential=credential,
+            succeeded=True,
+            message=f"{len(stored)} listed",
+        )
+    return stored
+
+
+def _record_check(credential: Credential, *, ok: bool, message: str) -> None:
+    Credential.objects.filter(pk=credential.pk).update(
+        last_checked_at=timezone.now(),
+        last_check_ok=ok,
+        last_check_message=fit(Credential, "last_check_message", message),
+    )
+
+
+@sensitive_variables("refresh_token")
+def replace_refresh_token(
+    credential_id: int, refresh_token: str, *, acting_user: AbstractBaseUser | None = None
+) -> SecretReplaced:
+    """Store a new refresh token and start pushing it to the integrations that use it."""
+    with transaction.atomic():
+        credential = _replace_secret(Credential, credential_id, "refresh_token", refresh_token)
+        live = credential.integrations.live()
+        return _push(
+            live,
+            f"new refresh token of {credential.account_email}",
+            acting_user=acting_user,
+            record={"action": "replace refresh token", "credential": credential},
+        )
+
+
+@sensitive_variables("client_secret")
+def rotate_client_secret(
+    oauth_app_id: int, client_secret: str, *, acting_user: AbstractBaseUser | None = None
+) -> SecretReplaced:
+    """Store a new client secret and start pushing it to the integrations that use it."""
+    with transaction.atomic():
+        app = _replace_secret(OAuthApp, oauth_app_id, "client_secret", client_secret)
+        live = Integration.objects.live().filter(credential__oauth_app=app)
+        return _push(
+            live,
+            f"new client secret of {app.name}",
+            acting_user=acting_user,
+            record={"action": "rotate client secret", "oauth_app": app},
+        )
+
+
+@sensitive_variables("value")
+def _replace_secret[M: (Credential, OAuthApp)](
+    model: type[M], pk: int, field: str, value: str
+) -> M:
+    # History never holds the secret; its *_replaced_at field records that it changed.
+    obj = model.objects.select_for_update().get(pk=pk)
+    setattr(obj, field, value)
+    setattr(obj, f"{field}_replaced_at", timezone.now())
+    obj.save()
+    return obj
+
+
+def _push(
+    live: object, what: str, *, acting_user: AbstractBaseUser | None, record: dict
+) -> SecretReplaced:
+    ids = list(live.values_list("pk", flat=True))
+    record_action(acting_user, succeeded=True, message=f"stored; {len(ids)} to push", **record)
+    if not ids:
+        return SecretReplaced(what, job=None, pushed_to=0)
+    job = bulk.start(
+        BulkJob.Kind.PUSH_CREDENTIALS,
+        ids,
+        acting_user=acting_user,
+        description=f"{what}: {len(ids)} integration(s)",
+    )
+    return SecretReplaced(what, job=job, pushed_to=len(ids))

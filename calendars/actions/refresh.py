@@ -1,0 +1,217 @@
+"""Keeping integrations' statuses true to Meeting BaaS: one at a time, all at once, or gone.
+
+Remote text is stored through `fit` (cut to its column) and remote times through
+`no_later_than_now`; where an integration moves is decided by the rules in `status`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from calendars import meetingbaas, queue
+from calendars.actions.audit import record_action
+from calendars.lib.remote_values import fit, no_later_than_now
+from calendars.meetingbaas import errors
+from calendars.meetingbaas.types import ApiVersion, RemoteConnection
+from calendars.models import Integration, RefreshRun
+from calendars.status import Cause, PortalStatus, after_remote, is_older
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshSummary:
+    checked: int = 0
+    changed: int = 0
+    failed: int = 0
+    details_fetched: int = 0
+
+
+def queue_refresh(
+    integrations: Iterable[Integration], *, acting_user: AbstractBaseUser | None
+) -> int:
+    """Queue a refresh of each live integration, recorded as asked; returns how many."""
+    live = [integration for integration in integrations if integration.is_live]
+    for integration in live:
+        record_action(
+            acting_user, "refresh status", integration=integration, succeeded=True, message="queued"
+        )
+    for integration in live:
+        queue.enqueue(
+            "refresh_integration",
+            integration.pk,
+            group="refresh",
+            task_name=f"refresh-{integration.pk}",
+        )
+    return len(live)
+
+
+def refresh_integration(
+    integration_id: int, *, cause: str = Cause.REFRESH, acting_user: AbstractBaseUser | None = None
+) -> Integration:
+    """Fetch one integration's state from Meeting BaaS and record any status change."""
+    integration = Integration.objects.get(pk=integration_id)
+    if not integration.is_live:
+        return integration
+    client = meetingbaas.client(integration.api_version)
+    try:
+        remote = client.get_connection(integration.remote_id)
+    except errors.NotFound as exc:
+        return mark_disconnected(
+            integration_id, message=str(exc), cause=cause, acting_user=acting_user
+        )
+    return apply_remote(integration_id, remote, cause=cause, acting_user=acting_user)
+
+
+def apply_remote(
+    integration_id: int,
+    remote: RemoteConnection,
+    *,
+    cause: str,
+    acting_user: AbstractBaseUser | None = None,
+) -> Integration:
+    """Store what Meeting BaaS said about an integration, with a StatusChange if it moved."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        updated_at = no_later_than_now(remote.updated_at)
+        if not integration.is_live or is_older(updated_at, integration.remote_updated_at):
+            return integration
+        if updated_at:
+            integration.remote_updated_at = updated_at
+        for name, value in remote_fields(remote, integration.api_version).items():
+            setattr(integration, name, value)
+        new_status = after_remote(integration.api_version, integration.status, remote.portal_status)
+        if new_status != integration.status or new_status == PortalStatus.ERROR:
+            integration.error_message = (
+                error_message_of(remote) if new_status != PortalStatus.ACTIVE else ""
+            )
+        integration.move_to(new_status, integration.error_message, cause=cause, user=acting_user)
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return integration
+
+
+def remote_fields(remote: RemoteConnection, api_version: str) -> dict:
+    """The raw remote fields worth storing from `remote` (list entries carry fewer)."""
+    if api_version == ApiVersion.V1:
+        return {}
+    fields = {
+        "remote_status": fit(Integration, "remote_status", remote.status),
+        "synced_at": no_later_than_now(remote.synced_at),
+    }
+    if remote.is_detailed:
+        fields |= {
+            "remote_status_message": fit(
+                Integration, "remote_status_message", remote.status_message
+            ),
+            "sync_status": fit(Integration, "sync_status", remote.sync_status),
+            "sync_error": fit(Integration, "sync_error", remote.sync_error),
+            # A lapse date lies ahead by nature: it is shown, never used to order news.
+            "subscription_expires_at": remote.subscription_expires_at,
+        }
+    return fields
+
+
+def error_message_of(remote: RemoteConnection) -> str:
+    if remote.portal_status == PortalStatus.ACTIVE:
+        return ""
+    return fit(Integration, "error_message", remote.portal_message)
+
+
+def mark_disconnected(
+    integration_id: int,
+    *,
+    message: str,
+    cause: str,
+    acting_user: AbstractBaseUser | None = None,
+) -> Integration:
+    """Record that the connection no longer exists remotely; the row stays as history."""
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        disconnect_locked(integration, message, cause=cause, acting_user=acting_user)
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return integration
+
+
+def disconnect_locked(
+    integration: Integration,
+    message: str,
+    *,
+    cause: str,
+    acting_user: AbstractBaseUser | None = None,
+) -> None:
+    """Move an integration locked for update to disconnected, saying why; the caller saves."""
+    integration.error_message = fit(Integration, "error_message", message)
+    integration.move_to(PortalStatus.DISCONNECTED, message, cause=cause, user=acting_user)
+
+
+def refresh_all(api_version: str | None = None) -> RefreshSummary:
+    """Refresh every live integration of one API version from the list endpoint's pages.
+
+    One listing gives every connection's status; only integrations whose status looks
+    different (or that are in error, whose details the list omits) get a GET and a write of
+    their own. The others are confirmed by the RefreshRun, with no write per row. An
+    integration that cannot be refreshed, for whatever reason, is counted as failed (its
+    reason in the run's error) and the run goes on.
+    """
+    client = meetingbaas.client(api_version)
+    run = RefreshRun.objects.create(api_version=client.api_version, started_at=timezone.now())
+    summary = RefreshSummary()
+    try:
+        listed = {remote.remote_id: remote for remote in client.list_connections()}
+    except errors.MeetingBaasError as exc:
+        _finish_run(run, summary, listed=0, error=str(exc), failures=[])
+        raise
+    failures: list[str] = []
+    live = Integration.objects.live().filter(api_version=client.api_version)
+    for integration_id, remote_id, status in live.values_list(
+        "pk", "remote_id", "status"
+    ).iterator():
+        summary.checked += 1
+        remote = listed.get(remote_id)
+        if remote is not None and not _needs_detail(client.api_version, status, remote):
+            continue
+        summary.details_fetched += 1
+        try:
+            updated = refresh_integration(integration_id, cause=Cause.REFRESH)
+        except errors.MeetingBaasError as exc:
+            summary.failed += 1
+            failures.append(f"integration {integration_id}: {exc}")
+            logger.warning("refresh of integration %s failed: %s", integration_id, exc)
+            continue
+        except Exception as exc:
+            # One row the database refuses (or a bug it trips) must not stop every other row's
+            # refresh; its own writes were rolled back with its transaction.
+            summary.failed += 1
+            failures.append(f"integration {integration_id}: {type(exc).__name__}: {exc}")
+            logger.exception("refresh of integration %s failed", integration_id)
+            continue
+        summary.changed += int(updated.status != status)
+    _finish_run(run, summary, listed=len(listed), error="", failures=failures)
+    return summary
+
+
+def _finish_run(
+    run: RefreshRun, summary: RefreshSummary, *, listed: int, error: str, failures: list[str]
+) -> None:
+    """Close the run; `error` fails it as a whole, `failures` are the rows it could not do."""
+    run.finished_at = timezone.now()
+    run.succeeded = not error
+    run.listed = listed
+    run.error = fit(RefreshRun, "error", "\n".join([error, *failures]).strip())
+    for name in ("checked", "details_fetched", "changed", "failed"):
+        setattr(run, name, getattr(summary, name))
+    run.save()
+
+
+def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bool:
+    if api_version == ApiVersion.V1:
+        return status == PortalStatus.SYNCING  # only a GET (events seen) can end syncing
+    return remote.portal_status != status or status == PortalStatus.ERROR

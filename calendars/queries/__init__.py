@@ -1,0 +1,1 @@
+"""Read-only views of the portal's records: the home page, timelines and exports, diagnosis."""

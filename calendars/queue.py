@@ -1,0 +1,88 @@
+"""django-q2 work by name: the one place a task's dotted path is written.
+
+Actions queue work by registered name, so they never import the entry points in `tasks.py`
+(which import the actions); the schedules are built from the same registry, and
+`task_guard` lets workers run nothing else. A renamed task fails `tests/unit/test_queue.py`,
+not a worker at run time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+# Every function a worker may run, by the name the portal queues it under.
+TASKS: dict[str, str] = {
+    "heartbeat": "calendars.tasks.heartbeat",
+    "refresh_integration": "calendars.tasks.refresh_integration",
+    "refresh_all_integrations": "calendars.tasks.refresh_all_integrations",
+    "run_bulk_job": "calendars.tasks.run_bulk_job",
+    "process_webhook": "calendars.tasks.process_webhook",
+    "retry_unknown_connection": "calendars.tasks.retry_unknown_connection",
+    "sweep_pending_webhooks": "calendars.tasks.sweep_pending_webhooks",
+    "sweep_bulk_jobs": "calendars.tasks.sweep_bulk_jobs",
+    "renew_expiring_subscriptions": "calendars.tasks.renew_expiring_subscriptions",
+    # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
+    "refused": "calendars.tasks.refused",
+}
+
+
+class TaskNotAllowed(Exception):
+    """A task or schedule names a function that is not one of `TASKS`."""
+
+
+REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
+WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
+HEARTBEAT_SCHEDULE = "Cluster heartbeat"
+BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
+RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: str
+    minutes: int
+
+
+def periodic_tasks() -> list[Periodic]:
+    """The portal's schedules (the refresh follows STATUS_REFRESH_MINUTES)."""
+    return [
+        Periodic(REFRESH_ALL_SCHEDULE, "refresh_all_integrations", settings.STATUS_REFRESH_MINUTES),
+        Periodic(WEBHOOK_SWEEP_SCHEDULE, "sweep_pending_webhooks", 5),
+        Periodic(BULK_SWEEP_SCHEDULE, "sweep_bulk_jobs", 2),
+        Periodic(RENEWAL_SCHEDULE, "renew_expiring_subscriptions", 60),
+        Periodic(HEARTBEAT_SCHEDULE, "heartbeat", 1),
+    ]
+
+
+def ensure_schedules() -> None:
+    """Create or update the periodic tasks (run by every `migrate`)."""
+    for periodic in periodic_tasks():
+        Schedule.objects.update_or_create(
+            name=periodic.name,
+            defaults={
+                "func": TASKS[periodic.task],
+                "schedule_type": Schedule.MINUTES,
+                "minutes": periodic.minutes,
+                "repeats": -1,
+            },
+        )
+
+
+def enqueue(task: str, *args: object, group: str, task_name: str | None = None) -> str:
+    """Queue the registered `task` now; returns django-q2's task id."""
+    return async_task(TASKS[task], *args, group=group, task_name=task_name)
+
+
+def enqueue_on_commit(task: str, *args: object, group: str, task_name: str | None = None) -> None:
+    """Queue the registered `task` once the current transaction commits (at once outside one).
+
+    A task queued inside a transaction could run before its rows are visible to the worker,
+    or after they were rolled back.
+    """
+    transaction.on_commit(lambda: enqueue(task, *args, group=group, task_name=task_name))

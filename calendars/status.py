@@ -1,0 +1,79 @@
+"""The portal's statuses, why they change, and every rule for moving between them.
+
+Pure rules: no database, no HTTP. The Meeting BaaS client maps remote state onto these
+statuses (`meetingbaas/status.py`); `Integration.move_to` is the one writer of a status and
+its `StatusChange`; the actions decide, with the rules here, where an integration moves.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timedelta
+
+from django.db import models
+
+from calendars.lib.remote_values import lies_ahead
+
+
+class PortalStatus(enum.StrEnum):
+    """The statuses support staff see, in the product guide's words."""
+
+    SYNCING = "syncing"
+    ACTIVE = "active"
+    ERROR = "error"
+    DISCONNECTED = "disconnected"
+
+
+class Cause(models.TextChoices):
+    """Why a status changed."""
+
+    CREATED = "created", "Created"
+    ADMIN_ACTION = "admin_action", "Admin action"
+    REFRESH = "refresh", "Refresh"
+    WEBHOOK = "webhook", "Webhook"
+
+
+# API versions whose connections carry no status (v1): nothing remote can say an error is over,
+# so only a sync of events ends it.
+# Spelled as ApiVersion's values: the client's module imports this one, not the reverse.
+STATUSLESS_VERSIONS = frozenset({"v1"})
+
+# A push subscription lapsing within this long needs attention (and renewal).
+EXPIRY_WARNING = timedelta(days=1)
+
+
+def expiry_horizon(now: datetime) -> datetime:
+    """Subscriptions lapsing before this moment are about to lapse."""
+    return now + EXPIRY_WARNING
+
+
+def expires_soon(expires_at: datetime | None, now: datetime) -> bool:
+    return expires_at is not None and expires_at < expiry_horizon(now)
+
+
+def is_older(moment: datetime | None, held: datetime | None) -> bool:
+    """Whether remote news from `moment` predates the newest remote state we hold.
+
+    A held time in the future (stored before remote times were clamped) says nothing: it
+    cannot pin the status.
+    """
+    return moment is not None and held is not None and moment < held and not lies_ahead(held)
+
+
+def after_remote(api_version: str, current: str, reported: PortalStatus) -> PortalStatus:
+    """The status an integration takes when Meeting BaaS reports `reported` for it."""
+    if api_version in STATUSLESS_VERSIONS and current == PortalStatus.ERROR:
+        return PortalStatus.ERROR
+    return reported
+
+
+def ended_by_sync(api_version: str, current: str) -> bool:
+    """Whether a reported sync of events makes the integration active again."""
+    if current == PortalStatus.SYNCING:
+        return True
+    return api_version in STATUSLESS_VERSIONS and current == PortalStatus.ERROR
+
+
+def is_deliberately_disconnected(status: str, cause: str) -> bool:
+    """Disconnected by someone through the portal: history, not a problem to diagnose."""
+    return status == PortalStatus.DISCONNECTED and cause == Cause.ADMIN_ACTION

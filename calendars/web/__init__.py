@@ -1,0 +1,1 @@
+"""HTTP that is not the admin: the Meeting BaaS webhook receiver and /healthz."""
