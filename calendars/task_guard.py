@@ -6,7 +6,7 @@ workers' access to the database, the encryption keys and Meeting BaaS: a schedul
 
 - a Schedule naming another function is refused when it is saved;
 - a task naming one is replaced, when it is queued (by the web, a command, or the cluster's
-  scheduler reading a schedule row written without `save()`), by `calendars.tasks.refused`,
+  scheduler reading a schedule row written without `save()`), by the `refused` task,
   which fails with the reason, so the refusal shows in the failed-task list and the
   scheduler goes on with the other schedules;
 - a worker refuses, before calling it, a task that reached the broker without being queued

@@ -17,7 +17,7 @@ from calendars.meetingbaas.transport import TransportConfig
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from sandbox import SandboxServer
 from sandbox.state import SandboxConnection, SandboxState
-from tests.cluster import REDIS_URL, redis_available
+from tests.support.cluster import REDIS_URL, redis_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 

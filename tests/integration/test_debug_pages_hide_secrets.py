@@ -14,8 +14,8 @@ from standardwebhooks.webhooks import Webhook
 
 from calendars.models import Credential, Integration
 from calendars.web import webhooks
-from tests.test_webhook_receiver import updated
-from tests.webhook_signing import post, post_v2
+from tests.integration.test_webhook_receiver import updated
+from tests.support.webhook_signing import post, post_v2
 
 API_KEY = "mbaas-live-key-7c41d09e5f2a"
 

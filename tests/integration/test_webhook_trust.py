@@ -9,9 +9,9 @@ import pytest
 
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Integration, WebhookDelivery
-from tests.test_settings import run_with_settings
-from tests.test_webhook_receiver import iso, updated
-from tests.webhook_signing import post, post_v2
+from tests.integration.test_webhook_receiver import iso, updated
+from tests.support.webhook_signing import post, post_v2
+from tests.system.test_settings import run_with_settings
 
 Outcome = WebhookDelivery.Outcome
 YEAR_2099 = datetime(2099, 1, 1, tzinfo=UTC)

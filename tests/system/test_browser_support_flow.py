@@ -18,8 +18,8 @@ from django_q.conf import Conf
 from playwright.sync_api import expect
 
 from calendars.models import Customer, Integration
-from tests.cluster import start_cluster, stop_cluster
 from tests.conftest import require_service
+from tests.support.cluster import start_cluster, stop_cluster
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

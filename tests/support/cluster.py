@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import connection
 from django_q.conf import Conf
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from calendars.models import Integration, StatusChange, WebhookDelivery
-from tests.webhook_signing import post, post_v2, svix_headers
+from tests.support.webhook_signing import post, post_v2, svix_headers
 
 Outcome = WebhookDelivery.Outcome
 

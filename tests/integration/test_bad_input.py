@@ -12,8 +12,8 @@ from django.urls import reverse
 
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Customer, OAuthApp
-from tests.test_webhook_receiver import updated
-from tests.webhook_signing import post_v2
+from tests.integration.test_webhook_receiver import updated
+from tests.support.webhook_signing import post_v2
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from calendars.models import Integration, StatusChange, WebhookDelivery
-from tests.webhook_signing import URL, svix_headers
+from tests.support.webhook_signing import URL, svix_headers
 
 HEADER_NAMES = st.sampled_from(
     [

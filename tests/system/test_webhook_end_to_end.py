@@ -6,7 +6,7 @@ import pytest
 from django.conf import settings
 
 from calendars.models import Integration, StatusChange, WebhookDelivery
-from tests.waiting import wait_until
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

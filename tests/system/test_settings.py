@@ -12,7 +12,7 @@ from cryptography.fernet import Fernet
 
 from portal import local_keys
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CLEAN = (
     "SECRET_KEY",
     "FIELD_ENCRYPTION_KEYS",

@@ -24,7 +24,7 @@ from calendars import queue, tasks
 from calendars.actions.credentials import list_raw_calendars
 from calendars.admin.accounts import OAuthAppAdmin
 from calendars.models import Credential, OAuthApp, RawCalendar
-from tests.webhook_signing import post_v2
+from tests.support.webhook_signing import post_v2
 
 CLIENT_SECRET = "GOCSPX-client-secret-do-not-leak"
 REFRESH_TOKEN = "1//refresh-token-do-not-leak:alice@example.com"

@@ -12,7 +12,7 @@ from django.utils import timezone
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, Customer, Integration, RawCalendar
 from calendars.queries import history
-from tests.webhook_signing import post_v2
+from tests.support.webhook_signing import post_v2
 
 EXPORT = reverse("admin:calendars_history_export")
 

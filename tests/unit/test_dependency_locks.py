@@ -14,7 +14,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TEST_TOOLS = {"pytest", "pytest-django", "hypothesis", "playwright", "ruff", "pip-audit", "uv"}
 
 

@@ -9,7 +9,7 @@ import pytest
 from calendars.actions import bulk
 from calendars.meetingbaas.transport import WriteLimiter
 from calendars.models import BulkJob
-from tests.seeding import integrations_in_sandbox
+from tests.support.seeding import integrations_in_sandbox
 
 
 class FakeClock:

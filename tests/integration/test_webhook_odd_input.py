@@ -15,8 +15,8 @@ from standardwebhooks.webhooks import Webhook
 
 from calendars import tasks
 from calendars.models import Integration, WebhookDelivery
-from tests.test_webhook_receiver import updated
-from tests.webhook_signing import post, post_v2, svix_headers
+from tests.integration.test_webhook_receiver import updated
+from tests.support.webhook_signing import post, post_v2, svix_headers
 
 Outcome = WebhookDelivery.Outcome
 

@@ -13,8 +13,8 @@ from calendars import queue
 from calendars.actions import bulk
 from calendars.actions.integrations import create_integration
 from calendars.models import BulkJob, Integration, RawCalendar
-from tests.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster
-from tests.waiting import wait_until
+from tests.support.cluster import enqueue_onto, kill_cluster, start_cluster, stop_cluster
+from tests.support.waiting import wait_until
 
 
 @pytest.mark.slow

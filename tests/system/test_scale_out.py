@@ -17,9 +17,9 @@ from django_q.models import Schedule, Task
 from calendars import queue
 from calendars.actions import bulk
 from calendars.models import BulkJob
-from tests.cluster import kill_cluster, printed, start_cluster, stop_cluster
-from tests.seeding import integrations_in_sandbox
-from tests.waiting import wait_until
+from tests.support.cluster import kill_cluster, printed, start_cluster, stop_cluster
+from tests.support.seeding import integrations_in_sandbox
+from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 

@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.test import Client
 from django.urls import reverse
 
-from tests.test_settings import ROOT
+from tests.system.test_settings import ROOT
 
 LOGIN = reverse("admin:login")
 

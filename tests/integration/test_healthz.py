@@ -11,7 +11,7 @@ from django_q.models import OrmQ
 
 from calendars import tasks
 from calendars.models import RefreshRun
-from tests.test_settings import run_with_settings
+from tests.system.test_settings import run_with_settings
 
 TOKEN = "healthz-token-for-the-monitoring"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
