@@ -241,6 +241,16 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.raw_calendar} ({self.status})"
 
+    def record_first_status(self, message: str, *, user: models.Model | None) -> None:
+        """Record the status a newly created integration starts in (it has no "from")."""
+        StatusChange.objects.create(
+            integration=self,
+            to_status=self.status,
+            message=fit(StatusChange, "message", message),
+            cause=Cause.CREATED,
+            user=user,
+        )
+
     def move_to(
         self,
         status: PortalStatus,
@@ -251,8 +261,8 @@ class Integration(models.Model):
     ) -> None:
         """Set the status of this integration (locked for update), recording the change if any.
 
-        The one writer of `status`: every path (create aside, which records its first status)
-        comes here, so each change has its StatusChange. The caller saves the row.
+        With `record_first_status`, the one writer of status history: every path comes here,
+        so each change has its StatusChange. The caller saves the row.
         """
         if status == self.status:
             return

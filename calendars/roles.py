@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from django.apps import apps as global_apps
 from django.apps.registry import Apps
-from django.contrib.auth.models import AbstractUser, Group
-from django.db import transaction
+from django.contrib.auth.models import AbstractUser
 
 ADMIN = "Admin"
 SUPPORT = "Support"
@@ -105,12 +104,3 @@ def sync_roles(apps: Apps = global_apps, *, strict: bool = True) -> None:
 def role_of(user: AbstractUser) -> str | None:
     """The user's role, or None when it has none."""
     return next((g.name for g in user.groups.all() if g.name in ROLES), None)
-
-
-def assign_role(user: AbstractUser, role: str) -> None:
-    """Give `user` exactly `role` among the three, and the staff flag it needs to log in."""
-    with transaction.atomic():
-        user.groups.remove(*Group.objects.filter(name__in=ROLES))
-        user.groups.add(Group.objects.get(name=role))
-        user.is_staff = True  # the portal is the admin site: every role must be able to log in
-        user.save(update_fields=["is_staff"])

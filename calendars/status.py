@@ -1,8 +1,9 @@
 """The portal's statuses, why they change, and every rule for moving between them.
 
-Pure rules: no database, no HTTP. The Meeting BaaS client maps remote state onto these
-statuses (`meetingbaas/status.py`); `Integration.move_to` is the one writer of a status and
-its `StatusChange`; the actions decide, with the rules here, where an integration moves.
+Rules only: no queries, no HTTP (Django's TextChoices and the clock-skew setting aside). The
+Meeting BaaS client maps remote state onto these statuses (`meetingbaas/status.py`);
+`Integration.move_to` is the one writer of a status and its `StatusChange`; the actions decide,
+with the rules here, where an integration moves.
 """
 
 from __future__ import annotations
@@ -72,6 +73,17 @@ def ended_by_sync(api_version: str, current: str) -> bool:
     if current == PortalStatus.SYNCING:
         return True
     return api_version in STATUSLESS_VERSIONS and current == PortalStatus.ERROR
+
+
+def needs_detail(api_version: str, current: str, listed: PortalStatus) -> bool:
+    """Whether a listed connection needs a GET of its own to settle the integration's status.
+
+    The list omits error details, and on statusless versions only a GET (events seen) can end
+    syncing.
+    """
+    if api_version in STATUSLESS_VERSIONS:
+        return current == PortalStatus.SYNCING
+    return listed != current or current == PortalStatus.ERROR
 
 
 def is_deliberately_disconnected(status: str, cause: str) -> bool:

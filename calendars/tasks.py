@@ -72,12 +72,7 @@ def renew_expiring_subscriptions() -> str:
 
 def refresh_all_integrations() -> dict[str, int]:
     """Refresh every live integration, each API version in use from its own listing."""
-    totals: dict[str, int] = {}
-    versions = Integration.objects.values_list("api_version", flat=True).distinct()
-    for version in sorted(set(versions) | {settings.MEETINGBAAS_API_VERSION}):
-        for name, value in asdict(refresh.refresh_all(version)).items():
-            totals[name] = totals.get(name, 0) + value
-    return totals
+    return asdict(refresh.refresh_every_version())
 
 
 def refused(reason: str) -> None:

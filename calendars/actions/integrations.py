@@ -24,10 +24,9 @@ from calendars.actions.refresh import (
     refresh_integration,
     remote_fields,
 )
-from calendars.lib.remote_values import fit
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import RemoteConnection
-from calendars.models import Credential, Integration, RawCalendar, StatusChange
+from calendars.models import Credential, Integration, RawCalendar
 from calendars.status import Cause
 
 logger = logging.getLogger(__name__)
@@ -111,19 +110,8 @@ def _create(raw_calendar: RawCalendar, acting_user: AbstractBaseUser | None) -> 
             # Another path stored this remote connection first (a reconciling refresh).
             existing = Integration.objects.get(remote_id=remote.remote_id)
             return CreateOutcome(existing, created=False, adopted=True)
-        # The first status has no "from": it is recorded here, not moved to.
-        StatusChange.objects.create(
-            integration=integration,
-            to_status=integration.status,
-            message=fit(
-                StatusChange,
-                "message",
-                ("Adopted an existing Meeting BaaS connection. " if adopted else "")
-                + integration.error_message,
-            ),
-            cause=Cause.CREATED,
-            user=acting_user,
-        )
+        adopted_note = "Adopted an existing Meeting BaaS connection. " if adopted else ""
+        integration.record_first_status(adopted_note + integration.error_message, user=acting_user)
         # Meeting BaaS may announce a connection before this create has committed.
         queue.enqueue_on_commit("retry_unknown_connection", str(remote.remote_id), group="webhooks")
     logger.info(

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -20,7 +21,7 @@ from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Integration, RefreshRun
-from calendars.status import Cause, PortalStatus, after_remote, is_older
+from calendars.status import Cause, PortalStatus, after_remote, is_older, needs_detail
 
 logger = logging.getLogger(__name__)
 
@@ -152,6 +153,17 @@ def disconnect_locked(
     integration.move_to(PortalStatus.DISCONNECTED, message, cause=cause, user=acting_user)
 
 
+def refresh_every_version() -> RefreshSummary:
+    """Refresh every live integration, each API version in use from its own listing."""
+    total = RefreshSummary()
+    versions = set(Integration.objects.values_list("api_version", flat=True).distinct())
+    for version in sorted(versions | {settings.MEETINGBAAS_API_VERSION}):
+        summary = refresh_all(version)
+        for name in ("checked", "changed", "failed", "details_fetched"):
+            setattr(total, name, getattr(total, name) + getattr(summary, name))
+    return total
+
+
 def refresh_all(api_version: str | None = None) -> RefreshSummary:
     """Refresh every live integration of one API version from the list endpoint's pages.
 
@@ -176,7 +188,9 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
     ).iterator():
         summary.checked += 1
         remote = listed.get(remote_id)
-        if remote is not None and not _needs_detail(client.api_version, status, remote):
+        if remote is not None and not needs_detail(
+            client.api_version, status, remote.portal_status
+        ):
             continue
         summary.details_fetched += 1
         try:
@@ -209,9 +223,3 @@ def _finish_run(
     for name in ("checked", "details_fetched", "changed", "failed"):
         setattr(run, name, getattr(summary, name))
     run.save()
-
-
-def _needs_detail(api_version: str, status: str, remote: RemoteConnection) -> bool:
-    if api_version == ApiVersion.V1:
-        return status == PortalStatus.SYNCING  # only a GET (events seen) can end syncing
-    return remote.portal_status != status or status == PortalStatus.ERROR

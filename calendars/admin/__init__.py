@@ -1,4 +1,4 @@
-"""The admin: presentation, permissions and wiring. Every API call goes through `operations`."""
+"""The admin: presentation, permissions and wiring. API calls go through `calendars.actions`."""
 
 from django.contrib import admin
 

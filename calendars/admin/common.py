@@ -9,6 +9,7 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.debug import sensitive_variables
 
 from calendars.actions.audit import PROBLEMS
 from calendars.queries.history import Entry
@@ -18,24 +19,23 @@ from calendars.queries.history import Entry
 class Attempt[T]:
     """A verb's outcome as the admin words it: its result, or the problem the person was shown."""
 
+    succeeded: bool
     result: T | None = None
     problem: str = ""
 
-    @property
-    def succeeded(self) -> bool:
-        return not self.problem
 
-
+# The arguments may be a new secret on its way to be stored: never on an error page.
+@sensitive_variables("args", "kwargs")
 def attempt[T](
     request: HttpRequest, failure: str, verb: Callable[..., T], *args: object, **kwargs: object
 ) -> Attempt[T]:
     """Run `verb` for the person signed in (it records itself); a problem the API or a stored
     secret raised becomes an error message, `failure` first, instead of an error page."""
     try:
-        return Attempt(result=verb(*args, acting_user=request.user, **kwargs))
+        return Attempt(succeeded=True, result=verb(*args, acting_user=request.user, **kwargs))
     except PROBLEMS as exc:
         messages.error(request, f"{failure} {exc}".strip())
-        return Attempt(problem=str(exc))
+        return Attempt(succeeded=False, problem=str(exc))
 
 
 def link(obj: object, label: str | None = None) -> str:

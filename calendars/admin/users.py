@@ -19,8 +19,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from calendars.actions.audit import record_action
-from calendars.roles import ROLES, assign_role, role_of
+from calendars.actions.users import give_role
+from calendars.roles import ROLES, role_of
 
 User = get_user_model()
 
@@ -112,14 +112,7 @@ class PortalUserAdmin(UserAdmin):
     ) -> None:
         super().save_model(request, obj, form, change)
         if "role" in form.changed_data:
-            role = form.cleaned_data["role"]
-            assign_role(obj, role)
-            record_action(
-                request.user,
-                "give role",
-                succeeded=True,
-                message=f"{obj.get_username()} now has the {role} role",
-            )
+            give_role(obj, form.cleaned_data["role"], acting_user=request.user)
 
 
 admin.site.unregister(User)

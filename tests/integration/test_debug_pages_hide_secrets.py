@@ -12,7 +12,7 @@ import requests
 from django.urls import reverse
 from standardwebhooks.webhooks import Webhook
 
-from calendars.models import Credential, Integration
+from calendars.models import Credential, Integration, OAuthApp
 from calendars.web import webhooks
 from tests.integration.test_webhook_receiver import updated
 from tests.support.webhook_signing import post, post_v2
@@ -127,3 +127,29 @@ def test_a_failure_inside_an_api_call_shows_no_grant_and_no_key(
     stored = Credential.objects.select_related("oauth_app").get(pk=credential.pk)
     assert stored.refresh_token.reveal() not in page
     assert stored.oauth_app.client_secret.reveal() not in page
+
+
+@pytest.mark.parametrize(
+    ("changelist", "action", "field", "model"),
+    [
+        ("credential", "replace_refresh_token", "refresh_token", Credential),
+        ("oauthapp", "rotate_client_secret", "client_secret", OAuthApp),
+    ],
+)
+def test_a_failure_while_storing_a_new_secret_shows_no_secret(
+    debug_client, credential, monkeypatch, admin_user, changelist, action, field, model
+):
+    def failing_save(self: object, *args: object, **kwargs: object) -> None:
+        raise RuntimeError("forced failure while storing the secret")
+
+    monkeypatch.setattr(model, "save", failing_save)
+    debug_client.force_login(admin_user)
+    target = credential if changelist == "credential" else credential.oauth_app
+    new_secret = f"brand-new-{field}-9f8e7d6c"
+    data = {"action": action, "_selected_action": [target.pk], "apply": "1", field: new_secret}
+
+    response = debug_client.post(reverse(f"admin:calendars_{changelist}_changelist"), data)
+
+    assert response.status_code == 500
+    assert "forced failure while storing the secret" in response.content.decode()
+    assert new_secret not in response.content.decode()

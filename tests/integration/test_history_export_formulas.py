@@ -95,4 +95,6 @@ def test_formulas_typed_as_names_and_e_mails_are_exported_as_text(
     assert {row["after"] for row in rows if row["field"] == "account email"} == {
         f"'{email}" for email in emails
     }
-    assert {row["kind"] for row in rows} == {"change"}  # plain cells are left as they are
+    # Plain cells are left as they are (the auditor's own role, given by the command, is an
+    # action row).
+    assert {row["kind"] for row in rows} == {"change", "action"}

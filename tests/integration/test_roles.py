@@ -220,3 +220,12 @@ def test_only_the_admin_role_holds_django_q2_permissions(db):
         queue = {p for p in perms_of(Group.objects.get(name=name)) if p.startswith("django_q.")}
         assert queue == (roles.QUEUE_VIEW if name == roles.ADMIN else set()), name
         assert all(p.startswith("django_q.view_") for p in queue), name
+
+
+def test_a_role_given_by_the_command_is_recorded_as_the_system_s(django_user_model):
+    django_user_model.objects.create_user("dana")
+
+    call_command("assign_role", "dana", "auditor", stdout=io.StringIO())
+
+    record = ActionRecord.objects.get(action="give role", message__contains="dana")
+    assert record.username == "system" and "Auditor" in record.message

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-import pydoc
 import uuid
 from datetime import timedelta
 from multiprocessing import Value
@@ -65,13 +64,6 @@ def dequeued(broker: ORM) -> list[dict]:
     while batch := broker.dequeue():
         taken += [{**SignedPackage.loads(package), "ack_id": ack_id} for ack_id, package in batch]
     return taken
-
-
-def test_every_task_is_importable_by_the_name_django_q2_stores():
-    for name in queue.TASKS.values():
-        func = pydoc.locate(name)
-        assert callable(func) and f"{func.__module__}.{func.__name__}" == name
-        assert name in ALLOWED_TASK_NAMES
 
 
 def test_every_schedule_the_portal_creates_is_allowed(db):

@@ -68,3 +68,20 @@ def test_only_a_disconnect_through_the_portal_is_deliberate():
     assert status.is_deliberately_disconnected(PortalStatus.DISCONNECTED, Cause.ADMIN_ACTION)
     assert not status.is_deliberately_disconnected(PortalStatus.DISCONNECTED, Cause.WEBHOOK)
     assert not status.is_deliberately_disconnected(PortalStatus.ERROR, Cause.ADMIN_ACTION)
+
+
+@pytest.mark.parametrize(
+    ("version", "current", "listed", "needed"),
+    [
+        (ApiVersion.V2, PortalStatus.ACTIVE, PortalStatus.ACTIVE, False),
+        (ApiVersion.V2, PortalStatus.ACTIVE, PortalStatus.ERROR, True),
+        (ApiVersion.V2, PortalStatus.ERROR, PortalStatus.ERROR, True),  # the list has no details
+        (ApiVersion.V1, PortalStatus.SYNCING, PortalStatus.SYNCING, True),
+        (ApiVersion.V1, PortalStatus.ERROR, PortalStatus.ACTIVE, False),
+        (ApiVersion.V1, PortalStatus.ACTIVE, PortalStatus.ACTIVE, False),
+    ],
+)
+def test_a_listed_connection_needs_its_own_get_only_when_the_list_cannot_settle_it(
+    version, current, listed, needed
+):
+    assert status.needs_detail(version, current, listed) is needed

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from calendars.roles import ROLES, assign_role
+from calendars.actions.users import give_role
+from calendars.roles import ROLES
 
 
 class Command(BaseCommand):
@@ -22,5 +23,5 @@ class Command(BaseCommand):
             raise CommandError(
                 f"No user named {username!r}; create it first (createsuperuser or the admin)."
             ) from None
-        assign_role(user, role)
+        give_role(user, role, acting_user=None)  # recorded as done by the system
         self.stdout.write(f"{username} now has the {role} role.")
