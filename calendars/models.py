@@ -413,7 +413,11 @@ class BulkJob(models.Model):
 class BulkJobItem(models.Model):
     class State(models.TextChoices):
         PENDING = "pending", "Pending"
-        DONE = "done", "Done"
+        # The fix ran and the integration reached the status it aims at.
+        DONE = "done", "Fixed"
+        # The fix ran, but the integration did not reach that status in FIX_CHECK_SECONDS.
+        NOT_FIXED = "not_fixed", "Did not fix"
+        # The fix itself could not run (Meeting BaaS refused it or could not be reached).
         FAILED = "failed", "Failed"
 
     job = models.ForeignKey(BulkJob, on_delete=models.CASCADE, related_name="items")
@@ -421,6 +425,19 @@ class BulkJobItem(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     reason = models.TextField(blank=True)
+    # The integration's status when the job (or its re-run) started, and when its item ended.
+    status_before = models.CharField(max_length=16, blank=True)
+    status_after = models.CharField(max_length=16, blank=True)
+    # A recreate leaves the integration disconnected and makes a new one: `status_after` is
+    # the new one's. Never looked up by this column (integrations are never deleted): no index.
+    recreated_as = models.ForeignKey(
+        Integration,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     finished_at = models.DateTimeField(null=True, blank=True)
     # A pending item is in a task's hands until then (no task outlives django-q2's timeout);
     # after it, another task may take the item up again.

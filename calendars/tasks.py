@@ -39,7 +39,7 @@ def refresh_integration(integration_id: int) -> str:
 def run_bulk_job(job_id: int) -> str:
     """Work through a bulk job's pending items (resumable: finished items are skipped)."""
     result = bulk.run(job_id)
-    return f"{result.done} done, {result.failed} failed, {result.pending} pending"
+    return result.summary
 
 
 def process_webhook(delivery_pk: int) -> str:

@@ -280,6 +280,18 @@ BULK_TASK_SECONDS = env.int("BULK_TASK_SECONDS", default=60)
 # Tasks working on one bulk job side by side, on any cluster (each holds a worker while it
 # runs). One leaves the default single cluster a worker free for webhooks and refreshes.
 BULK_LANES = env.int("BULK_LANES", default=1)
+# --- Fix checks (issue 14, s1) ---
+# A bulk fix's item counts as fixed only when its integration reaches the status the fix aims
+# at; Meeting BaaS needs a moment, so the item is refreshed every FIX_CHECK_INTERVAL_SECONDS
+# for up to FIX_CHECK_SECONDS (at most half of BULK_TASK_SECONDS) before it is "did not fix".
+FIX_CHECK_SECONDS = env.float("FIX_CHECK_SECONDS", default=5.0)
+FIX_CHECK_INTERVAL_SECONDS = env.float("FIX_CHECK_INTERVAL_SECONDS", default=1.0)
+if FIX_CHECK_SECONDS < 0 or FIX_CHECK_INTERVAL_SECONDS <= 0:
+    _problems.append(
+        f"FIX_CHECK_SECONDS ({FIX_CHECK_SECONDS}) must be 0 or more and "
+        f"FIX_CHECK_INTERVAL_SECONDS ({FIX_CHECK_INTERVAL_SECONDS}) more than 0"
+    )
+# --- end of fix checks ---
 # timeout must stay well below retry, or a slow task is delivered again while it still runs.
 _workers = env.int("Q_WORKERS", default=2)
 Q_CLUSTER = {

@@ -1,17 +1,21 @@
 """Bulk jobs: one action over many integrations, run item by item by django-q2.
 
+An item is fixed only when its integration afterwards has the status the fix aims at (active,
+or disconnected for a disconnect), checked by refreshing it for up to FIX_CHECK_SECONDS;
+otherwise it ends "did not fix", with the status it was left in and the API's message.
+
 Every item's work is idempotent (resync, resubscribe and PATCH of the same credentials can
 repeat harmlessly; a DELETE that finds nothing counts as done; a recreate finds the
 integration it already made), so a job interrupted anywhere can simply run again: it takes
-up the items still pending (and, when re-run by a person, the failed ones) and never
-touches a finished one.
+up the items still pending and never touches a finished one. A person may run again, once
+the job has finished, what did not succeed (the failed and not-fixed items).
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,14 +23,16 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from calendars import queue
 from calendars.actions import integrations
 from calendars.actions.audit import PROBLEMS, record_action, record_for_each
+from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
-from calendars.models import BulkJob, BulkJobItem
+from calendars.models import BulkJob, BulkJobItem, Integration
+from calendars.status import Cause, PortalStatus
 
 logger = logging.getLogger(__name__)
 Kind = BulkJob.Kind
@@ -54,17 +60,80 @@ PERMISSION = {
 }
 
 
+# The status each kind of fix aims at: its item is fixed only once the integration has it.
+AIM = {
+    Kind.RESYNC: PortalStatus.ACTIVE,
+    Kind.RESUBSCRIBE: PortalStatus.ACTIVE,
+    Kind.PUSH_CREDENTIALS: PortalStatus.ACTIVE,
+    Kind.DISCONNECT: PortalStatus.DISCONNECTED,
+    Kind.RECREATE: PortalStatus.ACTIVE,
+}
+# How an item that did not fix was left, in the job's summary ("2 still in error").
+LEFT_IN = {
+    PortalStatus.ERROR: "still in error",
+    PortalStatus.SYNCING: "still syncing",
+    PortalStatus.ACTIVE: "still active",
+    PortalStatus.DISCONNECTED: "disconnected",
+}
+# What to say when Meeting BaaS gives no message of its own for the status an item was left in.
+WHY_LEFT = {
+    PortalStatus.SYNCING: "Meeting BaaS has not finished syncing it; refresh it later to see "
+    "whether it works.",
+    PortalStatus.ACTIVE: "Meeting BaaS still holds the connection.",
+}
+
+
 @dataclass(frozen=True)
 class Progress:
+    kind: str
     total: int
-    done: int
+    done: int  # fixed: the integration reached the status the fix aims at
+    not_fixed: int
     failed: int
     pending: int
-    finished: bool
+    # The not-fixed items by the status they were left in, most first: (("error", 2),).
+    left_in: tuple[tuple[str, int], ...] = ()
+
+    @property
+    def finished(self) -> bool:
+        return self.pending == 0
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else round(100 * (self.done + self.failed) / self.total)
+        worked = self.done + self.not_fixed + self.failed
+        return 100 if not self.total else round(100 * worked / self.total)
+
+    @property
+    def fixed_word(self) -> str:
+        return "disconnected" if self.kind == Kind.DISCONNECT else "fixed"
+
+    @property
+    def all_fixed(self) -> bool:
+        return self.finished and self.done == self.total
+
+    @property
+    def summary(self) -> str:
+        """The outcome in a sentence: "2 fixed, 2 still in error: see below."."""
+        if not self.total:
+            return "Nothing to do."
+        if self.all_fixed:
+            return f"{'All ' if self.total > 1 else ''}{self.total} {self.fixed_word}."
+        parts = [f"{self.done} {self.fixed_word}"]
+        parts += [f"{n} {LEFT_IN.get(status, 'not fixed')}" for status, n in self.left_in]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.pending:
+            return f"Running: {', '.join(parts)}, {self.pending} to go."
+        return f"{', '.join(parts)}: see below."
+
+
+def describe_target(integrations: Sequence[Integration]) -> str:
+    """Whose integrations a job is about, for its description: "2 integrations of Acme"."""
+    count = f"{len(integrations)} integration{'' if len(integrations) == 1 else 's'}"
+    customers = {i.credential.customer.name for i in integrations}
+    if len(customers) == 1:
+        return f"{count} of {customers.pop()}"
+    return f"{count} of {len(customers)} customers" if customers else count
 
 
 def start(
@@ -87,6 +156,7 @@ def start(
             created_by=acting_user,
         )
         BulkJobItem.objects.bulk_create([BulkJobItem(job=job, integration_id=pk) for pk in ids])
+        job.items.update(status_before=_status_now())
         if action:
             record_for_each(acting_user, action, ids, message=f"queued in bulk job {job.pk}")
         transaction.on_commit(lambda: enqueue(job.pk, lanes=min(settings.BULK_LANES, len(ids))))
@@ -100,13 +170,36 @@ def enqueue(job_id: int, *, lanes: int | None = None) -> None:
         queue.enqueue("run_bulk_job", job_id, group="bulk", task_name=f"bulk-{job_id}")
 
 
-def rerun(job: BulkJob, *, acting_user: AbstractBaseUser | None) -> None:
-    """Run what is left: the pending items and, asked by a person, the failed ones again."""
+def rerun(job: BulkJob, *, acting_user: AbstractBaseUser | None) -> int:
+    """Once the job has finished, run again what did not succeed; returns how many items.
+
+    Nothing while items are pending: the job's lanes (or the sweeper) still have them.
+    """
     with transaction.atomic():
-        job.items.filter(state=State.FAILED).update(state=State.PENDING, reason="", attempts=0)
+        # Locked, so two people asking at once re-run the job once.
+        BulkJob.objects.select_for_update().get(pk=job.pk)
+        if job.items.filter(state=State.PENDING).exists():
+            return 0
+        again = job.items.filter(state__in=[State.FAILED, State.NOT_FIXED]).update(
+            state=State.PENDING,
+            reason="",
+            attempts=0,
+            finished_at=None,
+            status_before=_status_now(),
+            status_after="",
+            recreated_as=None,
+        )
+        if not again:
+            return 0
         BulkJob.objects.filter(pk=job.pk).update(finished_at=None)
-        record_action(acting_user, f"re-run bulk job {job.pk}", succeeded=True, message=str(job))
+        record_action(
+            acting_user,
+            f"re-run bulk job {job.pk}",
+            succeeded=True,
+            message=f"{job}: {again} item(s) again",
+        )
         transaction.on_commit(lambda: enqueue(job.pk))
+    return again
 
 
 def run(job_id: int) -> Progress:
@@ -114,14 +207,16 @@ def run(job_id: int) -> Progress:
 
     Other lanes, on this host or others, do the same beside it; a claim gives each item to one
     lane. Out of time, the lane queues its successor, so tasks stay short and well inside
-    django-q2's timeout. A lane that dies loses only the item in hand: its claim lapses and
+    django-q2's timeout; it stops taking items early enough to check the last one's outcome
+    within its time. A lane that dies loses only the item in hand: its claim lapses and
     another lane does it again (every kind of item is idempotent).
     """
     job = BulkJob.objects.get(pk=job_id)
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     acting_user = get_user_model().objects.filter(pk=job.created_by_id).first()
     perform = PERFORM[job.kind]
-    deadline = time.monotonic() + settings.BULK_TASK_SECONDS
+    checked_for = check_seconds()
+    deadline = time.monotonic() + settings.BULK_TASK_SECONDS - checked_for
     alive_at = 0.0
     while True:
         if time.monotonic() > deadline:
@@ -138,14 +233,19 @@ def run(job_id: int) -> Progress:
             time.sleep(IDLE_POLL_SECONDS)
             continue
         if item.attempts >= MAX_ITEM_ATTEMPTS:
-            _finish(item, State.FAILED, f"gave up: its task died {item.attempts} times")
+            _finish(
+                item,
+                State.FAILED,
+                f"gave up: its task died {item.attempts} times",
+                status_after=_status_of(item.integration_id),
+            )
             continue
         try:
-            perform(item.integration_id, acting_user=acting_user)
+            integration = perform(item.integration_id, acting_user=acting_user)
         except PROBLEMS as exc:
-            _finish(item, State.FAILED, str(exc))
+            _finish(item, State.FAILED, str(exc), status_after=_status_of(item.integration_id))
         else:
-            _finish(item, State.DONE, "")
+            _judge(item, integration, AIM[job.kind], checked_for, acting_user)
     result = progress(job)
     BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
     logger.info("bulk job %s (%s): %s", job_id, job.kind, result)
@@ -173,10 +273,81 @@ def _claim(job: BulkJob) -> BulkJobItem | None:
     return item
 
 
-def _finish(item: BulkJobItem, state: str, reason: str) -> None:
+def check_seconds() -> float:
+    """How long an item's outcome is checked: FIX_CHECK_SECONDS, within half a lane's time."""
+    # The lane's last item must still be judged within the lane's BULK_TASK_SECONDS.
+    return max(0.0, min(settings.FIX_CHECK_SECONDS, settings.BULK_TASK_SECONDS / 2))
+
+
+def _judge(
+    item: BulkJobItem,
+    integration: Integration,
+    aim: PortalStatus,
+    seconds: float,
+    acting_user: AbstractBaseUser | None,
+) -> None:
+    """Finish the item as fixed once its integration has the status `aim`, refreshing it for up
+    to `seconds` while Meeting BaaS catches up; otherwise as not fixed, saying how it was left."""
+    give_up_at = time.monotonic() + seconds
+    checks = 0
+    check_problem = ""
+    while integration.status != aim and time.monotonic() < give_up_at:
+        if not integration.is_live:
+            break  # disconnected: no refresh can bring it back
+        pause = min(settings.FIX_CHECK_INTERVAL_SECONDS, give_up_at - time.monotonic())
+        time.sleep(max(0.0, pause))
+        checks += 1
+        try:
+            integration = refresh_integration(
+                integration.pk, cause=Cause.ADMIN_ACTION, acting_user=acting_user
+            )
+            check_problem = ""
+        except PROBLEMS as exc:
+            check_problem = str(exc)
+    recreated_as = integration if integration.pk != item.integration_id else None
+    if integration.status == aim:
+        _finish(item, State.DONE, "", status_after=integration.status, recreated_as=recreated_as)
+        return
+    reason = LEFT_IN.get(integration.status, integration.status).capitalize()
+    if checks:
+        reason += f" after {seconds:g} s"
+    why = integration.error_message or WHY_LEFT.get(integration.status, "")
+    reason += f": {why}" if why else "."
+    if check_problem:
+        reason += f" The last check failed: {check_problem}"
+    _finish(
+        item,
+        State.NOT_FIXED,
+        reason,
+        status_after=integration.status,
+        recreated_as=recreated_as,
+    )
+
+
+def _status_of(integration_id: int) -> str:
+    return (
+        Integration.objects.filter(pk=integration_id).values_list("status", flat=True).first() or ""
+    )
+
+
+def _status_now() -> Subquery:
+    """Each item's integration's current status, for an update of many items at once."""
+    return Subquery(Integration.objects.filter(pk=OuterRef("integration_id")).values("status")[:1])
+
+
+def _finish(
+    item: BulkJobItem,
+    state: str,
+    reason: str,
+    *,
+    status_after: str = "",
+    recreated_as: Integration | None = None,
+) -> None:
     BulkJobItem.objects.filter(pk=item.pk).update(
         state=state,
         reason=fit(BulkJobItem, "reason", reason),
+        status_after=status_after,
+        recreated_as=recreated_as,
         finished_at=timezone.now(),
         claimed_until=None,
     )
@@ -206,7 +377,19 @@ def progress(job: BulkJob) -> Progress:
     counts = job.items.aggregate(
         total=Count("pk"),
         done=Count("pk", filter=Q(state=State.DONE)),
+        not_fixed=Count("pk", filter=Q(state=State.NOT_FIXED)),
         failed=Count("pk", filter=Q(state=State.FAILED)),
     )
-    pending = counts["total"] - counts["done"] - counts["failed"]
-    return Progress(**counts, pending=pending, finished=pending == 0)
+    left_in = (
+        job.items.filter(state=State.NOT_FIXED)
+        .values_list("status_after")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "status_after")
+    )
+    pending = counts["total"] - counts["done"] - counts["not_fixed"] - counts["failed"]
+    return Progress(
+        kind=job.kind,
+        **counts,
+        pending=pending,
+        left_in=tuple(left_in) if counts["not_fixed"] else (),
+    )

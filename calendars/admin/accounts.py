@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.decorators import method_decorator
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.debug import sensitive_post_parameters
 
 from calendars.actions.credentials import (
@@ -19,21 +20,73 @@ from calendars.actions.credentials import (
     rotate_client_secret,
 )
 from calendars.actions.integrations import create_integration
-from calendars.admin.common import allows, attempt, link, render_timeline
+from calendars.admin.common import allows, attempt, export_link, link, render_timeline
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+from calendars.queries.customers import (
+    customer_overview,
+    integration_counts,
+    ticket_summary,
+    with_integration_counts,
+)
 from calendars.queries.history import credential_timeline
+
+
+class CustomerChangeList(ChangeList):
+    """The customers list, with each customer's integrations counted by status in its query.
+
+    Only the list counts: the change page, autocompletes and deletions read plain customers.
+    """
+
+    def get_queryset(self, request: HttpRequest, exclude_parameters: object = None) -> QuerySet:
+        return with_integration_counts(super().get_queryset(request, exclude_parameters))
 
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
     list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
+    change_form_template = "admin/calendars/customer/change_form.html"
 
-    @admin.display(description="Integrations")
+    class Media:
+        css = {"all": ("calendars/customer.css",)}  # status chips, on the list and the page
+
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return CustomerChangeList
+
+    # Sorting by this column puts the customers with the most integrations in error together.
+    @admin.display(description="Integrations by status", ordering="integrations_error")
     def integrations(self, customer: Customer) -> str:
         url = reverse("admin:calendars_integration_changelist") + f"?customer={customer.pk}"
-        return format_html('<a href="{}">Show</a>', url)
+        chips = format_html_join(
+            " ",
+            '<a class="status-chip status-{}" href="{}&amp;status__exact={}">{} {}</a>',
+            (
+                (status, url, status, count, status.capitalize())
+                for status, count in integration_counts(customer)
+            ),
+        )
+        return format_html('{} <a href="{}">All</a>', chips, url) if chips else "None"
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Customer | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            overview = customer_overview(obj)
+            context = {
+                **context,
+                "overview": overview,
+                "ticket_summary": ticket_summary(overview),
+                "integrations_url": reverse("admin:calendars_integration_changelist")
+                + f"?customer={obj.pk}",
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(OAuthApp)
@@ -130,12 +183,16 @@ class CredentialAdmin(admin.ModelAdmin):
         "last_check_ok",
         "last_check_message",
         "timeline",
+        "history_export",  # last: dropped for roles that may not export
     )
     actions = ("list_raw_calendars", "replace_refresh_token")
 
     def get_fields(self, request: HttpRequest, obj: Credential | None = None) -> list[str]:
         fields = ["customer", "oauth_app", "account_email", "refresh_token"]
-        return fields + list(self.readonly_fields) if obj else fields
+        if obj is None:
+            return fields
+        shown = [*fields, *self.readonly_fields]
+        return shown if allows(request, "export_history") else shown[:-1]
 
     @method_decorator(sensitive_post_parameters("refresh_token"))
     def changeform_view(
@@ -161,8 +218,11 @@ class CredentialAdmin(admin.ModelAdmin):
 
     @admin.display(description="History (newest first)")
     def timeline(self, credential: Credential) -> str:
-        export = reverse("admin:calendars_history_export") + f"?credential={credential.pk}"
-        return render_timeline(credential_timeline(credential), export)
+        return render_timeline(credential_timeline(credential))
+
+    @admin.display(description="Export")
+    def history_export(self, credential: Credential) -> str:
+        return export_link(credential=credential.pk)
 
     @admin.action(description="List raw calendars", permissions=["list_raw_calendars"])
     def list_raw_calendars(

@@ -9,10 +9,11 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.actions.audit import PROBLEMS
-from calendars.queries.history import Entry
+from calendars.queries.history import BULK_JOB_MENTION, Entry
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-def render_timeline(entries: list[Entry], export_url: str | None = None) -> str:
+def render_timeline(entries: list[Entry]) -> str:
     if not entries:
         return "Nothing recorded yet."
     rows = format_html_join(
@@ -71,7 +72,7 @@ def render_timeline(entries: list[Entry], export_url: str | None = None) -> str:
                 entry.at.strftime("%Y-%m-%d %H:%M:%S"),
                 entry.kind,
                 entry.user,
-                entry.summary,
+                with_job_link(entry.summary),
                 format_html_join(
                     "",
                     "<br><small>{}: {} → {}</small>",
@@ -84,14 +85,39 @@ def render_timeline(entries: list[Entry], export_url: str | None = None) -> str:
             for entry in entries
         ),
     )
-    footer = (
-        format_html('<p><a href="{}">Export the full history (CSV)</a></p>', export_url)
-        if export_url
-        else ""
-    )
     return format_html(
         '<table class="timeline"><tr><th>When</th><th>What</th><th>Who</th><th>Details</th></tr>'
-        "{}</table>{}",
+        "{}</table>",
         rows,
-        footer,
+    )
+
+
+def export_link(**scope: int) -> str:
+    """A link to the CSV export of one object's full history (`integration=` or `credential=`)."""
+    url = reverse("admin:calendars_history_export") + "?" + urlencode(scope)
+    return format_html('<a href="{}">Export the full history (CSV)</a>', url)
+
+
+def without_export_unless_allowed(request: HttpRequest, fieldsets: list) -> list:
+    """Drop the `history_export` field for roles that may not export (the link would 403)."""
+    if allows(request, "export_history"):
+        return fieldsets
+    return [
+        (name, {**options, "fields": [f for f in options["fields"] if f != "history_export"]})
+        for name, options in fieldsets
+    ]
+
+
+def with_job_link(text: str) -> str:
+    """`text`, escaped, with the bulk job it names ("queued in bulk job 3") linked to that job."""
+    mention = BULK_JOB_MENTION.search(text)
+    if mention is None:
+        return format_html("{}", text)
+    url = reverse("admin:calendars_bulkjob_change", args=[mention.group(1)])
+    return format_html(
+        '{}<a href="{}">{}</a>{}',
+        text[: mention.start()],
+        url,
+        mention.group(0),
+        text[mention.end() :],
     )

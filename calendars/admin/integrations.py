@@ -17,9 +17,21 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from calendars.actions.refresh import queue_refresh
-from calendars.admin.common import ReadOnlyAdmin, allows, render_timeline
+from calendars.admin.attention import ProblemFilter
+from calendars.admin.common import (
+    ReadOnlyAdmin,
+    allows,
+    export_link,
+    render_timeline,
+    without_export_unless_allowed,
+)
 from calendars.admin.jobs import confirm_and_start
-from calendars.admin.records import CustomerFilter
+from calendars.admin.records import (
+    HISTORY_SEARCH_HELP,
+    CustomerFilter,
+    integration_then,
+    integrations_matching,
+)
 from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
 from calendars.queries.diagnosis import diagnosis_of
 from calendars.queries.history import csv_rows, export_entries, integration_timeline
@@ -58,7 +70,7 @@ class IntegrationAdmin(admin.ModelAdmin):
         "last_refreshed_at",
         "api_version",
     )
-    list_filter = ("status", "provider", "api_version", CustomerFilter)
+    list_filter = ("status", "provider", "api_version", CustomerFilter, ProblemFilter)
     show_full_result_count = False  # one COUNT(*) per page, not two, on a table of 100k rows
     list_select_related = ("raw_calendar", "credential__customer")
     search_fields = ("credential__account_email", "credential__customer__name", "=remote_id")
@@ -92,7 +104,7 @@ class IntegrationAdmin(admin.ModelAdmin):
                 )
             },
         ),
-        ("History (newest first)", {"fields": ("timeline",)}),
+        ("History (newest first)", {"fields": ("timeline", "history_export")}),
         ("Webhooks", {"fields": ("recent_webhooks",)}),
         ("Record", {"fields": ("created_at", "updated_at")}),
     )
@@ -138,10 +150,16 @@ class IntegrationAdmin(admin.ModelAdmin):
             diagnosis.next_action,
         )
 
+    def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None) -> list:
+        return without_export_unless_allowed(request, super().get_fieldsets(request, obj))
+
     @admin.display(description="Timeline")
     def timeline(self, integration: Integration) -> str:
-        export = reverse("admin:calendars_history_export") + f"?integration={integration.pk}"
-        return render_timeline(integration_timeline(integration), export)
+        return render_timeline(integration_timeline(integration))
+
+    @admin.display(description="Export")
+    def history_export(self, integration: Integration) -> str:
+        return export_link(integration=integration.pk)
 
     @admin.display(description="Recent webhook deliveries")
     def recent_webhooks(self, integration: Integration) -> str:
@@ -324,7 +342,7 @@ def _stream_csv(filters: dict) -> StreamingHttpResponse:
 class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = (
         "changed_at",
-        "integration",
+        "integration_then",
         "from_status",
         "to_status",
         "cause",
@@ -333,4 +351,25 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     )
     list_filter = ("cause", "to_status")
     list_select_related = ("integration__raw_calendar", "user")
+    # What get_search_results matches (through records.integrations_matching), listed so the
+    # admin shows the box.
+    search_fields = (
+        "integration__credential__customer__name",
+        "integration__credential__account_email",
+        "=integration__remote_id",
+    )
+    search_help_text = HISTORY_SEARCH_HELP
     date_hierarchy = "changed_at"
+    fields = readonly_fields = list_display  # the record's page shows what its row shows
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[StatusChange], search_term: str
+    ) -> tuple[QuerySet[StatusChange], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(integration__in=integrations_matching(term)), False
+
+    @admin.display(description="Integration (status then)", ordering="integration")
+    def integration_then(self, change: StatusChange) -> str:
+        return integration_then(change.integration, change.to_status)

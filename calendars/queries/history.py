@@ -1,21 +1,32 @@
 """Connection history for auditors: a readable timeline per object, and a streamed export.
 
 The sources are the status timeline (StatusChange), what people asked for (ActionRecord),
-field changes (django-simple-history's records, secrets excluded) and webhook deliveries.
+field changes (django-simple-history's records of customers, OAuth apps, credentials and
+integrations, secrets excluded) and webhook deliveries.
 """
 
 from __future__ import annotations
 
 import heapq
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
 
-from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from calendars.models import ActionRecord, Credential, Integration, StatusChange, WebhookDelivery
+from calendars.models import (
+    ActionRecord,
+    Credential,
+    Customer,
+    Integration,
+    OAuthApp,
+    StatusChange,
+    WebhookDelivery,
+)
 
 # History keeps no secret; these timestamps say one changed, and are shown as "replaced".
 SECRET_MARKERS = {
@@ -26,12 +37,21 @@ CHUNK = 2000
 # A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
 # remote text and what people type reach the export's cells.
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# actions/bulk.py names the job in the action rows it writes ("queued in bulk job 3", "re-run
+# bulk job 3"); ActionRecord has no job column, so pages find the job in those words to link it.
+BULK_JOB_MENTION = re.compile(r"\bbulk job (\d+)\b")
+# Each id sits beside what a person recognises it by (names as they are now; a change row's
+# before and after say what they were).
 EXPORT_COLUMNS = [
     "time",
     "kind",
     "customer",
     "integration",
+    "calendar",
+    "Meeting BaaS id",
     "credential",
+    "account e-mail",
+    "OAuth app",
     "user",
     "summary",
     "field",
@@ -50,17 +70,32 @@ class Entry:
     credential_id: int | None = None
     customer: str = ""
     changes: tuple[tuple[str, str, str], ...] = ()  # (field, before, after)
+    calendar: str = ""
+    remote_id: str = ""
+    account_email: str = ""
+    oauth_app: str = ""
+
+
+# What an entry is about, loaded with its row (select_related) so no entry costs a query.
+INTEGRATION_NAMES = (
+    "integration__raw_calendar",
+    "integration__credential__customer",
+    "integration__credential__oauth_app",
+)
+CREDENTIAL_NAMES = ("credential__customer", "credential__oauth_app")
+ACTION_NAMES = (*INTEGRATION_NAMES, *CREDENTIAL_NAMES, "oauth_app", "raw_calendar")
 
 
 def integration_timeline(integration: Integration, limit: int = 100) -> list[Entry]:
     """The newest `limit` events of one integration, newest first."""
-    statuses = integration.status_changes.select_related("user").order_by("-changed_at", "-id")[
-        :limit
-    ]
-    actions = integration.action_records.order_by("-at", "-id")[:limit]
-    changes = integration.history.select_related("history_user", "credential__customer")
+    statuses = integration.status_changes.select_related("user", *INTEGRATION_NAMES)
+    statuses = statuses.order_by("-changed_at", "-id")[:limit]
+    actions = integration.action_records.select_related(*ACTION_NAMES)
+    actions = actions.order_by("-at", "-id")[:limit]
+    changes = integration.history.select_related("history_user", "raw_calendar", *CREDENTIAL_NAMES)
     changes = changes.order_by("-history_id")[:limit]
-    webhooks = integration.webhook_deliveries.order_by("-received_at", "-id")[:limit]
+    webhooks = integration.webhook_deliveries.select_related(*INTEGRATION_NAMES)
+    webhooks = webhooks.order_by("-received_at", "-id")[:limit]
     entries = [
         *(_status_entry(s) for s in statuses),
         *(_action_entry(a) for a in actions),
@@ -71,10 +106,10 @@ def integration_timeline(integration: Integration, limit: int = 100) -> list[Ent
 
 
 def credential_timeline(credential: Credential, limit: int = 100) -> list[Entry]:
-    actions = credential.action_records.order_by("-at", "-id")[:limit]
-    changes = credential.history.select_related("history_user", "customer").order_by("-history_id")[
-        :limit
-    ]
+    actions = credential.action_records.select_related(*ACTION_NAMES)
+    actions = actions.order_by("-at", "-id")[:limit]
+    changes = credential.history.select_related("history_user", "customer", "oauth_app")
+    changes = changes.order_by("-history_id")[:limit]
     entries = [*(_action_entry(a) for a in actions), *_change_entries(list(changes))]
     return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
 
@@ -108,12 +143,12 @@ def export_entries(
         "credential": ["integration__credential_id"],
     }
     statuses = scoped(
-        StatusChange.objects.select_related("user", "integration__credential__customer"),
+        StatusChange.objects.select_related("user", *INTEGRATION_NAMES),
         "changed_at",
         through_integration,
     )
     actions = scoped(
-        ActionRecord.objects.all(),
+        ActionRecord.objects.select_related(*ACTION_NAMES),
         "at",
         {
             "customer": ["integration__credential__customer_id", "credential__customer_id"],
@@ -122,7 +157,7 @@ def export_entries(
         },
     )
     integration_changes = scoped(
-        Integration.history.select_related("history_user", "credential__customer"),
+        Integration.history.select_related("history_user", "raw_calendar", *CREDENTIAL_NAMES),
         "history_date",
         {
             "customer": ["credential__customer_id"],
@@ -131,12 +166,18 @@ def export_entries(
         },
     )
     credential_changes = scoped(
-        Credential.history.select_related("history_user", "customer"),
+        Credential.history.select_related("history_user", "customer", "oauth_app"),
         "history_date",
         {"customer": ["customer_id"], "credential": ["id"]},
     )
+    customer_changes = scoped(
+        Customer.history.select_related("history_user"), "history_date", {"customer": ["id"]}
+    )
+    # An OAuth app serves many customers: its changes (like the actions on it) belong to no
+    # customer, credential or integration, so only an unscoped export holds them.
+    oauth_app_changes = scoped(OAuthApp.history.select_related("history_user"), "history_date", {})
     webhooks = scoped(
-        WebhookDelivery.objects.select_related("integration__credential__customer"),
+        WebhookDelivery.objects.select_related(*INTEGRATION_NAMES),
         "received_at",
         through_integration,
     )
@@ -145,9 +186,23 @@ def export_entries(
         (_action_entry(a) for a in actions.iterator(chunk_size=CHUNK)),
         _chunked_changes(integration_changes),
         _chunked_changes(credential_changes),
+        _chunked_changes(customer_changes),
+        _chunked_changes(oauth_app_changes),
         (_webhook_entry(w) for w in webhooks.iterator(chunk_size=CHUNK)),
         key=lambda e: e.at,
     )
+
+
+def status_then(integration: str = "integration", moment: str = "at") -> Coalesce:
+    """The status `integration` had at each row's `moment`, for one query per list page.
+
+    The last StatusChange at or before the moment says it; an integration with no change
+    recorded by then (rows older than the status history) has had its current status since.
+    """
+    last_change = StatusChange.objects.filter(
+        integration=OuterRef(integration), changed_at__lte=OuterRef(moment)
+    ).order_by("-changed_at", "-id")
+    return Coalesce(Subquery(last_change.values("to_status")[:1]), F(f"{integration}__status"))
 
 
 def spreadsheet_text(cell: str) -> str:
@@ -172,7 +227,11 @@ def _raw_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
             e.kind,
             e.customer,
             str(e.integration_id or ""),
+            e.calendar,
+            e.remote_id,
             str(e.credential_id or ""),
+            e.account_email,
+            e.oauth_app,
             e.user,
             e.summary,
         ]
@@ -193,44 +252,59 @@ def _name(user: Model | None) -> str:
     return user.get_username() if user is not None else "system"
 
 
-def _customer_of(integration: Integration | None) -> str:
-    return integration.credential.customer.name if integration is not None else ""
+def _about_credential(credential: Credential | None) -> dict[str, object]:
+    """The names an entry about `credential` carries (its related rows selected with it)."""
+    if credential is None:
+        return {}
+    return {
+        "credential_id": credential.pk,
+        "account_email": credential.account_email,
+        "customer": credential.customer.name,
+        "oauth_app": credential.oauth_app.name,
+    }
+
+
+def _about_integration(integration: Integration | None) -> dict[str, object]:
+    if integration is None:
+        return {}
+    return {
+        **_about_credential(integration.credential),
+        "integration_id": integration.pk,
+        "calendar": _text(integration.raw_calendar),
+        "remote_id": str(integration.remote_id),
+    }
 
 
 def _status_entry(change: StatusChange) -> Entry:
     text = f"status {change.from_status or '∅'} → {change.to_status} ({change.get_cause_display()})"
     if change.message:
         text += f": {change.message}"
-    integration = change.integration if "integration" in change._state.fields_cache else None
     return Entry(
         change.changed_at,
         "status",
         _name(change.user),
         text,
-        change.integration_id,
-        customer=_customer_of(integration),
+        **_about_integration(change.integration),
     )
 
 
 def _action_entry(record: ActionRecord) -> Entry:
     outcome = "done" if record.succeeded else "failed"
     text = f"{record.action} ({outcome})" + (f": {record.message}" if record.message else "")
-    return Entry(
-        record.at, "action", record.username, text, record.integration_id, record.credential_id
-    )
+    about = {**_about_integration(record.integration), **_about_credential(record.credential)}
+    if record.oauth_app is not None:
+        about["oauth_app"] = record.oauth_app.name
+    if record.raw_calendar is not None and "calendar" not in about:
+        about["calendar"] = str(record.raw_calendar)  # a create that failed: no integration
+    return Entry(record.at, "action", record.username, text, **about)
 
 
 def _webhook_entry(delivery: WebhookDelivery) -> Entry:
     text = f"webhook {delivery.event}: {delivery.get_outcome_display()}"
-    integration = delivery.integration if "integration" in delivery._state.fields_cache else None
-    return Entry(
-        delivery.received_at,
-        "webhook",
-        "Meeting BaaS",
-        text,
-        delivery.integration_id,
-        customer=_customer_of(integration),
-    )
+    about = {"integration_id": delivery.integration_id, **_about_integration(delivery.integration)}
+    if delivery.integration is None and delivery.remote_id:
+        about["remote_id"] = str(delivery.remote_id)  # a connection the portal does not know
+    return Entry(delivery.received_at, "webhook", "Meeting BaaS", text, **about)
 
 
 def _chunked_changes(records: QuerySet) -> Iterator[Entry]:
@@ -250,19 +324,39 @@ def _change_entries(records: list) -> Iterator[Entry]:
             continue  # a save that changed only fields history leaves out
         verb = {"+": "created", "~": "changed", "-": "deleted"}[record.history_type]
         model = record.instance_type._meta.verbose_name
-        is_integration = record.instance_type is Integration
-        credential = getattr(record, "credential", None) if is_integration else None
-        customer = getattr(credential or record, "customer", None)
         yield Entry(
             record.history_date,
             "change",
             _name(record.history_user),
             f"{model} {verb}",
-            record.id if is_integration else None,
-            record.credential_id if is_integration else record.id,
-            customer.name if customer is not None else "",
-            changes,
+            changes=changes,
+            **_about_record(record),
         )
+
+
+def _about_record(record: Model) -> dict[str, object]:
+    """The names a field-history row carries: its own values as saved, its relations' today."""
+    model = record.instance_type
+    if model is Integration:
+        return {
+            **_about_credential(record.credential),
+            "integration_id": record.id,
+            "credential_id": record.credential_id,
+            "calendar": _text(record.raw_calendar),
+            "remote_id": str(record.remote_id),
+        }
+    if model is Credential:
+        return {
+            "credential_id": record.id,
+            "account_email": record.account_email,
+            "customer": _text(record.customer),
+            "oauth_app": _text(record.oauth_app and record.oauth_app.name),
+        }
+    if model is Customer:
+        return {"customer": record.name}
+    if model is OAuthApp:
+        return {"oauth_app": record.name}
+    raise TypeError(f"no history export for {model.__name__}")
 
 
 def _previous_records(records: list) -> dict[int, Model]:

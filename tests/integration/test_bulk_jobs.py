@@ -51,15 +51,18 @@ def test_a_confirmed_resync_runs_as_a_job_and_reaches_100_percent(admin_client, 
     progress = admin_client.get(reverse("admin:calendars_bulkjob_progress", args=[job.pk])).json()
     assert progress == {
         "total": 3,
-        "done": 3,
+        "fixed": 3,
+        "not_fixed": 0,
         "failed": 0,
         "pending": 0,
         "percent": 100,
         "finished": True,
+        "summary": "All 3 fixed.",
     }
     assert len(sandbox.requests_to("POST", "/v2/calendars/")) == 3  # one sync each
     page = admin_client.get(response.url).content.decode()
     assert '<strong id="progress-percent">100%</strong>' in page
+    assert '<li id="progress-summary" class="success">All 3 fixed.</li>' in page
     assert f"Worked on by {settings.NODE_NAME} (3 items)." in page  # which host did what
 
 

@@ -132,6 +132,7 @@ def admin_pages(world) -> list[str]:
             reverse(f"admin:calendars_{name}_delete", args=[obj.pk]),
         ]
     pages += [
+        reverse("admin:calendars_customer_change", args=[credential.customer.pk]),
         reverse("admin:calendars_customer_delete", args=[credential.customer.pk]),
         reverse("admin:calendars_history_export") + "?download=1",
         reverse("admin:django_q_success_changelist"),

@@ -6,21 +6,29 @@
     return;
   }
   const set = (id, value) => { document.getElementById(id).textContent = value; };
+  const width = (id, part, total) => {
+    document.getElementById(id).style.width = (total ? (100 * part) / total : 0) + "%";
+  };
   async function poll() {
     try {
       const response = await fetch(box.dataset.url, { credentials: "same-origin" });
       if (response.ok) {
         const p = await response.json();
-        document.getElementById("progress-fill").style.width = p.percent + "%";
+        width("progress-fixed-bar", p.fixed, p.total);
+        width("progress-not-fixed-bar", p.not_fixed, p.total);
+        width("progress-failed-bar", p.failed, p.total);
         set("progress-percent", p.percent + "%");
-        set("progress-done", p.done);
+        set("progress-fixed", p.fixed);
+        set("progress-not-fixed", p.not_fixed);
         set("progress-failed", p.failed);
         set("progress-pending", p.pending);
+        set("progress-summary", p.summary);
         if (p.finished) {
-          // Reload once to show the failures and the re-run button.
+          // Reload once to show each integration's outcome and the re-run button.
           window.location.reload();
           return;
         }
+        set("progress-state", "Running…");
       }
     } catch (error) {
       set("progress-state", "Connection lost, retrying…");

@@ -1,0 +1,33 @@
+"""The needs-attention worklist as a filter of the integrations list, where the bulk fixes are.
+
+The dashboard's "see all" and each of its groups ("Refresh token refused or revoked: 14
+integrations, 3 customers") link here, so a whole group is one action away from its fix.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from calendars.queries import dashboard
+
+PARAMETER = "problem"
+
+
+class ProblemFilter(admin.SimpleListFilter):
+    title = "needs attention"
+    parameter_name = PARAMETER
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [
+            (dashboard.ANY_PROBLEM, "Any problem"),
+            *((cause.code, cause.title) for cause in dashboard.CAUSES),
+            *((code, label.capitalize()) for code, label in dashboard.KIND_LABELS.items()),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        code = self.value()
+        if code is None:
+            return queryset
+        return queryset.filter(pk__in=dashboard.rows_with_problem(code).values("pk"))
