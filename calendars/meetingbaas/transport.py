@@ -27,7 +27,6 @@ logger = logging.getLogger(__name__)
 WRITE_METHODS = {"POST", "PATCH", "DELETE", "PUT"}
 # The client keeps this much under the team's rate, so network jitter never tips it over.
 RATE_MARGIN = 1.05
-SECRET_KEY_PARTS = ("secret", "token", "password", "api_key", "apikey", "authorization")
 
 
 @dataclass(frozen=True)
@@ -45,20 +44,6 @@ class TransportConfig:
 
     def __repr__(self) -> str:
         return f"TransportConfig(base_url={self.base_url!r}, api_key=<hidden>)"
-
-
-def redact(value: Any) -> Any:
-    """Return `value` with every secret-looking field replaced, for logging."""
-    if isinstance(value, Mapping):
-        return {
-            k: "[redacted]"
-            if any(part in str(k).lower() for part in SECRET_KEY_PARTS)
-            else redact(v)
-            for k, v in value.items()
-        }
-    if isinstance(value, list):
-        return [redact(v) for v in value]
-    return value
 
 
 class WriteLimiter:
