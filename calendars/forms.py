@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from calendars.lib.validators import CONTROL_CHARACTERS
+from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, OAuthApp
 
 MAX_SECRET_LENGTH = 4096
@@ -21,7 +22,7 @@ class SecretInput(forms.PasswordInput):
 
 
 class SecretField(forms.CharField):
-    """A set/replace field: blank keeps the stored secret, a value replaces it."""
+    """A write-only secret. On an edit form (`SecretFormMixin`) blank keeps the stored one."""
 
     def __init__(self, label: str, *, must_enter: bool = False) -> None:
         # Always optional to Django, so a blank "keep it" reaches clean(); must_enter refuses it.
@@ -31,8 +32,7 @@ class SecretField(forms.CharField):
             required=False,
             strip=False,
             widget=SecretInput(),
-            help_text="Stored encrypted and never shown again. "
-            "Leave blank to keep the stored value.",
+            help_text="Stored encrypted and never shown again.",
         )
 
     def clean(self, value: str | None) -> str:
@@ -50,9 +50,23 @@ class SecretField(forms.CharField):
 
 
 class SecretFormMixin:
-    """Requires each secret on creation and stores whatever was entered on save."""
+    """Requires each secret on creation and stores it; on an edit, leaves a new one to the
+    admin, which hands it to the action that replaces it and pushes it to live integrations
+    (`replacing_action`), so there is one way a secret is replaced."""
 
     secret_fields: tuple[str, ...] = ()
+    replacing_action = ""  # the admin action's name, as the person reads it in the list
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is None:
+            return
+        for name in self.secret_fields:
+            self.fields[name].help_text = (
+                "Stored encrypted and never shown again. Leave blank to keep the stored one. "
+                "A new one is stored and pushed to the live integrations that use it, exactly "
+                f"as the action “{self.replacing_action}” does."
+            )
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -65,6 +79,8 @@ class SecretFormMixin:
         return cleaned
 
     def save(self, commit: bool = True) -> object:
+        if self.instance.pk is not None:
+            return super().save(commit)  # the admin replaces a new secret through its action
         for name, value in self.new_secrets.items():
             if value:
                 setattr(self.instance, name, value)
@@ -75,13 +91,26 @@ class SecretFormMixin:
 
 class OAuthAppForm(SecretFormMixin, forms.ModelForm):
     secret_fields = ("client_secret",)
+    replacing_action = "Rotate client secret"
     client_secret = SecretField("Client secret")
 
     class Meta:
         model = OAuthApp
         fields = ("provider", "name", "client_id", "tenant")
 
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        if "tenant" in self.fields:
+            # Blank means "common"; and a Google app has no tenant to require.
+            self.fields["tenant"].required = False
+            self.fields["tenant"].help_text += " (Microsoft apps only)"
+
     def clean_tenant(self) -> str:
+        provider = self.cleaned_data.get("provider", self.instance.provider)
+        if provider != Platform.MICROSOFT:
+            # Only Microsoft has tenants (Google's grant never carries one): whatever was posted
+            # for another provider is ignored, and the model's default kept.
+            return "common"
         tenant = (self.cleaned_data.get("tenant") or "common").strip()
         if tenant.lower() in TENANT_NAMES:
             return tenant.lower()
@@ -95,6 +124,7 @@ class OAuthAppForm(SecretFormMixin, forms.ModelForm):
 
 class CredentialForm(SecretFormMixin, forms.ModelForm):
     secret_fields = ("refresh_token",)
+    replacing_action = "Replace refresh token"
     refresh_token = SecretField("Refresh token")
 
     class Meta:

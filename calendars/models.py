@@ -42,7 +42,9 @@ class OAuthApp(models.Model):
 
     provider = models.CharField(max_length=16, choices=_choices(Platform))
     name = models.CharField(max_length=200, validators=[reject_control_characters])
-    client_id = models.CharField(max_length=300, validators=[reject_control_characters])
+    client_id = models.CharField(
+        "client ID", max_length=300, validators=[reject_control_characters]
+    )
     client_secret = EncryptedSecretField()
     tenant = models.CharField(
         "Microsoft tenant",
@@ -76,7 +78,7 @@ class Credential(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
-    last_check_ok = models.BooleanField(null=True)
+    last_check_ok = models.BooleanField("last check OK", null=True)
     last_check_message = models.TextField(blank=True)
     # The last check's outcome is telemetry, written with update(): kept out of history.
     history = HistoricalRecords(
@@ -122,10 +124,10 @@ class RawCalendar(models.Model):
     credential = models.ForeignKey(
         Credential, on_delete=models.CASCADE, related_name="raw_calendars"
     )
-    provider_id = models.CharField("provider calendar id", max_length=1024)
+    provider_id = models.CharField("provider calendar ID", max_length=1024)
     name = models.CharField(max_length=500, blank=True)
     email = models.CharField(max_length=254, blank=True)
-    is_primary = models.BooleanField(default=False)
+    is_primary = models.BooleanField("primary", default=False)
     listed_at = models.DateTimeField()
     history = HistoricalRecords(excluded_fields=["listed_at"])
 
@@ -173,7 +175,7 @@ class Integration(models.Model):
         RawCalendar, on_delete=models.PROTECT, related_name="integrations"
     )
     remote_id = models.UUIDField("Meeting BaaS id", unique=True)
-    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
     # The OAuth app's provider, copied here so counts and filters need no join (it never changes).
     provider = models.CharField(max_length=16, choices=_choices(Platform))
     status = models.CharField(
@@ -319,9 +321,9 @@ class WebhookDelivery(models.Model):
         UNKNOWN_EVENT = "unknown_event", "Unknown event type"
         FAILED = "failed", "Failed"
 
-    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
     event = models.CharField(max_length=100, db_index=True)
-    delivery_id = models.CharField(max_length=200, unique=True)
+    delivery_id = models.CharField("delivery ID", max_length=200, unique=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     repeats = models.PositiveIntegerField(
         default=0, help_text="Deliveries of the same id after the first"
@@ -359,7 +361,8 @@ class ActionRecord(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     username = models.CharField(max_length=150, help_text="As it was when the action ran")
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # "time" in the admin: its date filter reads "Filter by time", not "Filter by at".
+    at = models.DateTimeField("time", auto_now_add=True, db_index=True)
     integration = models.ForeignKey(
         Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
     )
@@ -442,7 +445,9 @@ class BulkJobItem(models.Model):
     # A pending item is in a task's hands until then (no task outlives django-q2's timeout);
     # after it, another task may take the item up again.
     claimed_until = models.DateTimeField(null=True, blank=True)
-    worked_by = models.CharField(max_length=100, blank=True, help_text="NODE_NAME of the host")
+    worked_by = models.CharField(
+        "worker host", max_length=100, blank=True, help_text="NODE_NAME of the host"
+    )
 
     class Meta:
         ordering = ["pk"]
@@ -463,7 +468,7 @@ class RefreshRun(models.Model):
     `last_refreshed_at` and the last successful run.
     """
 
-    api_version = models.CharField(max_length=2, choices=_choices(ApiVersion))
+    api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     succeeded = models.BooleanField(default=False)

@@ -160,6 +160,9 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One way to write a time on every page, with its zone ("2026-11-25 22:24 UTC"). The locale's
+# formats would win over DATETIME_FORMAT here, so the portal's own live in a format module.
+FORMAT_MODULE_PATH = ["portal.formats"]
 
 # Content Security Policy: scripts only from the portal itself. Styles allow inline attributes,
 # which Django's admin uses.

@@ -10,3 +10,6 @@ urlpatterns = [
     path("webhooks/meetingbaas/", webhooks.receive, name="meetingbaas-webhook"),
     path("healthz", health.healthz, name="healthz"),
 ]
+
+# A refusal in the admin is an admin page that names the person's role and links back.
+handler403 = "calendars.admin.denied.permission_denied"

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 
+from calendars.actions.audit import PROBLEMS
 from calendars.actions.credentials import (
     SecretReplaced,
     list_raw_calendars,
@@ -20,8 +23,11 @@ from calendars.actions.credentials import (
     rotate_client_secret,
 )
 from calendars.actions.integrations import create_integration
-from calendars.admin.common import allows, attempt, export_link, link, render_timeline
+from calendars.admin import raw_calendars
+from calendars.admin.common import allows, attempt, export_link, render_timeline
+from calendars.admin.fixes import fix_buttons
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
+from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.queries.customers import (
     customer_overview,
@@ -29,6 +35,7 @@ from calendars.queries.customers import (
     ticket_summary,
     with_integration_counts,
 )
+from calendars.queries.diagnosis import credential_health
 from calendars.queries.history import credential_timeline
 
 
@@ -92,19 +99,58 @@ class CustomerAdmin(admin.ModelAdmin):
 @admin.register(OAuthApp)
 class OAuthAppAdmin(admin.ModelAdmin):
     form = OAuthAppForm
-    list_display = ("name", "provider", "client_id", "tenant", "client_secret_replaced_at")
-    list_filter = ("provider",)
-    search_fields = ("name", "client_id")
-    fields = (
-        "provider",
+    list_display = (
         "name",
+        "provider",
         "client_id",
-        "client_secret",
-        "tenant",
+        "microsoft_tenant",
         "client_secret_replaced_at",
     )
-    readonly_fields = ("client_secret_replaced_at",)
+    list_filter = ("provider",)
+    search_fields = ("name", "client_id")
     actions = ("rotate_client_secret",)
+
+    class Media:
+        js = ("calendars/oauth_app_form.js",)  # the add form shows the tenant for Microsoft only
+
+    def get_fields(self, request: HttpRequest, obj: OAuthApp | None = None) -> list[str]:
+        if obj is None:
+            return ["provider", "name", "client_id", "client_secret", "tenant"]
+        tenant = ["tenant"] if obj.provider == Platform.MICROSOFT else []
+        return [
+            "provider",
+            "name",
+            "client_id",
+            "client_secret",
+            *tenant,
+            "client_secret_replaced_at",
+        ]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: OAuthApp | None = None) -> list[str]:
+        if obj is None:
+            return []
+        # Integrations copy their app's provider, and its credentials' tokens were issued by that
+        # provider: an app never changes provider (register a new one instead).
+        return ["provider", "client_secret_replaced_at"]
+
+    @admin.display(description="Microsoft tenant", ordering="tenant")
+    def microsoft_tenant(self, app: OAuthApp) -> str:
+        return app.tenant if app.provider == Platform.MICROSOFT else "—"
+
+    def save_model(
+        self, request: HttpRequest, app: OAuthApp, form: OAuthAppForm, change: bool
+    ) -> None:
+        super().save_model(request, app, form, change)
+        if change and form.new_secrets["client_secret"]:
+            pushed = attempt(
+                request,
+                f"{app.name}: the new client secret was not stored.",
+                rotate_client_secret,
+                app.pk,
+                form.new_secrets["client_secret"],
+            )
+            if pushed.succeeded:
+                _say_pushed(request, pushed.result)
 
     @method_decorator(sensitive_post_parameters("client_secret"))
     def changeform_view(
@@ -175,17 +221,98 @@ class CredentialAdmin(admin.ModelAdmin):
     list_select_related = ("customer", "oauth_app")
     search_fields = ("account_email", "customer__name")
     autocomplete_fields = ("customer",)
+    # The last check's outcome heads the page, with its diagnosis (credential/diagnosis.html).
     readonly_fields = (
         "refresh_token_replaced_at",
         "created_at",
         "updated_at",
-        "last_checked_at",
-        "last_check_ok",
-        "last_check_message",
         "timeline",
         "history_export",  # last: dropped for roles that may not export
     )
     actions = ("list_raw_calendars", "replace_refresh_token")
+    change_form_template = "admin/calendars/credential/change_form.html"
+
+    class Media:
+        css = {"all": ("calendars/customer.css", "calendars/diagnosis.css")}
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Credential | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            health = credential_health(obj)
+            context = {
+                **context,
+                "health": health,
+                "fix_buttons": fix_buttons(
+                    self.admin_site, request, health.remedies, credential=obj
+                ),
+                "integrations_url": reverse("admin:calendars_integration_changelist")
+                + "?"
+                + urlencode({"q": obj.account_email}),
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def save_model(
+        self, request: HttpRequest, credential: Credential, form: CredentialForm, change: bool
+    ) -> None:
+        super().save_model(request, credential, form, change)
+        if change and form.new_secrets["refresh_token"]:
+            pushed = attempt(
+                request,
+                f"{credential.account_email}: the new refresh token was not stored.",
+                replace_refresh_token,
+                credential.pk,
+                form.new_secrets["refresh_token"],
+            )
+            if pushed.succeeded:
+                _say_pushed(request, pushed.result)
+
+    def response_add(
+        self, request: HttpRequest, obj: Credential, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        refused = self._check_token(request, obj, "added")
+        return refused or super().response_add(request, obj, post_url_continue)
+
+    def response_change(self, request: HttpRequest, obj: Credential) -> HttpResponse:
+        refused = self._check_token(request, obj, "changed")
+        return refused or super().response_change(request, obj)
+
+    def _check_token(self, request: HttpRequest, obj: Credential, done: str) -> HttpResponse | None:
+        """Check a saved credential's token with a raw-calendar listing (recorded, like the
+        action). None when it works, so the admin's usual success follows; otherwise a warning
+        and the credential's page, where the check's diagnosis is."""
+        # Read again: a token replaced on the edit form was stored by its action, not on `obj`.
+        credential = Credential.objects.select_related("oauth_app", "customer").get(pk=obj.pk)
+        try:
+            listed = list_raw_calendars(credential, acting_user=request.user)
+        except PROBLEMS as exc:
+            outcome = (
+                "its refresh token could not be checked now (try “List raw calendars” later)"
+                if getattr(exc, "transient", False)
+                else "the check of its refresh token failed"
+            )
+            self.message_user(
+                request,
+                f"The credential {credential.account_email} was {done}, but {outcome}: {exc}",
+                messages.WARNING,
+            )
+            if IS_POPUP_VAR in request.POST:
+                return None  # the popup must still hand the new credential to its opener
+            return HttpResponseRedirect(
+                reverse("admin:calendars_credential_change", args=[credential.pk])
+            )
+        self.message_user(
+            request,
+            f"Refresh token checked: {len(listed)} calendar(s) listed.",
+            messages.INFO,
+        )
+        return None
 
     def get_fields(self, request: HttpRequest, obj: Credential | None = None) -> list[str]:
         fields = ["customer", "oauth_app", "account_email", "refresh_token"]
@@ -228,30 +355,13 @@ class CredentialAdmin(admin.ModelAdmin):
     def list_raw_calendars(
         self, request: HttpRequest, queryset: QuerySet[Credential]
     ) -> HttpResponse:
-        results = []
+        listings = []
         for credential in queryset.select_related("oauth_app", "customer"):
             listed = attempt(
                 request, f"{credential.account_email}:", list_raw_calendars, credential
             )
-            if not listed.succeeded:
-                results.append({"credential": credential, "error": listed.problem, "calendars": []})
-                continue
-            calendars = listed.result
-            live = {
-                i.raw_calendar_id: i
-                for i in Integration.objects.live().filter(raw_calendar__in=calendars)
-            }
-            rows = [{"raw": raw, "integration": live.get(raw.pk)} for raw in calendars]
-            results.append({"credential": credential, "calendars": rows, "error": ""})
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Raw calendars",
-            "opts": self.model._meta,
-            "results": results,
-            "create_url": reverse("admin:calendars_rawcalendar_changelist"),
-            "can_create": allows(request, "create_integration"),
-        }
-        return TemplateResponse(request, "admin/calendars/credential/raw_calendars.html", context)
+            listings.append(raw_calendars.Listing(credential, listed.result or [], listed.problem))
+        return raw_calendars.render_listings(self, request, listings)
 
     @admin.action(description="Replace refresh token", permissions=["replace_refresh_token"])
     def replace_refresh_token(
@@ -300,12 +410,30 @@ def _pushing(request: HttpRequest, replaced: SecretReplaced) -> HttpResponse | N
     return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[replaced.job.pk]))
 
 
+def _say_pushed(request: HttpRequest, replaced: SecretReplaced) -> None:
+    """Say where a secret entered on an edit form went: the same push as the actions start."""
+    if replaced.job is None:
+        messages.success(request, f"The {replaced.what} is stored; no live integration uses it.")
+        return
+    url = reverse("admin:calendars_bulkjob_change", args=[replaced.job.pk])
+    messages.success(
+        request,
+        format_html(
+            'The {} is stored; pushing it to {} integration(s): <a href="{}">bulk job {}</a>.',
+            replaced.what,
+            replaced.pushed_to,
+            url,
+            replaced.job.pk,
+        ),
+    )
+
+
 @admin.register(RawCalendar)
 class RawCalendarAdmin(admin.ModelAdmin):
     list_display = (
         "name",
         "email",
-        "is_primary",
+        "primary",
         "credential",
         "customer",
         "listed_at",
@@ -314,8 +442,13 @@ class RawCalendarAdmin(admin.ModelAdmin):
     list_filter = ("is_primary", "credential__oauth_app__provider")
     list_select_related = ("credential__customer", "credential__oauth_app")
     search_fields = ("name", "email", "provider_id", "credential__account_email")
-    readonly_fields = ("credential", "provider_id", "name", "email", "is_primary", "listed_at")
+    # "primary" rather than the field: a plain yes or no, not the red cross of a failure.
+    fields = ("credential", "provider_id", "name", "email", "primary", "listed_at")
+    readonly_fields = fields
     actions = ("create_integration",)
+
+    class Media:
+        css = {"all": ("calendars/customer.css",)}  # status chips
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # raw calendars come from the API ("List raw calendars" on credentials)
@@ -326,6 +459,24 @@ class RawCalendarAdmin(admin.ModelAdmin):
     def has_create_integration_permission(self, request: HttpRequest) -> bool:
         return allows(request, "create_integration")
 
+    def get_urls(self) -> list:
+        create = self.admin_site.admin_view(self.create_from_listing_view)
+        return [
+            path(
+                "create-from-listing/",
+                create,
+                name="calendars_rawcalendar_create_from_listing",
+            ),
+            *super().get_urls(),
+        ]
+
+    def create_from_listing_view(self, request: HttpRequest) -> HttpResponse:
+        return raw_calendars.create_from_listing(self, request)
+
+    @admin.display(description="Primary", ordering="is_primary")
+    def primary(self, raw: RawCalendar) -> str:
+        return "Yes" if raw.is_primary else "No"
+
     @admin.display(description="Customer")
     def customer(self, raw: RawCalendar) -> Customer:
         return raw.credential.customer
@@ -333,7 +484,15 @@ class RawCalendarAdmin(admin.ModelAdmin):
     @admin.display(description="Integration")
     def live_integration(self, raw: RawCalendar) -> str:
         integration = raw.integrations.live().first()
-        return link(integration, integration.status) if integration else "—"
+        if integration is None:
+            return "—"
+        url = reverse("admin:calendars_integration_change", args=[integration.pk])
+        return format_html(
+            '<a class="status-chip status-{}" href="{}">{}</a>',
+            integration.status,
+            url,
+            integration.get_status_display(),
+        )
 
     @admin.action(description="Create integration", permissions=["create_integration"])
     def create_integration(

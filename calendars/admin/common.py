@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
+from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.actions.audit import PROBLEMS
@@ -69,7 +71,7 @@ def render_timeline(entries: list[Entry]) -> str:
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
         (
             (
-                entry.at.strftime("%Y-%m-%d %H:%M:%S"),
+                date_format(localtime(entry.at), "DATETIME_FORMAT"),
                 entry.kind,
                 entry.user,
                 with_job_link(entry.summary),

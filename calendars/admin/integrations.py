@@ -25,6 +25,7 @@ from calendars.admin.common import (
     render_timeline,
     without_export_unless_allowed,
 )
+from calendars.admin.fixes import fix_buttons
 from calendars.admin.jobs import confirm_and_start
 from calendars.admin.records import (
     HISTORY_SEARCH_HELP,
@@ -33,7 +34,12 @@ from calendars.admin.records import (
     integrations_matching,
 )
 from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
-from calendars.queries.diagnosis import diagnosis_of
+from calendars.queries.diagnosis import (
+    diagnosis_of,
+    disconnection_of,
+    remedies_for,
+    status_note,
+)
 from calendars.queries.history import csv_rows, export_entries, integration_timeline
 
 RESYNC = (
@@ -85,7 +91,6 @@ class IntegrationAdmin(admin.ModelAdmin):
                     "api_version",
                     "status",
                     "status_changed_at",
-                    "diagnosis_panel",
                     "error_message",
                 )
             },
@@ -110,6 +115,11 @@ class IntegrationAdmin(admin.ModelAdmin):
     )
     readonly_fields = flatten_fieldsets(fieldsets)
     actions = ("refresh_status", "resync", "resubscribe", "disconnect", "recreate")
+    # The diagnosis and its fix buttons head the page (integration/diagnosis.html).
+    change_form_template = "admin/calendars/integration/change_form.html"
+
+    class Media:
+        css = {"all": ("calendars/diagnosis.css",)}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # integrations are created from raw calendars
@@ -138,17 +148,31 @@ class IntegrationAdmin(admin.ModelAdmin):
         diagnosis = diagnosis_of(integration)
         return diagnosis.title if diagnosis else ""
 
-    @admin.display(description="What is wrong")
-    def diagnosis_panel(self, integration: Integration) -> str:
-        diagnosis = diagnosis_of(integration)
-        if diagnosis is None:
-            return "Nothing."
-        return format_html(
-            '<div class="diagnosis"><strong>{}</strong><p>{}</p><p><em>Next:</em> {}</p></div>',
-            diagnosis.title,
-            diagnosis.hint,
-            diagnosis.next_action,
-        )
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Integration | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            diagnosis = diagnosis_of(obj)
+            context = {
+                **context,
+                "diagnosis": diagnosis,
+                "status_note": status_note(obj),
+                "disconnection": disconnection_of(obj),
+                "fix_buttons": fix_buttons(
+                    self.admin_site,
+                    request,
+                    remedies_for(obj, diagnosis),
+                    credential=obj.credential,
+                    integration=obj,
+                ),
+            }
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
     def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None) -> list:
         return without_export_unless_allowed(request, super().get_fieldsets(request, obj))

@@ -148,6 +148,12 @@ class BulkJobAdmin(ReadOnlyAdmin):
             ),
             "pk",
         )
+        hosts = list(
+            job.items.exclude(worked_by="")
+            .values("worked_by")
+            .annotate(items=Count("pk"))
+            .order_by("worked_by")
+        )
         context = {
             **self.admin_site.each_context(request),
             "title": str(job),
@@ -156,10 +162,8 @@ class BulkJobAdmin(ReadOnlyAdmin):
             "progress": progress,
             "items": items[:ITEM_LIMIT],
             "more_items": max(0, progress.total - ITEM_LIMIT),
-            "hosts": job.items.exclude(worked_by="")
-            .values("worked_by")
-            .annotate(items=Count("pk"))
-            .order_by("worked_by"),
+            # Which host did what matters only when several shared the job.
+            "hosts": hosts if len(hosts) > 1 else [],
             "can_rerun": _can_rerun(request, job, progress),
         }
         return TemplateResponse(request, "admin/calendars/bulkjob/progress.html", context)

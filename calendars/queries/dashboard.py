@@ -314,14 +314,17 @@ def problems_by_day(days: int = CHART_DAYS) -> ProblemHistory:
         # A disconnection someone asked for is history, not a problem.
         .exclude(to_status=PortalStatus.DISCONNECTED, cause=Cause.ADMIN_ACTION)
         .annotate(day=TruncDate("changed_at"))
-        .values_list("day", "to_status", "message")
+        .values_list("day", "to_status", "message", "integration__error_message")
         .annotate(n=Count("pk"))
         .order_by("-n")[:GROUPED_ROWS]
     )
     counts: dict[date, Counter] = defaultdict(Counter)
     titles: dict[str, str] = {}
-    for day, status, message, n in rows:
+    for day, status, message, learned_later, n in rows:
+        # A webhook says only "error"; the refresh it triggers learns why, on the integration.
         diagnosis = diagnose(status, message) or UNKNOWN
+        if diagnosis is UNKNOWN:
+            diagnosis = diagnose(status, learned_later) or UNKNOWN
         counts[day][diagnosis.code] += n
         titles[diagnosis.code] = diagnosis.title
     order = [cause.code for cause in CAUSES if cause.code in titles]

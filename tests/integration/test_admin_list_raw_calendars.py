@@ -90,4 +90,4 @@ def test_a_calendar_with_an_integration_shows_its_status(admin_client, sandbox, 
     html = run_action(admin_client, credential).content.decode()
 
     assert html.count("Create integration</button>") == 2
-    assert ">syncing</a>" in html
+    assert ">Syncing</a>" in html

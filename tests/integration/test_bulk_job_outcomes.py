@@ -86,8 +86,8 @@ def test_the_job_page_lists_each_integration_with_its_status_before_and_after(
     for integration in two_broken_one_healthy:
         url = reverse("admin:calendars_integration_change", args=[integration.pk])
         assert f'<a href="{url}">{integration.raw_calendar}</a>' in page
-    assert "<td>error</td>\n      <td>error</td>\n      <td>Did not fix</td>" in page
-    assert "<td>syncing</td>\n      <td>active</td>\n      <td>Fixed</td>" in page
+    assert "<td>Error</td>\n      <td>Error</td>\n      <td>Did not fix</td>" in page
+    assert "<td>Syncing</td>\n      <td>Active</td>\n      <td>Fixed</td>" in page
 
 
 def test_an_integration_that_recovers_while_it_is_checked_counts_as_fixed(

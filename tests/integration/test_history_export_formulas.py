@@ -56,7 +56,7 @@ def test_formulas_in_remote_status_messages_are_exported_as_text(
 
 
 def test_formulas_typed_as_names_and_e_mails_are_exported_as_text(
-    admin_client: Client, role_client, google_app
+    admin_client: Client, role_client, google_app, sandbox
 ):
     names = PAYLOADS[:4]  # tabs and line breaks are refused in names and e-mails
     emails = ["=1+2@evil.example", "+1+2@evil.example", "-2+3@evil.example"]

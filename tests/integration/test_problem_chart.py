@@ -74,3 +74,15 @@ def test_it_is_one_query_whatever_the_number_of_days_and_causes(admin_client, cu
         admin_client.get(INDEX)
 
     assert len([q for q in queries if "calendars_statuschange" in q["sql"]]) == 2  # chart, activity
+
+
+def test_a_webhook_error_is_charted_by_what_the_refresh_after_it_learned(
+    role_client, customer, google_app
+):
+    (integration,) = broken_integrations(customer, google_app, 1, message=REVOKED)
+    change(integration, 0, "error", "Meeting BaaS reports status 'error'.", cause="webhook")
+
+    chart = chart_of(role_client("Support").get(INDEX).content.decode())
+
+    assert "Refresh token refused or revoked" in chart
+    assert "Unrecognised error" not in chart

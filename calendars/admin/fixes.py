@@ -1,0 +1,73 @@
+"""The fix buttons of an integration's or a credential's page.
+
+Each button posts the list action it names to its model's changelist, for the one object the
+page shows, so it leads to the same confirmation page, under the same permission check, as
+selecting that object in the list: a role that may not run an action gets no button, and a
+direct post of the action is refused by the list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.contrib import admin
+from django.db import models
+from django.http import HttpRequest
+from django.urls import reverse
+
+from calendars.models import Credential, Integration, OAuthApp
+from calendars.queries.diagnosis import Fix, Remedies
+
+# The model whose list action applies each fix.
+ACTED_ON: dict[Fix, type[models.Model]] = {
+    Fix.RESYNC: Integration,
+    Fix.RESUBSCRIBE: Integration,
+    Fix.RECREATE: Integration,
+    Fix.DISCONNECT: Integration,
+    Fix.REPLACE_REFRESH_TOKEN: Credential,
+    Fix.LIST_RAW_CALENDARS: Credential,
+    Fix.ROTATE_CLIENT_SECRET: OAuthApp,
+}
+
+
+@dataclass(frozen=True)
+class FixButton:
+    label: str  # the list action's description, so both read the same
+    changelist_url: str
+    action: str
+    pk: int
+    recommended: bool
+    on: str  # what it acts on when that is not the page's object ("its credential"), or ""
+
+
+def fix_buttons(
+    admin_site: admin.AdminSite,
+    request: HttpRequest,
+    remedies: Remedies,
+    *,
+    credential: Credential,
+    integration: Integration | None = None,
+) -> list[FixButton]:
+    """The remedies the person signed in may run, the recommended one first."""
+    targets = {Integration: integration, Credential: credential, OAuthApp: credential.oauth_app}
+    page_model = Integration if integration is not None else Credential
+    fixes = [(remedies.recommended, True)] if remedies.recommended else []
+    fixes += [(fix, False) for fix in remedies.others]
+    buttons = []
+    for fix, recommended in fixes:
+        model = ACTED_ON[fix]
+        target = targets[model]
+        allowed = admin_site.get_model_admin(model).get_actions(request)
+        if target is None or fix.value not in allowed:
+            continue
+        buttons.append(
+            FixButton(
+                label=str(allowed[fix.value].description),
+                changelist_url=reverse(f"admin:calendars_{model._meta.model_name}_changelist"),
+                action=fix.value,
+                pk=target.pk,
+                recommended=recommended,
+                on="" if model is page_model else f"on its {model._meta.verbose_name}",
+            )
+        )
+    return buttons
