@@ -136,7 +136,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
 
 @admin.register(ActionRecord)
 class ActionRecordAdmin(ReadOnlyAdmin):
-    list_display = (
+    fields = (
         "at",
         "action",
         "username",
@@ -144,8 +144,11 @@ class ActionRecordAdmin(ReadOnlyAdmin):
         "integration_then",
         "credential_link",
         "oauth_app_link",
+        "raw_calendar_link",
         "message_linked",
     )
+    # The list leaves out the raw calendar: only a failed create names one.
+    list_display = tuple(name for name in fields if name != "raw_calendar_link")
     list_filter = ("action", "succeeded", IntegrationFilter)
     list_select_related = ("integration__raw_calendar", "credential__oauth_app", "oauth_app")
     # What get_search_results matches, listed so the admin shows the box.
@@ -163,17 +166,6 @@ class ActionRecordAdmin(ReadOnlyAdmin):
         "or an exact Meeting BaaS id."
     )
     date_hierarchy = "at"
-    fields = (
-        "at",
-        "action",
-        "username",
-        "succeeded",
-        "integration_then",
-        "credential_link",
-        "oauth_app_link",
-        "raw_calendar_link",
-        "message_linked",
-    )
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ActionRecord]:
