@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -133,16 +134,21 @@ def _replace_secret[M: (Credential, OAuthApp)](
 
 
 def _push(
-    live: object, what: str, *, acting_user: AbstractBaseUser | None, record: dict
+    live: QuerySet[Integration],
+    what: str,
+    *,
+    acting_user: AbstractBaseUser | None,
+    record: dict,
 ) -> SecretReplaced:
-    ids = list(live.values_list("pk", flat=True))
-    record_action(acting_user, succeeded=True, message=f"stored; {len(ids)} to push", **record)
-    if not ids:
+    # Only what the job's description names: an app's secret may serve 100,000 integrations.
+    targets = list(live.select_related("credential__customer").only("credential__customer__name"))
+    record_action(acting_user, succeeded=True, message=f"stored; {len(targets)} to push", **record)
+    if not targets:
         return SecretReplaced(what, job=None, pushed_to=0)
     job = bulk.start(
         BulkJob.Kind.PUSH_CREDENTIALS,
-        ids,
+        [i.pk for i in targets],
         acting_user=acting_user,
-        description=f"{what}: {len(ids)} integration(s)",
+        description=f"{what} for {bulk.describe_target(targets)}",
     )
-    return SecretReplaced(what, job=job, pushed_to=len(ids))
+    return SecretReplaced(what, job=job, pushed_to=len(targets))

@@ -28,19 +28,21 @@ def renew_expiring_subscriptions() -> BulkJob | None:
         job__finished_at__isnull=True,
         state=BulkJobItem.State.PENDING,
     ).values("integration_id")
-    ids = list(
+    lapsing = list(
         Integration.objects.in_status(PortalStatus.ACTIVE)
         .filter(api_version=ApiVersion.V2, subscription_expires_at__lt=lapse_before)
         .exclude(pk__in=in_hand)
         .order_by("subscription_expires_at")
-        .values_list("pk", flat=True)[:RENEWALS_PER_RUN]
+        # Only what the job's description names.
+        .select_related("credential__customer")
+        .only("credential__customer__name")[:RENEWALS_PER_RUN]
     )
-    if not ids:
+    if not lapsing:
         return None
     return bulk.start(
         BulkJob.Kind.RESUBSCRIBE,
-        ids,
+        [i.pk for i in lapsing],
         acting_user=None,
-        description=f"scheduled: {len(ids)} subscription(s) lapsing within "
-        f"{settings.SUBSCRIPTION_RENEW_HOURS} h",
+        description=f"{bulk.describe_target(lapsing)}, lapsing within "
+        f"{settings.SUBSCRIPTION_RENEW_HOURS} h (scheduled)",
     )

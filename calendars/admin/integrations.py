@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 
 from django import forms
 from django.contrib import admin, messages
@@ -14,7 +15,9 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.text import capfirst
 
 from calendars.actions.refresh import queue_refresh
 from calendars.admin.attention import ProblemFilter
@@ -22,6 +25,7 @@ from calendars.admin.common import (
     ReadOnlyAdmin,
     allows,
     export_link,
+    link,
     render_timeline,
     without_export_unless_allowed,
 )
@@ -30,6 +34,7 @@ from calendars.admin.jobs import confirm_and_start
 from calendars.admin.records import (
     HISTORY_SEARCH_HELP,
     CustomerFilter,
+    excerpt,
     integration_then,
     integrations_matching,
 )
@@ -41,6 +46,7 @@ from calendars.queries.diagnosis import (
     status_note,
 )
 from calendars.queries.history import csv_rows, export_entries, integration_timeline
+from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 RESYNC = (
     "Meeting BaaS will fetch each calendar's events again (v2: POST /v2/calendars/{id}/sync; v1: "
@@ -65,17 +71,10 @@ RECREATE = (
 
 @admin.register(Integration)
 class IntegrationAdmin(admin.ModelAdmin):
-    list_display = (
-        "calendar",
-        "customer",
-        "account",
-        "provider",
-        "status",
-        "problem",
-        "error_message",
-        "last_refreshed_at",
-        "api_version",
-    )
+    # Few columns, so that the list fits a laptop's window beside the filters: the account
+    # under its customer, the API version under the provider, Meeting BaaS's message (its
+    # start) under the problem; the whole message is on the integration's page.
+    list_display = ("calendar", "customer", "provider_and_api", "status", "problem", "refreshed")
     list_filter = ("status", "provider", "api_version", CustomerFilter, ProblemFilter)
     show_full_result_count = False  # one COUNT(*) per page, not two, on a table of 100k rows
     list_select_related = ("raw_calendar", "credential__customer")
@@ -85,8 +84,11 @@ class IntegrationAdmin(admin.ModelAdmin):
             None,
             {
                 "fields": (
+                    "customer_link",
                     "credential",
                     "raw_calendar",
+                    "replaces",
+                    "replaced_by",
                     "remote_id",
                     "api_version",
                     "status",
@@ -99,9 +101,9 @@ class IntegrationAdmin(admin.ModelAdmin):
             "As Meeting BaaS last reported it",
             {
                 "fields": (
-                    "remote_status",
+                    "remote_status_label",
                     "remote_status_message",
-                    "sync_status",
+                    "sync_status_label",
                     "sync_error",
                     "synced_at",
                     "subscription_expires_at",
@@ -145,8 +147,15 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Problem")
     def problem(self, integration: Integration) -> str:
+        """The diagnosis, with the start of the message (a deliberate disconnection has only
+        its message: who did it)."""
         diagnosis = diagnosis_of(integration)
-        return diagnosis.title if diagnosis else ""
+        message = excerpt(integration.error_message)
+        if diagnosis is None:
+            return message
+        if not message:
+            return diagnosis.title
+        return format_html("{}<br><small>{}</small>", diagnosis.title, message)
 
     def render_change_form(
         self,
@@ -210,15 +219,62 @@ class IntegrationAdmin(admin.ModelAdmin):
 
     @admin.display(description="Calendar", ordering="raw_calendar__name")
     def calendar(self, integration: Integration) -> str:
-        return str(integration.raw_calendar)
+        return excerpt(str(integration.raw_calendar))
 
-    @admin.display(description="Customer", ordering="credential__customer__name")
+    @admin.display(description="Customer / account", ordering="credential__customer__name")
     def customer(self, integration: Integration) -> str:
-        return integration.credential.customer.name
+        credential = integration.credential
+        return format_html(
+            "{}<br><small>{}</small>",
+            link(credential.customer),
+            excerpt(credential.account_email),
+        )
 
-    @admin.display(description="Account", ordering="credential__account_email")
-    def account(self, integration: Integration) -> str:
-        return integration.credential.account_email
+    @admin.display(description="Provider", ordering="provider")
+    def provider_and_api(self, integration: Integration) -> str:
+        return format_html(
+            "{}<br><small>API {}</small>",
+            integration.get_provider_display(),
+            integration.get_api_version_display(),
+        )
+
+    @admin.display(description="Refreshed", ordering="last_refreshed_at")
+    def refreshed(self, integration: Integration) -> datetime | None:
+        return integration.last_refreshed_at
+
+    @admin.display(description="Customer")
+    def customer_link(self, integration: Integration) -> str:
+        return link(integration.credential.customer)
+
+    @admin.display(description="Replaces")
+    def replaces(self, integration: Integration) -> str:
+        """The integration of the same raw calendar this one was created after (recreated)."""
+        older = _same_calendar(integration).filter(pk__lt=integration.pk).order_by("-pk")
+        return self._named(older.first())
+
+    @admin.display(description="Replaced by")
+    def replaced_by(self, integration: Integration) -> str:
+        newer = _same_calendar(integration).filter(pk__gt=integration.pk).order_by("pk")
+        return self._named(newer.first())
+
+    def _named(self, integration: Integration | None) -> str:
+        if integration is None:
+            return self.get_empty_value_display()
+        return format_html(
+            "{} ({}, created {})",
+            link(integration, f"integration {integration.pk}"),
+            integration.get_status_display(),
+            date_format(timezone.localtime(integration.created_at), "DATETIME_FORMAT"),
+        )
+
+    # Meeting BaaS's words, capitalised as the portal's statuses are.
+    @admin.display(description="Remote status")
+    def remote_status_label(self, integration: Integration) -> str:
+        return capfirst(integration.remote_status) or self.get_empty_value_display()
+
+    @admin.display(description="Sync status")
+    def sync_status_label(self, integration: Integration) -> str:
+        return capfirst(integration.sync_status) or self.get_empty_value_display()
 
     @admin.action(description="Refresh status", permissions=["refresh_integration"])
     def refresh_status(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
@@ -310,6 +366,12 @@ class IntegrationAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/calendars/history_export.html", context)
 
 
+def _same_calendar(integration: Integration) -> QuerySet[Integration]:
+    # A raw calendar has one live integration at most: each of its others was disconnected
+    # before the next was created from it (recreated, from the list or the raw calendar's page).
+    return Integration.objects.filter(raw_calendar_id=integration.raw_calendar_id)
+
+
 class HistoryExportForm(forms.Form):
     start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     end = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
@@ -362,18 +424,32 @@ def _stream_csv(filters: dict) -> StreamingHttpResponse:
     )
 
 
+class ToStatusFilter(admin.SimpleListFilter):
+    """The statuses as the lists spell them, not the stored codes Django would list."""
+
+    title = "to status"
+    parameter_name = "to_status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return list(STATUS_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(to_status=value) if value else queryset
+
+
 @admin.register(StatusChange)
 class StatusChangeAdmin(ReadOnlyAdmin):
     list_display = (
         "changed_at",
         "integration_then",
-        "from_status",
-        "to_status",
+        "from_status_label",
+        "to_status_label",
         "cause",
         "user",
         "message",
     )
-    list_filter = ("cause", "to_status")
+    list_filter = ("cause", ToStatusFilter)
     list_select_related = ("integration__raw_calendar", "user")
     # What get_search_results matches (through records.integrations_matching), listed so the
     # admin shows the box.
@@ -397,3 +473,12 @@ class StatusChangeAdmin(ReadOnlyAdmin):
     @admin.display(description="Integration (status then)", ordering="integration")
     def integration_then(self, change: StatusChange) -> str:
         return integration_then(change.integration, change.to_status)
+
+    @admin.display(description="From status", ordering="from_status")
+    def from_status_label(self, change: StatusChange) -> str:
+        # A first status comes from nothing.
+        return status_label(change.from_status) or self.get_empty_value_display()
+
+    @admin.display(description="To status", ordering="to_status")
+    def to_status_label(self, change: StatusChange) -> str:
+        return status_label(change.to_status)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from calendars.admin.common import ReadOnlyAdmin, link, with_job_link
 from calendars.models import (
@@ -20,11 +22,18 @@ from calendars.models import (
     WebhookDelivery,
 )
 from calendars.queries.history import status_then
+from calendars.templatetags.portal_labels import status_label
 
 # The search box of the history lists: customer name or account e-mail (contained in), or a
 # Meeting BaaS id (exact). It is matched through the few credentials and integrations it names,
 # one semi-join, rather than an OR across joins evaluated on every one of a million rows.
 HISTORY_SEARCH_HELP = "Customer name or account e-mail (part of it), or an exact Meeting BaaS id."
+
+# A list cell shows the start of a long text (a message, a name), so that the list fits its
+# window and stays light with a megabyte message; the start of the rest is on hover, and the
+# whole of it on the row's own page.
+EXCERPT_CHARS = 120
+HOVER_CHARS = 1000
 
 
 class IdFilter(admin.SimpleListFilter):
@@ -76,8 +85,21 @@ def integration_then(integration: Integration | None, status: str) -> str:
     """The integration linked to its page, labelled with the status it had at the row's time."""
     if integration is None:
         return "—"
-    label = dict(Integration._meta.get_field("status").choices).get(status, status)
-    return link(integration, f"{integration.raw_calendar} ({label})")
+    return link(integration, f"{integration.raw_calendar} ({status_label(status)})")
+
+
+def excerpt(text: str, render: Callable[[str], str] = conditional_escape) -> str:
+    """The start of `text` for a list cell, rendered (escaped by default), with a longer start
+    in its title for the mouse to show."""
+    if len(text) <= EXCERPT_CHARS:
+        return render(text)
+    return format_html(
+        '<span title="{}">{}</span>', _cut(text, HOVER_CHARS), render(_cut(text, EXCERPT_CHARS))
+    )
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 class IntegrationFilter(IdFilter):
@@ -147,8 +169,9 @@ class ActionRecordAdmin(ReadOnlyAdmin):
         "raw_calendar_link",
         "message_linked",
     )
-    # The list leaves out the raw calendar: only a failed create names one.
-    list_display = tuple(name for name in fields if name != "raw_calendar_link")
+    # Fewer columns than the page has fields, to fit the window: what the action was about in
+    # one (the raw calendar left out: only a failed create names one), the message's start.
+    list_display = ("at", "action", "username", "succeeded", "about", "message_excerpt")
     list_filter = ("action", "succeeded", IntegrationFilter)
     list_select_related = ("integration__raw_calendar", "credential__oauth_app", "oauth_app")
     # What get_search_results matches, listed so the admin shows the box.
@@ -203,20 +226,37 @@ class ActionRecordAdmin(ReadOnlyAdmin):
     def message_linked(self, record: ActionRecord) -> str:
         return with_job_link(record.message)
 
+    @admin.display(description="About")
+    def about(self, record: ActionRecord) -> str:
+        """The integration (with its status then), credential and OAuth app the record names."""
+        named = [
+            self.integration_then(record) if record.integration else "",
+            self.credential_link(record) if record.credential else "",
+            self.oauth_app_link(record) if record.oauth_app else "",
+        ]
+        return format_html_join(mark_safe("<br>"), "{}", ((n,) for n in named if n)) or "—"
+
+    @admin.display(description="Message")
+    def message_excerpt(self, record: ActionRecord) -> str:
+        return excerpt(record.message, with_job_link)
+
 
 @admin.register(RefreshRun)
 class RefreshRunAdmin(ReadOnlyAdmin):
+    # What support reads in a run: whether it worked, what it changed and failed, and why;
+    # how it went about it (checked, details fetched) and when it ended are on its page.
     list_display = (
         "started_at",
         "api_version",
         "succeeded",
         "listed",
-        "checked",
-        "details_fetched",
         "changed",
         "failed",
-        "finished_at",
-        "error",
+        "error_excerpt",
     )
     list_filter = ("api_version", "succeeded")
     date_hierarchy = "started_at"
+
+    @admin.display(description="Error")
+    def error_excerpt(self, run: RefreshRun) -> str:
+        return excerpt(run.error)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 
 from django.urls import reverse
+from django.utils.text import capfirst
 from django_q.models import Task
 
+from calendars.actions.integrations import disconnect_integration
 from calendars.actions.refresh import refresh_integration
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
@@ -17,9 +19,25 @@ def test_the_list_shows_status_customer_account_and_provider(
 ):
     make_integration()
 
-    html = admin_client.get(CHANGELIST).content.decode()
+    response = admin_client.get(CHANGELIST)
 
-    for text in ("Cal alice@example.com", "Acme Corp", "alice@example.com", "Google", "syncing"):
+    html = response.content.decode()
+    # Few columns, to fit a 1440 px window beside the filters (test_browser_page_widths).
+    headers = [capfirst(header["text"]) for header in response.context["result_headers"]][1:]
+    assert headers == [
+        "Calendar",
+        "Customer / account",
+        "Provider",
+        "Status",
+        "Problem",
+        "Refreshed",
+    ]
+    for text in (
+        "Cal alice@example.com</a>",
+        "Acme Corp</a><br><small>alice@example.com</small>",
+        "Google<br><small>API V2</small>",
+        '<td class="field-status">Syncing</td>',
+    ):
         assert text in html
 
 
@@ -77,3 +95,14 @@ def test_a_customer_links_to_its_integrations(admin_client, sandbox, make_integr
 
     assert f"?customer={customer.pk}" in customers
     assert filtered.result_count == 1 and other.result_count == 0
+
+
+def test_a_disconnection_on_purpose_lists_who_did_it_as_its_problem(
+    admin_client, admin_user, sandbox, make_integration
+):
+    integration = make_integration()
+    disconnect_integration(integration.pk, acting_user=admin_user)
+
+    html = admin_client.get(CHANGELIST).content.decode()
+
+    assert '<td class="field-problem">Disconnected through the portal by admin.</td>' in html

@@ -8,7 +8,8 @@ import re
 from django.conf import settings
 from django.urls import reverse
 
-from calendars.models import BulkJob, BulkJobItem, RawCalendar
+from calendars.actions.refresh import refresh_integration
+from calendars.models import BulkJob, BulkJobItem, RawCalendar, StatusChange
 
 WHEN = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
@@ -127,3 +128,27 @@ def test_custom_pages_carry_the_admins_breadcrumbs(admin_client, make_integratio
     ):
         crumbs = re.search(r'<ol class="breadcrumbs">(.*?)</ol>', html, re.S).group(1)
         assert "Home</a>" in crumbs and "Calendar integrations</a>" in crumbs
+
+
+def test_status_changes_and_remote_statuses_read_as_the_lists_spell_statuses(
+    admin_client, sandbox, make_integration
+):
+    integration = make_integration()
+    sandbox.force(integration.remote_id, status="error", status_message="boom")
+    refresh_integration(integration.pk)
+    to_error = StatusChange.objects.get(to_status="error")
+
+    changes = page(admin_client, "statuschange_changelist")
+    change = page(admin_client, "statuschange_change", to_error.pk)
+    detail = page(admin_client, "integration_change", integration.pk)
+
+    assert '<td class="field-from_status_label">Syncing</td>' in changes
+    assert '<td class="field-to_status_label">Error</td>' in changes
+    assert '<td class="field-from_status_label">-</td>' in changes  # the first has no "from"
+    assert '<a href="?to_status=error">Error</a>' in changes
+    assert '<div class="readonly">Syncing</div>' in change
+    assert '<div class="readonly">Error</div>' in change
+    remote = re.search(
+        r'field-remote_status_label">.*?<div class="readonly">(.*?)</div>', detail, re.S
+    )
+    assert remote.group(1) == "Error"

@@ -95,12 +95,6 @@ def test_no_admin_page_is_wider_than_the_window(live_server, admin_page, tmp_pat
     assert not too_wide, f"Wider than a {WINDOW['width']} px window:\n{listed(too_wide)}"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Long remote text now wraps in every list (portal.css), but the integrations, action "
-    "records and refresh runs lists still have more columns than 1440 px hold: they need fewer "
-    "or shortened columns (a known gap of issue 14, left open).",
-)
 def test_no_list_must_be_scrolled_sideways(live_server, admin_page, tmp_path):
     sideways = misfits(admin_page, live_server.url, scrolled_sideways, tmp_path / "sideways")
 
