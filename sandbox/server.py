@@ -1,9 +1,20 @@
-"""HTTP plumbing for the sandbox: routing, the API-key check, JSON, and the control API.
+"""HTTP plumbing for the sandbox: routing, the API-key check, JSON, forms, and the control API.
 
 Every request must name the sandbox by a loopback Host (127.0.0.1, localhost or [::1], with
 its port): a web page that rebinds its own DNS name to 127.0.0.1 cannot reach it. The control
 endpoints need no API key, so their POSTs must also be `Content-Type: application/json`, which
 a cross-origin page cannot send without a CORS preflight the sandbox never grants.
+
+OAuth endpoints (sandbox/oauth.py; no API key: a browser opens the consent page, the portal's
+server posts forms to the token endpoint; in the request log, faults and latency like the API):
+  GET  /oauth/google/authorize         the consent page (account chooser, scopes, Allow/Cancel)
+  POST /oauth/google/authorize         its form: 302 to redirect_uri with code or error
+  POST /oauth/google/token             code + PKCE verifier for tokens
+  GET  /oauth/google/userinfo          who granted: {"sub", "email", "email_verified"}
+  GET|POST /oauth/microsoft/{tenant}/oauth2/v2.0/authorize, POST .../token
+                                       the same at a tenant (common, organizations,
+                                       consumers or a GUID)
+  GET  /oauth/microsoft/v1.0/me        who granted: {"id", "mail", "userPrincipalName"}
 
 Control endpoints (no API key; the sandbox listens on loopback only):
   GET  /_sandbox/requests              the request log (newest last), secrets redacted
@@ -30,10 +41,11 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from sandbox import api
+from sandbox import api, oauth
 from sandbox.accounts import SandboxError
 from sandbox.state import Fault, SandboxState, iso
 from sandbox.webhooks import WebhookSender
@@ -47,12 +59,32 @@ class RawBody(bytes):
     """A body sent as it is, for answers that must not be valid JSON."""
 
 
+Routes = list[tuple[str, re.Pattern, Callable[..., api.Answer]]]
+
+
 def _compile(template: str) -> re.Pattern:
-    pattern = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template)
+    # Odd parts are the names in braces; the rest is literal ("v2.0" has a dot).
+    parts = re.split(r"\{(\w+)\}", template)
+    pattern = "".join(
+        f"(?P<{part}>[^/]+)" if n % 2 else re.escape(part) for n, part in enumerate(parts)
+    )
     return re.compile(f"^{pattern}$")
 
 
-API_ROUTES = [(method, _compile(path), handler) for method, path, handler in api.ROUTES]
+def _routes(table: list[tuple[str, str, Callable[..., api.Answer]]]) -> Routes:
+    return [(method, _compile(path), handler) for method, path, handler in table]
+
+
+def _route(routes: Routes, method: str, path: str) -> tuple[Callable[..., api.Answer], dict]:
+    for route_method, pattern, handler in routes:
+        match = pattern.match(path)
+        if match and route_method == method:
+            return handler, match.groupdict()
+    raise SandboxError(404, "FST_ERR_NOT_FOUND", f"Route {method}:{path} not found")
+
+
+API_ROUTES = _routes(api.ROUTES)
+OAUTH_ROUTES = _routes(oauth.ROUTES)
 
 
 class SandboxHandler(BaseHTTPRequestHandler):
@@ -77,29 +109,40 @@ class SandboxHandler(BaseHTTPRequestHandler):
         logger.debug("sandbox %s", format % args)
 
     def _handle(self, method: str) -> None:
+        # One handler serves every request of a kept-alive connection: no header carries over.
+        self._extra_headers: dict[str, str] = {}
         state = self.server.state
         parts = urlsplit(self.path)
-        query = dict(parse_qsl(parts.query))
-        is_control = parts.path.startswith("/_sandbox/")
+        path, query = parts.path, dict(parse_qsl(parts.query))
         try:
             raw = self._read_body()
             self._check_host()
-            if is_control and method != "GET":
-                self._check_json_content_type()
-            body = self._parse_json(raw)
-            if is_control:
-                status, payload = self._control(method, parts.path, body)
-            else:
+            if path.startswith("/_sandbox/"):
+                if method != "GET":
+                    self._check_json_content_type()
+                status, payload = self._control(method, path, self._parse_json(raw))
+            elif path.startswith("/oauth/"):
+                # RFC 6749 5.1: token answers must not be cached; nor should consent pages.
+                self._extra_headers["Cache-Control"] = "no-store"
+                form = self._parse_form(raw)
                 state.log_request(
-                    method, parts.path, query=query, headers=dict(self.headers), body=body
+                    method, path, query=query, headers=dict(self.headers), body={}, form=form
                 )
-                status, payload = self._faulty_api(method, parts.path, query, body)
-                if status is None:
-                    return
+                status, payload = self._faulty(
+                    method, path, lambda: self._oauth(method, path, query, form)
+                )
+            else:
+                body = self._parse_json(raw)
+                state.log_request(method, path, query=query, headers=dict(self.headers), body=body)
+                status, payload = self._faulty(
+                    method, path, lambda: self._api(method, path, query, body)
+                )
+            if status is None:
+                return
         except SandboxError as exc:
             status, payload = exc.status, exc.body()
             if exc.retry_after is not None:
-                self._extra_headers = {"retry-after": str(exc.retry_after)}
+                self._extra_headers["retry-after"] = str(exc.retry_after)
         self._reply(status, payload)
 
     def _check_host(self) -> None:
@@ -142,17 +185,27 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise SandboxError(400, "FST_ERR_VALIDATION", "body must be object")
         return body
 
-    def _faulty_api(self, method: str, path: str, query: dict, body: dict) -> api.Answer:
+    def _parse_form(self, raw: bytes) -> dict[str, list[str]]:
+        # Anything else (JSON included) leaves the form empty: the endpoint says what is missing.
+        if self.headers.get_content_type() != "application/x-www-form-urlencoded":
+            return {}
+        return parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True)
+
+    def _faulty(self, method: str, path: str, serve: Callable[[], api.Answer]) -> api.Answer:
         if self.server.state.latency:
             time.sleep(self.server.state.latency)
         fault = self.server.state.take_fault(method, path)
         if fault is None:
-            return self._api(method, path, query, body)
+            return serve()
+        if fault.kind == "status" and path.startswith("/oauth/"):
+            if fault.retry_after is not None:
+                self._extra_headers["retry-after"] = str(fault.retry_after)
+            return oauth.unavailable(path, fault.status)
         if fault.kind == "status":
             raise SandboxError(
                 fault.status, "FST_ERR_INJECTED", "Injected fault", fault.retry_after
             )
-        answer = self._api(method, path, query, body)
+        answer = serve()
         if fault.kind == "slow":
             time.sleep(fault.delay)
             return answer
@@ -166,6 +219,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             status, body = answer
             if isinstance(body, dict) and isinstance(body.get("data"), dict):
                 body = {**body, "data": {**body["data"], **fault.patch}}
+            elif isinstance(body, dict) and path.startswith("/oauth/"):
+                body = {**body, **fault.patch}  # OAuth answers have no envelope
             return status, body
         return 200, {"success": True, "data": {}}
 
@@ -174,11 +229,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
             raise SandboxError(401, "FST_ERR_INVALID_API_KEY", "Invalid or missing API key")
         if method != "GET":
             self.server.state.admit_write()
-        for route_method, pattern, handler in API_ROUTES:
-            match = pattern.match(path)
-            if match and route_method == method:
-                return handler(self.server.state, body=body, query=query, **match.groupdict())
-        raise SandboxError(404, "FST_ERR_NOT_FOUND", f"Route {method}:{path} not found")
+        handler, names = _route(API_ROUTES, method, path)
+        return handler(self.server.state, body=body, query=query, **names)
+
+    def _oauth(self, method: str, path: str, query: dict, form: dict) -> api.Answer:
+        handler, names = _route(OAUTH_ROUTES, method, path)
+        request = oauth.OAuthRequest(query, form, self.headers.get("Authorization", ""))
+        return handler(self.server.state.oauth, request, **names)
 
     def _control(self, method: str, path: str, body: dict) -> api.Answer:
         state = self.server.state
@@ -246,15 +303,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
         return 200, {"payload": sent, "statuses": statuses}
 
     def _reply(self, status: int, payload: object) -> None:
-        if isinstance(payload, RawBody):
+        headers = self._extra_headers
+        content_type = "application/json; charset=utf-8"
+        if isinstance(payload, oauth.Redirect):
+            data, headers = b"", {**headers, "Location": payload}
+        elif isinstance(payload, oauth.Html):
+            data, headers = payload.encode(), {**headers, **oauth.PAGE_HEADERS}
+            content_type = "text/html; charset=utf-8"
+        elif isinstance(payload, RawBody):
             data = payload
         else:
             data = b"" if payload is None else json.dumps(payload).encode()
         self.send_response(status)
         if data:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
-        for name, value in getattr(self, "_extra_headers", {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
         try:

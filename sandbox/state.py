@@ -12,11 +12,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
+from sandbox.oauth import OAuthMemory
 
 # The request log is served over HTTP, so it keeps no secret, by the portal's own rule for its
 # logs (calendars/meetingbaas/transport.py, `redact`; the sandbox imports nothing from the
 # portal): a field, header or query parameter whose name holds one of these is redacted.
 SECRET_NAME_PARTS = ("secret", "token", "password", "api_key", "apikey", "authorization", "cookie")
+# OAuth's authorization code and PKCE verifier, whole names: "code_challenge" is no secret.
+SECRET_NAMES = ("code", "code_verifier")
 REDACTED = "[redacted]"
 
 
@@ -32,7 +35,7 @@ def redacted(value: Any) -> Any:
 def _names_a_secret(name: str) -> bool:
     # Headers spell with hyphens what bodies spell with underscores (x-meeting-baas-api-key).
     name = name.lower().replace("-", "_")
-    return any(part in name for part in SECRET_NAME_PARTS)
+    return name in SECRET_NAMES or any(part in name for part in SECRET_NAME_PARTS)
 
 
 def now() -> datetime:
@@ -87,7 +90,8 @@ class Fault:
     kind: "status" (answer `status` without acting, with `retry_after` if set), "slow"
     (act, then answer after `delay` s), "reset" (act, then close without answering),
     "malformed" (200 with a body that is not JSON), "incomplete" (200, fields missing),
-    "patched" (act, then answer with `patch` merged into the answer's data: odd values).
+    "patched" (act, then answer with `patch` merged into the answer's data: odd values;
+    into an OAuth answer itself, e.g. a token's "scope").
     """
 
     method: str
@@ -120,6 +124,7 @@ class SandboxState:
     webhook_secret: str = ""
     # Called with (connection, event name) after every change; the server sends webhooks.
     on_change: Callable[[SandboxConnection, str], None] | None = None
+    oauth: OAuthMemory = field(default_factory=OAuthMemory)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def changed(self, connection: SandboxConnection, event: str) -> None:
@@ -141,6 +146,7 @@ class SandboxState:
             self.connections.clear()
             self.requests.clear()
             self.faults.clear()
+            self.oauth.reset()
 
     def admit_write(self) -> None:
         """Refuse a write beyond `write_rate` in the last second, as Meeting BaaS does (429)."""
@@ -167,9 +173,16 @@ class SandboxState:
         return None
 
     def log_request(
-        self, method: str, path: str, *, query: dict, headers: dict, body: dict
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict,
+        headers: dict,
+        body: dict,
+        form: dict | None = None,
     ) -> None:
-        """Remember an API request, its secrets redacted (the log is served over HTTP)."""
+        """Remember a request, its secrets redacted (the log is served over HTTP)."""
         entry = {
             "method": method,
             "path": path,
@@ -177,6 +190,8 @@ class SandboxState:
             "headers": redacted(headers),
             "json": redacted(body),
         }
+        if form is not None:
+            entry["form"] = redacted(form)
         with self.lock:
             self.request_count += 1
             self.requests.append(entry)

@@ -35,7 +35,8 @@ class Command(BaseCommand):
         )
         server = SandboxServer(port=port, state=state)
         self.stdout.write(
-            f"Sandbox Meeting BaaS on {server.url}, webhooks to {webhook_url or 'nowhere'}; "
+            f"Sandbox Meeting BaaS on {server.url} (Google and Microsoft OAuth under /oauth/), "
+            f"webhooks to {webhook_url or 'nowhere'}; "
             "control POSTs to /_sandbox/ need Content-Type: application/json"
         )
         try:
