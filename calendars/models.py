@@ -93,7 +93,11 @@ class Credential(models.Model):
 
     class Meta:
         ordering = ["account_email"]
-        indexes = [models.Index(fields=["account_email"])]
+        indexes = [
+            models.Index(fields=["account_email"]),
+            # The needs-attention worklist reads failed checks, the oldest first.
+            models.Index(fields=["last_check_ok", "last_checked_at"], name="credential_last_check"),
+        ]
         permissions = [
             ("list_raw_calendars", "Can list raw calendars through the API"),
             ("replace_refresh_token", "Can replace a refresh token"),

@@ -1,7 +1,9 @@
 """The needs-attention worklist as a filter of the integrations list, where the bulk fixes are.
 
-The dashboard's "see all" and each of its groups ("Refresh token refused or revoked: 14
-integrations, 3 customers") link here, so a whole group is one action away from its fix.
+The dashboard's "see all" and each of its groups of integrations ("Refresh token refused or
+revoked: 14 integrations, 3 customers") link here, so a whole group is one action away from its
+fix. A fix made on each credential (a new refresh token) is also a button per credential on the
+group itself, and the groups of failed token checks link to the credentials list instead.
 """
 
 from __future__ import annotations

@@ -6,13 +6,16 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django import template
+from django.contrib import admin
 from django.db import models
+from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
 from calendars.admin.attention import PARAMETER
+from calendars.admin.fixes import FixButton
 from calendars.lib.durations import duration_words
-from calendars.models import ActionRecord, Integration, StatusChange
+from calendars.models import ActionRecord, Credential, Integration, StatusChange
 from calendars.queries import dashboard
 
 register = template.Library()
@@ -24,6 +27,9 @@ COLUMN_WIDTH = 36
 COLUMN_STEP = 52
 # Messages longer than this show their start, the whole text one click away.
 MESSAGE_SHOWN_CHARS = 160
+# A group fixed on its credentials gives this many of them a fix button; the others are in
+# the credentials list, one link away.
+FIX_BUTTONS_SHOWN = 3
 
 
 @register.inclusion_tag("admin/calendars/dashboard.html", takes_context=True)
@@ -32,6 +38,7 @@ def portal_dashboard(context: template.Context) -> dict:
     if not request.user.has_perm("calendars.view_integration"):
         return {"visible": False}
     changelist = reverse("admin:calendars_integration_changelist")
+    credentials = reverse("admin:calendars_credential_changelist")
     now = timezone.now()
     return {
         "visible": True,
@@ -42,7 +49,8 @@ def portal_dashboard(context: template.Context) -> dict:
         "history": _problem_chart(dashboard.problems_by_day(), changelist),
         "changelist": changelist,
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
-        "worklist": _worklist(dashboard.worklist(), changelist),
+        "failed_checks": f"{credentials}?{urlencode({'last_check_ok__exact': 0})}",
+        "worklist": _worklist(dashboard.worklist(), changelist, credentials, request),
         "queue": [_queue_row(problem, now) for problem in dashboard.needs_attention()],
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
@@ -63,36 +71,107 @@ def _chart(title: str, bars: list[dashboard.Bar]) -> dict:
     return {"title": title, "rows": rows, "height": len(rows) * ROW_HEIGHT}
 
 
-def _worklist(worklist: dashboard.Worklist, changelist: str) -> dict:
-    groups = [
-        {
-            "group": group,
-            "url": _filtered(changelist, group.code),
-            "customers": [
-                {"share": share, "url": _filtered(changelist, group.code, share.customer.pk)}
-                for share in group.customers
-            ],
-            "more_customers": group.customer_count - len(group.customers),
-        }
-        for group in worklist.groups
+def _worklist(
+    worklist: dashboard.Worklist, changelist: str, credentials: str, request: HttpRequest
+) -> dict:
+    # The credential actions this person may run: a fix button only for those.
+    allowed = admin.site.get_model_admin(Credential).get_actions(request)
+    groups = []
+    for group in worklist.groups:
+        url, customer_urls = _group_links(group, changelist, credentials)
+        groups.append(
+            {
+                "group": group,
+                "url": url,
+                "customers": [
+                    {"share": share, "url": customer_url}
+                    for share, customer_url in zip(group.customers, customer_urls, strict=True)
+                ],
+                "more_customers": group.customer_count - len(group.customers),
+                **_fixes(group, credentials, allowed),
+            }
+        )
+    return {
+        "total": worklist.total,
+        "integrations": worklist.integrations,
+        "credentials": worklist.credentials,
+        "groups": groups,
+        "ungrouped": worklist.ungrouped,
+    }
+
+
+def _group_links(
+    group: dashboard.Group, changelist: str, credentials: str
+) -> tuple[str, list[str]]:
+    """Where a group and each customer it names link: the integrations list filtered to them,
+    or for failed checks the credentials list, where their fixes are."""
+    if group.noun != "credential":
+        return _filtered(changelist, group.code), [
+            _filtered(changelist, group.code, share.customer.pk) for share in group.customers
+        ]
+    failed = {"last_check_ok__exact": 0}
+    return _credentials_url(group, credentials) or f"{credentials}?{urlencode(failed)}", [
+        f"{credentials}?{urlencode(failed | {'customer__id__exact': share.customer.pk})}"
+        for share in group.customers
     ]
-    return {"total": worklist.total, "groups": groups, "ungrouped": worklist.ungrouped}
 
 
-def _queue_row(problem: dashboard.Problem, now: datetime) -> dict:
-    moment = problem.moment
+def _credentials_url(group: dashboard.Group, credentials: str) -> str:
+    """The credentials list showing exactly the group's credentials, if they all fit in it."""
+    if not group.credentials or group.credential_count > len(group.credentials):
+        return ""
+    ids = ",".join(str(ref.pk) for ref in group.credentials)
+    return f"{credentials}?{urlencode({'id__in': ids})}"
+
+
+def _fixes(group: dashboard.Group, credentials: str, allowed: dict) -> dict:
+    """A group fixed on its credentials: a button each for the first few (the action's own
+    confirmation page, as on the credential's page), then the rest in the credentials list."""
+    if group.fix is None or group.fix.value not in allowed:
+        return {"fix_buttons": [], "more_credentials": 0, "credentials_url": ""}
+    label = str(allowed[group.fix.value].description)
+    shown = group.credentials[:FIX_BUTTONS_SHOWN]
+    buttons = [
+        FixButton(
+            label, credentials, group.fix.value, ref.pk, recommended=False, on=ref.account_email
+        )
+        for ref in shown
+    ]
+    return {
+        "fix_buttons": buttons,
+        "more_credentials": group.credential_count - len(shown),
+        "credentials_url": _credentials_url(group, credentials),
+    }
+
+
+def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) -> dict:
+    moment = entry.moment
     if moment is None:
         length = ""
-    elif problem.kind.ahead:
+    elif isinstance(entry, dashboard.Problem) and entry.kind.ahead:
         length = f"lapses in {duration_words(moment - now)}"
     else:
         length = duration_words(now - moment)
+    if isinstance(entry, dashboard.FailedCheck):
+        credential = entry.credential
+        target = {
+            "label": f"Credential {credential}",
+            "url": reverse("admin:calendars_credential_change", args=[credential.pk]),
+        }
+        problem, message = dashboard.FAILED_CHECK_LABEL, credential.last_check_message
+    else:
+        credential = entry.integration.credential
+        target = _target(entry.integration)
+        problem, message = entry.kind.label, entry.integration.error_message
     return {
-        "integration": problem.integration,
-        "problem": problem.kind.label,
-        "diagnosis": problem.diagnosis,
+        "target": target,
+        "customer": credential.customer,
+        "account": credential.account_email,
+        "problem": problem,
+        "diagnosis": entry.diagnosis,
         "moment": moment,
         "length": length,
+        "message": message,
     }
 
 

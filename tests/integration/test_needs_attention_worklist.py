@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import html as html_lib
+import re
 from datetime import timedelta
+from urllib.parse import unquote
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from calendars.models import Customer
+from calendars.models import Customer, Integration
+from calendars.queries import dashboard
 from tests.support.broken_rows import broken_integrations
 
 INDEX = reverse("admin:index")
 CHANGELIST = reverse("admin:calendars_integration_changelist")
+CREDENTIALS = reverse("admin:calendars_credential_changelist")
 REVOKED = "invalid_grant: Token has been expired or revoked."
 QUOTA = "Calendar API quota exceeded"
 
@@ -84,6 +88,74 @@ def test_a_group_link_lists_exactly_that_group_with_its_fixes(
     assert shown(everything, acme_revoked + globex_revoked + quota) == [True] * 4
     # The bulk fix is one action away.
     assert '<option value="resync">' in group
+
+
+def fix_buttons(html: str) -> list[tuple[str, str]]:
+    """Each fix button's (selected credential id, label), in order."""
+    return re.findall(
+        r'name="_selected_action" value="(\d+)">\s*<button[^>]*>(.*?)</button>', html, re.S
+    )
+
+
+def test_a_group_fixed_on_its_credentials_has_the_fix_one_click_away(
+    role_client, customer, globex, google_app
+):
+    revoked = broken_integrations(customer, google_app, 4, message=REVOKED)
+    broken_integrations(globex, google_app, 1, message=QUOTA)
+    # The third account's token breaks three integrations: its button comes first.
+    most = revoked[2].credential
+    Integration.objects.filter(pk__in=[revoked[0].pk, revoked[1].pk]).update(credential=most)
+    others = [revoked[3].credential]
+    client = role_client("Support")
+
+    queue = queue_of(client.get(INDEX).content.decode())
+
+    group = queue[queue.index("Refresh token refused") : queue.index("Rate limited")]
+    assert fix_buttons(group) == [
+        (str(most.pk), f"Replace refresh token ({most.account_email})"),
+        (str(others[0].pk), f"Replace refresh token ({others[0].account_email})"),
+    ]
+    assert f'<form method="post" action="{CREDENTIALS}">' in group
+    assert "more credential" not in group
+    # The transient group is fixed by a resync, on the integrations list: no button here.
+    assert fix_buttons(queue[queue.index("Rate limited") :]) == []
+    # The button opens the action's own confirmation, as selecting the credential in its list.
+    confirmation = client.post(
+        CREDENTIALS, {"action": "replace_refresh_token", "_selected_action": most.pk}
+    )
+    assert f"Replace the refresh token of {most.account_email}" in confirmation.content.decode()
+
+
+def test_beyond_three_credentials_the_rest_are_one_link_away(
+    role_client, customer, google_app, monkeypatch
+):
+    revoked = broken_integrations(customer, google_app, 5, message=REVOKED)
+    ids = sorted(i.credential_id for i in revoked)
+    client = role_client("Support")
+
+    queue = queue_of(client.get(INDEX).content.decode())
+
+    assert [pk for pk, _ in fix_buttons(queue)] == [str(pk) for pk in ids[:3]]
+    link = re.search(r'and <a href="([^"]+)">2 more credentials</a>', queue)
+    assert link, queue
+    url = link.group(1).replace("&amp;", "&")
+    assert unquote(url) == f"{CREDENTIALS}?id__in={','.join(map(str, ids))}"
+    listed = client.get(url).content.decode()
+    assert all(i.credential.account_email in listed for i in revoked)
+    # Past what a link can carry, the rest are counted, their integrations in the group's list.
+    monkeypatch.setattr(dashboard, "CREDENTIALS_LISTED", 4)
+    queue = queue_of(client.get(INDEX).content.decode())
+    assert len(fix_buttons(queue)) == 3
+    assert "and 2 more credentials</small>" in queue
+
+
+def test_an_auditor_sees_the_groups_without_fix_buttons(role_client, customer, google_app):
+    broken_integrations(customer, google_app, 2, message=REVOKED)
+
+    queue = queue_of(role_client("Auditor").get(INDEX).content.decode())
+
+    assert "<strong>Refresh token refused or revoked</strong>: 2 integrations" in queue
+    assert fix_buttons(queue) == []
 
 
 def test_the_queue_shows_its_total_and_a_link_to_see_all_beyond_fifty(

@@ -295,13 +295,17 @@ def test_support_clears_a_group_of_revoked_tokens(
     support.get_by_role("link", name=re.compile(r"^alice@example\.com")).first.click()
     support.wait_for_url(re.compile(rf"/admin/calendars/credential/{alice.pk}/change/"))
 
-    # The fix: the customer's new token, pushed to both integrations in one job.
-    support.get_by_role("link", name="Credentials", exact=True).first.click()
-    support.locator("#result_list tr", has_text="alice@example.com").locator(
-        "input.action-select"
-    ).check()
-    support.select_option("select[name=action]", label="Replace refresh token")
-    support.click("button[name=index]")
+    # The fix is one click from the group: its button for Alice's credential opens the form
+    # for her new token, which is pushed to both integrations in one job.
+    support.goto(dashboard)
+    group_item = support.locator(".attention-groups li").filter(
+        has=support.get_by_role("link", name=REVOKED_GROUP)
+    )
+    expect(group_item.get_by_role("button")).to_have_count(1)
+    group_item.get_by_role("button", name="Replace refresh token (alice@example.com)").click()
+    expect(support.locator("#content")).to_contain_text(
+        "Replace the refresh token of alice@example.com"
+    )
     support.fill("#id_refresh_token", "1//fresh:alice@example.com")
     shots.take(support, "fix")
     support.get_by_role("button", name="Replace and push").click()
