@@ -96,7 +96,7 @@ class OAuthAppForm(SecretFormMixin, forms.ModelForm):
 
     class Meta:
         model = OAuthApp
-        fields = ("provider", "name", "client_id", "tenant")
+        fields = ("provider", "name", "client_id", "tenant", "needs_calendar_write")
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)

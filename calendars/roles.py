@@ -27,6 +27,7 @@ VIEW_ONLY = {
         "actionrecord",
         "bulkjob",
         "refreshrun",
+        "consentlink",
     ],
 }
 # django-q2's lists (read-only for everyone, see calendars/admin/queue.py) are for the Admin
@@ -44,6 +45,9 @@ API_ACTIONS = [
     "calendars.create_integration",
     "calendars.refresh_integration",
     "calendars.resync_integration",
+    # Consent links: created through actions, revoked by changing them.
+    "calendars.add_consentlink",
+    "calendars.change_consentlink",
 ]
 
 

@@ -277,6 +277,82 @@ STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 # The hourly check renews (v2) push subscriptions lapsing within this many hours.
 SUBSCRIPTION_RENEW_HOURS = env.int("SUBSCRIPTION_RENEW_HOURS", default=24)
 
+# --- Consent links ------------------------------------------------------------------------
+# Customers grant calendar access through a link (calendars/consent/). The provider sends the
+# person back to PORTAL_PUBLIC_URL + /connect/callback/, which must be registered as a redirect
+# URI of each OAuth app; it is never taken from the request.
+PORTAL_PUBLIC_URL = env.str(
+    "PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000" if DEBUG else ""
+).rstrip("/")
+PORTAL_COMPANY_NAME = env.str("PORTAL_COMPANY_NAME", default="Our company")
+CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
+if CONSENT_LINK_DAYS < 1:
+    _problems.append(f"CONSENT_LINK_DAYS is {CONSENT_LINK_DAYS}, not 1 or more")
+# Seconds to wait for the providers' token and user endpoints.
+OAUTH_TIMEOUT = env.float("OAUTH_TIMEOUT", default=10.0)
+# The providers' endpoints; with the sandbox, its fake Google and Microsoft. Microsoft's carry
+# the OAuth app's tenant in place of {tenant}.
+_oauth = f"http://127.0.0.1:{SANDBOX_PORT}/oauth" if _use_sandbox else None
+GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
+    "GOOGLE_OAUTH_AUTHORIZE_URL",
+    default=f"{_oauth}/google/authorize"
+    if _oauth
+    else "https://accounts.google.com/o/oauth2/v2/auth",
+)
+GOOGLE_OAUTH_TOKEN_URL = env.str(
+    "GOOGLE_OAUTH_TOKEN_URL",
+    default=f"{_oauth}/google/token" if _oauth else "https://oauth2.googleapis.com/token",
+)
+GOOGLE_OAUTH_USERINFO_URL = env.str(
+    "GOOGLE_OAUTH_USERINFO_URL",
+    default=f"{_oauth}/google/userinfo"
+    if _oauth
+    else "https://openidconnect.googleapis.com/v1/userinfo",
+)
+_microsoft = f"{_oauth}/microsoft" if _oauth else "https://login.microsoftonline.com"
+MICROSOFT_OAUTH_AUTHORIZE_URL = env.str(
+    "MICROSOFT_OAUTH_AUTHORIZE_URL", default=f"{_microsoft}/{{tenant}}/oauth2/v2.0/authorize"
+)
+MICROSOFT_OAUTH_TOKEN_URL = env.str(
+    "MICROSOFT_OAUTH_TOKEN_URL", default=f"{_microsoft}/{{tenant}}/oauth2/v2.0/token"
+)
+# Microsoft's OpenID Connect userinfo answers with the e-mail for the openid and email scopes
+# alone (Graph's /me would need User.Read too); the sandbox answers like /me.
+MICROSOFT_OAUTH_USERINFO_URL = env.str(
+    "MICROSOFT_OAUTH_USERINFO_URL",
+    default=f"{_oauth}/microsoft/v1.0/me"
+    if _oauth
+    else "https://graph.microsoft.com/oidc/userinfo",
+)
+# Links can be sent by e-mail: printed on the console in the embedded default, SMTP in
+# production (EMAIL_URL, e.g. smtp+tls://user:password@mail.example.com:587). Without it in
+# production there is no mailer, and the portal offers links to copy only.
+_email_url = env.str("EMAIL_URL", default="consolemail://" if DEBUG else "")
+_email = environ.Env.email_url_config(_email_url) if _email_url else {}
+_smtp = {
+    "host": _email.get("EMAIL_HOST"),
+    "port": _email.get("EMAIL_PORT"),
+    "username": _email.get("EMAIL_HOST_USER"),
+    "password": _email.get("EMAIL_HOST_PASSWORD"),
+    "use_tls": _email.get("EMAIL_USE_TLS", False),
+    "use_ssl": _email.get("EMAIL_USE_SSL", False),
+    "timeout": env.float("EMAIL_TIMEOUT", default=10.0),
+}
+MAILERS = (
+    {
+        "default": {
+            "BACKEND": _email["EMAIL_BACKEND"],
+            "OPTIONS": _smtp if _email["EMAIL_BACKEND"].endswith("smtp.EmailBackend") else {},
+        }
+    }
+    if _email.get("EMAIL_BACKEND")
+    else {}
+)
+if not MAILERS:
+    # Deliberate: without EMAIL_URL the portal sends no e-mail (consent links are copied by hand).
+    SILENCED_SYSTEM_CHECKS = ["mail.W001"]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="portal@localhost")
+
 # --- django-q2 ----------------------------------------------------------------------------
 # A bulk job's task works this long, then queues the rest: well inside Q_TIMEOUT.
 BULK_TASK_SECONDS = env.int("BULK_TASK_SECONDS", default=60)

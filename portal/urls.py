@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 from django.views.generic import RedirectView
 
 from calendars.web import health, webhooks
@@ -9,6 +9,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/meetingbaas/", webhooks.receive, name="meetingbaas-webhook"),
     path("healthz", health.healthz, name="healthz"),
+    # Public: customers' people open consent links here, without an admin login.
+    path("connect/", include("calendars.consent.urls")),
 ]
 
 # A refusal in the admin is an admin page that names the person's role and links back.

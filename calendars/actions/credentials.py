@@ -96,7 +96,7 @@ def replace_refresh_token(
     """Store a new refresh token and start pushing it to the integrations that use it."""
     with transaction.atomic():
         credential = _replace_secret(Credential, credential_id, "refresh_token", refresh_token)
-        live = credential.integrations.live()
+        live = credential.integrations.pushable()
         return _push(
             live,
             f"new refresh token of {credential.account_email}",
@@ -112,7 +112,7 @@ def rotate_client_secret(
     """Store a new client secret and start pushing it to the integrations that use it."""
     with transaction.atomic():
         app = _replace_secret(OAuthApp, oauth_app_id, "client_secret", client_secret)
-        live = Integration.objects.live().filter(credential__oauth_app=app)
+        live = Integration.objects.pushable().filter(credential__oauth_app=app)
         return _push(
             live,
             f"new client secret of {app.name}",

@@ -4,6 +4,7 @@ from django.contrib import admin
 
 from calendars.admin import (  # noqa: F401  (registers the admins)
     accounts,
+    consent,
     integrations,
     jobs,
     queue,

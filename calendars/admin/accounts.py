@@ -23,7 +23,7 @@ from calendars.actions.credentials import (
     rotate_client_secret,
 )
 from calendars.actions.integrations import create_integration
-from calendars.admin import raw_calendars
+from calendars.admin import consent, raw_calendars
 from calendars.admin.common import allows, attempt, export_link, render_timeline
 from calendars.admin.fixes import fix_buttons
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
@@ -54,12 +54,22 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
     change_form_template = "admin/calendars/customer/change_form.html"
+    actions = ("create_connect_link",)
 
     class Media:
         css = {"all": ("calendars/customer.css",)}  # status chips, on the list and the page
 
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return CustomerChangeList
+
+    def has_create_consent_link_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "add_consentlink")
+
+    @admin.action(description="Create connect link", permissions=["create_consent_link"])
+    def create_connect_link(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> HttpResponse | None:
+        return consent.redirect_to_one(self, request, queryset, consent.connect_link_url)
 
     # Sorting by this column puts the customers with the most integrations in error together.
     @admin.display(description="Integrations by status", ordering="integrations_error")
@@ -115,14 +125,21 @@ class OAuthAppAdmin(admin.ModelAdmin):
 
     def get_fields(self, request: HttpRequest, obj: OAuthApp | None = None) -> list[str]:
         if obj is None:
-            return ["provider", "name", "client_id", "client_secret", "tenant"]
-        tenant = ["tenant"] if obj.provider == Platform.MICROSOFT else []
+            return [
+                "provider",
+                "name",
+                "client_id",
+                "client_secret",
+                "tenant",
+                "needs_calendar_write",
+            ]
+        microsoft = ["tenant", "needs_calendar_write"] if obj.provider == Platform.MICROSOFT else []
         return [
             "provider",
             "name",
             "client_id",
             "client_secret",
-            *tenant,
+            *microsoft,
             "client_secret_replaced_at",
         ]
 
@@ -229,7 +246,7 @@ class CredentialAdmin(admin.ModelAdmin):
         "timeline",
         "history_export",  # last: dropped for roles that may not export
     )
-    actions = ("list_raw_calendars", "replace_refresh_token")
+    actions = ("list_raw_calendars", "create_reconsent_link", "replace_refresh_token")
     change_form_template = "admin/calendars/credential/change_form.html"
 
     class Media:
@@ -336,6 +353,9 @@ class CredentialAdmin(admin.ModelAdmin):
     def has_list_raw_calendars_permission(self, request: HttpRequest) -> bool:
         return allows(request, "list_raw_calendars")
 
+    def has_create_consent_link_permission(self, request: HttpRequest) -> bool:
+        return allows(request, "add_consentlink")
+
     def has_replace_refresh_token_permission(self, request: HttpRequest) -> bool:
         return allows(request, "replace_refresh_token")
 
@@ -362,6 +382,12 @@ class CredentialAdmin(admin.ModelAdmin):
             )
             listings.append(raw_calendars.Listing(credential, listed.result or [], listed.problem))
         return raw_calendars.render_listings(self, request, listings)
+
+    @admin.action(description="Create re-consent link", permissions=["create_consent_link"])
+    def create_reconsent_link(
+        self, request: HttpRequest, queryset: QuerySet[Credential]
+    ) -> HttpResponse | None:
+        return consent.redirect_to_one(self, request, queryset, consent.reconsent_link_url)
 
     @admin.action(description="Replace refresh token", permissions=["replace_refresh_token"])
     def replace_refresh_token(
@@ -391,7 +417,7 @@ class CredentialAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
             "credential": credential,
             "form": form,
-            "integrations": credential.integrations.live().select_related("raw_calendar"),
+            "integrations": credential.integrations.pushable().select_related("raw_calendar"),
         }
         return TemplateResponse(
             request, "admin/calendars/credential/replace_refresh_token.html", context

@@ -15,7 +15,8 @@ from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 
-from calendars.models import Credential, Integration, OAuthApp
+from calendars.consent import links
+from calendars.models import ConsentLink, Credential, Integration, OAuthApp
 from calendars.queries.diagnosis import Fix, Remedies
 
 # The model whose list action applies each fix.
@@ -24,6 +25,7 @@ ACTED_ON: dict[Fix, type[models.Model]] = {
     Fix.RESUBSCRIBE: Integration,
     Fix.RECREATE: Integration,
     Fix.DISCONNECT: Integration,
+    Fix.RECONSENT_LINK: Credential,
     Fix.REPLACE_REFRESH_TOKEN: Credential,
     Fix.LIST_RAW_CALENDARS: Credential,
     Fix.ROTATE_CLIENT_SECRET: OAuthApp,
@@ -38,6 +40,8 @@ class FixButton:
     pk: int
     recommended: bool
     on: str  # what it acts on when that is not the page's object ("its credential"), or ""
+    # A re-consent link already waiting for the owner: shown instead of a button for a second.
+    waiting: ConsentLink | None = None
 
 
 def fix_buttons(
@@ -60,6 +64,11 @@ def fix_buttons(
         allowed = admin_site.get_model_admin(model).get_actions(request)
         if target is None or fix.value not in allowed:
             continue
+        waiting = (
+            links.waiting_by_credential([credential.pk]).get(credential.pk)
+            if fix is Fix.RECONSENT_LINK
+            else None
+        )
         buttons.append(
             FixButton(
                 label=str(allowed[fix.value].description),
@@ -68,6 +77,7 @@ def fix_buttons(
                 pk=target.pk,
                 recommended=recommended,
                 on="" if model is page_model else f"on its {model._meta.verbose_name}",
+                waiting=waiting,
             )
         )
     return buttons

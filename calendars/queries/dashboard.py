@@ -372,8 +372,15 @@ def _tally_integrations(kinds: list[Kind], tallies: dict[str, _Tally]) -> tuple[
 
 
 def _fix_on_credential(diagnosis: Diagnosis) -> Fix | None:
-    """The first of the diagnosis's fixes that acts on the credential itself, if any."""
-    return next((fix for fix in diagnosis.fixes if fix in CREDENTIAL_FIXES), None)
+    """The first of the diagnosis's fixes a person runs on the credential itself, if any.
+
+    Not the re-consent link: it waits on the account's owner, one credential at a time, so
+    each entry of the list offers it (or says it was sent) rather than the group.
+    """
+    return next(
+        (fix for fix in diagnosis.fixes if fix in CREDENTIAL_FIXES and fix != Fix.RECONSENT_LINK),
+        None,
+    )
 
 
 def _tally_credentials(tally: _Tally, kinds: list[Kind]) -> None:

@@ -18,6 +18,7 @@ class Fix(enum.StrEnum):
 
     RESYNC = "resync"
     RESUBSCRIBE = "resubscribe"
+    RECONSENT_LINK = "create_reconsent_link"  # on the credential: the owner grants again
     REPLACE_REFRESH_TOKEN = "replace_refresh_token"  # noqa: S105 - an action name, on the credential
     ROTATE_CLIENT_SECRET = "rotate_client_secret"  # noqa: S105 - an action name, on the OAuth app
     RECREATE = "recreate"
@@ -28,7 +29,7 @@ class Fix(enum.StrEnum):
 # What an integration's page offers besides its diagnosis's fixes, in this order.
 INTEGRATION_FIXES = (Fix.RESYNC, Fix.RESUBSCRIBE, Fix.RECREATE, Fix.DISCONNECT)
 # What a credential's page always offers; rotating the app's secret only when a check blames it.
-CREDENTIAL_FIXES = (Fix.LIST_RAW_CALENDARS, Fix.REPLACE_REFRESH_TOKEN)
+CREDENTIAL_FIXES = (Fix.LIST_RAW_CALENDARS, Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN)
 ON_A_CREDENTIAL = {*CREDENTIAL_FIXES, Fix.ROTATE_CLIENT_SECRET}
 
 
@@ -49,9 +50,10 @@ TOKEN_REFUSED = Diagnosis(
     "The customer's grant no longer works: they revoked access, the token expired (Google: unused "
     'for 6 months; Microsoft: 90 days), or the Google app is in "Testing" and consent lapsed '
     "after 7 days.",
-    "Ask the customer to connect again (Google: access_type=offline, prompt=consent; Microsoft: "
-    'offline_access), then use "Replace refresh token" on the credential.',
-    fixes=(Fix.REPLACE_REFRESH_TOKEN, Fix.RECREATE),
+    'Send the account\'s owner a "Create re-consent link" link: once they grant access again, '
+    "the new token reaches every integration by itself. With a new token in hand, use "
+    '"Replace refresh token" on the credential.',
+    fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RECREATE),
 )
 CLIENT_SECRET = Diagnosis(
     "client_secret",
@@ -74,9 +76,9 @@ PERMISSION = Diagnosis(
     "permission_denied",
     "Permission denied",
     "The account did not grant the calendar scopes, or an administrator policy blocks the app.",
-    "Ask the customer to reconnect granting calendar access (or their admin to allow the app), "
-    "then replace the refresh token.",
-    fixes=(Fix.REPLACE_REFRESH_TOKEN, Fix.RESYNC),
+    'Send the account\'s owner a "Create re-consent link" link and ask them to grant calendar '
+    "access (or their admin to allow the app); or replace the refresh token.",
+    fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RESYNC),
 )
 TRANSIENT = Diagnosis(
     "transient",

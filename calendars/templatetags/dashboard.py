@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from calendars.admin.attention import PARAMETER
 from calendars.admin.fixes import FixButton
+from calendars.consent import links
 from calendars.lib.durations import duration_words
 from calendars.models import ActionRecord, Credential, Integration, StatusChange
 from calendars.queries import dashboard
+from calendars.queries.diagnosis import Fix
 
 register = template.Library()
 BAR_WIDTH = 240
@@ -51,9 +53,11 @@ def portal_dashboard(context: template.Context) -> dict:
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
         "failed_checks": f"{credentials}?{urlencode({'last_check_ok__exact': 0})}",
         "worklist": _worklist(dashboard.worklist(), changelist, credentials, request),
-        "queue": [_queue_row(problem, now) for problem in dashboard.needs_attention()],
+        "queue": _queue(request, now),
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
+        "links_waiting": links.waiting_count(),
+        "links_url": reverse("admin:calendars_consentlink_changelist") + "?state=open",
     }
 
 
@@ -144,6 +148,25 @@ def _fixes(group: dashboard.Group, credentials: str, allowed: dict) -> dict:
     }
 
 
+def _queue(request: HttpRequest, now: datetime) -> list[dict]:
+    entries = dashboard.needs_attention()
+    rows = [_queue_row(entry, now) for entry in entries]
+    if not request.user.has_perm("calendars.add_consentlink"):
+        return rows
+    # Entries the owner's new grant fixes offer a re-consent link, or say one is waiting.
+    waiting = links.waiting_by_credential(row["credential"].pk for row in rows)
+    for row in rows:
+        fixes = row["diagnosis"].fixes if row["diagnosis"] else ()
+        if Fix.RECONSENT_LINK in fixes:
+            row["reconsent"] = {
+                "waiting": waiting.get(row["credential"].pk),
+                "url": reverse(
+                    "admin:calendars_consentlink_reconsent", args=[row["credential"].pk]
+                ),
+            }
+    return rows
+
+
 def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) -> dict:
     moment = entry.moment
     if moment is None:
@@ -165,6 +188,7 @@ def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) 
         problem, message = entry.kind.label, entry.integration.error_message
     return {
         "target": target,
+        "credential": credential,
         "customer": credential.customer,
         "account": credential.account_email,
         "problem": problem,

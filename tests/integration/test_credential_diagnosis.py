@@ -46,12 +46,17 @@ def test_a_refused_token_shows_its_class_message_time_and_what_it_breaks(role_cl
     integration = refused.integrations.get()
     assert "This breaks the 1 live integration(s) that use this token" in box
     assert reverse("admin:calendars_integration_change", args=[integration.pk]) in box
-    assert buttons(box) == ["Recommended: Replace refresh token", "List raw calendars"]
+    assert buttons(box) == [
+        "Recommended: Create re-consent link",
+        "Replace refresh token",
+        "List raw calendars",
+    ]
 
 
 def test_an_admin_gets_the_same_buttons_and_an_auditor_none(role_client, refused):
     assert buttons(diagnosis_box(role_client("Admin"), refused)) == [
-        "Recommended: Replace refresh token",
+        "Recommended: Create re-consent link",
+        "Replace refresh token",
         "List raw calendars",
     ]
 
@@ -80,7 +85,11 @@ def test_a_working_token_says_when_it_was_checked(role_client, sandbox, credenti
 
     assert "the token works. 3 calendar(s) listed." in box
     assert "No live integration uses this token." in box
-    assert buttons(box) == ["List raw calendars", "Replace refresh token"]
+    assert buttons(box) == [
+        "List raw calendars",
+        "Create re-consent link",
+        "Replace refresh token",
+    ]
 
 
 def test_a_credential_never_checked_says_so(role_client, credential):

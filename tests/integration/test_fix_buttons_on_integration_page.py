@@ -48,19 +48,20 @@ def test_the_recommended_fix_comes_first_and_acts_on_the_credential(role_client,
     buttons = fix_buttons(role_client("Admin"), revoked)
 
     assert labels(buttons) == [
-        "Recommended: Replace refresh token (on its credential)",
+        "Recommended: Create re-consent link (on its credential)",
+        "Replace refresh token (on its credential)",
         "Resync events",
         "Renew push subscription",
         "Disconnect",
     ]
     _, url, action, pk = buttons[0]
     assert url == reverse("admin:calendars_credential_changelist")
-    assert (action, pk) == ("replace_refresh_token", str(revoked.credential_id))
+    assert (action, pk) == ("create_reconsent_link", str(revoked.credential_id))
 
 
 def test_a_button_leads_to_the_same_confirmation_as_the_list(role_client, revoked):
     client = role_client("Admin")
-    _, url, action, pk = fix_buttons(client, revoked)[1]
+    _, url, action, pk = fix_buttons(client, revoked)[2]
 
     confirm = client.post(url, {"action": action, "_selected_action": [pk]})
 
@@ -76,7 +77,8 @@ def test_support_gets_no_disconnect_button_and_a_posted_disconnect_is_refused(
     client = role_client("Support")
 
     assert labels(fix_buttons(client, revoked)) == [
-        "Recommended: Replace refresh token (on its credential)",
+        "Recommended: Create re-consent link (on its credential)",
+        "Replace refresh token (on its credential)",
         "Resync events",
         "Renew push subscription",
     ]

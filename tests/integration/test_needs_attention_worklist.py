@@ -62,7 +62,7 @@ def test_groups_count_integrations_and_customers_by_cause(
         f'href="{CHANGELIST}?problem=token_refused&amp;customer={globex.pk}">Globex</a> (1)'
         in queue
     )
-    assert "then use &quot;Replace refresh token&quot; on the credential" in queue
+    assert "use &quot;Replace refresh token&quot; on the credential" in queue
 
 
 def test_a_group_link_lists_exactly_that_group_with_its_fixes(

@@ -170,6 +170,7 @@ def test_support_is_offered_only_its_actions(role_client):
 
     assert action_choices(client.get(reverse("admin:calendars_credential_changelist"))) == {
         "list_raw_calendars",
+        "create_reconsent_link",
         "replace_refresh_token",
     }
     assert action_choices(client.get(reverse("admin:calendars_integration_changelist"))) == {

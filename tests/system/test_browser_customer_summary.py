@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from tests.conftest import require_service
-from tests.system.test_browser_support_flow import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

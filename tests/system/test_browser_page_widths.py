@@ -16,9 +16,9 @@ from django_q.conf import Conf
 from playwright.sync_api import Page
 
 from tests.conftest import require_service
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.page_width import scrolled_sideways, wider_than_window
 from tests.support.wide_rows import wide_rows
-from tests.system.test_browser_support_flow import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 

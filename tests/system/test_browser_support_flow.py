@@ -8,107 +8,23 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
-from django_q.conf import Conf
 from playwright.sync_api import expect
 
 from calendars.actions.integrations import create_integration
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
-from tests.conftest import require_service
-from tests.support.cluster import start_cluster, stop_cluster
+from tests.support.browser import log_in, run_action, wait_for_text
 from tests.support.screenshots import Screenshots
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 CLIENT_SECRET = "GOCSPX-browser-test-secret"
 # An integration page's status field once it is active, however the status is capitalised.
 SHOWN_ACTIVE = re.compile(r'<div class="readonly">active</div>', re.IGNORECASE)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def portal(live_server, sandbox, monkeypatch):
-    """The live portal with webhooks from the sandbox and a cluster doing the queued work."""
-    require_service(
-        CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)"
-    )
-    # Playwright's sync API runs an event loop in this thread; the ORM calls made here are
-    # plain synchronous test code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    monkeypatch.setattr(Conf, "SYNC", False)
-    sandbox.control(
-        "POST",
-        "config",
-        {
-            "webhook_url": f"{live_server.url}/webhooks/meetingbaas/",
-            "webhook_secret": settings.MEETINGBAAS_WEBHOOK_SECRET[0],
-            "sync_delay": 1.0,
-        },
-    )
-    cluster = start_cluster(sandbox.url, Q_CLUSTER_NAME="portal")
-    yield live_server.url
-    output = stop_cluster(cluster)
-    assert "Traceback" not in output, output[-3000:]
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        yield chromium
-        chromium.close()
-
-
-def log_in(browser, url: str, username: str):
-    page = browser.new_page()
-    page.set_default_timeout(15_000)
-    page.goto(f"{url}/admin/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", "pw")
-    page.click("input[type=submit]")
-    page.wait_for_selector("#site-name")
-    return page
-
-
-def run_action(page, changelist: str, action: str, row_text: str | None = None) -> None:
-    page.goto(changelist)
-    if row_text:
-        page.locator("tr", has_text=row_text).locator("input.action-select").check()
-    else:
-        page.check("#action-toggle")
-    page.select_option("select[name=action]", action)
-    page.click("button[name=index]")
-
-
-def wait_for_text(page, url: str, text: str | re.Pattern, seconds: float = 20) -> None:
-    """Reload `url` until its HTML holds `text` (a string, or a pattern to search for)."""
-    pattern = text if isinstance(text, re.Pattern) else re.compile(re.escape(text))
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        page.goto(url)
-        if pattern.search(page.content()):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"{pattern.pattern!r} never appeared on {url}")
 
 
 def test_support_finds_and_fixes_a_broken_integration(portal, browser, sandbox, tmp_path):

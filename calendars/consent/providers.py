@@ -1,0 +1,96 @@
+"""What the portal asks Google and Microsoft for, and what a grant must include.
+
+Scopes are the setup guide's: reading calendars and their events, offline (a refresh token),
+and who the person is (openid, email) so a grant can be matched to an account.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from calendars.meetingbaas.types import Platform
+from calendars.models import OAuthApp
+
+GOOGLE_CALENDAR_SCOPES = (
+    "https://www.googleapis.com/auth/calendar.readonly",
+    "https://www.googleapis.com/auth/calendar.events.readonly",
+)
+MICROSOFT_GRAPH = "https://graph.microsoft.com/"
+IDENTITY_SCOPES = ("openid", "email")
+
+
+@dataclass(frozen=True)
+class Provider:
+    platform: Platform
+    label: str
+
+    def calendar_scopes(self, app: OAuthApp) -> tuple[str, ...]:
+        """The scopes the calendar sync cannot work without."""
+        if self.platform == Platform.GOOGLE:
+            return GOOGLE_CALENDAR_SCOPES
+        if app.needs_calendar_write:
+            return ("Calendars.Read", "Calendars.ReadWrite")
+        return ("Calendars.Read",)
+
+    def scopes(self, app: OAuthApp) -> list[str]:
+        offline = ("offline_access",) if self.platform == Platform.MICROSOFT else ()
+        return [*offline, *self.calendar_scopes(app), *IDENTITY_SCOPES]
+
+    def authorize_params(self) -> dict[str, str]:
+        if self.platform == Platform.GOOGLE:
+            # Without prompt=consent, a second grant returns no refresh token.
+            return {
+                "access_type": "offline",
+                "prompt": "consent",
+                "include_granted_scopes": "true",
+            }
+        return {"prompt": "consent"}
+
+    def authorize_url(self, app: OAuthApp) -> str:
+        if self.platform == Platform.GOOGLE:
+            return settings.GOOGLE_OAUTH_AUTHORIZE_URL
+        return settings.MICROSOFT_OAUTH_AUTHORIZE_URL.format(tenant=app.tenant or "common")
+
+    def token_url(self, app: OAuthApp) -> str:
+        if self.platform == Platform.GOOGLE:
+            return settings.GOOGLE_OAUTH_TOKEN_URL
+        return settings.MICROSOFT_OAUTH_TOKEN_URL.format(tenant=app.tenant or "common")
+
+    def userinfo_url(self) -> str:
+        if self.platform == Platform.GOOGLE:
+            return settings.GOOGLE_OAUTH_USERINFO_URL
+        return settings.MICROSOFT_OAUTH_USERINFO_URL
+
+    def missing_scopes(self, app: OAuthApp, granted: frozenset[str]) -> list[str]:
+        """The calendar scopes a grant lacks (the person unticked them), as asked for."""
+        have = {_short(scope) for scope in granted}
+        return [scope for scope in self.calendar_scopes(app) if _short(scope) not in have]
+
+    @staticmethod
+    def email_from(userinfo: dict) -> str:
+        """The account's address: OpenID's `email` (unless the provider says it is unverified),
+        or Graph's `mail` / `userPrincipalName`."""
+        if userinfo.get("email_verified") is False:
+            return ""
+        for key in ("email", "mail", "userPrincipalName"):
+            value = userinfo.get(key)
+            if isinstance(value, str) and value:
+                return value
+        return ""
+
+
+def _short(scope: str) -> str:
+    # Microsoft may answer "https://graph.microsoft.com/Calendars.Read" for "Calendars.Read".
+    return scope.removeprefix(MICROSOFT_GRAPH).casefold()
+
+
+PROVIDERS = {
+    Platform.GOOGLE.value: Provider(Platform.GOOGLE, "Google"),
+    Platform.MICROSOFT.value: Provider(Platform.MICROSOFT, "Microsoft"),
+}
+
+
+def provider_of(app: OAuthApp) -> Provider:
+    return PROVIDERS[app.provider]

@@ -1,0 +1,185 @@
+"""The public pages a customer's person sees: the link, the provider's round trip, the end.
+
+No admin login: the link's token is the authority, and the OAuth `state` and PKCE verifier
+live in the person's session, so a callback is accepted only in the browser that started it,
+once. Pages name the company, the customer and the account, never an id or a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db.models import F
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_GET
+
+from calendars.consent import flow, grants, links
+from calendars.consent.providers import PROVIDERS
+from calendars.models import ConsentLink, OAuthApp
+
+logger = logging.getLogger(__name__)
+FLOW_KEY = "consent_flow"
+# How long a person may spend at the provider before the callback is refused.
+FLOW_SECONDS = 30 * 60
+GONE = {
+    "revoked": "This link has been withdrawn.",
+    "used": "This link has already been used.",
+    "expired": "This link has expired.",
+}
+
+
+def _page(request: HttpRequest, template: str, status: int = 200, **context) -> HttpResponse:
+    context.setdefault("company", settings.PORTAL_COMPANY_NAME)
+    response = render(request, f"consent/{template}", context, status=status)
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _problem(request: HttpRequest, title: str, message: str, status: int, **context):
+    return _page(request, "problem.html", status, title=title, message=message, **context)
+
+
+def _unusable(request: HttpRequest, link: ConsentLink | None) -> HttpResponse:
+    if link is None:
+        return _problem(
+            request,
+            "Link not recognised",
+            "This link is not one we know. Check that it was copied whole, or ask for a new one.",
+            404,
+        )
+    return _problem(
+        request,
+        GONE[link.state],
+        f"Please ask {settings.PORTAL_COMPANY_NAME} for a new link.",
+        410,
+    )
+
+
+@never_cache
+@require_GET
+def open_link(request: HttpRequest, token: str) -> HttpResponse:
+    link = links.find(token)
+    if link is None or not link.is_usable:
+        return _unusable(request, link)
+    ConsentLink.objects.filter(pk=link.pk).update(
+        opened_count=F("opened_count") + 1, last_opened_at=timezone.now()
+    )
+    apps = sorted(link.oauth_apps.all(), key=lambda app: app.provider)
+    return _page(
+        request,
+        "link.html",
+        link=link,
+        token=token,
+        providers=[PROVIDERS[app.provider] for app in apps],
+        account=link.credential.account_email if link.credential else "",
+        writes=any(app.needs_calendar_write for app in apps),
+    )
+
+
+@never_cache
+@require_GET
+def start(request: HttpRequest, token: str, provider: str) -> HttpResponse:
+    """Send the person to the provider's consent screen (a GET link: a form's redirect to
+    another site would be blocked by the page's form-action policy)."""
+    link = links.find(token)
+    if link is None or not link.is_usable:
+        return _unusable(request, link)
+    app = link.oauth_apps.filter(provider=provider).first()
+    if app is None:
+        raise Http404("No such provider for this link")
+    hint = link.credential.account_email if link.credential else ""
+    started = flow.begin(app, login_hint=hint)
+    request.session[FLOW_KEY] = {
+        "link": link.pk,
+        "app": app.pk,
+        "state": started.state,
+        "verifier": started.code_verifier,
+        "at": int(time.time()),
+    }
+    return HttpResponseRedirect(started.url)
+
+
+@never_cache
+@require_GET
+@sensitive_variables("started", "granted", "code")
+def callback(request: HttpRequest) -> HttpResponse:
+    # Popped at once: a callback is taken once, whatever its outcome.
+    started = request.session.pop(FLOW_KEY, None)
+    given_state = request.GET.get("state", "")
+    if started and not flow.state_matches(started["state"], given_state):
+        # Someone else's callback, or a forged one, in a browser that had started a sign-in.
+        stray = ConsentLink.objects.filter(pk=started["link"]).first()
+        if stray is not None and stray.is_usable:
+            grants.record(
+                stray, ConsentLink.Outcome.PROVIDER_ERROR, "The callback's state did not match."
+            )
+        started = None
+    if not started:
+        return _problem(
+            request,
+            "This sign-in cannot be completed",
+            "It was already completed, or started in another browser. Open your link again "
+            "in this browser to start over.",
+            400,
+        )
+    link = ConsentLink.objects.select_related("customer").get(pk=started["link"])
+    if not link.is_usable:
+        return _unusable(request, link)
+    if time.time() - started["at"] > FLOW_SECONDS:
+        grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The sign-in took too long.")
+        return _retry(request, "The sign-in took too long", "Please open your link again.")
+    app = OAuthApp.objects.filter(pk=started["app"]).first()
+    if app is None:  # removed while the person was at the provider
+        grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The OAuth app no longer exists.")
+        return _unusable(request, None)
+    error = request.GET.get("error", "")
+    if error:
+        return _refused(request, link, error[:100])
+    try:
+        granted = flow.finish(
+            app, code=request.GET.get("code", ""), code_verifier=started["verifier"]
+        )
+    except flow.FlowError as exc:
+        grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, str(exc))
+        logger.warning("consent link %s: provider error: %s", link.pk, exc)
+        return _retry(
+            request,
+            "We could not complete the sign-in",
+            f"{PROVIDERS[app.provider].label} did not let us finish. Nothing was changed; "
+            "please open your link again in a few minutes.",
+        )
+    result = grants.accept(link.pk, app, granted)
+    logger.info("consent link %s: %s", link.pk, result.outcome)
+    if result.can_retry:
+        return _retry(request, "Access was not granted", result.message)
+    if result.outcome in (ConsentLink.Outcome.CONNECTED, ConsentLink.Outcome.RECONSENTED):
+        return _page(request, "done.html", message=result.message)
+    return _problem(request, "This link cannot be used", result.message, 410)
+
+
+def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpResponse:
+    if error == "access_denied":
+        grants.record(link, ConsentLink.Outcome.DENIED, "The person cancelled at the provider.")
+        return _retry(
+            request,
+            "You cancelled",
+            "Nothing was changed. If you change your mind, open the link again.",
+        )
+    grants.record(
+        link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider answered with error {error}."
+    )
+    return _retry(
+        request,
+        "We could not complete the sign-in",
+        "The provider reported a problem. Nothing was changed; please open your link again.",
+    )
+
+
+def _retry(request: HttpRequest, title: str, message: str) -> HttpResponse:
+    return _problem(request, title, message, 400, can_retry=True)
