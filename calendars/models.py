@@ -268,7 +268,7 @@ class Integration(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.raw_calendar} ({self.status})"
+        return f"{self.raw_calendar} ({self.get_status_display()})"
 
     def record_first_status(self, message: str, *, user: models.Model | None) -> None:
         """Record the status a newly created integration starts in (it has no "from")."""

@@ -9,13 +9,19 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.actions.audit import PROBLEMS
 from calendars.queries.history import BULK_JOB_MENTION, Entry
+
+# A list cell shows the start of a long text (a message, a name), so that the list fits its
+# window and stays light with a megabyte message; the start of the rest is on hover, and the
+# whole of it on the row's own page.
+EXCERPT_CHARS = 120
+HOVER_CHARS = 1000
 
 
 @dataclass(frozen=True)
@@ -123,3 +129,17 @@ def with_job_link(text: str) -> str:
         mention.group(0),
         text[mention.end() :],
     )
+
+
+def excerpt(text: str, render: Callable[[str], str] = conditional_escape) -> str:
+    """The start of `text` for a list cell, rendered (escaped by default), with a longer start
+    in its title for the mouse to show."""
+    if len(text) <= EXCERPT_CHARS:
+        return render(text)
+    return format_html(
+        '<span title="{}">{}</span>', _cut(text, HOVER_CHARS), render(_cut(text, EXCERPT_CHARS))
+    )
+
+
+def _cut(text: str, length: int) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"

@@ -24,6 +24,7 @@ from calendars.admin.attention import ProblemFilter
 from calendars.admin.common import (
     ReadOnlyAdmin,
     allows,
+    excerpt,
     export_link,
     link,
     render_timeline,
@@ -34,7 +35,6 @@ from calendars.admin.jobs import confirm_and_start
 from calendars.admin.records import (
     HISTORY_SEARCH_HELP,
     CustomerFilter,
-    excerpt,
     integration_then,
     integrations_matching,
 )

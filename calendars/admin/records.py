@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable
 
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from calendars.admin.common import ReadOnlyAdmin, link, with_job_link
+from calendars.admin.common import ReadOnlyAdmin, excerpt, link, with_job_link
 from calendars.models import (
     ActionRecord,
     Credential,
@@ -28,12 +27,6 @@ from calendars.templatetags.portal_labels import status_label
 # Meeting BaaS id (exact). It is matched through the few credentials and integrations it names,
 # one semi-join, rather than an OR across joins evaluated on every one of a million rows.
 HISTORY_SEARCH_HELP = "Customer name or account e-mail (part of it), or an exact Meeting BaaS id."
-
-# A list cell shows the start of a long text (a message, a name), so that the list fits its
-# window and stays light with a megabyte message; the start of the rest is on hover, and the
-# whole of it on the row's own page.
-EXCERPT_CHARS = 120
-HOVER_CHARS = 1000
 
 
 class IdFilter(admin.SimpleListFilter):
@@ -86,20 +79,6 @@ def integration_then(integration: Integration | None, status: str) -> str:
     if integration is None:
         return "—"
     return link(integration, f"{integration.raw_calendar} ({status_label(status)})")
-
-
-def excerpt(text: str, render: Callable[[str], str] = conditional_escape) -> str:
-    """The start of `text` for a list cell, rendered (escaped by default), with a longer start
-    in its title for the mouse to show."""
-    if len(text) <= EXCERPT_CHARS:
-        return render(text)
-    return format_html(
-        '<span title="{}">{}</span>', _cut(text, HOVER_CHARS), render(_cut(text, EXCERPT_CHARS))
-    )
-
-
-def _cut(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 class IntegrationFilter(IdFilter):

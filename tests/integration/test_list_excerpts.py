@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from calendars.actions.audit import record_action
-from calendars.admin.records import EXCERPT_CHARS, HOVER_CHARS
+from calendars.admin.common import EXCERPT_CHARS, HOVER_CHARS
 from calendars.models import ActionRecord, Integration, RefreshRun
 
 # Markup in it must reach the page as text, cut or whole.
