@@ -58,7 +58,7 @@ def accept(link_id: int, app: OAuthApp, granted: Granted) -> Result:
         email = ""
     with transaction.atomic():
         link = (
-            ConsentLink.objects.select_for_update()
+            ConsentLink.objects.select_for_update(of=("self",))
             .select_related("credential__oauth_app", "customer")
             .get(pk=link_id)
         )
