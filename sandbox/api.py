@@ -255,26 +255,6 @@ def v1_resync_all(state: SandboxState, **_: object) -> Answer:
     return 200, {"synced_calendars": synced, "errors": failed}
 
 
-def v1_events(state: SandboxState, query: dict, **_: object) -> Answer:
-    if not query.get("calendar_id"):
-        raise SandboxError(400, "FST_ERR_VALIDATION", "calendar_id is required")
-    c = _v1_get(state, query["calendar_id"])
-    data = []
-    if c.synced_at is not None:
-        start = c.synced_at + timedelta(days=1)
-        data = [
-            {
-                "uuid": f"{c.id.hex[:8]}-0000-4000-8000-00000000000{n}",
-                "name": f"Weekly sync #{n}",
-                "start_time": iso(start + timedelta(days=7 * n)),
-                "end_time": iso(start + timedelta(days=7 * n, hours=1)),
-                "calendar_uuid": str(c.id),
-            }
-            for n in range(1, 3)
-        ]
-    return 200, {"data": data, "next": None}
-
-
 ROUTES: list[tuple[str, str, object]] = [
     ("POST", "/v2/calendars/list-raw", v2_list_raw),
     ("POST", "/v2/calendars", v2_create),
@@ -291,5 +271,4 @@ ROUTES: list[tuple[str, str, object]] = [
     ("GET", "/calendars/{uuid}", v1_get),
     ("PATCH", "/calendars/{uuid}", v1_patch),
     ("DELETE", "/calendars/{uuid}", v1_delete),
-    ("GET", "/calendar_events/", v1_events),
 ]

@@ -22,10 +22,27 @@ Control endpoints (no API key; the sandbox listens on loopback only):
   POST /_sandbox/connections/{id}      force fields: status, status_message, sync_status,
                                        sync_error, synced (true)
   POST /_sandbox/config                set sync_delay, connection_limit, webhook_url,
-                                       webhook_secret
+                                       webhook_secret, write_rate, latency (seconds added to
+                                       every API answer), event_page_limit (largest page of
+                                       events served)
   POST /_sandbox/webhooks              send a webhook now: {"connection_id", "event",
-                                       "variant": null | "bad_signature" | "stale" |
-                                       "duplicate", "shift": seconds, "overrides": {...}}
+                                       "event_id" (an event webhook's event; default: the
+                                       next one), "variant": null | "bad_signature" |
+                                       "stale" | "duplicate", "shift": seconds,
+                                       "overrides": {...}}
+
+Events (sandbox/events.py makes each connection's calendar; these change it like a person in
+Google Calendar would, and send the webhooks Meeting BaaS would: v2 calendar.event_created /
+event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
+  GET  /_sandbox/events?connection_id=  the connection's events, with the bot settings held
+  POST /_sandbox/events                add a meeting: {"connection_id", "title", "start",
+                                       "end" (ISO 8601; default in 30 min, for an hour),
+                                       "meeting_url" (none: a meeting no bot can join)}
+  POST /_sandbox/events/{event_id}     move or change it: {"start", "end", "title",
+                                       "meeting_url"}; {"cancelled": true} cancels it
+  For example, with the portal running (`manage.py runserver` and the sandbox):
+    curl -H 'Content-Type: application/json' localhost:8765/_sandbox/events -d \
+      '{"connection_id": "<remote id>", "title": "Demo", "meeting_url": "https://meet.google.com/abc-defg-hij"}'
   POST /_sandbox/faults                add a Fault (see state.Fault), e.g.
                                        {"method": "GET", "path": "/v2/calendars/.*",
                                         "kind": "status", "status": 503, "count": 2}
@@ -45,9 +62,10 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
-from sandbox import api, oauth
+from sandbox import api, api_events, oauth
 from sandbox.accounts import SandboxError
-from sandbox.state import Fault, SandboxState, iso
+from sandbox.events import SandboxEvent
+from sandbox.state import Fault, SandboxState, iso, redacted
 from sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -83,7 +101,7 @@ def _route(routes: Routes, method: str, path: str) -> tuple[Callable[..., api.An
     raise SandboxError(404, "FST_ERR_NOT_FOUND", f"Route {method}:{path} not found")
 
 
-API_ROUTES = _routes(api.ROUTES)
+API_ROUTES = _routes(api.ROUTES + api_events.ROUTES)
 OAUTH_ROUTES = _routes(oauth.ROUTES)
 
 
@@ -120,7 +138,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if path.startswith("/_sandbox/"):
                 if method != "GET":
                     self._check_json_content_type()
-                status, payload = self._control(method, path, self._parse_json(raw))
+                status, payload = self._control(method, path, query, self._parse_json(raw))
             elif path.startswith("/oauth/"):
                 # RFC 6749 5.1: token answers must not be cached; nor should consent pages.
                 self._extra_headers["Cache-Control"] = "no-store"
@@ -237,7 +255,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
         request = oauth.OAuthRequest(query, form, self.headers.get("Authorization", ""))
         return handler(self.server.state.oauth, request, **names)
 
-    def _control(self, method: str, path: str, body: dict) -> api.Answer:
+    def _control(self, method: str, path: str, query: dict, body: dict) -> api.Answer:
         state = self.server.state
         if method == "GET" and path == "/_sandbox/requests":
             with state.lock:
@@ -263,6 +281,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "latency": float,
                 "sync_delay": float,
                 "connection_limit": int,
+                "event_page_limit": int,
                 "webhook_url": str,
                 "webhook_secret": str,
             }
@@ -273,6 +292,14 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 200, {name: getattr(state, name) for name in knobs if name != "webhook_secret"}
         if method == "POST" and path == "/_sandbox/webhooks":
             return self._send_webhook(body)
+        if method == "GET" and path == "/_sandbox/events":
+            connection = state.connection_by_id(query.get("connection_id", ""))
+            return 200, [control_event(e) for e in state.events_of(connection)]
+        if method == "POST" and path == "/_sandbox/events":
+            return 201, control_event(state.add_event(str(body.get("connection_id")), body))
+        match = re.match(r"^/_sandbox/events/([^/]+)$", path)
+        if method == "POST" and match:
+            return 200, control_event(state.change_event(match.group(1), body))
         match = re.match(r"^/_sandbox/connections/([^/]+)$", path)
         if method == "POST" and match:
             connection = state.force(match.group(1), body)
@@ -294,6 +321,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
             sent, statuses = self.server.sender.send(
                 connection,
                 str(body.get("event") or ""),
+                event_id=body.get("event_id"),
                 variant=body.get("variant"),
                 shift=float(body.get("shift") or 0),
                 overrides=body.get("overrides") or {},
@@ -326,6 +354,22 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             # The client gave up first (a timeout test): nothing is left to answer.
             self.close_connection = True
+
+
+def control_event(event: SandboxEvent) -> dict:
+    """An event as the control API shows it: what a newcomer wants to watch."""
+    return {
+        "event_id": str(event.id),
+        "connection_id": str(event.connection_id),
+        "series_id": str(event.series_id),
+        "title": event.title,
+        "start": iso(event.start),
+        "end": iso(event.end),
+        "status": event.status,
+        "meeting_url": event.meeting_url,
+        "is_recurring": event.is_recurring,
+        "bot": redacted(event.bot) if event.bot is not None else None,
+    }
 
 
 class SandboxHTTPServer(ThreadingHTTPServer):

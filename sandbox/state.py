@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
+from sandbox.events import SandboxEvent, fake_events, new_event
 from sandbox.oauth import OAuthMemory
 
 # The request log is served over HTTP, so it keeps no secret, by the portal's own rule for its
@@ -21,6 +22,7 @@ SECRET_NAME_PARTS = ("secret", "token", "password", "api_key", "apikey", "author
 # OAuth's authorization code and PKCE verifier, whole names: "code_challenge" is no secret.
 SECRET_NAMES = ("code", "code_verifier")
 REDACTED = "[redacted]"
+EVENT_PAGE_LIMIT = 250  # the largest page of events the v2 spec allows
 
 
 def redacted(value: Any) -> Any:
@@ -122,14 +124,22 @@ class SandboxState:
     throttled: int = 0
     webhook_url: str | None = None
     webhook_secret: str = ""
-    # Called with (connection, event name) after every change; the server sends webhooks.
-    on_change: Callable[[SandboxConnection, str], None] | None = None
+    # The largest page of events served (v1 pages at 100 at most, v2 at the `limit` asked):
+    # tests lower it to see cursors followed.
+    event_page_limit: int = EVENT_PAGE_LIMIT
+    # Each connection's events by id, made on first use (see sandbox/events.py).
+    events: dict[uuid.UUID, dict[uuid.UUID, SandboxEvent]] = field(default_factory=dict)
+    # Called with (connection, event name, events changed) after every change; the server
+    # sends webhooks.
+    on_change: Callable[[SandboxConnection, str, list[SandboxEvent]], None] | None = None
     oauth: OAuthMemory = field(default_factory=OAuthMemory)
     lock: threading.RLock = field(default_factory=threading.RLock)
 
-    def changed(self, connection: SandboxConnection, event: str) -> None:
+    def changed(
+        self, connection: SandboxConnection, event: str, events: list[SandboxEvent] | None = None
+    ) -> None:
         if self.on_change is not None:
-            self.on_change(connection, event)
+            self.on_change(connection, event, events or [])
 
     def _settle(self, connection: SandboxConnection, moment: datetime) -> None:
         if connection.settle(moment):
@@ -144,6 +154,8 @@ class SandboxState:
     def reset(self) -> None:
         with self.lock:
             self.connections.clear()
+            self.events.clear()
+            self.event_page_limit = EVENT_PAGE_LIMIT
             self.requests.clear()
             self.faults.clear()
             self.oauth.reset()
@@ -272,18 +284,14 @@ class SandboxState:
 
     def delete(self, connection: SandboxConnection) -> None:
         with self.lock:
+            self.events.pop(connection.id, None)
             if self.connections.pop(connection.id, None) is not None:
                 self.changed(connection, "calendar.connection_deleted")
 
     def force(self, connection_id: str, changes: dict) -> SandboxConnection:
         """Put a connection into a state a test or a person wants to see (error, revoked...)."""
         with self.lock:
-            try:
-                connection = self.connections[uuid.UUID(connection_id)]
-            except (ValueError, KeyError) as exc:
-                raise SandboxError(
-                    404, "FST_ERR_CALENDAR_NOT_FOUND", "No such connection."
-                ) from exc
+            connection = self.connection_by_id(connection_id)
             self._settle(connection, now())
             for name in ("status", "status_message", "sync_status", "sync_error"):
                 if name in changes:
@@ -294,3 +302,111 @@ class SandboxState:
             connection.updated_at = now()
             self.changed(connection, "calendar.connection_updated")
             return connection
+
+    def events_of(self, connection: SandboxConnection) -> list[SandboxEvent]:
+        """The connection's events, soonest first (made up the first time they are asked for)."""
+        with self.lock:
+            held = self.events.get(connection.id)
+            if held is None:
+                held = self.events[connection.id] = {e.id: e for e in fake_events(connection)}
+            return sorted(held.values(), key=lambda e: (e.start, str(e.id)))
+
+    def event(self, connection: SandboxConnection, event_id: str) -> SandboxEvent:
+        with self.lock:
+            self.events_of(connection)
+            try:
+                return self.events[connection.id][uuid.UUID(event_id)]
+            except (ValueError, KeyError) as exc:
+                raise SandboxError(404, "FST_ERR_EVENT_NOT_FOUND", "Event not found.") from exc
+
+    def event_anywhere(self, api_version: str, event_id: str) -> SandboxEvent:
+        """An event found by its id alone, as v1 finds them."""
+        event = self._event_by_id(event_id)
+        with self.lock:
+            connection = self.connections.get(event.connection_id)
+        if connection is None or connection.api_version != api_version:
+            raise SandboxError(404, "FST_ERR_EVENT_NOT_FOUND", "Event not found.")
+        return event
+
+    def add_event(self, connection_id: str, fields: dict) -> SandboxEvent:
+        """A new one-off event, announced like a calendar change (control API)."""
+        with self.lock:
+            connection = self.connection_by_id(connection_id)
+            self.events_of(connection)
+            start, end = _moments(fields)
+            event = new_event(
+                connection,
+                title=str(fields.get("title") or "New meeting"),
+                start=start,
+                end=end,
+                meeting_url=fields.get("meeting_url") or None,
+                moment=now(),
+            )
+            self.events[connection.id][event.id] = event
+            self.changed(connection, "calendar.event_created", [event])
+            return event
+
+    def change_event(self, event_id: str, fields: dict) -> SandboxEvent:
+        """Move, retitle or cancel an event, announced like a calendar change (control API).
+
+        A new start without an end keeps the event's length.
+        """
+        with self.lock:
+            event = self._event_by_id(event_id)
+            connection = self.connections[event.connection_id]
+            if fields.get("cancelled") is True:
+                event.status = "cancelled"
+            if "start" in fields or "end" in fields:
+                start = _moment(fields.get("start")) if "start" in fields else event.start
+                default_end = (start or event.start) + (event.end - event.start)
+                event.start, event.end = _moments(
+                    {"start": start, "end": fields.get("end") or default_end}
+                )
+            if "title" in fields:
+                event.title = str(fields["title"])
+            if "meeting_url" in fields:
+                event.meeting_url = fields["meeting_url"] or None
+            event.is_exception = event.is_recurring
+            event.updated_at = now()
+            cancelled = event.status == "cancelled"
+            change = "calendar.event_cancelled" if cancelled else "calendar.event_updated"
+            self.changed(connection, change, [event])
+            return event
+
+    def _event_by_id(self, event_id: str) -> SandboxEvent:
+        try:
+            wanted = uuid.UUID(event_id)
+        except ValueError:
+            wanted = None
+        with self.lock:
+            for held in self.events.values():
+                if wanted in held:
+                    return held[wanted]
+        raise SandboxError(404, "FST_ERR_EVENT_NOT_FOUND", "Event not found.")
+
+    def connection_by_id(self, connection_id: str) -> SandboxConnection:
+        try:
+            return self.connections[uuid.UUID(str(connection_id))]
+        except (ValueError, KeyError) as exc:
+            raise SandboxError(404, "FST_ERR_CALENDAR_NOT_FOUND", "No such connection.") from exc
+
+
+def _moments(fields: dict) -> tuple[datetime, datetime]:
+    """`start` and `end` of a control request (ISO 8601 text or datetimes); an hour by default."""
+    try:
+        start = _moment(fields.get("start")) or now() + timedelta(minutes=30)
+        end = _moment(fields.get("end")) or start + timedelta(hours=1)
+    except ValueError as exc:
+        raise SandboxError(400, "FST_ERR_VALIDATION", f"start or end: {exc}") from exc
+    if end <= start:
+        raise SandboxError(400, "FST_ERR_VALIDATION", "end must be after start")
+    return start, end
+
+
+def _moment(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    moment = datetime.fromisoformat(str(value))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    return moment.astimezone(UTC)

@@ -16,6 +16,7 @@ from datetime import timedelta
 
 from standardwebhooks.webhooks import Webhook
 
+from sandbox.events import SandboxEvent
 from sandbox.state import SandboxConnection, SandboxState, iso, now
 
 logger = logging.getLogger(__name__)
@@ -26,31 +27,61 @@ VARIANTS = {None, "bad_signature", "stale", "duplicate"}
 
 
 def event_names(connection: SandboxConnection, change: str) -> str | None:
-    """The webhook a change sends: v1 only ever tells about syncs."""
+    """The webhook a change sends: v1 only ever tells that events were synced."""
     if connection.api_version == "v1":
-        return "calendar.sync_events" if change == "synced" else None
+        syncs = change == "synced" or change.startswith("calendar.event_")
+        return "calendar.sync_events" if syncs else None
     return "calendar.events_synced" if change == "synced" else change
 
 
+def instance(event: SandboxEvent, *, shift: float = 0) -> dict:
+    """An event instance as the v2 webhooks carry it (CalendarWebhook* in the spec)."""
+    return {
+        "event_id": str(event.id),
+        "start": iso(event.start + timedelta(seconds=shift)),
+        "end": iso(event.end + timedelta(seconds=shift)),
+        "title": event.title,
+        "status": event.status,
+        "is_all_day": False,
+        "is_exception": event.is_exception,
+        "bot_scheduled": event.bot is not None,
+        "meeting_url": event.meeting_url,
+        "meeting_platform": event.meeting_platform,
+    }
+
+
+def _series(events: list[SandboxEvent], shift: float) -> list[dict]:
+    """`events` grouped by series, as `calendar.events_synced` lists them."""
+    grouped: dict[uuid.UUID, list[SandboxEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.series_id, []).append(event)
+    return [
+        {**_series_fields(members), "instances": [instance(e, shift=shift) for e in members]}
+        for members in grouped.values()
+    ]
+
+
+def _series_fields(members: list[SandboxEvent]) -> dict:
+    return {
+        "event_type": "recurring" if members[0].is_recurring else "one_off",
+        "series_id": str(members[0].series_id),
+        "series_bot_scheduled": all(e.bot is not None for e in members),
+    }
+
+
 def payload(
-    connection: SandboxConnection, event: str, *, shift: float = 0, **overrides: object
+    connection: SandboxConnection,
+    event: str,
+    *,
+    events: list[SandboxEvent],
+    shift: float = 0,
+    **overrides: object,
 ) -> dict:
-    """The body of `event` for `connection`, its timestamps moved by `shift` seconds."""
+    """The body of `event` about `events` of `connection`, its times moved by `shift` seconds."""
     moment = lambda value: iso(value + timedelta(seconds=shift)) if value else None  # noqa: E731
     base = {"calendar_id": str(connection.id)}
-    instance = {
-        "event_id": str(uuid.uuid5(connection.id, "weekly")),
-        "start": iso(now() + timedelta(days=1)),
-        "end": iso(now() + timedelta(days=1, hours=1)),
-        "title": "Weekly sync",
-        "status": "confirmed",
-        "is_all_day": False,
-        "is_exception": False,
-        "bot_scheduled": False,
-        "meeting_url": "https://meet.google.com/abc-defg-hij",
-        "meeting_platform": "meet",
-    }
-    series = {"event_type": "one_off", "series_id": None, "series_bot_scheduled": False}
+    instances = [instance(e, shift=shift) for e in events]
+    series = _series_fields(events) if events else {}
     connection_fields = {
         "calendar_platform": connection.platform,
         "account_email": connection.account_email,
@@ -67,17 +98,22 @@ def payload(
             "calendar_platform": connection.platform,
             "deleted_at": moment(now()),
         },
-        "calendar.events_synced": {"events": [{**series, "instances": [instance]}]},
-        "calendar.event_created": {**series, "instances": [instance]},
+        "calendar.events_synced": {"events": _series(events, shift)},
+        "calendar.event_created": {**series, "instances": instances},
         "calendar.event_updated": {
             **series,
-            "is_exception": False,
-            "affected_instances": [instance],
+            "is_exception": any(e.is_exception for e in events),
+            "affected_instances": instances,
         },
-        "calendar.event_cancelled": {**series, "cancelled_instances": [instance]},
+        "calendar.event_cancelled": {
+            **{k: v for k, v in series.items() if k != "series_bot_scheduled"},
+            "cancelled_instances": instances,
+        },
         "calendar.sync_events": {
-            "last_updated_ts": moment(connection.synced_at or now()),
-            "affected_event_uuids": [instance["event_id"]],
+            "last_updated_ts": moment(
+                max([connection.synced_at or now(), *(e.updated_at for e in events)])
+            ),
+            "affected_event_uuids": [str(e.id) for e in events],
         },
     }.get(event, {})
     return {"event": event, "data": {**base, **data, **overrides}}
@@ -87,12 +123,19 @@ class WebhookSender:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
 
-    def notify(self, connection: SandboxConnection, change: str) -> None:
-        """Send the webhook for a change in the background, when a URL is configured."""
+    def notify(
+        self, connection: SandboxConnection, change: str, events: list[SandboxEvent]
+    ) -> None:
+        """Send the webhook for a change in the background, when a URL is configured.
+
+        A sync tells about every event of the calendar; an event change about that event.
+        """
         event = event_names(connection, change)
         if not self.state.webhook_url or event is None:
             return
-        body = payload(connection, event)
+        if change == "synced":
+            events = self.state.events_of(connection)
+        body = payload(connection, event, events=events)
         threading.Thread(
             target=self._deliver, args=(connection.api_version, body), daemon=True
         ).start()
@@ -102,15 +145,36 @@ class WebhookSender:
         connection: SandboxConnection,
         event: str,
         *,
+        event_id: str | None = None,
         variant: str | None = None,
         shift: float = 0,
         overrides: dict | None = None,
     ) -> tuple[dict, list[int]]:
-        """Send one webhook now and return its body and the receiver's status codes."""
+        """Send one webhook now and return its body and the receiver's status codes.
+
+        An event webhook is about `event_id`, or the calendar's next event; a sync about all.
+        """
         if variant not in VARIANTS:
             raise ValueError(f"variant must be one of {sorted(v for v in VARIANTS if v)}")
-        body = payload(connection, event, shift=shift, **(overrides or {}))
+        body = payload(
+            connection,
+            event,
+            events=self._about(connection, event, event_id),
+            shift=shift,
+            **(overrides or {}),
+        )
         return body, self._deliver(connection.api_version, body, variant=variant)
+
+    def _about(
+        self, connection: SandboxConnection, event: str, event_id: str | None
+    ) -> list[SandboxEvent]:
+        if event_id is not None:
+            return [self.state.event(connection, event_id)]
+        events = self.state.events_of(connection)
+        if event in ("calendar.events_synced", "calendar.sync_events"):
+            return events
+        upcoming = [e for e in events if e.start > now()]
+        return upcoming[:1] or events[-1:]
 
     def _deliver(self, api_version: str, body: dict, *, variant: str | None = None) -> list[int]:
         data = json.dumps(body)

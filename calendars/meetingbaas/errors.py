@@ -49,8 +49,23 @@ class NotFound(MeetingBaasError):
     summary = "Meeting BaaS does not know this calendar connection (deleted remotely?)"
 
 
+class EventNotFound(NotFound):
+    summary = "Meeting BaaS does not know this event (or no bot is scheduled on it)"
+
+
 class Conflict(MeetingBaasError):
     summary = "Meeting BaaS already has a connection for this calendar"
+
+
+class BotConflict(Conflict):
+    summary = (
+        "Meeting BaaS refused to change the bot: one is already scheduled, "
+        "or it has joined or is about to"
+    )
+
+
+class NotSupported(MeetingBaasError):
+    summary = "The configured Meeting BaaS API version cannot do this"
 
 
 class InvalidRequest(MeetingBaasError):
@@ -77,3 +92,15 @@ class Unavailable(MeetingBaasError):
 class BadResponse(MeetingBaasError):
     transient = True
     summary = "Meeting BaaS sent an answer the portal cannot read"
+
+
+def about_events(exc: MeetingBaasError) -> MeetingBaasError:
+    """`exc` as it reads for a call on events and bots: a 404 is the event's unless it names
+    the calendar, a 409 is the bot's."""
+    if isinstance(exc, NotFound) and "CALENDAR_NOT_FOUND" not in exc.code.upper():
+        kind: type[MeetingBaasError] = EventNotFound
+    elif isinstance(exc, Conflict):
+        kind = BotConflict
+    else:
+        return exc
+    return kind(exc.message, http_status=exc.http_status, code=exc.code)

@@ -6,7 +6,11 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from calendars.lib.remote_values import CUT_MARK, REMOTE_TEXT_MAX_CHARS
 from calendars.meetingbaas.errors import BadResponse
+
+# An e-mail address cannot be longer (RFC 5321); a longer "address" is kept cut, for reading.
+EMAIL_MAX_CHARS = 254
 
 
 def require(body: Any, key: str, kind: type | tuple[type, ...] = object) -> Any:
@@ -21,6 +25,17 @@ def require(body: Any, key: str, kind: type | tuple[type, ...] = object) -> Any:
 def optional_str(body: dict, key: str) -> str | None:
     value = body.get(key)
     return None if value is None else str(value)
+
+
+def bounded(value: object, limit: int = REMOTE_TEXT_MAX_CHARS) -> str | None:
+    """Remote text fit to keep in memory and show: NUL replaced, cut with a mark past `limit`.
+
+    Titles, URLs and reasons come from people's calendars and may be of any length.
+    """
+    if value is None:
+        return None
+    text = str(value).replace("\x00", "\ufffd")
+    return text if len(text) <= limit else text[: limit - len(CUT_MARK)] + CUT_MARK
 
 
 def uuid_of(body: dict, key: str) -> UUID:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -69,3 +70,132 @@ class ResyncOutcome:
 
     synced: list[UUID]
     errors: dict[UUID, str]
+
+
+class MeetingPlatform(enum.StrEnum):
+    """Where a meeting happens, as told by its URL (see meeting_urls.platform_of)."""
+
+    ZOOM = "zoom"
+    GOOGLE_MEET = "google_meet"
+    TEAMS = "teams"
+    OTHER = "other"
+    NONE = "none"
+
+
+class EventStatus(enum.StrEnum):
+    CONFIRMED = "confirmed"
+    CANCELLED = "cancelled"
+
+
+class RecordingMode(enum.StrEnum):
+    SPEAKER_VIEW = "speaker_view"
+    GALLERY_VIEW = "gallery_view"
+    AUDIO_ONLY = "audio_only"
+
+
+@dataclass(frozen=True)
+class RemoteBot:
+    """The bot scheduled on an event, as far as the API describes it.
+
+    Neither API names a calendar bot by an id: it is addressed by its calendar and event.
+    v2 only says that one is scheduled (its name and mode stay None); v1 returns its settings.
+    """
+
+    bot_name: str | None = None
+    recording_mode: str | None = None
+
+    @property
+    def summary(self) -> str:
+        parts = [part for part in (self.bot_name, self.recording_mode) if part]
+        return ", ".join(parts) if parts else "settings not reported by the API"
+
+
+@dataclass(frozen=True)
+class RemoteEvent:
+    """One occurrence of a calendar event. Fields the API version or endpoint lacks are None.
+
+    `series_id` is v2's series UUID or v1's provider id of the recurring series, as text.
+    """
+
+    event_id: UUID
+    title: str
+    start: datetime
+    end: datetime
+    status: EventStatus
+    meeting_url: str | None
+    platform: MeetingPlatform
+    is_recurring: bool
+    series_id: str | None = None
+    organizer_email: str | None = None
+    bot: RemoteBot | None = None
+    updated_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[RemoteEvent]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class RemoteSeries:
+    """A v2 event series: a one-off event (one instance) or a recurring one."""
+
+    series_id: str
+    is_recurring: bool
+    events: list[RemoteEvent]
+
+
+@dataclass(frozen=True)
+class SeriesPage:
+    series: list[RemoteSeries]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class BotConfig:
+    """The bot settings a company chooses per customer; None leaves the API's default.
+
+    Sent as each version spells it (v2 nests the timeouts, v1 calls the entry message
+    `enter_message`...). Keys stay out of repr().
+    """
+
+    bot_name: str
+    recording_mode: RecordingMode | None = None
+    bot_image: str | None = None
+    entry_message: str | None = None
+    waiting_room_timeout: int | None = None
+    no_one_joined_timeout: int | None = None
+    silence_timeout: int | None = None
+    transcription_enabled: bool = False
+    transcription_api_key: str | None = field(default=None, repr=False)
+    callback_url: str | None = None
+    callback_secret: str | None = field(default=None, repr=False)
+    extra: Mapping[str, str] | None = None
+
+    @property
+    def summary(self) -> str:
+        """What a person reads about the bot: v2 reports no settings back, so keep this."""
+        return RemoteBot(self.bot_name, self.recording_mode and str(self.recording_mode)).summary
+
+
+@dataclass(frozen=True)
+class BotFailure:
+    """Why the API did not act on one event: its `code` and `message`, verbatim (bounded)."""
+
+    event_id: UUID
+    code: str
+    message: str
+    details: str | None = None
+
+
+@dataclass(frozen=True)
+class BotScheduling:
+    """What a schedule, update or removal did, event by event (v2 answers partial success)."""
+
+    succeeded: list[UUID]
+    failed: list[BotFailure]
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.failed

@@ -7,19 +7,39 @@ seen (it has events, or a `calendar.sync_events` webhook came), then active.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
+from django.views.decorators.debug import sensitive_variables
+
 from calendars.meetingbaas import errors
-from calendars.meetingbaas.parsing import optional_str, require, uuid_of
+from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, require_target
+from calendars.meetingbaas.meeting_urls import platform_of
+from calendars.meetingbaas.parsing import (
+    EMAIL_MAX_CHARS,
+    bounded,
+    optional_str,
+    require,
+    timestamp,
+    uuid_of,
+)
 from calendars.meetingbaas.status import v1_portal_status
 from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.types import (
     ApiVersion,
+    BotConfig,
+    BotScheduling,
+    EventPage,
+    EventStatus,
     OAuthGrant,
     Platform,
+    RemoteBot,
     RemoteConnection,
+    RemoteEvent,
     RemoteRawCalendar,
     ResyncOutcome,
+    SeriesPage,
 )
 
 
@@ -95,6 +115,110 @@ class V1Client:
                 return connection
         return None
 
+    def list_events(
+        self, remote_id: UUID, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> EventPage:
+        """One page (of up to 100, v1's size) of the events starting within the window."""
+        params = {
+            "calendar_id": str(remote_id),
+            "start_date_gte": iso_z(start),
+            "start_date_lte": iso_z(end),
+            "status": "all",  # v1's default, "upcoming", would leave out the window's past
+        }
+        if cursor:
+            params["cursor"] = cursor
+        return call_about_events(
+            self.transport, "GET", "/calendar_events/", params=params, parse=_event_page
+        )
+
+    def iter_events(
+        self, remote_id: UUID, *, start: datetime, end: datetime
+    ) -> Iterator[RemoteEvent]:
+        """Every event of the window, page after page (a bounded number of pages)."""
+        return iter_pages(
+            lambda cursor: self.list_events(remote_id, start=start, end=end, cursor=cursor)
+        )
+
+    def list_series(self, remote_id: UUID, cursor: str | None = None) -> SeriesPage:
+        raise errors.NotSupported("API v1 lists no event series; list the events instead.")
+
+    def get_event(self, remote_id: UUID, event_id: UUID | str) -> RemoteEvent:
+        def parse(body: object) -> RemoteEvent:
+            # v1 finds events by their own id alone: another calendar's is not this one's.
+            if isinstance(body, dict) and str(body.get("calendar_uuid")) != str(remote_id):
+                raise errors.EventNotFound(f"event {event_id} belongs to another calendar")
+            return _event(body)
+
+        return call_about_events(self.transport, "GET", f"/calendar_events/{event_id}", parse=parse)
+
+    def schedule_bot(
+        self,
+        remote_id: UUID,
+        *,
+        config: BotConfig,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        """Schedule `config`'s bot on the event (and, with `all_occurrences`, its series).
+
+        v1 answers all or nothing: a refusal is an error (BotConflict when one is already
+        scheduled), never a partial result.
+        """
+        return call_about_events(
+            self.transport,
+            "POST",
+            f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
+            params=_occurrences(all_occurrences),
+            json=_config_body(config),
+            idempotent=False,
+            parse=_scheduling,
+        )
+
+    def update_bot(
+        self,
+        remote_id: UUID,
+        *,
+        config: BotConfig,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        return call_about_events(
+            self.transport,
+            "PATCH",
+            f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
+            params=_occurrences(all_occurrences),
+            json=_config_body(config),
+            parse=_scheduling,
+        )
+
+    def remove_bot(
+        self,
+        remote_id: UUID,
+        *,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        """Unschedule the bot; v1 does not mind when none was scheduled."""
+        return call_about_events(
+            self.transport,
+            "DELETE",
+            f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
+            params=_occurrences(all_occurrences),
+            parse=lambda body: _scheduling(body, removed=True),
+        )
+
+    @staticmethod
+    def _event_of(event_id: UUID | str | None, series_id: str | None, all_occurrences: bool) -> str:
+        require_target(event_id, series_id, all_occurrences)
+        if event_id is None:
+            raise errors.NotSupported(
+                "API v1 addresses bots by event: name one event of the series."
+            )
+        return str(event_id)
+
     def _has_events(self, remote_id: UUID) -> bool:
         return self.transport.call(
             "GET",
@@ -158,3 +282,85 @@ def _connection(data: dict, *, has_synced: bool, is_detailed: bool = True) -> Re
         raw_calendar_id=optional_str(data, "google_id"),
         is_detailed=is_detailed,
     )
+
+
+def _event(data: object) -> RemoteEvent:
+    if not isinstance(data, dict):
+        raise errors.BadResponse("an event is not an object")
+    url = bounded(data.get("meeting_url")) or None
+    start, end = timestamp(data, "start_time"), timestamp(data, "end_time")
+    if start is None or end is None:
+        raise errors.BadResponse("an event has no start or end time")
+    bot = data.get("bot_param")
+    return RemoteEvent(
+        event_id=uuid_of(data, "uuid"),
+        series_id=bounded(data.get("recurring_event_id"), 1024),
+        title=bounded(require(data, "name", str)) or "",
+        start=start,
+        end=end,
+        status=EventStatus.CANCELLED if data.get("deleted") is True else EventStatus.CONFIRMED,
+        meeting_url=url,
+        platform=platform_of(url),
+        is_recurring=data.get("is_recurring") is True,
+        organizer_email=_organizer(data.get("raw")),
+        bot=_bot(bot) if isinstance(bot, dict) else None,
+        updated_at=timestamp(data, "last_updated_at"),
+    )
+
+
+def _organizer(raw: object) -> str | None:
+    """v1 names no organizer but passes the provider's event on: Google's or Microsoft's shape."""
+    organizer = raw.get("organizer") if isinstance(raw, dict) else None
+    if not isinstance(organizer, dict):
+        return None
+    address = organizer.get("email") or (organizer.get("emailAddress") or {}).get("address")
+    return bounded(address, EMAIL_MAX_CHARS) if isinstance(address, str) else None
+
+
+def _bot(param: dict) -> RemoteBot:
+    mode = param.get("recording_mode")
+    return RemoteBot(
+        bot_name=bounded(param.get("bot_name"), 255),
+        recording_mode=str(mode) if isinstance(mode, str) else None,
+    )
+
+
+def _event_page(body: object) -> EventPage:
+    events = [_event(item) for item in require(body, "data", list)]
+    return EventPage(events=events, next_cursor=optional_str(body, "next") or None)
+
+
+def _scheduling(body: object, *, removed: bool = False) -> BotScheduling:
+    """v1 answers the events it changed; one still without (or still with) a bot was not."""
+    if not isinstance(body, list):
+        raise errors.BadResponse("a bot call did not answer a list of events")
+    events = [_event(item) for item in body]
+    done = [e.event_id for e in events if (e.bot is None) == removed]
+    return BotScheduling(succeeded=done, failed=[])
+
+
+def _occurrences(all_occurrences: bool) -> dict[str, str]:
+    return {"all_occurrences": "true"} if all_occurrences else {}
+
+
+@sensitive_variables("body")
+def _config_body(config: BotConfig) -> dict[str, Any]:
+    """The bot settings as v1's BotParam spells them; unset ones left out."""
+    optional = {
+        "recording_mode": config.recording_mode and str(config.recording_mode),
+        "bot_image": config.bot_image,
+        "enter_message": config.entry_message,
+        "waiting_room_timeout": config.waiting_room_timeout,
+        "noone_joined_timeout": config.no_one_joined_timeout,
+        "silence_timeout": config.silence_timeout,
+        "webhook_url": config.callback_url,
+        "extra": dict(config.extra) if config.extra else None,
+    }
+    body = {"bot_name": config.bot_name}
+    body |= {name: value for name, value in optional.items() if value is not None}
+    if config.transcription_enabled:
+        body["speech_to_text"] = {
+            "provider": "Gladia",
+            "api_key": config.transcription_api_key,
+        }
+    return body

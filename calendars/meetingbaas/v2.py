@@ -3,23 +3,43 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.meetingbaas import errors
-from calendars.meetingbaas.parsing import optional_str, require, timestamp, uuid_of
+from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, require_target
+from calendars.meetingbaas.meeting_urls import platform_of
+from calendars.meetingbaas.parsing import (
+    EMAIL_MAX_CHARS,
+    bounded,
+    optional_str,
+    require,
+    timestamp,
+    uuid_of,
+)
 from calendars.meetingbaas.status import v2_portal_status
 from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.types import (
     ApiVersion,
+    BotConfig,
+    BotFailure,
+    BotScheduling,
+    EventPage,
+    EventStatus,
     OAuthGrant,
     Platform,
+    RemoteBot,
     RemoteConnection,
+    RemoteEvent,
     RemoteRawCalendar,
+    RemoteSeries,
+    SeriesPage,
 )
 
-PAGE_SIZE = 250  # the largest page GET /v2/calendars serves
+PAGE_SIZE = 250  # the largest page GET /v2/calendars, /events and /series serve
 
 
 class V2Client:
@@ -110,6 +130,136 @@ class V2Client:
             return unnamed[0]
         return None
 
+    def list_events(
+        self, remote_id: UUID, *, start: datetime, end: datetime, cursor: str | None = None
+    ) -> EventPage:
+        """One page of the events starting at or after `start` and ending by `end`."""
+        params: dict[str, str | int] = {
+            "limit": PAGE_SIZE,
+            "start_date": iso_z(start),
+            "end_date": iso_z(end),
+            # Cancellations are news the portal needs, not noise to filter out.
+            "show_cancelled": "true",
+        }
+        if cursor:
+            params["cursor"] = cursor
+        return call_about_events(
+            self.transport,
+            "GET",
+            f"/v2/calendars/{remote_id}/events",
+            params=params,
+            parse=_event_page,
+        )
+
+    def iter_events(
+        self, remote_id: UUID, *, start: datetime, end: datetime
+    ) -> Iterator[RemoteEvent]:
+        """Every event of the window, page after page (a bounded number of pages)."""
+        return iter_pages(
+            lambda cursor: self.list_events(remote_id, start=start, end=end, cursor=cursor)
+        )
+
+    def list_series(self, remote_id: UUID, cursor: str | None = None) -> SeriesPage:
+        params: dict[str, str | int] = {"limit": PAGE_SIZE, "show_cancelled": "true"}
+        if cursor:
+            params["cursor"] = cursor
+        return call_about_events(
+            self.transport,
+            "GET",
+            f"/v2/calendars/{remote_id}/series",
+            params=params,
+            parse=_series_page,
+        )
+
+    def get_event(self, remote_id: UUID, event_id: UUID | str) -> RemoteEvent:
+        return call_about_events(
+            self.transport,
+            "GET",
+            f"/v2/calendars/{remote_id}/events/{event_id}",
+            parse=lambda body: _event(require(body, "data", dict)),
+        )
+
+    def schedule_bot(
+        self,
+        remote_id: UUID,
+        *,
+        config: BotConfig,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        """Schedule `config`'s bot on one event, or on every future occurrence of a series.
+
+        v2 always wants the series: without `series_id`, the event is read first to learn it.
+        An event that could not get its bot (no meeting URL, one already scheduled...) is in
+        the answer's `failed`, not an error.
+        """
+        target = self._target(remote_id, event_id, series_id, all_occurrences)
+        return call_about_events(
+            self.transport,
+            "POST",
+            f"/v2/calendars/{remote_id}/bots",
+            json={**target, **_config_body(config)},
+            # No idempotency key: a resent create whose answer was lost would be refused
+            # event by event as "already scheduled", so it is not resent blindly.
+            idempotent=False,
+            parse=_scheduling,
+        )
+
+    def update_bot(
+        self,
+        remote_id: UUID,
+        *,
+        config: BotConfig,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        """Give scheduled bots new settings (refused with BotConflict within 4 min of joining)."""
+        target = self._target(remote_id, event_id, series_id, all_occurrences)
+        return call_about_events(
+            self.transport,
+            "PATCH",
+            f"/v2/calendars/{remote_id}/bots",
+            json={**target, **_config_body(config)},
+            parse=_scheduling,
+        )
+
+    def remove_bot(
+        self,
+        remote_id: UUID,
+        *,
+        event_id: UUID | str | None = None,
+        series_id: str | None = None,
+        all_occurrences: bool = False,
+    ) -> BotScheduling:
+        """Cancel scheduled bots; a bot already in the meeting leaves it."""
+        target = self._target(remote_id, event_id, series_id, all_occurrences)
+        return call_about_events(
+            self.transport,
+            "DELETE",
+            f"/v2/calendars/{remote_id}/bots",
+            json=target,
+            parse=_scheduling,
+        )
+
+    def _target(
+        self,
+        remote_id: UUID,
+        event_id: UUID | str | None,
+        series_id: str | None,
+        all_occurrences: bool,
+    ) -> dict[str, Any]:
+        require_target(event_id, series_id, all_occurrences)
+        if series_id is None:
+            series_id = self.get_event(remote_id, str(event_id)).series_id
+            if series_id is None:
+                raise errors.BadResponse(f"event {event_id} belongs to no series")
+        target: dict[str, Any] = {"series_id": str(series_id), "all_occurrences": all_occurrences}
+        if not all_occurrences:
+            target["event_id"] = str(event_id)
+        return target
+
 
 def _raw_calendars(body: object) -> list[RemoteRawCalendar]:
     return [
@@ -179,3 +329,98 @@ def _connection(
         updated_at=timestamp(data, "updated_at"),
         is_detailed=is_detailed,
     )
+
+
+def _event(data: object, series: dict | None = None) -> RemoteEvent:
+    """An event from a listing, a detail answer or a series (`series` holds what it lacks)."""
+    if not isinstance(data, dict):
+        raise errors.BadResponse("an event is not an object")
+    context = {**(series or {}), **data}
+    url = bounded(data.get("meeting_url")) or None
+    start, end = timestamp(data, "start_time"), timestamp(data, "end_time")
+    if start is None or end is None:
+        raise errors.BadResponse("an event has no start or end time")
+    return RemoteEvent(
+        event_id=uuid_of(data, "event_id"),
+        series_id=optional_str(context, "series_id"),
+        title=bounded(require(data, "title", str)) or "",
+        start=start,
+        end=end,
+        # A tentative meeting may still take place: it keeps its bot like a confirmed one.
+        status=EventStatus.CANCELLED
+        if data.get("status") == "cancelled"
+        else EventStatus.CONFIRMED,
+        meeting_url=url,
+        platform=platform_of(url),
+        is_recurring=context.get("event_type") == "recurring",
+        organizer_email=bounded(data.get("organizer_email"), EMAIL_MAX_CHARS),
+        bot=RemoteBot() if data.get("bot_scheduled") is True else None,
+        updated_at=timestamp(data, "updated_at"),
+    )
+
+
+def _event_page(body: object) -> EventPage:
+    events = [_event(item) for item in require(body, "data", list)]
+    return EventPage(events=events, next_cursor=optional_str(body, "cursor") or None)
+
+
+def _series_page(body: object) -> SeriesPage:
+    series = []
+    for item in require(body, "data", list):
+        instances = require(item, "events", list)
+        series.append(
+            RemoteSeries(
+                series_id=str(uuid_of(item, "series_id")),
+                is_recurring=item.get("event_type") == "recurring",
+                events=[_event(instance, series=item) for instance in instances],
+            )
+        )
+    return SeriesPage(series=series, next_cursor=optional_str(body, "cursor") or None)
+
+
+def _scheduling(body: object) -> BotScheduling:
+    succeeded = [uuid_of(item, "event_id") for item in require(body, "data", list)]
+    failed = [
+        BotFailure(
+            event_id=uuid_of(item, "event_id"),
+            code=bounded(item.get("code"), 200) or "",
+            message=bounded(item.get("message")) or "",
+            details=bounded(item.get("details")),
+        )
+        for item in require(body, "errors", list)
+    ]
+    return BotScheduling(succeeded=succeeded, failed=failed)
+
+
+@sensitive_variables("body", "transcription")
+def _config_body(config: BotConfig) -> dict[str, Any]:
+    """The bot settings as POST and PATCH /v2/calendars/{id}/bots take them; unset ones left out."""
+    body: dict[str, Any] = {"bot_name": config.bot_name}
+    optional = {
+        "recording_mode": config.recording_mode and str(config.recording_mode),
+        "bot_image": config.bot_image,
+        "entry_message": config.entry_message,
+        "extra": dict(config.extra) if config.extra else None,
+    }
+    body |= {name: value for name, value in optional.items() if value is not None}
+    timeouts = {
+        "waiting_room_timeout": config.waiting_room_timeout,
+        "no_one_joined_timeout": config.no_one_joined_timeout,
+        "silence_timeout": config.silence_timeout,
+    }
+    if any(value is not None for value in timeouts.values()):
+        body["timeout_config"] = {k: v for k, v in timeouts.items() if v is not None}
+    # Both switches are always sent: a PATCH that left one out would keep the old setting.
+    body["transcription_enabled"] = config.transcription_enabled
+    if config.transcription_enabled:
+        transcription: dict[str, Any] = {"provider": "gladia"}
+        if config.transcription_api_key:
+            transcription["api_key"] = config.transcription_api_key
+        body["transcription_config"] = transcription
+    body["callback_enabled"] = bool(config.callback_url)
+    if config.callback_url:
+        callback: dict[str, Any] = {"url": config.callback_url}
+        if config.callback_secret:
+            callback["secret"] = config.callback_secret
+        body["callback_config"] = callback
+    return body
