@@ -26,6 +26,9 @@ TASKS: dict[str, str] = {
     "sweep_pending_webhooks": "calendars.tasks.sweep_pending_webhooks",
     "sweep_bulk_jobs": "calendars.tasks.sweep_bulk_jobs",
     "renew_expiring_subscriptions": "calendars.tasks.renew_expiring_subscriptions",
+    "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
+    "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
+    "apply_bot_policy": "calendars.tasks.apply_bot_policy",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -40,6 +43,7 @@ WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
 HEARTBEAT_SCHEDULE = "Cluster heartbeat"
 BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
 RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
+MEETING_SYNC_SCHEDULE = "Sync meetings (this minute's share of the calendars)"
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,8 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(WEBHOOK_SWEEP_SCHEDULE, "sweep_pending_webhooks", 5),
         Periodic(BULK_SWEEP_SCHEDULE, "sweep_bulk_jobs", 2),
         Periodic(RENEWAL_SCHEDULE, "renew_expiring_subscriptions", 60),
+        # Every minute, each integration in its turn (calendars/meetings/sync.py).
+        Periodic(MEETING_SYNC_SCHEDULE, "queue_meeting_syncs", 1),
         Periodic(HEARTBEAT_SCHEDULE, "heartbeat", 1),
     ]
 

@@ -28,6 +28,9 @@ VIEW_ONLY = {
         "bulkjob",
         "refreshrun",
         "consentlink",
+        "meeting",
+        "botpolicy",
+        "botattempt",
     ],
 }
 # django-q2's lists (read-only for everyone, see calendars/admin/queue.py) are for the Admin
@@ -48,6 +51,10 @@ API_ACTIONS = [
     # Consent links: created through actions, revoked by changing them.
     "calendars.add_consentlink",
     "calendars.change_consentlink",
+    # Meetings: bots scheduled, changed and removed, and the customers' bot policies.
+    "calendars.run_bot_actions",
+    "calendars.add_botpolicy",
+    "calendars.change_botpolicy",
 ]
 
 

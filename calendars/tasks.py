@@ -15,6 +15,8 @@ from django.conf import settings
 from django.utils import timezone
 
 from calendars.actions import bulk, refresh, subscriptions, webhook_deliveries
+from calendars.meetings import bots
+from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration
 from calendars.queue import TaskNotAllowed
 
@@ -73,6 +75,24 @@ def renew_expiring_subscriptions() -> str:
 def refresh_all_integrations() -> dict[str, int]:
     """Refresh every live integration, each API version in use from its own listing."""
     return asdict(refresh.refresh_every_version())
+
+
+def queue_meeting_syncs() -> int:
+    """Queue this minute's share of the active integrations' meeting window syncs."""
+    return meetings.queue_due_syncs()
+
+
+def sync_meeting_windows(integration_ids: list[int]) -> dict[str, int]:
+    """List each integration's meetings window into the mirror (idempotent: it stores what
+    the API says now)."""
+    return meetings.sync_windows(integration_ids)
+
+
+def apply_bot_policy(meeting_ids: list[int]) -> str:
+    """Schedule the bot policy's bots on meetings that still want one (once per event)."""
+    outcomes = bots.apply_policy(meeting_ids)
+    done = sum(outcome.succeeded for outcome in outcomes)
+    return f"{done} of {len(outcomes)} bot(s) scheduled"
 
 
 def refused(reason: str) -> None:

@@ -277,6 +277,21 @@ STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 # The hourly check renews (v2) push subscriptions lapsing within this many hours.
 SUBSCRIPTION_RENEW_HOURS = env.int("SUBSCRIPTION_RENEW_HOURS", default=24)
 
+# --- Meetings and bots (issue 16) ----------------------------------------------------------
+# The portal mirrors each active integration's meetings from a day behind to this many days
+# ahead, re-listing every calendar's window every MEETINGS_SYNC_MINUTES (spread over them).
+MEETINGS_WINDOW_DAYS = env.int("MEETINGS_WINDOW_DAYS", default=14)
+MEETINGS_SYNC_MINUTES = env.int("MEETINGS_SYNC_MINUTES", default=30)
+# "Meetings at risk" looks this far ahead; a calendar Meeting BaaS last synced longer ago than
+# MEETINGS_SYNC_STALE_HOURS puts its meetings at risk.
+AT_RISK_HOURS = env.int("AT_RISK_HOURS", default=24)
+MEETINGS_SYNC_STALE_HOURS = env.int("MEETINGS_SYNC_STALE_HOURS", default=6)
+if min(MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS, MEETINGS_SYNC_STALE_HOURS) < 1:
+    _problems.append(
+        "MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS and "
+        "MEETINGS_SYNC_STALE_HOURS must each be 1 or more"
+    )
+
 # --- Consent links ------------------------------------------------------------------------
 # Customers grant calendar access through a link (calendars/consent/). The provider sends the
 # person back to PORTAL_PUBLIC_URL + /connect/callback/, which must be registered as a redirect

@@ -20,6 +20,8 @@ from calendars.actions.refresh import disconnect_locked
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.status import v2_portal_status
 from calendars.meetingbaas.types import ApiVersion
+from calendars.meetings import sync as meetings
+from calendars.meetings.news import events_in
 from calendars.models import Integration, WebhookDelivery
 from calendars.status import Cause, PortalStatus, ended_by_sync, is_older
 
@@ -162,11 +164,31 @@ def _events_synced(integration: Integration, delivery: WebhookDelivery) -> str:
             PortalStatus.ACTIVE, "Sync reported by webhook.", cause=Cause.WEBHOOK, user=None
         )
     integration.save()
+    _meetings_changed(integration, delivery)
     return Outcome.APPLIED
 
 
-def _event_message(integration: Integration, delivery: WebhookDelivery) -> str:
-    return Outcome.RECORDED  # stored and counted per integration; bots are later work
+def _meetings_changed(integration: Integration, delivery: WebhookDelivery) -> str:
+    """The meetings a v2 event webhook describes, or those a v1 sync names (fetched: v1 sends
+    their ids alone), into the mirror."""
+    if not integration.is_live:
+        return Outcome.RECORDED
+    data = delivery.payload["data"]
+    if integration.api_version == ApiVersion.V1:
+        ids = [UUID(str(event_id)) for event_id in data.get("affected_event_uuids") or []]
+        outcome = meetings.fetch_news(integration, ids)
+    else:
+        # Sent by Svix when it happened: the webhook's time orders it against other news.
+        as_of = delivery.event_time or delivery.received_at
+        outcome = meetings.apply_news(integration, events_in(delivery.event, data), as_of=as_of)
+    return MEETING_OUTCOMES[outcome]
+
+
+MEETING_OUTCOMES = {
+    "applied": Outcome.APPLIED,
+    "stale": Outcome.STALE,
+    "recorded": Outcome.RECORDED,
+}
 
 
 Handler = Callable[[Integration, WebhookDelivery], str]
@@ -178,8 +200,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "calendar.connection_updated": _connection_changed,
         "calendar.connection_deleted": _connection_deleted,
         "calendar.events_synced": _events_synced,
-        "calendar.event_created": _event_message,
-        "calendar.event_updated": _event_message,
-        "calendar.event_cancelled": _event_message,
+        "calendar.event_created": _meetings_changed,
+        "calendar.event_updated": _meetings_changed,
+        "calendar.event_cancelled": _meetings_changed,
     },
 }

@@ -7,6 +7,7 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
     consent,
     integrations,
     jobs,
+    meetings,
     queue,
     records,
     users,

@@ -48,6 +48,8 @@ from calendars.queries.diagnosis import (
 from calendars.queries.history import csv_rows, export_entries, integration_timeline
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
+# Meetings listed on an integration's page (the rest are one link away).
+NEXT_MEETINGS = 10
 RESYNC = (
     "Meeting BaaS will fetch each calendar's events again (v2: POST /v2/calendars/{id}/sync; v1: "
     "a resync of all the account's calendars), then each status is refreshed. Safe to repeat."
@@ -179,6 +181,11 @@ class IntegrationAdmin(admin.ModelAdmin):
                     remedies_for(obj, diagnosis),
                     credential=obj.credential,
                     integration=obj,
+                ),
+                "next_meetings": list(
+                    obj.meetings.filter(starts_at__gte=timezone.now()).order_by("starts_at", "pk")[
+                        :NEXT_MEETINGS
+                    ]
                 ),
             }
         return super().render_change_form(request, context, add, change, form_url, obj)

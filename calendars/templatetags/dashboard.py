@@ -6,6 +6,7 @@ from datetime import datetime
 from urllib.parse import urlencode
 
 from django import template
+from django.conf import settings
 from django.contrib import admin
 from django.db import models
 from django.http import HttpRequest
@@ -16,6 +17,7 @@ from calendars.admin.attention import PARAMETER
 from calendars.admin.fixes import FixButton
 from calendars.consent import links
 from calendars.lib.durations import duration_words
+from calendars.meetings import risk
 from calendars.models import ActionRecord, Credential, Integration, StatusChange
 from calendars.queries import dashboard
 from calendars.queries.diagnosis import Fix
@@ -58,6 +60,20 @@ def portal_dashboard(context: template.Context) -> dict:
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
         "links_url": reverse("admin:calendars_consentlink_changelist") + "?state=open",
+        "at_risk": _meetings_at_risk(request),
+    }
+
+
+def _meetings_at_risk(request: HttpRequest) -> dict | None:
+    """The lane that leads to "Meetings at risk", the morning view."""
+    if not request.user.has_perm("calendars.view_meeting"):
+        return None
+    counts = risk.counts()
+    return {
+        "hours": settings.AT_RISK_HOURS,
+        "total": counts["total"],
+        "summary": risk.summary(counts),
+        "url": reverse("admin:calendars_meeting_at_risk"),
     }
 
 

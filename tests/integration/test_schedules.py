@@ -20,6 +20,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.WEBHOOK_SWEEP_SCHEDULE: "calendars.tasks.sweep_pending_webhooks",
         queue.BULK_SWEEP_SCHEDULE: "calendars.tasks.sweep_bulk_jobs",
         queue.RENEWAL_SCHEDULE: "calendars.tasks.renew_expiring_subscriptions",
+        queue.MEETING_SYNC_SCHEDULE: "calendars.tasks.queue_meeting_syncs",
         queue.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
     }
 

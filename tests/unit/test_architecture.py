@@ -18,6 +18,7 @@ APP = ROOT / "calendars"
 ENTRY_POINTS = ("calendars.admin", "calendars.web", "calendars.tasks", "calendars.templatetags")
 LOWER_LAYERS = (
     "calendars.actions",
+    "calendars.meetings",
     "calendars.queries",
     "calendars.models",
     "calendars.status",

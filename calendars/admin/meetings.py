@@ -1,0 +1,452 @@
+"""Meetings, their bots and the customers' bot policies; "Meetings at risk", the morning view.
+
+The bot actions run in the request rather than as bulk jobs: a bulk job's items are
+integrations, judged "fixed" by the status an integration reaches after a check period,
+while a bot call's outcome is in its own answer. The few meetings a person selects at once
+(at most BOT_ACTION_LIMIT, one call each, one per series for "every occurrence") are done
+before the page answers, and each meeting's page keeps the outcome in its bot history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from calendars.admin.common import allows, excerpt, link
+from calendars.admin.records import CustomerFilter, IntegrationFilter
+from calendars.forms import SecretField
+from calendars.meetings import bots, risk
+from calendars.meetings.policy import policy_of
+from calendars.models import BotPolicy, Meeting
+from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
+
+BOT_ACTION_LIMIT = 50
+# Meetings listed on the at-risk page; the count above it tells how many there are in all.
+AT_RISK_LISTED = 200
+PERMISSION = "run_bot_actions"
+# What each bot action will do, on its confirmation page.
+EXPLANATIONS = {
+    "schedule_bot": "Meeting BaaS will send the customer's bot (its bot policy's settings) to "
+    "each meeting. A meeting that already has a bot keeps it.",
+    "schedule_bot_series": "Meeting BaaS will send the customer's bot to every future "
+    "occurrence of each meeting's series (one request per series).",
+    "change_bot_settings": "Each meeting's bot gets the settings of its customer's bot policy "
+    "as they are now. Meeting BaaS refuses within 4 minutes of the bot joining.",
+    "remove_bot": "Each meeting's bot is cancelled; a bot already in the meeting leaves it.",
+}
+VERBS = {
+    "schedule_bot": lambda ids, user: bots.schedule(ids, acting_user=user),
+    "schedule_bot_series": lambda ids, user: bots.schedule(
+        ids, acting_user=user, every_occurrence=True
+    ),
+    "change_bot_settings": lambda ids, user: bots.change(ids, acting_user=user),
+    "remove_bot": lambda ids, user: bots.remove(ids, acting_user=user),
+}
+
+
+class StartsFilter(admin.SimpleListFilter):
+    title = "starts"
+    parameter_name = "starts"
+    CHOICES = {
+        "past_day": "Past day",
+        "next_hour": "Next hour",
+        "today": "Today",
+        "next_24h": "Next 24 h",
+        "this_week": "This week",
+    }
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return list(self.CHOICES.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        bounds = self.bounds(self.value(), timezone.now())
+        if bounds is None:
+            return queryset
+        return queryset.filter(starts_at__gte=bounds[0], starts_at__lt=bounds[1])
+
+    @staticmethod
+    def bounds(value: str | None, now: datetime) -> tuple[datetime, datetime] | None:
+        """The range of start times a choice means, in TIME_ZONE's days and weeks."""
+        midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        monday = midnight - timedelta(days=midnight.weekday())
+        return {
+            "past_day": (now - timedelta(days=1), now),
+            "next_hour": (now, now + timedelta(hours=1)),
+            "today": (midnight, midnight + timedelta(days=1)),
+            "next_24h": (now, now + timedelta(hours=24)),
+            "this_week": (monday, monday + timedelta(days=7)),
+        }.get(value or "")
+
+
+class HasUrlFilter(admin.SimpleListFilter):
+    title = "meeting URL"
+    parameter_name = "has_url"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("yes", "Has a meeting URL"), ("no", "No meeting URL")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.exclude(meeting_url="")
+        if self.value() == "no":
+            return queryset.filter(meeting_url="")
+        return queryset
+
+
+class IntegrationStatusFilter(admin.SimpleListFilter):
+    title = "integration status"
+    parameter_name = "integration_status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return list(STATUS_LABELS.items())
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        return queryset.filter(integration__status=value) if value else queryset
+
+
+class MeetingCustomerFilter(CustomerFilter):
+    lookup = "integration__credential__customer_id"
+
+
+@admin.register(Meeting)
+class MeetingAdmin(admin.ModelAdmin):
+    list_display = ("when", "title_cell", "customer", "platform", "bot", "integration_status")
+    list_filter = (
+        StartsFilter,
+        "has_bot",
+        HasUrlFilter,
+        "platform",
+        MeetingCustomerFilter,
+        IntegrationStatusFilter,
+        IntegrationFilter,
+    )
+    list_select_related = ("integration__credential__customer",)
+    search_fields = (
+        "title",
+        "integration__credential__account_email",
+        "integration__credential__customer__name",
+    )
+    search_help_text = "Title, account e-mail or customer name (part of it)."
+    show_full_result_count = False
+    fieldsets = (
+        (
+            "The event, as Meeting BaaS reported it",
+            {
+                "fields": (
+                    "title",
+                    "starts_at",
+                    "ends_at",
+                    "platform",
+                    "meeting_url",
+                    "organizer_email",
+                    "is_cancelled",
+                    "is_recurring",
+                    "series_id",
+                    "remote_event_id",
+                    "synced_at",
+                )
+            },
+        ),
+        ("Calendar", {"fields": ("customer_link", "integration_link")}),
+        ("Bot", {"fields": ("bot", "bot_summary", "policy")}),
+        ("Bot history (newest first)", {"fields": ("bot_history",)}),
+    )
+    readonly_fields = flatten_fieldsets(fieldsets)
+    actions = ("schedule_bot", "schedule_bot_series", "change_bot_settings", "remove_bot")
+    change_form_template = "admin/calendars/meeting/change_form.html"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # meetings come from the calendars
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the bot changes through its actions, which record themselves
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_run_bot_actions_permission(self, request: HttpRequest) -> bool:
+        return allows(request, PERMISSION)
+
+    def get_urls(self) -> list:
+        at_risk = self.admin_site.admin_view(self.at_risk_view)
+        return [
+            path("at-risk/", at_risk, name="calendars_meeting_at_risk"),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description="When", ordering="starts_at")
+    def when(self, meeting: Meeting) -> str:
+        start = timezone.localtime(meeting.starts_at)
+        cancelled = (
+            format_html("<br><small>{}</small>", "cancelled") if meeting.is_cancelled else ""
+        )
+        return format_html(
+            "{}<br><small>until {}</small>{}",
+            date_format(start, "DATETIME_FORMAT"),
+            date_format(timezone.localtime(meeting.ends_at), "TIME_FORMAT"),
+            cancelled,
+        )
+
+    @admin.display(description="Title", ordering="title")
+    def title_cell(self, meeting: Meeting) -> str:
+        return excerpt(meeting.title or "(no title)")
+
+    @admin.display(description="Customer / account")
+    def customer(self, meeting: Meeting) -> str:
+        credential = meeting.integration.credential
+        return format_html(
+            "{}<br><small>{}</small>", link(credential.customer), excerpt(credential.account_email)
+        )
+
+    @admin.display(description="Bot")
+    def bot(self, meeting: Meeting) -> str:
+        if meeting.has_bot:
+            return format_html("Scheduled<br><small>{}</small>", meeting.bot_summary)
+        if meeting.bot_failure:
+            return format_html("Failed<br><small>{}</small>", excerpt(meeting.bot_failure))
+        return "Not scheduled"
+
+    @admin.display(description="Integration", ordering="integration__status")
+    def integration_status(self, meeting: Meeting) -> str:
+        return link(meeting.integration, status_label(meeting.integration.status))
+
+    @admin.display(description="Customer")
+    def customer_link(self, meeting: Meeting) -> str:
+        return link(meeting.integration.credential.customer)
+
+    @admin.display(description="Integration")
+    def integration_link(self, meeting: Meeting) -> str:
+        integration = meeting.integration
+        return format_html(
+            "{} ({}), {}",
+            link(integration, str(integration.raw_calendar)),
+            integration.credential.account_email,
+            status_label(integration.status),
+        )
+
+    @admin.display(description="Bot policy")
+    def policy(self, meeting: Meeting) -> str:
+        policy = policy_of(meeting.integration.credential.customer_id)
+        if policy.pk is None:
+            return f"{policy.get_mode_display()} (the default: the customer has no policy)"
+        return link(policy, policy.get_mode_display())
+
+    @admin.display(description="History")
+    def bot_history(self, meeting: Meeting) -> str:
+        attempts = list(meeting.bot_attempts.all()[:50])
+        if not attempts:
+            return "Nothing asked of its bot yet."
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(timezone.localtime(a.at), "DATETIME_FORMAT"),
+                    a.get_action_display(),
+                    a.username,
+                    "done" if a.succeeded else "failed",
+                    a.message,
+                )
+                for a in attempts
+            ),
+        )
+        return format_html(
+            '<table class="timeline"><tr><th>When</th><th>What</th><th>Who</th>'
+            "<th>Outcome</th><th>Details</th></tr>{}</table>",
+            rows,
+        )
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Meeting | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context = {**context, "bot_buttons": self._buttons(request, obj)}
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    def _buttons(self, request: HttpRequest, meeting: Meeting) -> list[dict]:
+        allowed = self.get_actions(request)
+        wanted = ["change_bot_settings", "remove_bot"] if meeting.has_bot else ["schedule_bot"]
+        if not meeting.has_bot and meeting.series_id and meeting.is_recurring:
+            wanted.append("schedule_bot_series")
+        return [
+            {"action": name, "label": allowed[name].description, "pk": meeting.pk}
+            for name in wanted
+            if name in allowed
+        ]
+
+    @admin.action(description="Schedule bot", permissions=[PERMISSION])
+    def schedule_bot(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "schedule_bot")
+
+    @admin.action(description="Schedule bot on every occurrence", permissions=[PERMISSION])
+    def schedule_bot_series(
+        self, request: HttpRequest, queryset: QuerySet[Meeting]
+    ) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "schedule_bot_series")
+
+    @admin.action(description="Change bot settings", permissions=[PERMISSION])
+    def change_bot_settings(
+        self, request: HttpRequest, queryset: QuerySet[Meeting]
+    ) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "change_bot_settings")
+
+    @admin.action(description="Remove bot", permissions=[PERMISSION])
+    def remove_bot(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "remove_bot")
+
+    def _confirm_and_run(
+        self, request: HttpRequest, queryset: QuerySet[Meeting], action: str
+    ) -> HttpResponse | None:
+        """Show what will happen to which meetings; on confirmation do it and say how it went."""
+        meetings = list(
+            queryset.select_related("integration__credential__customer").order_by("starts_at")
+        )
+        if len(meetings) > BOT_ACTION_LIMIT:
+            self.message_user(
+                request,
+                f"{len(meetings)} meetings selected: bot actions take at most "
+                f"{BOT_ACTION_LIMIT} at once. Narrow the list with its filters.",
+                messages.WARNING,
+            )
+            return None
+        back = _safe_next(request)
+        if "confirm" in request.POST:
+            outcomes = VERBS[action]([m.pk for m in meetings], request.user)
+            _report(self, request, outcomes)
+            return HttpResponseRedirect(back or request.get_full_path())
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{self.get_actions(request)[action].description}: confirm",
+            "opts": self.model._meta,
+            "action": action,
+            "explanation": EXPLANATIONS[action],
+            "meetings": meetings,
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "next": back,
+        }
+        return TemplateResponse(request, "admin/calendars/meeting/confirm_bot_action.html", context)
+
+    def at_risk_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        h = risk.horizon()
+        meetings = list(risk.at_risk(h)[:AT_RISK_LISTED])
+        rows = [self._risk_row(m, h) for m in meetings]
+        counts = risk.counts(h)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Meetings at risk",
+            "opts": self.model._meta,
+            "rows": rows,
+            "counts": counts,
+            "summary": risk.summary(counts),
+            "hours": settings.AT_RISK_HOURS,
+            "listed": AT_RISK_LISTED,
+            "may_act": allows(request, PERMISSION),
+            "changelist": reverse("admin:calendars_meeting_changelist"),
+            "here": request.get_full_path(),
+        }
+        return TemplateResponse(request, "admin/calendars/meeting/at_risk.html", context)
+
+    def _risk_row(self, meeting: Meeting, h: risk.Horizon) -> dict:
+        integration = meeting.integration
+        reasons = risk.reasons(meeting, h)
+        fixes_here = any(reason.fix_on == "meeting" for reason in reasons)
+        return {
+            "meeting": meeting,
+            "url": reverse("admin:calendars_meeting_change", args=[meeting.pk]),
+            "integration_url": reverse("admin:calendars_integration_change", args=[integration.pk]),
+            "reasons": reasons,
+            "fix_on_integration": any(reason.fix_on == "integration" for reason in reasons),
+            # The bot can be scheduled from the list when that is the fix and a URL exists.
+            "can_schedule": fixes_here and bool(meeting.meeting_url) and not meeting.has_bot,
+        }
+
+
+def _safe_next(request: HttpRequest) -> str:
+    """Where to go once the action is done (the at-risk page sends its own address)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def _report(model_admin: admin.ModelAdmin, request: HttpRequest, outcomes: list) -> None:
+    for outcome in outcomes:
+        level = messages.SUCCESS if outcome.succeeded else messages.ERROR
+        model_admin.message_user(request, f"{outcome.meeting}: {outcome.message}", level)
+    if not outcomes:
+        model_admin.message_user(request, "Nothing was done.", messages.INFO)
+
+
+class BotPolicyForm(forms.ModelForm):
+    transcription_api_key = SecretField("Transcription API key")
+
+    class Meta:
+        model = BotPolicy
+        fields = (
+            "customer",
+            "mode",
+            "bot_name",
+            "recording_mode",
+            "bot_image",
+            "entry_message",
+            "waiting_room_timeout",
+            "no_one_joined_timeout",
+            "silence_timeout",
+            "transcription_enabled",
+            "callback_url",
+        )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["transcription_api_key"].help_text = (
+            "The speech-to-text provider's key, sent with each bot when transcription is on. "
+            "Stored encrypted and never shown again; leave blank to keep the stored one."
+        )
+
+    def save(self, commit: bool = True) -> BotPolicy:
+        key = self.cleaned_data.get("transcription_api_key")
+        if key:
+            self.instance.transcription_api_key = key
+            self.instance.transcription_api_key_replaced_at = timezone.now()
+        return super().save(commit)
+
+
+@admin.register(BotPolicy)
+class BotPolicyAdmin(admin.ModelAdmin):
+    form = BotPolicyForm
+    list_display = ("customer", "mode", "bot_name", "recording_mode", "key_stored", "updated_at")
+    list_filter = ("mode",)
+    list_select_related = ("customer",)
+    search_fields = ("customer__name",)
+    autocomplete_fields = ("customer",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # mode "none" says it; the history of the policy stays
+
+    @admin.display(description="Transcription key", boolean=True)
+    def key_stored(self, policy: BotPolicy) -> bool:
+        return policy.transcription_api_key is not None

@@ -1,0 +1,242 @@
+"""The bot verbs: schedule, change and remove the bot on meetings, by hand or by the policy.
+
+Each records what it asked and how it went (a `BotAttempt` per meeting acted on) and writes
+the answer into the mirror at once, so the lists need no sync to show it. A bot call's
+outcome is in its answer: there is nothing to wait for, unlike an integration's fix.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Value
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from calendars.actions.audit import PROBLEMS
+from calendars.lib.remote_values import fit
+from calendars.meetingbaas import client
+from calendars.meetingbaas.errors import BotConflict, EventNotFound
+from calendars.meetingbaas.types import BotConfig, BotScheduling
+from calendars.meetings.mirror import whole_second
+from calendars.meetings.policy import policy_of, wanting_a_bot
+from calendars.models import BotAttempt, Meeting
+
+logger = logging.getLogger(__name__)
+Action = BotAttempt.Action
+ALREADY_SCHEDULED = "BOT_ALREADY_SCHEDULED"
+# Begins the message of a failure that trying again later could cure.
+TRANSIENT_MARK = "Not done for now: "
+
+
+@dataclass(frozen=True)
+class Outcome:
+    meeting: Meeting
+    succeeded: bool
+    message: str
+
+
+def schedule(
+    meeting_ids: Iterable[int],
+    *,
+    acting_user: AbstractBaseUser | None,
+    every_occurrence: bool = False,
+) -> list[Outcome]:
+    """Schedule the customer's bot on each meeting, or on every future occurrence of its
+    series (one call per series however many of its meetings are chosen)."""
+    action = Action.SCHEDULE_SERIES if every_occurrence else Action.SCHEDULE
+    chosen = _meetings(meeting_ids)
+    if every_occurrence:
+        chosen = list({(m.integration_id, m.series_id or m.pk): m for m in chosen}.values())
+    return [_schedule_one(m, action, acting_user, every_occurrence) for m in chosen]
+
+
+def change(meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None) -> list[Outcome]:
+    """Give each meeting's bot the settings of the customer's bot policy now."""
+    return [
+        _call(
+            meeting,
+            Action.CHANGE,
+            acting_user,
+            lambda m, api, config: api.update_bot(
+                m.integration.remote_id, config=config, **_target(m)
+            ),
+        )
+        for meeting in _meetings(meeting_ids)
+    ]
+
+
+def remove(meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None) -> list[Outcome]:
+    """Cancel each meeting's bot (a bot already in the meeting leaves it)."""
+    return [
+        _call(
+            meeting,
+            Action.REMOVE,
+            acting_user,
+            lambda m, api, config: api.remove_bot(m.integration.remote_id, **_target(m)),
+        )
+        for meeting in _meetings(meeting_ids)
+    ]
+
+
+def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
+    """Schedule the policy's bot on the meetings that still want one, once per event.
+
+    A transient failure (rate limit, outage) gives the event back to the policy, so the next
+    sync or webhook asks again; any other failure stays on the meeting with the API's reason.
+    """
+    outcomes = []
+    for meeting in _meetings(meeting_ids):
+        claimed = wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(
+            auto_bot_at=timezone.now()
+        )
+        if not claimed:
+            continue  # asked already, or no longer wants a bot
+        outcome = _schedule_one(meeting, Action.POLICY, None, every_occurrence=False)
+        if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
+            Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _meetings(meeting_ids: Iterable[int]) -> list[Meeting]:
+    return list(
+        Meeting.objects.filter(pk__in=list(meeting_ids))
+        .select_related("integration__credential")
+        .order_by("starts_at", "pk")
+    )
+
+
+def _target(meeting: Meeting, every_occurrence: bool = False) -> dict:
+    # v2 wants the series on every bot call: the stored one spares a GET of the event.
+    return {
+        "event_id": meeting.remote_event_id,
+        "series_id": meeting.series_id or None,
+        "all_occurrences": every_occurrence,
+    }
+
+
+def _schedule_one(
+    meeting: Meeting, action: str, acting_user: AbstractBaseUser | None, every_occurrence: bool
+) -> Outcome:
+    return _call(
+        meeting,
+        action,
+        acting_user,
+        lambda m, api, config: api.schedule_bot(
+            m.integration.remote_id, config=config, **_target(m, every_occurrence)
+        ),
+    )
+
+
+def _call(
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    call: Callable[[Meeting, object, BotConfig | None], BotScheduling],
+) -> Outcome:
+    """Make the bot call for `meeting`, write its answer into the mirror, record it."""
+    started = whole_second(timezone.now())
+    removing = action == Action.REMOVE
+    try:
+        config = (
+            None if removing else policy_of(meeting.integration.credential.customer_id).bot_config()
+        )
+        answer = call(meeting, client(meeting.integration.api_version), config)
+    except BotConflict as exc:
+        if action == Action.CHANGE or removing:
+            return _record(meeting, action, acting_user, False, str(exc))
+        # v1's 409: the event has its bot already, which is what was asked.
+        _mark(meeting, [meeting.remote_event_id], has_bot=True, summary="", as_of=started)
+        return _record(meeting, action, acting_user, True, "A bot was already scheduled.")
+    except EventNotFound as exc:
+        if not removing:
+            return _record(meeting, action, acting_user, False, str(exc))
+        _mark(meeting, [meeting.remote_event_id], has_bot=False, summary="", as_of=started)
+        return _record(meeting, action, acting_user, True, "No bot was scheduled.")
+    except PROBLEMS as exc:
+        mark = TRANSIENT_MARK if getattr(exc, "transient", False) else ""
+        return _record(meeting, action, acting_user, False, f"{mark}{exc}")
+    summary = config.summary if config is not None else ""
+    _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
+    return _judge(meeting, action, acting_user, answer, not removing)
+
+
+def _judge(
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    answer: BotScheduling,
+    has_bot: bool,
+) -> Outcome:
+    """The outcome for `meeting` from an answer that may cover a whole series."""
+    already = [f.event_id for f in answer.failed if f.code == ALREADY_SCHEDULED]
+    _mark(meeting, already, has_bot=True, summary="", as_of=whole_second(timezone.now()))
+    refused = [f for f in answer.failed if f.code != ALREADY_SCHEDULED]
+    for failure in refused:
+        reason = fit(Meeting, "bot_failure", f"{failure.code}: {failure.message}")
+        Meeting.objects.filter(
+            integration_id=meeting.integration_id, remote_event_id=failure.event_id
+        ).update(bot_failure=reason)
+    own = next((f for f in refused if f.event_id == meeting.remote_event_id), None)
+    if own is not None:
+        return _record(meeting, action, acting_user, False, f"{own.code}: {own.message}")
+    done = len(answer.succeeded) + len(already)
+    if action == Action.SCHEDULE_SERIES:
+        message = f"{done} occurrence(s) have a bot" + (
+            f"; {len(refused)} refused: {refused[0].code}: {refused[0].message}" if refused else "."
+        )
+        return _record(meeting, action, acting_user, not refused or bool(done), message)
+    if meeting.remote_event_id in already:
+        return _record(meeting, action, acting_user, True, "A bot was already scheduled.")
+    return _record(meeting, action, acting_user, True, "Done." if has_bot else "Removed.")
+
+
+def _mark(
+    meeting: Meeting, event_ids: list[UUID], *, has_bot: bool, summary: str, as_of: datetime
+) -> None:
+    """Write what the API did to the mirror, as of the call (older news cannot undo it)."""
+    if not event_ids:
+        return
+    changes: dict = {
+        "has_bot": has_bot,
+        "bot_failure": "",
+        "remote_updated_at": Greatest(Coalesce("remote_updated_at", Value(as_of)), Value(as_of)),
+    }
+    if summary or not has_bot:
+        changes["bot_summary"] = fit(Meeting, "bot_summary", summary)
+    Meeting.objects.filter(
+        integration_id=meeting.integration_id, remote_event_id__in=event_ids
+    ).update(**changes)
+
+
+def _record(
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    succeeded: bool,
+    message: str,
+) -> Outcome:
+    who = (
+        {"user": acting_user, "username": acting_user.get_username()}
+        if acting_user is not None and acting_user.is_authenticated
+        else {"user": None, "username": "bot policy" if action == Action.POLICY else "system"}
+    )
+    if not succeeded and action != Action.REMOVE:
+        Meeting.objects.filter(pk=meeting.pk).update(
+            bot_failure=fit(Meeting, "bot_failure", message)
+        )
+    BotAttempt.objects.create(
+        meeting=meeting,
+        action=action,
+        succeeded=succeeded,
+        message=fit(BotAttempt, "message", message),
+        **who,
+    )
+    logger.info("bot %s on meeting %s: %s", action, meeting.pk, message)
+    return Outcome(meeting=meeting, succeeded=succeeded, message=message)

@@ -1,0 +1,54 @@
+"""Customers' bot policies: which meetings get a bot without anyone asking, with what settings.
+
+Under "record every meeting with a meeting URL", each meeting the mirror learns about (new, or
+changed where it matters) gets its bot from a queued task. The policy asks once per event
+(`Meeting.auto_bot_at`, claimed by one conditional UPDATE), so a webhook that comes again, or
+a sync that lists the meeting again, never schedules a second bot, and a bot someone removed
+stays removed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from calendars import queue
+from calendars.models import BotPolicy, Integration, Meeting
+
+
+def policy_of(customer_id: int) -> BotPolicy:
+    """The customer's policy, or the default one (only meetings someone scheduled)."""
+    return BotPolicy.objects.filter(customer_id=customer_id).first() or BotPolicy(
+        customer_id=customer_id
+    )
+
+
+def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """Meetings a "record every meeting" policy has yet to ask a bot for."""
+    return meetings.filter(
+        has_bot=False,
+        is_cancelled=False,
+        auto_bot_at__isnull=True,
+        starts_at__gt=timezone.now(),
+    ).exclude(meeting_url="")
+
+
+def consider(integration: Integration, meeting_ids: Iterable[int] | None = None) -> int:
+    """Queue the policy's bots for the integration's meetings (those of `meeting_ids`, or all)
+    that want one; returns how many."""
+    customer_id = (
+        Integration.objects.filter(pk=integration.pk)
+        .values_list("credential__customer_id", flat=True)
+        .get()
+    )
+    if not policy_of(customer_id).records_every_meeting:
+        return 0
+    meetings = Meeting.objects.filter(integration=integration)
+    if meeting_ids is not None:
+        meetings = meetings.filter(pk__in=list(meeting_ids))
+    wanted = list(wanting_a_bot(meetings).order_by("starts_at").values_list("pk", flat=True))
+    if wanted:
+        queue.enqueue_on_commit("apply_bot_policy", wanted, group="bots")
+    return len(wanted)

@@ -1,0 +1,170 @@
+"""Meetings at risk in the next AT_RISK_HOURS: read-only, for the morning view and the home page.
+
+A meeting is at risk when no bot is likely to join it: its calendar connection is not active;
+the customer's policy records every meeting but it has no bot (or scheduling its bot failed,
+or someone's scheduling did); it has no meeting URL under that policy; or Meeting BaaS last
+synced its calendar longer ago than MEETINGS_SYNC_STALE_HOURS, so it may have changed since.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, F, Q, QuerySet
+from django.utils import timezone
+
+from calendars.lib.durations import duration_words
+from calendars.models import BotPolicy, Meeting
+from calendars.status import PortalStatus
+
+RECORD_ALL = BotPolicy.Mode.RECORD_ALL
+
+
+class Rule(enum.StrEnum):
+    """Why a meeting is at risk, in the order the view lists the reasons."""
+
+    NOT_ACTIVE = "not_active"
+    BOT_FAILED = "bot_failed"
+    NO_BOT = "no_bot"
+    NO_URL = "no_url"
+    STALE_SYNC = "stale_sync"
+
+
+LABELS = {
+    Rule.NOT_ACTIVE: "calendar connection not active",
+    Rule.BOT_FAILED: "bot scheduling failed",
+    Rule.NO_BOT: "no bot although the policy records every meeting",
+    Rule.NO_URL: "no meeting URL",
+    Rule.STALE_SYNC: "calendar not synced lately",
+}
+# Where each rule's fix is: the meeting's page (its bot actions) or its integration's.
+FIX_ON = {
+    Rule.NOT_ACTIVE: "integration",
+    Rule.BOT_FAILED: "meeting",
+    Rule.NO_BOT: "meeting",
+    Rule.NO_URL: "meeting",
+    Rule.STALE_SYNC: "integration",
+}
+
+
+@dataclass(frozen=True)
+class Reason:
+    rule: Rule
+    words: str
+
+    @property
+    def fix_on(self) -> str:
+        return FIX_ON[self.rule]
+
+
+@dataclass(frozen=True)
+class Horizon:
+    now: datetime
+    until: datetime
+    stale_before: datetime
+
+
+def horizon(now: datetime | None = None) -> Horizon:
+    now = now or timezone.now()
+    return Horizon(
+        now=now,
+        until=now + timedelta(hours=settings.AT_RISK_HOURS),
+        stale_before=now - timedelta(hours=settings.MEETINGS_SYNC_STALE_HOURS),
+    )
+
+
+def conditions(h: Horizon) -> dict[Rule, Q]:
+    """Each rule as a filter on meetings (the soon, not cancelled ones)."""
+    records_all = Q(integration__credential__customer__bot_policy__mode=RECORD_ALL)
+    has_url = ~Q(meeting_url="")
+    failed = Q(has_bot=False) & ~Q(bot_failure="")
+    return {
+        Rule.NOT_ACTIVE: ~Q(integration__status=PortalStatus.ACTIVE),
+        Rule.BOT_FAILED: failed & (has_url | ~records_all),
+        Rule.NO_BOT: records_all & has_url & Q(has_bot=False, bot_failure=""),
+        Rule.NO_URL: records_all & Q(meeting_url="", has_bot=False),
+        Rule.STALE_SYNC: Q(integration__synced_at__lt=h.stale_before),
+    }
+
+
+def soon(h: Horizon) -> QuerySet[Meeting]:
+    return Meeting.objects.filter(starts_at__gte=h.now, starts_at__lte=h.until, is_cancelled=False)
+
+
+def at_risk(h: Horizon | None = None) -> QuerySet[Meeting]:
+    """The meetings at risk, soonest first, with what their reasons need to be worded."""
+    h = h or horizon()
+    any_rule = Q()
+    for condition in conditions(h).values():
+        any_rule |= condition
+    return (
+        soon(h)
+        .filter(any_rule)
+        .select_related("integration__credential__customer", "integration__raw_calendar")
+        .annotate(policy_mode=F("integration__credential__customer__bot_policy__mode"))
+        .order_by("starts_at", "pk")
+    )
+
+
+def counts(h: Horizon | None = None) -> dict[str, int]:
+    """How many meetings are at risk ("total") and under each rule (one may be under several)."""
+    h = h or horizon()
+    rules = conditions(h)
+    return (
+        at_risk(h)
+        .order_by()
+        .aggregate(
+            total=Count("pk"), **{rule.value: Count("pk", filter=q) for rule, q in rules.items()}
+        )
+    )
+
+
+def summary(counted: dict[str, int]) -> list[tuple[str, int]]:
+    """The rules with meetings under them, as (label, how many), in the rules' order."""
+    return [(label, counted[rule.value]) for rule, label in LABELS.items() if counted[rule.value]]
+
+
+def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
+    """Why `meeting` (from `at_risk`) is at risk, in plain words."""
+    integration = meeting.integration
+    records_all = getattr(meeting, "policy_mode", None) == RECORD_ALL
+    found = []
+    if integration.status != PortalStatus.ACTIVE:
+        found.append(
+            Reason(
+                Rule.NOT_ACTIVE,
+                f"Its calendar connection is {integration.status}: Meeting BaaS cannot send "
+                "a bot until the connection is active again.",
+            )
+        )
+    if not meeting.has_bot and meeting.bot_failure and (meeting.meeting_url or not records_all):
+        found.append(Reason(Rule.BOT_FAILED, f"Scheduling its bot failed: {meeting.bot_failure}"))
+    elif records_all and not meeting.has_bot and meeting.meeting_url:
+        found.append(
+            Reason(
+                Rule.NO_BOT,
+                "The customer's policy records every meeting, but no bot is scheduled on it.",
+            )
+        )
+    if records_all and not meeting.has_bot and not meeting.meeting_url:
+        organizer = f" ({meeting.organizer_email})" if meeting.organizer_email else ""
+        found.append(
+            Reason(
+                Rule.NO_URL,
+                "It has no meeting URL, so no bot can join: ask its organizer"
+                f"{organizer} to add a video link.",
+            )
+        )
+    synced = integration.synced_at
+    if synced is not None and synced < h.stale_before:
+        found.append(
+            Reason(
+                Rule.STALE_SYNC,
+                f"Meeting BaaS last synced its calendar {duration_words(h.now - synced)} ago: "
+                "the meeting may have moved or gained a bot since. Resync the calendar.",
+            )
+        )
+    return found

@@ -1,0 +1,131 @@
+"""Keeping the mirror current: the window sync of active integrations, and webhook news.
+
+The periodic sync lists each active integration's window in one paged call (never one
+request per event). Its schedule runs every minute and takes the integrations whose turn it
+is (their id modulo MEETINGS_SYNC_MINUTES), so the calls spread evenly over the interval.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from calendars import queue
+from calendars.actions.audit import PROBLEMS
+from calendars.meetingbaas import client
+from calendars.meetingbaas.errors import EventNotFound
+from calendars.meetingbaas.types import RemoteEvent
+from calendars.meetings import mirror, policy
+from calendars.models import Integration
+from calendars.status import PortalStatus
+
+logger = logging.getLogger(__name__)
+# Integrations one task syncs, one after the other.
+BATCH = 50
+# A v1 webhook naming more events than this is answered with one listing of the window
+# rather than one GET per event.
+FETCH_AT_MOST = 20
+
+
+@dataclass(frozen=True)
+class WindowSync:
+    listed: int
+    applied: mirror.Applied
+    pruned: int
+    queued_bots: int
+
+
+def sync_window(integration_id: int) -> WindowSync | None:
+    """List the integration's window and make the mirror match it; None when not active."""
+    integration = Integration.objects.get(pk=integration_id)
+    if integration.status != PortalStatus.ACTIVE:
+        return None
+    within = mirror.window()
+    as_of = mirror.whole_second(timezone.now())
+    events = list(
+        client(integration.api_version).iter_events(
+            integration.remote_id, start=within.start, end=within.end
+        )
+    )
+    with transaction.atomic():
+        # Locked as the webhooks lock it: news about one calendar is applied one at a time.
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        applied = mirror.apply_events(integration, events, as_of=as_of, within=within)
+        listed = {event.event_id for event in events}
+        pruned = mirror.prune_unlisted(integration, listed, as_of=as_of, within=within)
+        # Every meeting, not only the changed ones: a policy switched on reaches them all.
+        queued = policy.consider(integration)
+    return WindowSync(len(events), applied, pruned, queued)
+
+
+def sync_windows(integration_ids: list[int]) -> dict[str, int]:
+    """Sync each integration's window; one that fails is counted and logged, the rest go on."""
+    counts = {"synced": 0, "skipped": 0, "failed": 0}
+    for integration_id in integration_ids:
+        try:
+            result = sync_window(integration_id)
+        except Integration.DoesNotExist:
+            result = None
+        except PROBLEMS:
+            logger.exception("meeting window sync of integration %s failed", integration_id)
+            counts["failed"] += 1
+            continue
+        counts["synced" if result is not None else "skipped"] += 1
+    return counts
+
+
+def queue_due_syncs(now: datetime | None = None) -> int:
+    """Queue this minute's share of the active integrations' window syncs, in batches, and
+    forget the meetings that left the window; returns how many integrations."""
+    now = now or timezone.now()
+    slices = settings.MEETINGS_SYNC_MINUTES
+    turn = int(now.timestamp() // 60) % slices
+    due = [
+        pk
+        for pk in Integration.objects.filter(status=PortalStatus.ACTIVE)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .iterator()
+        if pk % slices == turn
+    ]
+    for start in range(0, len(due), BATCH):
+        queue.enqueue("sync_meeting_windows", due[start : start + BATCH], group="meetings")
+    mirror.prune_outside()
+    return len(due)
+
+
+def apply_news(integration: Integration, events: list[RemoteEvent], *, as_of: datetime) -> str:
+    """Apply a webhook's events to the mirror (the integration locked); returns "applied",
+    "stale" (all older than what is held) or "recorded" (nothing of the window)."""
+    applied = mirror.apply_events(integration, events, as_of=as_of)
+    policy.consider(integration, applied.touched)
+    if applied.applied:
+        return "applied"
+    return "stale" if applied.stale else "recorded"
+
+
+def fetch_news(integration: Integration, event_ids: list[UUID]) -> str:
+    """Fetch the events a v1 webhook names (it carries only their ids) and apply them, as
+    true when the fetch began."""
+    api = client(integration.api_version)
+    as_of = mirror.whole_second(timezone.now())
+    if len(event_ids) > FETCH_AT_MOST:
+        within = mirror.window()
+        listed = api.iter_events(integration.remote_id, start=within.start, end=within.end)
+        named = set(event_ids)
+        return apply_news(integration, [e for e in listed if e.event_id in named], as_of=as_of)
+    events, gone = [], []
+    for event_id in event_ids:
+        try:
+            events.append(api.get_event(integration.remote_id, event_id))
+        except EventNotFound:
+            gone.append(event_id)
+    removed = mirror.remove_events(integration, gone, as_of=as_of)
+    outcome = apply_news(integration, events, as_of=as_of)
+    return "applied" if removed else outcome

@@ -1,0 +1,143 @@
+"""The bot policy: "record every meeting" schedules each new meeting's bot once, by itself."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from calendars.models import BotAttempt, BotPolicy, Meeting
+from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
+
+
+@pytest.fixture(params=["v2", "v1"])
+def integration(request, sandbox, make_integration):
+    return active_integration(make_integration, sandbox, request.param)
+
+
+@pytest.fixture
+def records_everything(customer):
+    return BotPolicy.objects.create(
+        customer=customer, mode=BotPolicy.Mode.RECORD_ALL, bot_name="Acme notes"
+    )
+
+
+def bot_requests(sandbox, integration, event_id: str | None = None) -> list[dict]:
+    """The bot scheduling requests sent for the integration (for one event, if named)."""
+    if integration.api_version == "v1":
+        sent = [
+            r
+            for r in sandbox.requests_to("POST", "/calendar_events/")
+            if r["path"].endswith("/bot")
+        ]
+        return [r for r in sent if event_id is None or event_id in r["path"]]
+    sent = sandbox.requests_to("POST", f"/v2/calendars/{integration.remote_id}/bots")
+    return [r for r in sent if event_id is None or r["json"].get("event_id") == event_id]
+
+
+def test_a_new_meeting_gets_its_bot_once_however_often_the_webhook_comes(
+    client, sandbox, integration, records_everything
+):
+    event_id = add_event(sandbox, integration, title="Kick-off")
+
+    for _ in range(3):
+        body = webhook(sandbox, integration, "calendar.event_created", [event_id])
+        deliver(client, integration, body)
+    sync(integration)
+
+    assert len(bot_requests(sandbox, integration, event_id)) == 1
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    assert meeting.has_bot and meeting.bot_failure == ""
+    assert meeting.bot_summary.startswith("Acme notes")
+    held = sandbox.control("GET", f"events?connection_id={integration.remote_id}")
+    assert next(e for e in held if e["event_id"] == event_id)["bot"]["bot_name"] == "Acme notes"
+    attempt = BotAttempt.objects.get(meeting=meeting)
+    assert (attempt.action, attempt.username, attempt.succeeded) == ("policy", "bot policy", True)
+
+
+def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
+    client, sandbox, make_integration, records_everything
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration)
+    before_the_bot = webhook(sandbox, integration, "calendar.event_created", [event_id])
+    deliver(client, integration, before_the_bot)
+
+    # The same news re-sent later (a new delivery of the old state): still no second bot.
+    deliver(client, integration, before_the_bot, age=timedelta(seconds=-1))
+
+    assert len(bot_requests(sandbox, integration)) == 1
+    assert BotAttempt.objects.count() == 1
+
+
+def test_the_window_sync_schedules_the_bots_the_policy_wants(
+    sandbox, integration, records_everything
+):
+    sync(integration)
+
+    wanted = Meeting.objects.filter(
+        starts_at__gt=records_everything.updated_at, is_cancelled=False
+    ).exclude(meeting_url="")
+    assert wanted.exists()
+    assert not wanted.filter(has_bot=False).exists()
+    assert not Meeting.objects.filter(meeting_url="", has_bot=True).exists()
+    assert not Meeting.objects.filter(is_cancelled=True, has_bot=True).exists()
+
+
+def test_a_refused_bot_keeps_the_apis_reason_on_the_meeting(
+    client, sandbox, integration, records_everything
+):
+    path = (
+        "/calendar_events/.*/bot"
+        if integration.api_version == "v1"
+        else f"/v2/calendars/{integration.remote_id}/bots"
+    )
+    sandbox.fault("POST", path, "status", status=400)
+    event_id = add_event(sandbox, integration)
+
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    assert not meeting.has_bot
+    assert "HTTP 400" in meeting.bot_failure
+    # A refusal is not tried again by the policy: a person decides.
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_updated", [event_id])
+    )
+    assert len(bot_requests(sandbox, integration)) == 1
+
+
+def test_a_rate_limited_bot_is_asked_for_again_at_the_next_sync(
+    client, sandbox, make_integration, records_everything
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    sandbox.fault(
+        "POST", f"/v2/calendars/{integration.remote_id}/bots", "status", status=429, count=5
+    )
+    event_id = add_event(sandbox, integration)
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+    assert not Meeting.objects.get(remote_event_id=event_id).has_bot
+
+    sync(integration)
+
+    assert Meeting.objects.get(remote_event_id=event_id).has_bot
+
+
+@pytest.mark.parametrize("mode", [BotPolicy.Mode.SCHEDULED_ONLY, BotPolicy.Mode.NONE])
+def test_other_policies_schedule_nothing_by_themselves(
+    client, sandbox, customer, integration, mode
+):
+    BotPolicy.objects.create(customer=customer, mode=mode)
+    event_id = add_event(sandbox, integration)
+
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+    sync(integration)
+
+    assert bot_requests(sandbox, integration) == []
+    assert Meeting.objects.filter(remote_event_id=event_id, has_bot=False).exists()

@@ -1,0 +1,140 @@
+"""The meetings mirror: the window sync, and webhooks applied repeated and out of order."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from calendars.meetings import mirror
+from calendars.meetings.sync import sync_window
+from calendars.models import Meeting, WebhookDelivery
+from tests.support.meetings import active_integration, add_event, deliver, webhook
+
+Outcome = WebhookDelivery.Outcome
+
+
+@pytest.fixture(params=["v2", "v1"])
+def integration(request, sandbox, make_integration):
+    return active_integration(make_integration, sandbox, request.param)
+
+
+def events_path(integration) -> str:
+    if integration.api_version == "v1":
+        return "/calendar_events/"
+    return f"/v2/calendars/{integration.remote_id}/events"
+
+
+def test_the_window_sync_keeps_exactly_the_window_in_one_listing(sandbox, integration):
+    connection = sandbox.connection(integration.remote_id)
+    within = mirror.window()
+    expected = {str(e.id) for e in sandbox.state.events_of(connection) if within.holds(e.start)}
+    calls_before = len(sandbox.requests_to("GET", events_path(integration)))
+
+    result = sync_window(integration.pk)
+
+    stored = set(Meeting.objects.values_list("remote_event_id", flat=True))
+    assert {str(e) for e in stored} == expected
+    assert result.listed == len(expected)
+    # One paged listing of the window, never one request per event.
+    assert len(sandbox.requests_to("GET", events_path(integration))) == calls_before + 1
+    focus = Meeting.objects.filter(title="Focus time").first()
+    assert focus is not None and focus.meeting_url == "" and focus.platform == "none"
+    assert Meeting.objects.filter(platform="zoom", title="Team standup").exists()
+
+
+def test_a_meeting_moved_out_of_the_window_leaves_the_mirror(sandbox, integration):
+    event_id = add_event(sandbox, integration, title="Board meeting", in_hours=3)
+    sync_window(integration.pk)
+    assert Meeting.objects.filter(title="Board meeting").exists()
+
+    later = timezone.now() + timedelta(days=40)
+    sandbox.control("POST", f"events/{event_id}", {"start": later.isoformat()})
+    sync_window(integration.pk)
+
+    assert not Meeting.objects.filter(title="Board meeting").exists()
+
+
+def test_a_repeated_webhook_changes_nothing_more(client, sandbox, integration):
+    event_id = add_event(sandbox, integration, title="Quarterly review")
+    body = webhook(sandbox, integration, "calendar.event_created", [event_id])
+
+    for _ in range(3):
+        deliver(client, integration, body)
+
+    meeting = Meeting.objects.get()
+    assert (meeting.title, str(meeting.remote_event_id)) == ("Quarterly review", event_id)
+    assert not meeting.has_bot and not meeting.is_cancelled
+
+
+def test_an_older_v2_webhook_never_overwrites_newer_news(client, sandbox, make_integration):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration, title="Old title")
+    older = webhook(sandbox, integration, "calendar.event_created", [event_id])
+    sandbox.control("POST", f"events/{event_id}", {"title": "New title"})
+    newer = webhook(sandbox, integration, "calendar.event_updated", [event_id])
+
+    deliver(client, integration, newer)
+    deliver(client, integration, older, age=timedelta(seconds=90))
+
+    assert Meeting.objects.get().title == "New title"
+    outcomes = dict(WebhookDelivery.objects.values_list("event", "outcome"))
+    assert outcomes == {
+        "calendar.event_updated": Outcome.APPLIED,
+        "calendar.event_created": Outcome.STALE,
+    }
+
+
+def test_a_v2_cancellation_marks_the_meeting_cancelled(client, sandbox, make_integration):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration)
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+
+    sandbox.control("POST", f"events/{event_id}", {"cancelled": True})
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_cancelled", [event_id])
+    )
+
+    assert Meeting.objects.get().is_cancelled
+
+
+def test_an_older_window_listing_never_overwrites_a_newer_webhook(
+    client, sandbox, make_integration, monkeypatch
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration, title="Before")
+    sync_window(integration.pk)
+    time.sleep(1)  # Svix times are whole seconds: the webhook is sent a second later
+    sandbox.control("POST", f"events/{event_id}", {"title": "After"})
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_updated", [event_id])
+    )
+    # A listing that began before the webhook was sent, and still says "Before".
+    started = timezone.now() - timedelta(minutes=1)
+    sandbox.control("POST", f"events/{event_id}", {"title": "Before"})
+    monkeypatch.setattr("calendars.meetings.sync.timezone.now", lambda: started)
+
+    sync_window(integration.pk)
+
+    assert Meeting.objects.get(remote_event_id=event_id).title == "After"
+
+
+def test_a_v1_sync_fetches_the_events_it_names(client, sandbox, make_integration):
+    integration = active_integration(make_integration, sandbox, "v1")
+    event_id = add_event(sandbox, integration, title="Planning")
+    sandbox.control("POST", f"events/{event_id}", {"title": "Planning (moved)"})
+
+    response = deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_updated", [event_id])
+    )
+
+    assert response.status_code == 200
+    meeting = Meeting.objects.get()
+    assert meeting.title == "Planning (moved)"
+    # v1 names the event alone: the portal read it, organizer included.
+    assert sandbox.requests_to("GET", f"/calendar_events/{event_id}")
+    assert meeting.organizer_email == "alice@example.com"
