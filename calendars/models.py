@@ -756,7 +756,15 @@ class BotAttempt(models.Model):
         REMOVE = "remove", "Remove bot"
         POLICY = "policy", "Scheduled by the bot policy"
 
-    meeting = models.ForeignKey(Meeting, on_delete=models.CASCADE, related_name="bot_attempts")
+    # History outlives the mirror: a meeting that leaves the window is pruned, its attempts stay,
+    # naming the event as it was.
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.SET_NULL, null=True, blank=True, related_name="bot_attempts"
+    )
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="+")
+    remote_event_id = models.UUIDField("Meeting BaaS event id")
+    meeting_title = models.CharField(max_length=500, blank=True)
+    meeting_starts_at = models.DateTimeField("meeting starts")
     action = models.CharField(max_length=20, choices=Action.choices)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -233,6 +233,10 @@ def _record(
         )
     BotAttempt.objects.create(
         meeting=meeting,
+        integration_id=meeting.integration_id,
+        remote_event_id=meeting.remote_event_id,
+        meeting_title=meeting.title,
+        meeting_starts_at=meeting.starts_at,
         action=action,
         succeeded=succeeded,
         message=fit(BotAttempt, "message", message),

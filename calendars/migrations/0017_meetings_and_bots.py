@@ -107,7 +107,11 @@ class Migration(migrations.Migration):
                 ('succeeded', models.BooleanField()),
                 ('message', models.TextField(blank=True)),
                 ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('meeting', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='bot_attempts', to='calendars.meeting')),
+                ('meeting', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='bot_attempts', to='calendars.meeting')),
+                ('integration', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='calendars.integration')),
+                ('remote_event_id', models.UUIDField(verbose_name='Meeting BaaS event id')),
+                ('meeting_title', models.CharField(blank=True, max_length=500)),
+                ('meeting_starts_at', models.DateTimeField(verbose_name='meeting starts')),
             ],
             options={
                 'ordering': ['-at', '-id'],

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from calendars.meetings.mirror import Window, prune_outside
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
@@ -141,3 +142,22 @@ def test_other_policies_schedule_nothing_by_themselves(
 
     assert bot_requests(sandbox, integration) == []
     assert Meeting.objects.filter(remote_event_id=event_id, has_bot=False).exists()
+
+
+def test_a_bots_history_outlives_its_meeting_leaving_the_window(
+    client, sandbox, make_integration, records_everything
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration, title="Kick-off")
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    starts = meeting.starts_at
+
+    assert prune_outside(Window(starts + timedelta(days=1), starts + timedelta(days=2))) >= 1
+
+    assert not Meeting.objects.filter(pk=meeting.pk).exists()
+    attempt = BotAttempt.objects.get(remote_event_id=event_id)
+    assert attempt.meeting is None and attempt.integration == integration
+    assert (attempt.meeting_title, attempt.meeting_starts_at) == ("Kick-off", starts)
