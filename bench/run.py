@@ -260,11 +260,18 @@ def child_export(args: argparse.Namespace) -> dict:
     }
 
 
+def child_reconciliation(args: argparse.Namespace) -> dict:
+    from bench import reconciliation
+
+    return reconciliation.child(args, fresh_database)
+
+
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
     "webhooks": child_webhooks,
     "export": child_export,
+    "reconciliation": child_reconciliation,
 }
 
 
@@ -316,11 +323,20 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--write", help="also write the report to this Markdown file")
+    parser.add_argument(
+        "--connections", type=int, default=100_000, help="remote connections to reconcile"
+    )
+    parser.add_argument(
+        "--reconciliation", action="store_true", help="measure the reconciliation only"
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child](args), default=str))
         return
     ui_db, refresh_db, engine = database_urls()
+    if args.reconciliation:
+        print(reconciliation_report(refresh_db, args))
+        return
     results = {
         "engine": engine,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
@@ -336,10 +352,20 @@ def main() -> None:
     status_changes = results["ui"]["sizes"]["status_changes"]
     results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
     results["export"] = run_child("export", db=ui_db, rows=status_changes)
-    report = render(results, args)
+    report = render(results, args) + reconciliation_report(refresh_db, args)
     print(report)
     if args.write:
         Path(args.write).write_text(report)
+
+
+def reconciliation_report(db: str, args: argparse.Namespace) -> str:
+    from bench import reconciliation
+
+    small, large = (
+        run_child("reconciliation", db=db, connections=n, latency=args.latency)
+        for n in (args.connections // 10, args.connections)
+    )
+    return reconciliation.render(small, large, args.latency)
 
 
 def render(r: dict, args: argparse.Namespace) -> str:

@@ -96,7 +96,15 @@ class OAuthAppForm(SecretFormMixin, forms.ModelForm):
 
     class Meta:
         model = OAuthApp
-        fields = ("provider", "name", "client_id", "tenant", "needs_calendar_write")
+        fields = (
+            "provider",
+            "name",
+            "client_id",
+            "tenant",
+            "needs_calendar_write",
+            "publishing_status",
+            "client_secret_expires_on",
+        )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
@@ -121,6 +129,16 @@ class OAuthAppForm(SecretFormMixin, forms.ModelForm):
                 "Use common, organizations, consumers or a tenant GUID."
             ) from None
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        # Each provider's own expiry fact: the other's is meaningless and never kept.
+        provider = cleaned.get("provider", self.instance.provider)
+        if provider != Platform.GOOGLE:
+            cleaned["publishing_status"] = ""
+        if provider != Platform.MICROSOFT:
+            cleaned["client_secret_expires_on"] = None
+        return cleaned
+
 
 class CredentialForm(SecretFormMixin, forms.ModelForm):
     secret_fields = ("refresh_token",)
@@ -129,4 +147,14 @@ class CredentialForm(SecretFormMixin, forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ("customer", "oauth_app", "account_email")
+        fields = ("customer", "oauth_app", "account_email", "consented_at")
+        help_texts = {
+            "consented_at": "When the account's owner granted access, which decides when a "
+            "grant expires (Google apps in Testing: 7 days). Blank on a new credential: now. "
+            "A new refresh token sets it to now unless you change it here too.",
+        }
+
+    def save(self, commit: bool = True) -> object:
+        if self.instance.pk is None and self.instance.consented_at is None:
+            self.instance.consented_at = timezone.now()  # the person enters a fresh grant
+        return super().save(commit)

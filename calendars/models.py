@@ -44,6 +44,13 @@ class Customer(models.Model):
         return self.name
 
 
+class PublishingStatus(models.TextChoices):
+    """A Google OAuth app's publishing status, as its consent screen settings show it."""
+
+    TESTING = "testing", "Testing"
+    IN_PRODUCTION = "in_production", "In production"
+
+
 class OAuthApp(models.Model):
     """Service-level credentials registered with Google or Microsoft."""
 
@@ -65,6 +72,20 @@ class OAuthApp(models.Model):
         help_text="Microsoft: consent links also ask for Calendars.ReadWrite",
     )
     client_secret_replaced_at = models.DateTimeField(null=True, blank=True)
+    # What decides how long grants and secrets live (calendars/queries/expiry.py).
+    publishing_status = models.CharField(
+        "Google publishing status",
+        max_length=16,
+        choices=PublishingStatus.choices,
+        blank=True,
+        help_text="Google: apps in Testing lose every refresh token 7 days after consent",
+    )
+    client_secret_expires_on = models.DateField(
+        "client secret expires on",
+        null=True,
+        blank=True,
+        help_text="Microsoft: Entra client secrets expire (at most 24 months after creation)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Secrets never enter history (it would keep a second copy of each ciphertext); the
@@ -92,9 +113,13 @@ class Credential(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_ok = models.BooleanField("last check OK", null=True)
     last_check_message = models.TextField(blank=True)
-    # When the account's owner last granted access (a consent link sets it).
+    # When the account's owner last granted access (a consent link sets it, or the person
+    # entering a token).
     consented_at = models.DateTimeField(null=True, blank=True)
-    # The last check's outcome is telemetry, written with update(): kept out of history.
+    # Microsoft: when the portal last used the token successfully (unused for 90 days, it dies).
+    last_used_at = models.DateTimeField("last successful use", null=True, blank=True)
+    # The last check's outcome and last use are telemetry, written with update(): kept out of
+    # history.
     history = HistoricalRecords(
         excluded_fields=[
             "refresh_token",
@@ -102,6 +127,7 @@ class Credential(models.Model):
             "last_checked_at",
             "last_check_ok",
             "last_check_message",
+            "last_used_at",
         ]
     )
 
@@ -780,3 +806,88 @@ class BotAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.username}"
+
+
+class Reconciliation(models.Model):
+    """One comparison of every connection Meeting BaaS holds (both versions) with the portal."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    # When the listing began: connections created shortly before it are not judged (a create's
+    # row may not be committed yet).
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    succeeded = models.BooleanField(default=False)
+    listed = models.PositiveIntegerField("connections listed", default=0)
+    too_recent = models.PositiveIntegerField("too recent to judge", default=0)
+    orphans = models.PositiveIntegerField(default=0)
+    ghosts = models.PositiveIntegerField(default=0)
+    drift = models.PositiveIntegerField(default=0)
+    # Why the run failed as a whole (a listing Meeting BaaS would not give).
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        permissions = [
+            ("reconcile", "Can run reconciliations and adopt or delete what they find"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Reconciliation {self.pk}"
+
+
+class ReconciliationFinding(models.Model):
+    """Something a reconciliation found where Meeting BaaS and the portal disagree."""
+
+    class Kind(models.TextChoices):
+        ORPHAN = "orphan", "Orphan: on Meeting BaaS, in no integration"
+        GHOST = "ghost", "Ghost: an integration Meeting BaaS no longer has"
+        DRIFT = "drift", "Drift: fields that differ"
+
+    class Outcome(models.TextChoices):
+        OPEN = "open", "Open: waiting for an admin"
+        ADOPTED = "adopted", "Adopted"
+        DELETED = "deleted", "Deleted on Meeting BaaS"
+        DISCONNECTED = "disconnected", "Marked disconnected"
+        CORRECTED = "corrected", "Corrected"
+        NOT_CORRECTED = "not_corrected", "Not corrected"
+        # An orphan someone or something else settled: an integration took it, it was deleted
+        # remotely, or a later run found it again.
+        SETTLED = "settled", "Settled elsewhere"
+
+    run = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="findings")
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
+    remote_id = models.UUIDField("Meeting BaaS id", db_index=True)
+    account_email = models.CharField(max_length=254, blank=True)
+    platform = models.CharField(max_length=16, blank=True)
+    remote_created_at = models.DateTimeField("created on Meeting BaaS", null=True, blank=True)
+    remote_status = models.CharField(max_length=64, blank=True)
+    differences = models.TextField("what differs", blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, default=Outcome.OPEN)
+    # What was done, or why nothing could be (an orphan no credential matches...).
+    reason = models.TextField(blank=True)
+    # A ghost's or drift's integration; an adopted orphan's new one; or the disconnected
+    # integration that once held an orphan.
+    integration = models.ForeignKey(
+        Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["run", "kind", "pk"]
+        constraints = [
+            # A run that is run again (its task delivered twice) records each finding once.
+            models.UniqueConstraint(
+                fields=["run", "kind", "remote_id"], name="reconciliation_finding_once"
+            )
+        ]
+        indexes = [models.Index(fields=["kind", "outcome"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.remote_id}"

@@ -29,6 +29,9 @@ TASKS: dict[str, str] = {
     "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
+    "check_v1_health": "calendars.tasks.check_v1_health",
+    "run_reconciliation": "calendars.tasks.run_reconciliation",
+    "reconcile_daily": "calendars.tasks.reconcile_daily",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -44,17 +47,21 @@ HEARTBEAT_SCHEDULE = "Cluster heartbeat"
 BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
 RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
 MEETING_SYNC_SCHEDULE = "Sync meetings (this minute's share of the calendars)"
+V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
+RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
+RECONCILIATION_MINUTES = 24 * 60
 
 
 @dataclass(frozen=True)
 class Periodic:
     name: str
     task: str
-    minutes: int
+    minutes: int  # 0: switched off
 
 
 def periodic_tasks() -> list[Periodic]:
-    """The portal's schedules (the refresh follows STATUS_REFRESH_MINUTES)."""
+    """The portal's schedules (the refresh follows STATUS_REFRESH_MINUTES, the v1 check
+    V1_HEALTH_MINUTES)."""
     return [
         Periodic(REFRESH_ALL_SCHEDULE, "refresh_all_integrations", settings.STATUS_REFRESH_MINUTES),
         Periodic(WEBHOOK_SWEEP_SCHEDULE, "sweep_pending_webhooks", 5),
@@ -63,12 +70,18 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute, each integration in its turn (calendars/meetings/sync.py).
         Periodic(MEETING_SYNC_SCHEDULE, "queue_meeting_syncs", 1),
         Periodic(HEARTBEAT_SCHEDULE, "heartbeat", 1),
+        Periodic(V1_HEALTH_SCHEDULE, "check_v1_health", settings.V1_HEALTH_MINUTES),
+        Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
     ]
 
 
 def ensure_schedules() -> None:
-    """Create or update the periodic tasks (run by every `migrate`)."""
+    """Create or update the periodic tasks, and remove those switched off (run by every
+    `migrate`)."""
     for periodic in periodic_tasks():
+        if periodic.minutes <= 0:
+            Schedule.objects.filter(name=periodic.name).delete()
+            continue
         Schedule.objects.update_or_create(
             name=periodic.name,
             defaults={
@@ -80,15 +93,37 @@ def ensure_schedules() -> None:
         )
 
 
-def enqueue(task: str, *args: object, group: str, task_name: str | None = None) -> str:
-    """Queue the registered `task` now; returns django-q2's task id."""
-    return async_task(TASKS[task], *args, group=group, task_name=task_name)
+def enqueue(
+    task: str,
+    *args: object,
+    group: str,
+    task_name: str | None = None,
+    timeout: int | None = None,
+) -> str:
+    """Queue the registered `task` now (`timeout`: seconds it may run, instead of Q_TIMEOUT);
+    returns django-q2's task id."""
+    options = {"timeout": timeout} if timeout else {}
+    return async_task(TASKS[task], *args, group=group, task_name=task_name, **options)
 
 
-def enqueue_on_commit(task: str, *args: object, group: str, task_name: str | None = None) -> None:
+def enqueue_on_commit(
+    task: str,
+    *args: object,
+    group: str,
+    task_name: str | None = None,
+    timeout: int | None = None,
+) -> None:
     """Queue the registered `task` once the current transaction commits (at once outside one).
 
     A task queued inside a transaction could run before its rows are visible to the worker,
     or after they were rolled back.
     """
-    transaction.on_commit(lambda: enqueue(task, *args, group=group, task_name=task_name))
+    transaction.on_commit(
+        lambda: enqueue(task, *args, group=group, task_name=task_name, timeout=timeout)
+    )
+
+
+def long_task_seconds() -> int:
+    """What a task that must not be cut short may take: all of Q_RETRY but a margin, since the
+    database broker delivers a task again once it has run that long."""
+    return max(settings.Q_CLUSTER["timeout"], settings.Q_CLUSTER["retry"] - 30)

@@ -31,6 +31,7 @@ VIEW_ONLY = {
         "meeting",
         "botpolicy",
         "botattempt",
+        "reconciliation",
     ],
 }
 # django-q2's lists (read-only for everyone, see calendars/admin/queue.py) are for the Admin
@@ -78,6 +79,8 @@ def role_permissions() -> dict[str, set[str]]:
             "calendars.delete_rawcalendar",
             "calendars.disconnect_integration",
             "calendars.export_history",
+            # Adopting or deleting a connection nobody in the portal holds is an admin's call.
+            "calendars.reconcile",
             "auth.view_user",
             "auth.add_user",
             "auth.change_user",

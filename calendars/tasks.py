@@ -14,10 +14,10 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
-from calendars.actions import bulk, refresh, subscriptions, webhook_deliveries
+from calendars.actions import bulk, reconciliation, refresh, subscriptions, webhook_deliveries
 from calendars.meetings import bots
 from calendars.meetings import sync as meetings
-from calendars.models import Heartbeat, Integration
+from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.queue import TaskNotAllowed
 
 
@@ -98,3 +98,28 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
 def refused(reason: str) -> None:
     """Stand in for a task refused when it was queued, so the refusal is a failed task."""
     raise TaskNotAllowed(f"refused, nothing ran: {reason}")
+
+
+def check_v1_health() -> str:
+    """Resync every v1 calendar once and apply the answer to every v1 integration it names."""
+    applied = refresh.check_v1_health()
+    if applied is None:
+        return "no v1 integration"
+    return f"{applied.errors} in error, {applied.recovered} recovered"
+
+
+def run_reconciliation(run_id: int) -> str:
+    """Run a reconciliation a person asked for (a finished run is left as it is)."""
+    return _reconciled(reconciliation.run_reconciliation(run_id))
+
+
+def reconcile_daily() -> str:
+    """Queue the day's reconciliation (in a task of its own, which may run longer)."""
+    return f"{reconciliation.start(acting_user=None)} queued"
+
+
+def _reconciled(run: Reconciliation) -> str:
+    return (
+        f"{run}: {run.listed} listed, {run.orphans} orphans, {run.ghosts} ghosts, "
+        f"{run.drift} drift{'' if run.succeeded else ', failed: ' + run.error}"
+    )

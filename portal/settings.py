@@ -276,6 +276,16 @@ NODE_NAME = env.str("NODE_NAME", default=socket.gethostname())
 STUCK_SYNCING_MINUTES = env.int("STUCK_SYNCING_MINUTES", default=30)
 # The hourly check renews (v2) push subscriptions lapsing within this many hours.
 SUBSCRIPTION_RENEW_HOURS = env.int("SUBSCRIPTION_RENEW_HOURS", default=24)
+# Every V1_HEALTH_MINUTES (0: never) one POST /calendars/resync_all finds the v1 calendars
+# Meeting BaaS can no longer sync (v1 carries no status; only that answer names them). Its cost:
+# it asks Meeting BaaS to resync every v1 calendar of the team with its provider, each time.
+# It runs only while v1 integrations exist.
+V1_HEALTH_MINUTES = env.int("V1_HEALTH_MINUTES", default=60)
+# Grants, client secrets and push subscriptions breaking within this many days are listed as
+# "Expiring soon" on the dashboard.
+EXPIRY_WARNING_DAYS = env.int("EXPIRY_WARNING_DAYS", default=7)
+if EXPIRY_WARNING_DAYS < 0:
+    _problems.append(f"EXPIRY_WARNING_DAYS is {EXPIRY_WARNING_DAYS}, not 0 or more")
 
 # --- Meetings and bots (issue 16) ----------------------------------------------------------
 # The portal mirrors each active integration's meetings from a day behind to this many days

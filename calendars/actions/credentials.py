@@ -19,6 +19,7 @@ from calendars.actions import bulk
 from calendars.actions.audit import PROBLEMS, record_action
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import errors
+from calendars.meetingbaas.types import Platform
 from calendars.models import BulkJob, Credential, Integration, OAuthApp, RawCalendar
 
 
@@ -82,10 +83,14 @@ def list_raw_calendars(
 
 
 def _record_check(credential: Credential, *, ok: bool, message: str) -> None:
+    now = timezone.now()
+    # A Microsoft refresh token unused for 90 days dies: a successful listing used it.
+    used = {"last_used_at": now} if ok and credential.provider == Platform.MICROSOFT else {}
     Credential.objects.filter(pk=credential.pk).update(
-        last_checked_at=timezone.now(),
+        last_checked_at=now,
         last_check_ok=ok,
         last_check_message=fit(Credential, "last_check_message", message),
+        **used,
     )
 
 
@@ -95,7 +100,10 @@ def replace_refresh_token(
 ) -> SecretReplaced:
     """Store a new refresh token and start pushing it to the integrations that use it."""
     with transaction.atomic():
-        credential = _replace_secret(Credential, credential_id, "refresh_token", refresh_token)
+        # A new token is a new grant: its owner consented now, as far as the portal knows.
+        credential = _replace_secret(
+            Credential, credential_id, "refresh_token", refresh_token, consented_at=timezone.now()
+        )
         live = credential.integrations.pushable()
         return _push(
             live,
@@ -123,12 +131,14 @@ def rotate_client_secret(
 
 @sensitive_variables("value")
 def _replace_secret[M: (Credential, OAuthApp)](
-    model: type[M], pk: int, field: str, value: str
+    model: type[M], pk: int, field: str, value: str, **also: object
 ) -> M:
     # History never holds the secret; its *_replaced_at field records that it changed.
     obj = model.objects.select_for_update().get(pk=pk)
     setattr(obj, field, value)
     setattr(obj, f"{field}_replaced_at", timezone.now())
+    for name, other in also.items():
+        setattr(obj, name, other)
     obj.save()
     return obj
 

@@ -19,13 +19,14 @@ from django.views.decorators.debug import sensitive_variables
 from calendars import meetingbaas, queue
 from calendars.actions.audit import PROBLEMS, record_action
 from calendars.actions.refresh import (
+    apply_resync_outcome,
     error_message_of,
     mark_disconnected,
     refresh_integration,
     remote_fields,
 )
 from calendars.meetingbaas import errors
-from calendars.meetingbaas.types import RemoteConnection
+from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Credential, Integration, RawCalendar
 from calendars.status import Cause
 
@@ -222,10 +223,25 @@ def resync_integration(
 ) -> Integration:
     """Ask Meeting BaaS to sync the integration's events again, then refresh its status."""
     integration = Integration.objects.get(pk=integration_id)
+    client = meetingbaas.client(integration.api_version)
     try:
-        meetingbaas.client(integration.api_version).resync(integration.remote_id)
+        if integration.api_version == ApiVersion.V1:
+            _resync_all_v1(client, integration, acting_user)
+        else:
+            client.resync(integration.remote_id)
     except errors.NotFound as exc:
         return mark_disconnected(
             integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, acting_user=acting_user
         )
     return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
+
+
+def _resync_all_v1(
+    client: meetingbaas.Client, integration: Integration, acting_user: AbstractBaseUser | None
+) -> None:
+    """v1 resyncs every calendar at once: its answer updates every v1 integration it names,
+    then fails this resync if this calendar failed."""
+    outcome = client.resync_all()
+    apply_resync_outcome(outcome, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
+    if integration.remote_id in outcome.errors:
+        raise errors.MeetingBaasError(outcome.errors[integration.remote_id])

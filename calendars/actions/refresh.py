@@ -19,11 +19,22 @@ from calendars import meetingbaas, queue
 from calendars.actions.audit import record_action
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import errors
-from calendars.meetingbaas.types import ApiVersion, RemoteConnection
+from calendars.meetingbaas.types import ApiVersion, RemoteConnection, ResyncOutcome
 from calendars.models import Integration, RefreshRun
-from calendars.status import Cause, PortalStatus, after_remote, is_older, needs_detail
+from calendars.status import (
+    Cause,
+    PortalStatus,
+    after_remote,
+    ended_by_sync,
+    is_older,
+    needs_detail,
+)
 
 logger = logging.getLogger(__name__)
+
+
+# Remote ids per query when an answer names many integrations (well under any engine's limit).
+IDS_PER_QUERY = 500
 
 
 @dataclass
@@ -223,3 +234,78 @@ def _finish_run(
     for name in ("checked", "details_fetched", "changed", "failed"):
         setattr(run, name, getattr(summary, name))
     run.save()
+
+
+@dataclass
+class ResyncApplied:
+    """What one v1 `resync_all` answer changed in the portal."""
+
+    errors: int = 0  # integrations moved to error (or given a new error message)
+    recovered: int = 0  # integrations the answer ended an error or a first sync of
+
+
+def check_v1_health() -> ResyncApplied | None:
+    """Ask Meeting BaaS to resync every v1 calendar and apply its answer; None: no v1 in use."""
+    if not Integration.objects.live().filter(api_version=ApiVersion.V1).exists():
+        return None
+    outcome = meetingbaas.client(ApiVersion.V1).resync_all()
+    return apply_resync_outcome(outcome, cause=Cause.REFRESH)
+
+
+def apply_resync_outcome(
+    outcome: ResyncOutcome, *, cause: str, acting_user: AbstractBaseUser | None = None
+) -> ResyncApplied:
+    """Apply a v1 `resync_all` answer to every live v1 integration it names.
+
+    One answer speaks for the whole account: a calendar in its errors is in error with the
+    API's message, a synced one is active again (v1 carries no status that could say so).
+    """
+    applied = ResyncApplied()
+    v1 = Integration.objects.live().filter(api_version=ApiVersion.V1)
+    failed = list(outcome.errors.items())
+    for start in range(0, len(failed), IDS_PER_QUERY):
+        messages = dict(failed[start : start + IDS_PER_QUERY])
+        named = v1.filter(remote_id__in=list(messages)).values_list("pk", "remote_id")
+        for pk, remote_id in named:
+            applied.errors += _resync_failed(pk, messages[remote_id], cause, acting_user)
+    for start in range(0, len(outcome.synced), IDS_PER_QUERY):
+        chunk = outcome.synced[start : start + IDS_PER_QUERY]
+        waiting = v1.filter(remote_id__in=chunk).exclude(status=PortalStatus.ACTIVE)
+        for pk in waiting.values_list("pk", flat=True):
+            applied.recovered += _resync_succeeded(pk, cause, acting_user)
+    return applied
+
+
+def _resync_failed(
+    integration_id: int, message: str, cause: str, acting_user: AbstractBaseUser | None
+) -> bool:
+    message = fit(Integration, "error_message", message)
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        if not integration.is_live or (
+            integration.status == PortalStatus.ERROR and integration.error_message == message
+        ):
+            return False
+        integration.error_message = message
+        integration.move_to(PortalStatus.ERROR, message, cause=cause, user=acting_user)
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return True
+
+
+def _resync_succeeded(
+    integration_id: int, cause: str, acting_user: AbstractBaseUser | None
+) -> bool:
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=integration_id)
+        if not integration.is_live or not ended_by_sync(
+            integration.api_version, integration.status
+        ):
+            return False
+        integration.error_message = ""
+        integration.move_to(
+            PortalStatus.ACTIVE, "Resynced by Meeting BaaS.", cause=cause, user=acting_user
+        )
+        integration.last_refreshed_at = timezone.now()
+        integration.save()
+    return True

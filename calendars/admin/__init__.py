@@ -9,6 +9,7 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
     jobs,
     meetings,
     queue,
+    reconciliation,
     records,
     users,
 )

@@ -132,14 +132,20 @@ class OAuthAppAdmin(admin.ModelAdmin):
                 "client_secret",
                 "tenant",
                 "needs_calendar_write",
+                "publishing_status",
+                "client_secret_expires_on",
             ]
-        microsoft = ["tenant", "needs_calendar_write"] if obj.provider == Platform.MICROSOFT else []
+        # What decides how long the app's grants and secret live (the "Expiring soon" list).
+        by_provider = {
+            Platform.MICROSOFT: ["tenant", "needs_calendar_write", "client_secret_expires_on"],
+            Platform.GOOGLE: ["publishing_status"],
+        }
         return [
             "provider",
             "name",
             "client_id",
             "client_secret",
-            *microsoft,
+            *by_provider.get(obj.provider, []),
             "client_secret_replaced_at",
         ]
 
@@ -193,6 +199,8 @@ class OAuthAppAdmin(admin.ModelAdmin):
         app = queryset.get()
         live = Integration.objects.live().filter(credential__oauth_app=app)
         form = RotateClientSecretForm(request.POST if "apply" in request.POST else None)
+        if app.provider != Platform.MICROSOFT:
+            del form.fields["expires_on"]
         if form.is_bound and form.is_valid():
             done = attempt(
                 request,
@@ -201,6 +209,10 @@ class OAuthAppAdmin(admin.ModelAdmin):
                 app.pk,
                 form.cleaned_data["client_secret"],
             )
+            if done.succeeded and form.cleaned_data.get("expires_on"):
+                app.refresh_from_db()
+                app.client_secret_expires_on = form.cleaned_data["expires_on"]
+                app.save(update_fields=["client_secret_expires_on", "updated_at"])
             return _pushing(request, done.result) if done.succeeded else None
         context = {
             **self.admin_site.each_context(request),
@@ -217,6 +229,11 @@ class OAuthAppAdmin(admin.ModelAdmin):
 
 class RotateClientSecretForm(forms.Form):
     client_secret = SecretField("New client secret", must_enter=True)
+    expires_on = forms.DateField(
+        label="New secret expires on",
+        required=False,
+        help_text="As Entra shows it (YYYY-MM-DD); the portal warns before that day.",
+    )
 
 
 class ReplaceRefreshTokenForm(forms.Form):
@@ -241,6 +258,7 @@ class CredentialAdmin(admin.ModelAdmin):
     # The last check's outcome heads the page, with its diagnosis (credential/diagnosis.html).
     readonly_fields = (
         "refresh_token_replaced_at",
+        "last_used_at",
         "created_at",
         "updated_at",
         "timeline",
@@ -289,6 +307,11 @@ class CredentialAdmin(admin.ModelAdmin):
             )
             if pushed.succeeded:
                 _say_pushed(request, pushed.result)
+                if "consented_at" in form.changed_data:
+                    # The replacement takes the consent as now; the person said when it was.
+                    stored = Credential.objects.get(pk=credential.pk)
+                    stored.consented_at = form.cleaned_data["consented_at"]
+                    stored.save(update_fields=["consented_at"])
 
     def response_add(
         self, request: HttpRequest, obj: Credential, post_url_continue: str | None = None
@@ -332,10 +355,18 @@ class CredentialAdmin(admin.ModelAdmin):
         return None
 
     def get_fields(self, request: HttpRequest, obj: Credential | None = None) -> list[str]:
-        fields = ["customer", "oauth_app", "account_email", "refresh_token"]
+        fields = ["customer", "oauth_app", "account_email", "refresh_token", "consented_at"]
         if obj is None:
             return fields
-        shown = [*fields, *self.readonly_fields]
+        # Only Microsoft refresh tokens die unused (90 days): when the portal last used it.
+        shown = [
+            *fields,
+            *(
+                name
+                for name in self.readonly_fields
+                if name != "last_used_at" or obj.provider == Platform.MICROSOFT
+            ),
+        ]
         return shown if allows(request, "export_history") else shown[:-1]
 
     @method_decorator(sensitive_post_parameters("refresh_token"))

@@ -14,13 +14,14 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.admin.attention import PARAMETER
-from calendars.admin.fixes import FixButton
+from calendars.admin.fixes import ACTED_ON, FixButton
 from calendars.consent import links
 from calendars.lib.durations import duration_words
 from calendars.meetings import risk
-from calendars.models import ActionRecord, Credential, Integration, StatusChange
-from calendars.queries import dashboard
+from calendars.models import ActionRecord, Credential, Integration, OAuthApp, StatusChange
+from calendars.queries import dashboard, expiry
 from calendars.queries.diagnosis import Fix
+from calendars.queries.reconciliation import latest_open_orphans
 
 register = template.Library()
 BAR_WIDTH = 240
@@ -61,6 +62,8 @@ def portal_dashboard(context: template.Context) -> dict:
         "links_waiting": links.waiting_count(),
         "links_url": reverse("admin:calendars_consentlink_changelist") + "?state=open",
         "at_risk": _meetings_at_risk(request),
+        "expiring": _expiring(request, now),
+        "orphans": latest_open_orphans(),
     }
 
 
@@ -213,6 +216,52 @@ def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) 
         "length": length,
         "message": message,
     }
+
+
+def _expiring(request: HttpRequest, now: datetime) -> dict:
+    """The "Expiring soon" lane: each entry's break date and its fix, for those who may run it."""
+    found = expiry.expiring_soon(now)
+    actions = {
+        model: admin.site.get_model_admin(model).get_actions(request)
+        for model in (Credential, OAuthApp, Integration)
+    }
+    reconsents = [e.credential.pk for e in found.entries if e.fix is Fix.RECONSENT_LINK]
+    waiting = links.waiting_by_credential(reconsents)
+    rows = []
+    for entry in found.entries:
+        model = ACTED_ON[entry.fix]
+        target = {Credential: entry.credential, OAuthApp: entry.oauth_app}.get(
+            model, entry.integration
+        )
+        allowed = actions[model]
+        buttons = []
+        if entry.fix.value in allowed:
+            buttons.append(
+                FixButton(
+                    label=str(allowed[entry.fix.value].description),
+                    changelist_url=reverse(f"admin:calendars_{model._meta.model_name}_changelist"),
+                    action=entry.fix.value,
+                    pk=target.pk,
+                    recommended=False,
+                    on="",
+                    waiting=waiting.get(target.pk) if entry.fix is Fix.RECONSENT_LINK else None,
+                )
+            )
+        shown = entry.integration or entry.credential or entry.oauth_app
+        ahead = entry.breaks_at - now
+        rows.append(
+            {
+                "target": _target(shown),
+                "credential": entry.credential,
+                "title": entry.title,
+                "breaks_at": entry.breaks_at,
+                "when": f"in {duration_words(ahead)}"
+                if ahead.total_seconds() > 0
+                else f"broke {duration_words(-ahead)} ago",
+                "fix_buttons": buttons,
+            }
+        )
+    return {"rows": rows, "total": found.total, "days": settings.EXPIRY_WARNING_DAYS}
 
 
 def _problem_chart(history: dashboard.ProblemHistory, changelist: str) -> dict:

@@ -83,7 +83,9 @@ def test_a_replaced_secret_shows_as_replaced_never_as_its_value(admin_client, cr
     page = admin_client.get(url).content.decode()
 
     change = next(e for e in history.credential_timeline(credential) if e.kind == "change")
-    assert change.changes == (("refresh token", "", "replaced"),)
+    # A new token is a new grant: its consent time moves with it.
+    assert [field for field, *_ in change.changes] == ["consented at", "refresh token"]
+    assert ("refresh token", "", "replaced") in change.changes
     assert "replaced" in page and "brand-new-token" not in page
     assert not hasattr(credential.history.first(), "refresh_token")
 

@@ -22,6 +22,8 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.RENEWAL_SCHEDULE: "calendars.tasks.renew_expiring_subscriptions",
         queue.MEETING_SYNC_SCHEDULE: "calendars.tasks.queue_meeting_syncs",
         queue.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
+        queue.V1_HEALTH_SCHEDULE: "calendars.tasks.check_v1_health",
+        queue.RECONCILIATION_SCHEDULE: "calendars.tasks.reconcile_daily",
     }
 
 

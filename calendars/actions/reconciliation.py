@@ -1,0 +1,637 @@
+"""Reconciliation: every connection Meeting BaaS holds, compared with the portal's integrations.
+
+A run lists both API versions page by page and keeps only the ids it has seen and what its
+findings need, so its memory is one page plus the ids, however many connections there are:
+- orphans (connections no live integration holds) wait for an admin to adopt or delete them;
+- ghosts (live integrations Meeting BaaS no longer lists) are confirmed with a GET and marked
+  disconnected as a refresh does on a 404;
+- drift (status, account, raw calendar) is corrected, each correction in the integration's
+  history, or the finding says why it could not be.
+
+Creates in flight: a connection exists on Meeting BaaS a moment before its integration row is
+committed. Connections created within CREATE_WINDOW before the run started are not judged, and
+an orphan is checked again (no integration holds it, Meeting BaaS still has it, and on
+PostgreSQL under the lock a create holds on its raw calendar) right before it is adopted or
+deleted. Runs only ever apply what Meeting BaaS says now, through the same locked writes as
+refreshes and webhooks, so they can repeat or overlap with either.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import batched
+from uuid import UUID
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Count, QuerySet
+from django.utils import timezone
+
+from calendars import meetingbaas, queue
+from calendars.actions.audit import PROBLEMS, record_action
+from calendars.actions.credentials import list_raw_calendars
+from calendars.actions.refresh import (
+    apply_remote,
+    error_message_of,
+    mark_disconnected,
+    remote_fields,
+)
+from calendars.lib.remote_values import fit
+from calendars.meetingbaas import errors
+from calendars.meetingbaas.types import ApiVersion, RemoteConnection
+from calendars.models import (
+    Credential,
+    Integration,
+    RawCalendar,
+    Reconciliation,
+    ReconciliationFinding,
+)
+from calendars.status import Cause, PortalStatus, needs_detail
+
+logger = logging.getLogger(__name__)
+Kind = ReconciliationFinding.Kind
+Outcome = ReconciliationFinding.Outcome
+
+# Longer than any create can take between Meeting BaaS making the connection and the portal
+# committing its row: the API call is bounded by MEETINGBAAS_TIMEOUT and its retries, a task by
+# Q_TIMEOUT (2 minutes by default).
+CREATE_WINDOW = timedelta(minutes=10)
+# Connections compared per query of the portal's integrations (the v2 page size).
+PAGE = 250
+
+
+class FindingRefused(Exception):
+    """An adopt or delete the portal will not do; `str()` says why, to the person who asked."""
+
+
+@dataclass
+class _Listing:
+    listed: int = 0
+    too_recent: int = 0
+
+
+def start(*, acting_user: AbstractBaseUser | None) -> Reconciliation:
+    """Record a run (asked for by a person, or by the daily schedule: None) and queue it."""
+    with transaction.atomic():
+        run = Reconciliation.objects.create(
+            started_by=acting_user if acting_user and acting_user.is_authenticated else None
+        )
+        record_action(acting_user, "run reconciliation", succeeded=True, message=f"{run} queued")
+        # 100,000 connections take minutes (bench/reconciliation.py): more than Q_TIMEOUT.
+        queue.enqueue_on_commit(
+            "run_reconciliation",
+            run.pk,
+            group="reconciliation",
+            task_name=f"reconciliation-{run.pk}",
+            timeout=queue.long_task_seconds(),
+        )
+    return run
+
+
+def reconcile_now() -> Reconciliation:
+    """A run done at once, in this process (a shell, the benchmark)."""
+    return run_reconciliation(Reconciliation.objects.create().pk)
+
+
+def run_reconciliation(run_id: int) -> Reconciliation:
+    """List every connection on Meeting BaaS, both versions, and settle what differs."""
+    run = Reconciliation.objects.get(pk=run_id)
+    if run.finished_at is not None:
+        return run
+    # Stored when the run finishes: a write now would queue behind creates holding SQLite's
+    # write lock, and the run compares only what is committed anyway.
+    run.started_at = timezone.now()
+    listing = _Listing()
+    problems = []
+    for version in ApiVersion:
+        try:
+            _reconcile_version(run, version, listing)
+        except errors.MeetingBaasError as exc:
+            # Without a whole listing no connection can be called missing: no ghosts for it.
+            problems.append(f"API {version}: {exc}")
+            logger.warning("reconciliation %s: listing %s failed: %s", run.pk, version, exc)
+    return _finish(run, listing, problems)
+
+
+def _reconcile_version(run: Reconciliation, version: ApiVersion, listing: _Listing) -> None:
+    client = meetingbaas.client(version)
+    # Ints, not UUIDs: under half the memory, for what may be 100,000 ids.
+    seen: set[int] = set()
+    not_before = run.started_at - CREATE_WINDOW
+    for page in batched(client.list_connections(), PAGE):
+        listing.listed += len(page)
+        seen.update(remote.remote_id.int for remote in page)
+        listing.too_recent += _compare_page(run, client, page, not_before)
+    _find_ghosts(run, client, seen)
+
+
+def _compare_page(
+    run: Reconciliation,
+    client: meetingbaas.Client,
+    page: tuple[RemoteConnection, ...],
+    not_before: datetime,
+) -> int:
+    """Record the page's orphans and settle its drift; returns how many were too recent."""
+    held = {
+        row["remote_id"]: row
+        for row in Integration.objects.filter(remote_id__in=[r.remote_id for r in page]).values(
+            "pk",
+            "remote_id",
+            "status",
+            "credential__account_email",
+            "raw_calendar__provider_id",
+        )
+    }
+    found: list[ReconciliationFinding | None] = []
+    too_recent = 0
+    for remote in page:
+        row = held.get(remote.remote_id)
+        if row is None and remote.created_at is not None and remote.created_at > not_before:
+            too_recent += 1
+        elif row is None:
+            found.append(_orphan(run, client.api_version, remote))
+        elif row["status"] == PortalStatus.DISCONNECTED:
+            # Revoked connections stay on Meeting BaaS by design (new credentials revive them).
+            if remote.status != "revoked":
+                found.append(_orphan(run, client.api_version, remote, held_by=row["pk"]))
+        else:
+            found.append(_settle_drift(run, client, row, remote))
+    _record([finding for finding in found if finding is not None])
+    return too_recent
+
+
+def _record(findings: list[ReconciliationFinding]) -> None:
+    # A run done again (its task delivered twice) records nothing twice.
+    ReconciliationFinding.objects.bulk_create(findings, ignore_conflicts=True)
+
+
+def _orphan(
+    run: Reconciliation, version: str, remote: RemoteConnection, held_by: int | None = None
+) -> ReconciliationFinding:
+    differences = (
+        f"Integration {held_by} is disconnected in the portal, but Meeting BaaS still holds "
+        "its connection (billed, and it schedules bots)."
+        if held_by
+        else ""
+    )
+    return ReconciliationFinding(
+        run=run,
+        kind=Kind.ORPHAN,
+        api_version=version,
+        remote_id=remote.remote_id,
+        account_email=fit(ReconciliationFinding, "account_email", remote.account_email),
+        platform=fit(ReconciliationFinding, "platform", remote.platform or ""),
+        remote_created_at=remote.created_at,
+        remote_status=fit(ReconciliationFinding, "remote_status", remote.status or ""),
+        differences=differences,
+        integration_id=held_by,
+    )
+
+
+def _settle_drift(
+    run: Reconciliation, client: meetingbaas.Client, row: dict, remote: RemoteConnection
+) -> ReconciliationFinding | None:
+    """Compare a live integration with its listed connection and correct what differs; the
+    finding, if anything did."""
+    before = row["status"]
+    raw_calendar_id = remote.raw_calendar_id
+    differences, problems = [], []
+    # v1 lists no status (the v1 health check speaks for v1), and the v2 list has no error
+    # details: only a connection whose status looks different costs a GET.
+    if client.api_version == ApiVersion.V2 and needs_detail(
+        client.api_version, before, remote.portal_status
+    ):
+        try:
+            detail = client.get_connection(remote.remote_id)
+        except errors.NotFound as exc:
+            return _mark_ghost(run, row["pk"], remote.remote_id, client.api_version, exc)
+        except errors.MeetingBaasError as exc:
+            logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote.remote_id, exc)
+            return None
+        after = apply_remote(row["pk"], detail, cause=Cause.REFRESH).status
+        if after != before:
+            differences.append(f"status: {before} → {after}")
+        raw_calendar_id = detail.raw_calendar_id
+    account = remote.account_email
+    account_differs = bool(account) and account.lower() != row["credential__account_email"].lower()
+    raw_differs = (
+        raw_calendar_id is not None and raw_calendar_id != row["raw_calendar__provider_id"]
+    )
+    if account_differs or raw_differs:
+        if account_differs:
+            differences.append(f"account: {row['credential__account_email']} → {account}")
+        if raw_differs:
+            differences.append(
+                f"raw calendar: {row['raw_calendar__provider_id']} → {raw_calendar_id}"
+            )
+        why_not = _repoint(
+            run,
+            row,
+            account if account_differs else None,
+            raw_calendar_id if raw_differs else None,
+            "; ".join(differences),
+        )
+        if why_not:
+            problems.append(why_not)
+    if not differences:
+        return None
+    return _drift(run, client.api_version, row["pk"], remote, differences, problems)
+
+
+def _repoint(
+    run: Reconciliation,
+    row: dict,
+    account: str | None,
+    raw_calendar_id: str | None,
+    what: str,
+) -> str:
+    """Point the integration at the credential and raw calendar Meeting BaaS names; returns why
+    it could not, or ""."""
+    integration = Integration.objects.select_related("credential", "raw_calendar").get(pk=row["pk"])
+    credential = integration.credential
+    if account is not None:
+        fitting = list(
+            Credential.objects.filter(
+                account_email__iexact=account, oauth_app__provider=integration.provider
+            )
+        )
+        if len(fitting) != 1:
+            return _no_single_credential(account, integration.provider, fitting)
+        credential = fitting[0]
+    provider_id = raw_calendar_id or integration.raw_calendar.provider_id
+    raw = RawCalendar.objects.filter(credential=credential, provider_id=provider_id).first()
+    if raw is None:
+        return (
+            f"The credential {credential.account_email} has no raw calendar {provider_id}: "
+            "list its raw calendars, then run a reconciliation again."
+        )
+    with transaction.atomic():
+        integration = Integration.objects.select_for_update().get(pk=row["pk"])
+        taken = raw.integrations.live().exclude(pk=integration.pk).first()
+        if taken is not None:
+            return f"{raw} already has integration {taken.pk}; they need a person's look."
+        integration.credential = credential
+        integration.raw_calendar = raw
+        integration.save()  # field history records the change
+        record_action(
+            run.started_by,
+            "reconciliation correction",
+            integration=integration,
+            succeeded=True,
+            message=f"{run} corrected {what}.",
+        )
+    return ""
+
+
+def _no_single_credential(account: str, provider: str, fitting: list[Credential]) -> str:
+    if not fitting:
+        return f"No credential for {account} on a {provider} OAuth app."
+    names = ", ".join(f"{c.account_email} ({c.customer}, {c.oauth_app.name})" for c in fitting)
+    return f"{len(fitting)} credentials fit {account}: {names}; which one is for a person to say."
+
+
+def _drift(
+    run: Reconciliation,
+    version: str,
+    integration_id: int,
+    remote: RemoteConnection,
+    differences: list[str],
+    problems: list[str],
+) -> ReconciliationFinding:
+    return ReconciliationFinding(
+        run=run,
+        kind=Kind.DRIFT,
+        api_version=version,
+        remote_id=remote.remote_id,
+        account_email=fit(ReconciliationFinding, "account_email", remote.account_email),
+        platform=fit(ReconciliationFinding, "platform", remote.platform or ""),
+        remote_created_at=remote.created_at,
+        remote_status=fit(ReconciliationFinding, "remote_status", remote.status or ""),
+        differences="; ".join(differences),
+        outcome=Outcome.NOT_CORRECTED if problems else Outcome.CORRECTED,
+        reason=" ".join(problems),
+        integration_id=integration_id,
+        resolved_at=None if problems else timezone.now(),
+    )
+
+
+def _find_ghosts(run: Reconciliation, client: meetingbaas.Client, seen: set[int]) -> None:
+    """Live integrations of the version the whole listing did not name, each confirmed gone."""
+    # Younger integrations may belong to connections made after the listing passed their page.
+    older = Integration.objects.live().filter(
+        api_version=client.api_version, created_at__lt=run.started_at
+    )
+    missing = [
+        (pk, remote_id)
+        for pk, remote_id in older.values_list("pk", "remote_id").iterator()
+        if remote_id.int not in seen
+    ]
+    ghosts = []
+    for pk, remote_id in missing:
+        try:
+            remote = client.get_connection(remote_id)
+        except errors.NotFound as exc:
+            ghosts.append(_mark_ghost(run, pk, remote_id, client.api_version, exc))
+            continue
+        except errors.MeetingBaasError as exc:
+            logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote_id, exc)
+            continue
+        # Listed by no page, yet there: whatever it says now is the truth.
+        apply_remote(pk, remote, cause=Cause.REFRESH)
+    _record(ghosts)
+
+
+def _mark_ghost(
+    run: Reconciliation, integration_id: int, remote_id: UUID, version: str, exc: Exception
+) -> ReconciliationFinding:
+    reason = f"{exc} Found missing by {run}."
+    mark_disconnected(integration_id, message=reason, cause=Cause.REFRESH)
+    return ReconciliationFinding(
+        run=run,
+        kind=Kind.GHOST,
+        api_version=version,
+        remote_id=remote_id,
+        outcome=Outcome.DISCONNECTED,
+        reason=reason,
+        integration_id=integration_id,
+        resolved_at=timezone.now(),
+    )
+
+
+def _finish(run: Reconciliation, listing: _Listing, problems: list[str]) -> Reconciliation:
+    counts = dict(run.findings.values_list("kind").annotate(n=Count("pk")).order_by())
+    run.listed, run.too_recent = listing.listed, listing.too_recent
+    run.orphans = counts.get(Kind.ORPHAN, 0)
+    run.ghosts = counts.get(Kind.GHOST, 0)
+    run.drift = counts.get(Kind.DRIFT, 0)
+    run.error = fit(Reconciliation, "error", "\n".join(problems))
+    run.succeeded = not problems
+    run.finished_at = timezone.now()
+    run.save()
+    if run.succeeded:
+        # Every orphan still there is this run's finding now: one list of open orphans.
+        open_orphans(before=run).update(
+            outcome=Outcome.SETTLED,
+            reason=f"Superseded by {run}.",
+            resolved_at=run.finished_at,
+        )
+    logger.info(
+        "%s: %s listed, %s orphans, %s ghosts, %s drift",
+        run,
+        run.listed,
+        run.orphans,
+        run.ghosts,
+        run.drift,
+    )
+    return run
+
+
+def open_orphans(before: Reconciliation | None = None) -> QuerySet[ReconciliationFinding]:
+    orphans = ReconciliationFinding.objects.filter(kind=Kind.ORPHAN, outcome=Outcome.OPEN)
+    return orphans if before is None else orphans.filter(run_id__lt=before.pk)
+
+
+# --- what an admin does with an orphan -----------------------------------------------------
+
+
+def adopt_orphan(finding_id: int, *, acting_user: AbstractBaseUser | None) -> Integration:
+    """Make an orphan an integration of the one credential its account and platform fit."""
+    finding = _open_orphan(finding_id)
+    try:
+        remote = _recheck(finding)
+        credential = _credential_for(finding, remote)
+        raw = _raw_calendar_for(credential, remote, acting_user)
+        integration = _adopt(finding, remote, credential, raw, acting_user)
+    except (FindingRefused, *PROBLEMS) as exc:
+        if isinstance(exc, FindingRefused):
+            ReconciliationFinding.objects.filter(pk=finding.pk, outcome=Outcome.OPEN).update(
+                reason=fit(ReconciliationFinding, "reason", f"Not adopted: {exc}")
+            )
+        record_action(
+            acting_user,
+            "adopt connection",
+            succeeded=False,
+            message=f"{_named(finding)}: {exc}",
+        )
+        raise
+    return integration
+
+
+def delete_orphan(finding_id: int, *, acting_user: AbstractBaseUser | None) -> None:
+    """Delete an orphan's connection on Meeting BaaS (irreversible), once checked again."""
+    finding = _open_orphan(finding_id)
+    try:
+        remote = _recheck(finding)
+        with transaction.atomic():
+            # A create of this calendar holds its raw calendar's row until its integration is
+            # committed: wait for it, then look again.
+            _lock_raw_calendars(finding, remote)
+            holder = _holder(finding)
+            if holder is None:
+                meetingbaas.client(finding.api_version).delete_connection(finding.remote_id)
+                _resolve(finding, Outcome.DELETED, "Deleted on Meeting BaaS.", acting_user)
+                record_action(
+                    acting_user,
+                    "delete connection on Meeting BaaS",
+                    succeeded=True,
+                    message=f"{_named(finding)}: deleted.",
+                )
+        if holder is not None:
+            _resolve(finding, Outcome.SETTLED, f"Integration {holder.pk} holds it now.", None)
+            raise FindingRefused(f"Integration {holder.pk} holds it now; nothing was deleted.")
+    except errors.NotFound:
+        _resolve(finding, Outcome.SETTLED, "Meeting BaaS no longer has it.", None)
+        record_action(
+            acting_user,
+            "delete connection on Meeting BaaS",
+            succeeded=True,
+            message=f"{_named(finding)}: already gone.",
+        )
+    except (FindingRefused, *PROBLEMS) as exc:
+        record_action(
+            acting_user,
+            "delete connection on Meeting BaaS",
+            succeeded=False,
+            message=f"{_named(finding)}: {exc}",
+        )
+        raise
+
+
+def _named(finding: ReconciliationFinding) -> str:
+    return (
+        f"Meeting BaaS connection {finding.remote_id} ({finding.account_email or 'no account'}), "
+        f"an orphan found by {finding.run}"
+    )
+
+
+def _open_orphan(finding_id: int) -> ReconciliationFinding:
+    finding = ReconciliationFinding.objects.select_related("run").get(pk=finding_id)
+    if finding.kind != Kind.ORPHAN or finding.outcome != Outcome.OPEN:
+        raise FindingRefused(f"This finding is {finding.get_outcome_display().lower()} already.")
+    if finding.run.finished_at is None:
+        raise FindingRefused(f"{finding.run} has not finished: it may not have seen everything.")
+    return finding
+
+
+def _recheck(finding: ReconciliationFinding) -> RemoteConnection:
+    """The orphan as Meeting BaaS has it now, if it is still an orphan and old enough to judge."""
+    settled_after = (finding.remote_created_at or finding.run.started_at) + CREATE_WINDOW
+    # No create can be storing a connection an integration (disconnected) holds already.
+    if finding.integration_id is None and timezone.now() < settled_after:
+        raise FindingRefused(
+            "It is too recent to judge: a create may still be storing its integration. "
+            f"Try again after {timezone.localtime(settled_after):%Y-%m-%d %H:%M}."
+        )
+    holder = _holder(finding)
+    if holder is not None:
+        _resolve(finding, Outcome.SETTLED, f"Integration {holder.pk} holds it now.", None)
+        raise FindingRefused(f"Integration {holder.pk} holds it now.")
+    try:
+        return meetingbaas.client(finding.api_version).get_connection(finding.remote_id)
+    except errors.NotFound:
+        _resolve(finding, Outcome.SETTLED, "Meeting BaaS no longer has it.", None)
+        raise FindingRefused("Meeting BaaS no longer has it.") from None
+
+
+def _holder(finding: ReconciliationFinding) -> Integration | None:
+    """An integration that took the connection since it was found (not the disconnected one
+    that held it then)."""
+    return (
+        Integration.objects.filter(remote_id=finding.remote_id)
+        .exclude(pk=finding.integration_id)
+        .first()
+    )
+
+
+def _lock_raw_calendars(finding: ReconciliationFinding, remote: RemoteConnection) -> None:
+    if remote.raw_calendar_id is None:
+        return
+    list(
+        RawCalendar.objects.select_for_update()
+        .filter(
+            provider_id=remote.raw_calendar_id,
+            credential__account_email__iexact=remote.account_email or finding.account_email,
+        )
+        .values_list("pk", flat=True)
+    )
+
+
+def _credential_for(finding: ReconciliationFinding, remote: RemoteConnection) -> Credential:
+    if finding.integration_id is not None:
+        raise FindingRefused(
+            f"Integration {finding.integration_id} (disconnected) held it: recreate that "
+            "integration from its page, or delete this connection."
+        )
+    account = remote.account_email or finding.account_email
+    if not account:
+        raise FindingRefused("Meeting BaaS names no account for it.")
+    fitting = Credential.objects.filter(account_email__iexact=account).select_related(
+        "customer", "oauth_app"
+    )
+    platform = remote.platform or finding.platform
+    if platform:  # v1 names no platform: any app's credential for the account may fit
+        fitting = fitting.filter(oauth_app__provider=platform)
+    found = list(fitting[:10])
+    if len(found) != 1:
+        raise FindingRefused(
+            _no_single_credential(account, platform or "Google or Microsoft", found)
+        )
+    return found[0]
+
+
+def _raw_calendar_for(
+    credential: Credential, remote: RemoteConnection, acting_user: AbstractBaseUser | None
+) -> RawCalendar:
+    if remote.raw_calendar_id is None:
+        raise FindingRefused("Meeting BaaS names no calendar for it.")
+    wanted = credential.raw_calendars.filter(provider_id=remote.raw_calendar_id)
+    raw = wanted.first()
+    if raw is None:
+        # The credential's calendars may never have been listed: list them (recorded) once.
+        list_raw_calendars(credential, acting_user=acting_user)
+        raw = wanted.first()
+    if raw is None:
+        raise FindingRefused(
+            f"{credential.account_email} cannot see the calendar {remote.raw_calendar_id}."
+        )
+    return raw
+
+
+def _adopt(
+    finding: ReconciliationFinding,
+    remote: RemoteConnection,
+    credential: Credential,
+    raw: RawCalendar,
+    acting_user: AbstractBaseUser | None,
+) -> Integration:
+    with transaction.atomic():
+        # Serialises with creates of this calendar (they lock it too).
+        raw = RawCalendar.objects.select_for_update().get(pk=raw.pk)
+        live = raw.integrations.live().first()
+        if live is not None:
+            raise FindingRefused(
+                f"{raw} already has integration {live.pk} (Meeting BaaS id {live.remote_id}): "
+                "this connection duplicates it; delete it instead."
+            )
+        now = timezone.now()
+        try:
+            with transaction.atomic():
+                integration = Integration.objects.create(
+                    credential=credential,
+                    raw_calendar=raw,
+                    remote_id=finding.remote_id,
+                    api_version=finding.api_version,
+                    provider=credential.oauth_app.provider,
+                    **remote_fields(remote, finding.api_version),
+                    status=remote.portal_status,
+                    error_message=error_message_of(remote),
+                    last_refreshed_at=now,
+                    status_changed_at=now,
+                    status_cause=Cause.CREATED,
+                )
+        except IntegrityError:
+            raise FindingRefused("Another integration took it meanwhile.") from None
+        note = f"Adopted during {finding.run}. {integration.error_message}".strip()
+        integration.record_first_status(note, user=acting_user)
+        _resolve(
+            finding,
+            Outcome.ADOPTED,
+            f"Adopted as integration {integration.pk} of {credential}.",
+            acting_user,
+            integration=integration,
+        )
+        record_action(
+            acting_user,
+            "adopt connection",
+            integration=integration,
+            credential=credential,
+            raw_calendar=raw,
+            succeeded=True,
+            message=f"{_named(finding)}: adopted.",
+        )
+        # Webhooks that came for the connection while no integration held it apply now.
+        queue.enqueue_on_commit(
+            "retry_unknown_connection", str(finding.remote_id), group="webhooks"
+        )
+    return integration
+
+
+def _resolve(
+    finding: ReconciliationFinding,
+    outcome: str,
+    reason: str,
+    acting_user: AbstractBaseUser | None,
+    *,
+    integration: Integration | None = None,
+) -> None:
+    changes = {
+        "outcome": outcome,
+        "reason": fit(ReconciliationFinding, "reason", reason),
+        "resolved_at": timezone.now(),
+        "resolved_by": acting_user if acting_user and acting_user.is_authenticated else None,
+    }
+    if integration is not None:
+        changes["integration"] = integration
+    ReconciliationFinding.objects.filter(pk=finding.pk, outcome=Outcome.OPEN).update(**changes)

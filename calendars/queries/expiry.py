@@ -1,0 +1,174 @@
+"""What will break on a known date, seen EXPIRY_WARNING_DAYS ahead: the "Expiring soon" lane.
+
+One rule per kind of expiry, each read in SQL, each saying when it breaks and what fixes it:
+- grants of Google apps in Testing die 7 days after consent (a re-consent link);
+- Microsoft client secrets expire on the date Entra gave them (rotate the client secret);
+- Microsoft refresh tokens die after 90 days unused (a re-consent link);
+- push subscriptions the renewal job could not renew lapse (renew the subscription).
+An entry stays listed after its date, saying it has broken, until it is fixed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.conf import settings
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce, Greatest
+from django.utils import timezone
+
+from calendars.meetingbaas.types import ApiVersion, Platform
+from calendars.models import (
+    BulkJob,
+    BulkJobItem,
+    Credential,
+    Integration,
+    OAuthApp,
+    PublishingStatus,
+)
+from calendars.queries.diagnosis import Fix
+
+# Google revokes every refresh token of an app in Testing this long after consent.
+GOOGLE_TESTING_GRANT = timedelta(days=7)
+# A Microsoft refresh token not used for this long is dead.
+MICROSOFT_UNUSED_GRANT = timedelta(days=90)
+LISTED = 50
+
+TESTING_GRANT = "testing_grant"
+CLIENT_SECRET_EXPIRY = "client_secret_expiry"  # noqa: S105 - a rule code
+UNUSED_GRANT = "unused_grant"
+SUBSCRIPTION = "subscription"
+TITLES = {
+    TESTING_GRANT: "Google app in Testing: the grant ends 7 days after consent",
+    CLIENT_SECRET_EXPIRY: "Microsoft client secret expires",
+    UNUSED_GRANT: "Microsoft refresh token unused for 90 days",
+    SUBSCRIPTION: "Push subscription the renewal job could not renew",
+}
+FIXES = {
+    TESTING_GRANT: Fix.RECONSENT_LINK,
+    CLIENT_SECRET_EXPIRY: Fix.ROTATE_CLIENT_SECRET,
+    UNUSED_GRANT: Fix.RECONSENT_LINK,
+    SUBSCRIPTION: Fix.RESUBSCRIBE,
+}
+
+
+@dataclass(frozen=True)
+class Expiry:
+    rule: str
+    breaks_at: datetime
+    credential: Credential | None = None
+    oauth_app: OAuthApp | None = None
+    integration: Integration | None = None
+
+    @property
+    def title(self) -> str:
+        return TITLES[self.rule]
+
+    @property
+    def fix(self) -> Fix:
+        return FIXES[self.rule]
+
+
+@dataclass(frozen=True)
+class Expiring:
+    entries: list[Expiry]  # the first LISTED, the soonest first
+    total: int
+
+
+def horizon(now: datetime) -> datetime:
+    """What breaks before this moment is listed."""
+    return now + timedelta(days=settings.EXPIRY_WARNING_DAYS)
+
+
+def grants_in_testing(now: datetime) -> QuerySet[Credential]:
+    """Credentials of Google apps in Testing, with `granted_at`: consent, else the token's."""
+    return (
+        Credential.objects.filter(
+            oauth_app__provider=Platform.GOOGLE,
+            oauth_app__publishing_status=PublishingStatus.TESTING,
+        )
+        .annotate(granted_at=Coalesce("consented_at", "refresh_token_replaced_at", "created_at"))
+        .filter(granted_at__lt=horizon(now) - GOOGLE_TESTING_GRANT)
+    )
+
+
+def expiring_client_secrets(now: datetime) -> list[OAuthApp]:
+    """Microsoft apps whose client secret expires before the horizon (a handful of rows)."""
+    apps = OAuthApp.objects.filter(
+        provider=Platform.MICROSOFT,
+        client_secret_expires_on__lte=timezone.localdate(horizon(now)),
+    ).order_by("client_secret_expires_on", "pk")
+    return [app for app in apps if start_of(app.client_secret_expires_on) < horizon(now)]
+
+
+def unused_grants(now: datetime) -> QuerySet[Credential]:
+    """Microsoft credentials with `used_at`: the last use, consent or new token, whichever is
+    latest (each gives a fresh 90 days)."""
+    # Coalesced one by one: SQLite's MAX() of several values is NULL if any one is.
+    return (
+        Credential.objects.filter(oauth_app__provider=Platform.MICROSOFT)
+        .annotate(
+            used_at=Greatest(
+                Coalesce("last_used_at", "created_at"),
+                Coalesce("consented_at", "created_at"),
+                Coalesce("refresh_token_replaced_at", "created_at"),
+            )
+        )
+        .filter(used_at__lt=horizon(now) - MICROSOFT_UNUSED_GRANT)
+    )
+
+
+def unrenewed_subscriptions(now: datetime) -> QuerySet[Integration]:
+    """Live v2 integrations whose subscription lapses soon and whose last renewal failed."""
+    last_renewal = (
+        BulkJobItem.objects.filter(job__kind=BulkJob.Kind.RESUBSCRIBE, integration=OuterRef("pk"))
+        .order_by("-pk")
+        .values("state")[:1]
+    )
+    return (
+        Integration.objects.live()
+        .filter(api_version=ApiVersion.V2, subscription_expires_at__lt=horizon(now))
+        .annotate(last_renewal=Subquery(last_renewal))
+        .filter(last_renewal__in=[BulkJobItem.State.FAILED, BulkJobItem.State.NOT_FIXED])
+    )
+
+
+def expiring_soon(now: datetime | None = None, limit: int = LISTED) -> Expiring:
+    """Everything the rules list, the soonest to break first: one query per rule and count."""
+    now = now or timezone.now()
+    with_account = ("customer", "oauth_app")
+    testing = grants_in_testing(now).select_related(*with_account).order_by("granted_at", "pk")
+    unused = unused_grants(now).select_related(*with_account).order_by("used_at", "pk")
+    lapsing = (
+        unrenewed_subscriptions(now)
+        .select_related("raw_calendar", "credential__customer")
+        .order_by("subscription_expires_at", "pk")
+    )
+    secrets = expiring_client_secrets(now)
+    entries = [
+        *(
+            Expiry(TESTING_GRANT, c.granted_at + GOOGLE_TESTING_GRANT, credential=c)
+            for c in testing[:limit]
+        ),
+        *(
+            Expiry(UNUSED_GRANT, c.used_at + MICROSOFT_UNUSED_GRANT, credential=c)
+            for c in unused[:limit]
+        ),
+        *(
+            Expiry(SUBSCRIPTION, i.subscription_expires_at, integration=i, credential=i.credential)
+            for i in lapsing[:limit]
+        ),
+        *(
+            Expiry(CLIENT_SECRET_EXPIRY, start_of(a.client_secret_expires_on), oauth_app=a)
+            for a in secrets
+        ),
+    ]
+    entries.sort(key=lambda entry: entry.breaks_at)
+    total = testing.count() + unused.count() + lapsing.count() + len(secrets)
+    return Expiring(entries[:limit], total)
+
+
+def start_of(day: date) -> datetime:
+    """A date's first moment in the portal's time zone: when a secret "expiring on" it breaks."""
+    return timezone.make_aware(datetime.combine(day, time.min))
