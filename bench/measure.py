@@ -61,23 +61,86 @@ def timed_pages(client: Client, urls: dict[str, str], repeat: int) -> dict[str, 
     return results
 
 
-def pages(heavy_integration: int, repeat: int) -> dict:
+def bench_client() -> Client:
     user = get_user_model().objects.filter(
         username="bench"
     ).first() or get_user_model().objects.create_superuser("bench", "bench@example.com", "pw")
     client = Client()
     client.force_login(user)
-    base = "/admin/calendars/integration/"
-    urls = {
-        "changelist (default)": base,
-        "changelist status=error": base + "?status__exact=error",
-        "changelist search e-mail fragment": base + "?q=user4242",
-        "changelist sorted by last refreshed": base + "?o=-8",
-        "changelist page 2, 50 per page": base + "?p=2",
-        "integration page (1,000 history rows)": f"{base}{heavy_integration}/change/",
-        "dashboard (admin home)": "/admin/",
+    return client
+
+
+def page_urls(heavy_integration: int) -> dict[str, tuple[str, str | None]]:
+    """Each page a person opens in a day's work: its URL, and its plain counterpart's (on the
+    plain admin site of bench/plain_admin.py) where there is one."""
+    from calendars.models import Customer, Integration
+
+    remote_id = Integration.objects.order_by("-pk").values_list("remote_id", flat=True).first()
+    customer = Customer.objects.order_by("pk").values_list("pk", flat=True)[42]
+    ours, plain = "/admin/calendars/", "/plain/calendars/"
+    integrations = {
+        "": "",
+        " status=error": "?status__exact=error",
+        " provider=microsoft": "?provider__exact=microsoft",
+        " customer=one": f"?customer={customer}",
+        " needs attention": "?problem=any",
+        " search e-mail fragment": "?q=user4242",
+        " search customer name fragment": "?q=mer+4242",
+        " search exact Meeting BaaS id": f"?q={remote_id}",
+        " sorted by calendar": "?o=1",
+        " sorted by customer": "?o=2",
+        " sorted by provider": "?o=3",
+        " sorted by status": "?o=4",
+        " sorted by refreshed": "?o=6",
+        " page 2": "?p=2",
     }
-    return timed_pages(client, urls, repeat)
+    # Filters and searches the plain admin has too (its columns differ, so its sorts do not).
+    plain_has = {"", " status=error", " provider=microsoft", " search e-mail fragment"}
+    plain_has |= {" search customer name fragment", " search exact Meeting BaaS id"}
+    urls: dict[str, tuple[str, str | None]] = {}
+    for name, query in integrations.items():
+        plain_url = f"{plain}integration/{query}" if name in plain_has else None
+        urls[f"integrations{name}"] = (f"{ours}integration/{query}", plain_url)
+    for name, query, plain_query in (
+        ("", "", ""),
+        (" to status=error", "?to_status=error", "?to_status__exact=error"),
+        (" cause=webhook", "?cause__exact=webhook", "?cause__exact=webhook"),
+        (" search e-mail fragment", "?q=user4242", "?q=user4242"),
+    ):
+        urls[f"status changes{name}"] = (
+            f"{ours}statuschange/{query}",
+            f"{plain}statuschange/{plain_query}",
+        )
+    for name, query in (
+        ("", ""),
+        (" outcome=failed", "?outcome__exact=failed"),
+        (" event=calendar.event_created", "?event=calendar.event_created"),
+        (" API version=v2", "?api_version__exact=v2"),
+        (" search exact Meeting BaaS id", f"?q={remote_id}"),
+    ):
+        plain_query = query.replace("?event=", "?event__exact=")
+        urls[f"webhook deliveries{name}"] = (
+            f"{ours}webhookdelivery/{query}",
+            f"{plain}webhookdelivery/{plain_query}",
+        )
+    urls["raw calendars"] = (f"{ours}rawcalendar/", f"{plain}rawcalendar/")
+    urls["integration page (1,000 history rows)"] = (
+        f"{ours}integration/{heavy_integration}/change/",
+        None,
+    )
+    urls["home page"] = ("/admin/", None)
+    return urls
+
+
+def pages(heavy_integration: int, repeat: int) -> dict:
+    """Median, p95 and query count of every page, and of its plain counterpart."""
+    client = bench_client()
+    results = {}
+    for name, (url, plain) in page_urls(heavy_integration).items():
+        results[name] = timed_pages(client, {name: url}, repeat)[name]
+        if plain is not None:
+            results[name]["plain"] = timed_pages(client, {name: plain}, repeat)[name]
+    return results
 
 
 def run_senders(send: Callable[[int], float], total: int, senders: int) -> dict:

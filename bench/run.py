@@ -5,6 +5,7 @@
     .venv/bin/python bench/run.py --scale 0.1     # smaller; --scale 2 for larger
     DATABASE_URL=postgres://postgres@127.0.0.1/portal_bench .venv/bin/python bench/run.py
     .venv/bin/python bench/run.py --write docs/performance.md
+    DATABASE_URL=... .venv/bin/python bench/run.py --scale 10 --steps webhooks   # pages, webhooks
 
 Each measurement runs in a child process (so its peak memory is its own) against a database
 of its own; the databases are rebuilt on every run.
@@ -73,15 +74,27 @@ def fresh_database(database_url: str) -> None:
 
 def child_ui(args: argparse.Namespace) -> dict:
     fresh_database(args.db)
+    from django.test import override_settings
+
     from bench import dataset, measure
 
     started = time.perf_counter()
     sizes = dataset.build(args.scale)
     built = time.perf_counter() - started
+    print(f"... data set built in {built:.1f} s", file=sys.stderr, flush=True)
+    # The home page must not wait for statistics: measured straight after the load.
+    home = measure.timed_pages(measure.bench_client(), {"home": "/admin/"}, args.repeat)["home"]
+    started = time.perf_counter()
+    dataset.analyze()
+    analyzed = time.perf_counter() - started
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        pages = measure.pages(sizes["heavy_integration"], args.repeat)
     return {
         "sizes": sizes,
         "build_s": round(built, 1),
-        "pages": measure.pages(sizes["heavy_integration"], args.repeat),
+        "analyze_s": round(analyzed, 1),
+        "home_before_analyze": home,
+        "pages": pages,
     }
 
 
@@ -266,6 +279,8 @@ def child_reconciliation(args: argparse.Namespace) -> dict:
     return reconciliation.child(args, fresh_database)
 
 
+# The measurements besides the pages (which every run takes, on the data set it builds).
+STEPS = ("refresh", "webhooks", "export")
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
@@ -286,9 +301,10 @@ def run_child(name: str, **options: object) -> dict:
         elif value is not False:
             argv += [f"--{key.replace('_', '-')}", str(value)]
     print(f"... {name} {options}", file=sys.stderr, flush=True)
-    output = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, check=False)
+    # The child's stderr (its progress, its errors) passes through; stdout is its result.
+    output = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     if output.returncode != 0:
-        sys.stderr.write(output.stdout + output.stderr)
+        sys.stderr.write(output.stdout)
         raise SystemExit(f"benchmark step {name} failed")
     return json.loads(output.stdout.strip().splitlines()[-1])
 
@@ -329,10 +345,16 @@ def main() -> None:
     parser.add_argument(
         "--reconciliation", action="store_true", help="measure the reconciliation only"
     )
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"which measurements to run, comma-separated (default: all of {', '.join(STEPS)})",
+    )
     args = parser.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child](args), default=str))
         return
+    steps = set(args.steps.split(","))
     ui_db, refresh_db, engine = database_urls()
     if args.reconciliation:
         print(reconciliation_report(refresh_db, args))
@@ -340,18 +362,23 @@ def main() -> None:
     results = {
         "engine": engine,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
-        "refresh": run_child("refresh", db=refresh_db, size=args.size, latency=args.latency),
-        "refresh_small": run_child(
-            "refresh", db=refresh_db, size=args.size // 5, latency=args.latency, skip_naive=True
-        ),
-        "ui": run_child("ui", db=ui_db, scale=args.scale, repeat=args.repeat),
-        "webhooks": run_child(
-            "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
-        ),
     }
-    status_changes = results["ui"]["sizes"]["status_changes"]
-    results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
-    results["export"] = run_child("export", db=ui_db, rows=status_changes)
+    if "refresh" in steps:
+        results["refresh"] = run_child(
+            "refresh", db=refresh_db, size=args.size, latency=args.latency
+        )
+        results["refresh_small"] = run_child(
+            "refresh", db=refresh_db, size=args.size // 5, latency=args.latency, skip_naive=True
+        )
+    results["ui"] = run_child("ui", db=ui_db, scale=args.scale, repeat=args.repeat)
+    if "webhooks" in steps:
+        results["webhooks"] = run_child(
+            "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
+        )
+    if "export" in steps:
+        status_changes = results["ui"]["sizes"]["status_changes"]
+        results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
+        results["export"] = run_child("export", db=ui_db, rows=status_changes)
     report = render(results, args) + reconciliation_report(refresh_db, args)
     print(report)
     if args.write:
@@ -369,29 +396,65 @@ def reconciliation_report(db: str, args: argparse.Namespace) -> str:
 
 
 def render(r: dict, args: argparse.Namespace) -> str:
-    ui, refresh, hooks = r["ui"], r["refresh"], r["webhooks"]
+    ui = r["ui"]
     sizes = ", ".join(
         f"{value:,} {name.replace('_', ' ')}"
         for name, value in ui["sizes"].items()
         if name != "heavy_integration"
     )
+    home = ui["home_before_analyze"]
+    analyzed = f"; VACUUM ANALYZE {ui['analyze_s']} s" if r["engine"] == "PostgreSQL" else ""
     lines = [
         f"## {r['engine']}, scale {args.scale:g}",
         "",
         f"Machine: {r['machine']}.",
-        f"Data: {sizes} (built in {ui['build_s']} s).",
+        f"Data: {sizes} (built in {ui['build_s']} s{analyzed}).",
         "",
-        "| page | median ms | p95 ms | SQL queries |",
-        "| --- | ---: | ---: | ---: |",
-    ]
-    lines += [
-        f"| {name} | {p['median_ms']} | {p['p95_ms']} | {p['queries']} |"
-        for name, p in ui["pages"].items()
-    ]
-    lines += [
+        f"Home page straight after the load, before any ANALYZE: median {home['median_ms']} ms, "
+        f"p95 {home['p95_ms']} ms, {home['queries']} queries.",
         "",
-        f"Refresh of {refresh['size']:,} integrations ({refresh['changed_remotely']} changed remotely), "
-        f"the sandbox adding {args.latency * 1000:.0f} ms to every API call:",
+        f"Pages ({args.repeat} requests each), beside a plain ModelAdmin on the same rows:",
+        "",
+        "| page | median ms | p95 ms | SQL queries | plain median ms | plain queries | ratio |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for name, p in ui["pages"].items():
+        plain = p.get("plain")
+        if plain:
+            ratio = f"{p['median_ms'] / plain['median_ms']:.2f}x"
+            theirs = f"{plain['median_ms']} | {plain['queries']} | {ratio}"
+        else:
+            theirs = "— | — | —"
+        lines.append(f"| {name} | {p['median_ms']} | {p['p95_ms']} | {p['queries']} | {theirs} |")
+    if "refresh" in r:
+        lines += _render_refresh(r, args)
+    if "webhooks" in r:
+        hooks = r["webhooks"]
+        lines += [
+            "",
+            f"Webhook ingestion (gunicorn, {hooks['gunicorn_workers']} workers, "
+            f"{hooks['senders']} concurrent senders, {hooks['deliveries']:,} deliveries): "
+            f"**{hooks['per_second']} deliveries/s**, p50 {hooks['p50_ms']} ms, "
+            f"p99 **{hooks['p99_ms']} ms**.",
+        ]
+    if "export" in r:
+        export, export_small = r["export"], r["export_small"]
+        lines += [
+            "",
+            f"CSV export of {export['rows']:,} rows: {export['seconds']} s; peak memory "
+            f"{export_small['peak_rss_mb']} MB for {export_small['rows']:,} rows, "
+            f"{export['peak_rss_mb']} MB for {export['rows']:,} "
+            f"(+{export['peak_rss_mb'] - export_small['peak_rss_mb']:.1f} MB).",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def _render_refresh(r: dict, args: argparse.Namespace) -> list[str]:
+    refresh, small = r["refresh"], r["refresh_small"]
+    lines = [
+        "",
+        f"Refresh of {refresh['size']:,} integrations ({refresh['changed_remotely']} changed "
+        f"remotely), the sandbox adding {args.latency * 1000:.0f} ms to every API call:",
         "",
         "| refresh | wall s | API calls | SQL queries | rows written |",
         "| --- | ---: | ---: | ---: | ---: |",
@@ -400,28 +463,17 @@ def render(r: dict, args: argparse.Namespace) -> str:
         if name in refresh:
             x = refresh[name]
             lines.append(
-                f"| {name} | {x['wall_s']} | {x['api_calls']:,} | {x['sql_queries']:,} | {x['rows_written']:,} |"
+                f"| {name} | {x['wall_s']} | {x['api_calls']:,} | {x['sql_queries']:,} "
+                f"| {x['rows_written']:,} |"
             )
     if "naive" in refresh:
         speedup = refresh["naive"]["wall_s"] / refresh["ours"]["wall_s"]
         lines.append(f"\nSpeed-up over the naive baseline: **{speedup:.0f}x**.")
-    small, export, export_small = r["refresh_small"], r["export"], r["export_small"]
-    lines += [
-        "",
-        f"Webhook ingestion (gunicorn, {hooks['gunicorn_workers']} workers, {hooks['senders']} concurrent "
-        f"senders, {hooks['deliveries']:,} deliveries): **{hooks['per_second']} deliveries/s**, "
-        f"p50 {hooks['p50_ms']} ms, p99 **{hooks['p99_ms']} ms**.",
-        "",
-        "| peak memory (process RSS) | small | large | growth |",
-        "| --- | ---: | ---: | ---: |",
-        f"| refresh ({small['size']:,} / {refresh['size']:,} integrations) | {small['peak_rss_mb']} MB | "
-        f"{refresh['peak_rss_mb']} MB | {refresh['peak_rss_mb'] - small['peak_rss_mb']:.1f} MB |",
-        f"| CSV export ({export_small['rows']:,} / {export['rows']:,} rows) | {export_small['peak_rss_mb']} MB | "
-        f"{export['peak_rss_mb']} MB | {export['peak_rss_mb'] - export_small['peak_rss_mb']:.1f} MB |",
-        "",
-        f"CSV export of {export['rows']:,} rows: {export['seconds']} s.",
-    ]
-    return "\n".join(lines) + "\n"
+    lines.append(
+        f"\nPeak memory of the refresh: {small['peak_rss_mb']} MB for {small['size']:,} "
+        f"integrations, {refresh['peak_rss_mb']} MB for {refresh['size']:,}."
+    )
+    return lines
 
 
 if __name__ == "__main__":

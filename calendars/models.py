@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -303,6 +303,14 @@ class Integration(models.Model):
     def __str__(self) -> str:
         return f"{self.raw_calendar} ({self.get_status_display()})"
 
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():  # the row and its count, or neither
+            super().save(*args, **kwargs)
+            IntegrationCount.shift(self.provider, to_status=self.status)
+
     def record_first_status(self, message: str, *, user: models.Model | None) -> None:
         """Record the status a newly created integration starts in (it has no "from")."""
         StatusChange.objects.create(
@@ -324,10 +332,12 @@ class Integration(models.Model):
         """Set the status of this integration (locked for update), recording the change if any.
 
         With `record_first_status`, the one writer of status history: every path comes here,
-        so each change has its StatusChange. The caller saves the row.
+        so each change has its StatusChange, and its IntegrationCount moves with it. The caller
+        saves the row, in the same transaction.
         """
         if status == self.status:
             return
+        IntegrationCount.shift(self.provider, from_status=self.status, to_status=status)
         self.status_changed_at = timezone.now()
         self.status_cause = cause
         StatusChange.objects.create(
@@ -344,6 +354,61 @@ class Integration(models.Model):
     def is_live(self) -> bool:
         """Not disconnected: the connection exists on Meeting BaaS (as far as we know)."""
         return self.status != PortalStatus.DISCONNECTED
+
+
+class IntegrationCount(models.Model):
+    """How many integrations are in each status, per provider: the home page's bars.
+
+    Kept exact by the writers of a status (`Integration.save` as it creates a row, `move_to`
+    as it changes one), in their transactions, so the page reads a few rows instead of
+    counting a million on every view. Rows written around them (bulk_create, update())
+    are not counted: `manage.py recount_integrations` counts again from the rows.
+    """
+
+    status = models.CharField(max_length=16, choices=_choices(PortalStatus))
+    provider = models.CharField(max_length=16, choices=_choices(Platform))
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["status", "provider"], name="integration_count_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.status}: {self.count}"
+
+    @classmethod
+    def shift(
+        cls, provider: str, *, from_status: str | None = None, to_status: str | None = None
+    ) -> None:
+        """Count one integration of `provider` out of one status and into another."""
+        moves = [(status, -1) for status in [from_status] if status]
+        moves += [(status, 1) for status in [to_status] if status]
+        # Rows are locked in one order whatever the move, so that two moves in opposite
+        # directions (error to active, active to error) cannot deadlock.
+        for status, delta in sorted(moves):
+            counted = cls.objects.filter(status=status, provider=provider)
+            if not counted.update(count=F("count") + delta):
+                cls.objects.create(status=status, provider=provider, count=delta)
+
+    @classmethod
+    def recount(cls) -> None:
+        """Count every status and provider again from the integrations themselves."""
+        with transaction.atomic():
+            # Locking every row holds up the writers until the new counts are in; a writer
+            # whose new row this count cannot see yet counts it once the lock is released.
+            list(cls.objects.select_for_update())
+            grouped = Integration.objects.values_list("status", "provider").annotate(
+                n=models.Count("pk")
+            )
+            counts = {(status, provider): 0 for status in PortalStatus for provider in Platform}
+            counts |= {(status, provider): n for status, provider, n in grouped.order_by()}
+            cls.objects.bulk_create(
+                [cls(status=s, provider=p, count=n) for (s, p), n in counts.items()],
+                update_conflicts=True,
+                unique_fields=["status", "provider"],
+                update_fields=["count"],
+            )
 
 
 class StatusChange(models.Model):
@@ -364,6 +429,11 @@ class StatusChange(models.Model):
 
     class Meta:
         ordering = ["-changed_at", "-id"]
+        # The list's filters: each counts through its own index.
+        indexes = [
+            models.Index(fields=["to_status", "changed_at"], name="status_change_to_status"),
+            models.Index(fields=["cause", "changed_at"], name="status_change_cause"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.from_status or '∅'} → {self.to_status}"
@@ -382,7 +452,7 @@ class WebhookDelivery(models.Model):
         FAILED = "failed", "Failed"
 
     api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
-    event = models.CharField(max_length=100, db_index=True)
+    event = models.CharField(max_length=100)
     delivery_id = models.CharField("delivery ID", max_length=200, unique=True)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     repeats = models.PositiveIntegerField(
@@ -407,7 +477,12 @@ class WebhookDelivery(models.Model):
     class Meta:
         ordering = ["-received_at", "-id"]
         verbose_name_plural = "webhook deliveries"
-        indexes = [models.Index(fields=["outcome", "received_at"])]
+        indexes = [
+            models.Index(fields=["outcome", "received_at"]),
+            # The list's filters count through them, and read a page in the list's order.
+            models.Index(fields=["api_version", "received_at"], name="webhook_api_version"),
+            models.Index(fields=["event", "received_at"], name="webhook_event"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} ({self.delivery_id})"
@@ -440,6 +515,8 @@ class ActionRecord(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        # The list's filter on success counts through it.
+        indexes = [models.Index(fields=["succeeded", "at"], name="action_record_succeeded")]
 
     def __str__(self) -> str:
         return f"{self.action} by {self.username}"

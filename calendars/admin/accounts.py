@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -26,6 +26,7 @@ from calendars.actions.integrations import create_integration
 from calendars.admin import consent, raw_calendars
 from calendars.admin.common import allows, attempt, export_link, render_timeline
 from calendars.admin.fixes import fix_buttons
+from calendars.admin.records import EstimatingPaginator
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
@@ -498,6 +499,9 @@ class RawCalendarAdmin(admin.ModelAdmin):
     )
     list_filter = ("is_primary", "credential__oauth_app__provider")
     list_select_related = ("credential__customer", "credential__oauth_app")
+    # As many rows as integrations: one count per page, an estimate when unfiltered.
+    show_full_result_count = False
+    paginator = EstimatingPaginator
     search_fields = ("name", "email", "provider_id", "credential__account_email")
     # "primary" rather than the field: a plain yes or no, not the red cross of a failure.
     fields = ("credential", "provider_id", "name", "email", "primary", "listed_at")
@@ -515,6 +519,12 @@ class RawCalendarAdmin(admin.ModelAdmin):
 
     def has_create_integration_permission(self, request: HttpRequest) -> bool:
         return allows(request, "create_integration")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[RawCalendar]:
+        # The live integrations of a page's raw calendars in one query, not one per row; a
+        # prefetch rather than a join, so that the list's count reads the raw calendars alone.
+        live = Prefetch("integrations", Integration.objects.live(), to_attr="live_integrations")
+        return super().get_queryset(request).prefetch_related(live)
 
     def get_urls(self) -> list:
         create = self.admin_site.admin_view(self.create_from_listing_view)
@@ -540,7 +550,7 @@ class RawCalendarAdmin(admin.ModelAdmin):
 
     @admin.display(description="Integration")
     def live_integration(self, raw: RawCalendar) -> str:
-        integration = raw.integrations.live().first()
+        integration = next(iter(raw.live_integrations), None)  # at most one is live
         if integration is None:
             return "—"
         url = reverse("admin:calendars_integration_change", args=[integration.pk])

@@ -1,0 +1,68 @@
+"""A big table's unfiltered list is counted from PostgreSQL's estimate, and says "about"; a
+filtered list is counted exactly."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from calendars.models import Credential, Customer, Integration, RawCalendar
+
+STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")
+ROWS = 120_000  # past EXACT_COUNT_BELOW
+ERRORS = ROWS // 10
+
+
+def many_status_changes(google_app) -> None:
+    credential = Credential.objects.create(
+        customer=Customer.objects.create(name="Acme Corp"),
+        oauth_app=google_app,
+        account_email="alice@acme.example",
+        refresh_token="1//refresh",
+    )
+    raw = RawCalendar.objects.create(
+        credential=credential, provider_id="alice", listed_at=timezone.now()
+    )
+    integration = Integration.objects.create(
+        credential=credential,
+        raw_calendar=raw,
+        remote_id=uuid.uuid4(),
+        api_version="v2",
+        provider="google",
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO calendars_statuschange "
+            "(integration_id, from_status, to_status, message, changed_at, cause) "
+            "SELECT %s, 'active', CASE WHEN n %% 10 = 0 THEN 'error' ELSE 'active' END, '', "
+            "now(), 'refresh' FROM generate_series(1, %s) n",
+            [integration.pk, ROWS],
+        )
+        cursor.execute("ANALYZE calendars_statuschange")
+
+
+def foot(page: str) -> str:
+    """The list's foot: its pages and its count."""
+    start = page.index('class="paginator"')
+    return page[start : page.index("</nav>", start)]
+
+
+# Committed, so that ANALYZE sees the rows; the table is emptied (TRUNCATE) after the test,
+# which takes its statistics with it.
+@pytest.mark.django_db(transaction=True)
+def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact(admin_client, google_app):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
+    many_status_changes(google_app)
+
+    unfiltered = admin_client.get(STATUS_CHANGES).content.decode()
+    filtered = admin_client.get(STATUS_CHANGES, {"to_status": "error"}).content.decode()
+
+    assert re.search(r"about 1[12]\d,\d{3} status changes", foot(unfiltered))
+    assert "about" not in foot(filtered)
+    assert f"{ERRORS} status changes" in foot(filtered)

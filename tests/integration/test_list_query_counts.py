@@ -1,0 +1,108 @@
+"""The big lists and the home page cost the same queries with 3 rows (one in each status the
+rows take) as with 20."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from calendars.actions.audit import record_action
+from calendars.models import (
+    Credential,
+    Customer,
+    Integration,
+    OAuthApp,
+    RawCalendar,
+    StatusChange,
+    WebhookDelivery,
+)
+
+PAGES = [
+    "admin:calendars_integration_changelist",
+    "admin:calendars_statuschange_changelist",
+    "admin:calendars_webhookdelivery_changelist",
+    "admin:calendars_actionrecord_changelist",
+    "admin:calendars_rawcalendar_changelist",
+    "admin:index",
+]
+
+
+def add_rows(app: OAuthApp, user: object, first: int, count: int) -> None:
+    """`count` customers, each with a credential, two raw calendars (one with a live
+    integration), a status change, a webhook delivery and an action record."""
+    now = timezone.now()
+    for n in range(first, first + count):
+        credential = Credential.objects.create(
+            customer=Customer.objects.create(name=f"Customer {n}"),
+            oauth_app=app,
+            account_email=f"user{n}@example.com",
+            refresh_token="1//refresh",
+        )
+        raw, _ = (
+            RawCalendar.objects.create(
+                credential=credential,
+                provider_id=f"cal-{n}-{k}",
+                name=f"Cal {n} {k}",
+                listed_at=now,
+            )
+            for k in range(2)
+        )
+        integration = Integration.objects.create(
+            credential=credential,
+            raw_calendar=raw,
+            remote_id=uuid.uuid4(),
+            api_version="v2",
+            provider=app.provider,
+            status=("active", "error", "syncing")[n % 3],
+            error_message="invalid_grant" if n % 3 == 1 else "",
+        )
+        integration.record_first_status("", user=None)
+        WebhookDelivery.objects.create(
+            api_version="v2",
+            event="calendar.event_created",
+            delivery_id=f"msg_{n}",
+            payload={"event": "calendar.event_created", "data": {}},
+            remote_id=integration.remote_id,
+            integration=integration,
+            outcome="recorded",
+        )
+        record_action(user, "refresh status", integration=integration, succeeded=True)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_page_costs_the_same_queries_with_twenty_rows_as_with_three(
+    admin_client, admin_user, google_app, page
+):
+    add_rows(google_app, admin_user, 0, 3)
+    url = reverse(page)
+    admin_client.get(url)  # caches (content types, session) filled before counting
+    with CaptureQueriesContext(connection) as three:
+        admin_client.get(url)
+    add_rows(google_app, admin_user, 3, 17)
+
+    with CaptureQueriesContext(connection) as twenty:
+        response = admin_client.get(url)
+
+    assert response.status_code == 200
+    if page != "admin:index":
+        assert len(response.context["cl"].result_list) >= 20
+    assert StatusChange.objects.count() == 20
+    assert len(twenty) == len(three), [q["sql"] for q in twenty.captured_queries]
+
+
+def test_the_raw_calendar_list_links_each_live_integration_with_its_status(
+    admin_client, admin_user, google_app
+):
+    add_rows(google_app, admin_user, 0, 2)
+    error = Integration.objects.get(status="error")
+
+    page = admin_client.get(reverse("admin:calendars_rawcalendar_changelist")).content.decode()
+
+    url = reverse("admin:calendars_integration_change", args=[error.pk])
+    assert f'<a class="status-chip status-error" href="{url}">Error</a>' in page
+    assert page.count('class="status-chip status-') == 2  # one raw calendar each has none
