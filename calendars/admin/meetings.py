@@ -134,7 +134,10 @@ class MeetingAdmin(admin.ModelAdmin):
         IntegrationStatusFilter,
         IntegrationFilter,
     )
-    list_select_related = ("integration__credential__customer",)
+    # The account and customer come in two more queries, not in the list's join: joined four
+    # tables deep, SQLite's planner (once ANALYZE has run) starts from the customers and sorts
+    # every meeting, instead of reading the first page off the `meeting_starts` index.
+    list_select_related = ("integration",)
     search_fields = (
         "title",
         "integration__credential__account_email",
@@ -168,6 +171,9 @@ class MeetingAdmin(admin.ModelAdmin):
     readonly_fields = flatten_fieldsets(fieldsets)
     actions = ("schedule_bot", "schedule_bot_series", "change_bot_settings", "remove_bot")
     change_form_template = "admin/calendars/meeting/change_form.html"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Meeting]:
+        return super().get_queryset(request).prefetch_related("integration__credential__customer")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # meetings come from the calendars

@@ -38,13 +38,13 @@ def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
 def consider(integration: Integration, meeting_ids: Iterable[int] | None = None) -> int:
     """Queue the policy's bots for the integration's meetings (those of `meeting_ids`, or all)
     that want one; returns how many."""
-    customer_id = (
+    mode = (
         Integration.objects.filter(pk=integration.pk)
-        .values_list("credential__customer_id", flat=True)
+        .values_list("credential__customer__bot_policy__mode", flat=True)
         .get()
     )
-    if not policy_of(customer_id).records_every_meeting:
-        return 0
+    if mode != BotPolicy.Mode.RECORD_ALL:
+        return 0  # no policy is the default one, which records only what someone scheduled
     meetings = Meeting.objects.filter(integration=integration)
     if meeting_ids is not None:
         meetings = meetings.filter(pk__in=list(meeting_ids))

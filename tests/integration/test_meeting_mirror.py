@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -55,6 +56,30 @@ def test_a_meeting_moved_out_of_the_window_leaves_the_mirror(sandbox, integratio
     sync_window(integration.pk)
 
     assert not Meeting.objects.filter(title="Board meeting").exists()
+
+
+def test_an_empty_listing_forgets_the_meetings_held_unless_news_about_them_is_newer(
+    sandbox, integration
+):
+    connection = sandbox.connection(integration.remote_id)
+    sandbox.state.events_of(connection)
+    sandbox.state.events[connection.id].clear()  # every event deleted remotely
+    now = timezone.now()
+    for title, news_at in (("Deleted remotely", now - timedelta(hours=1)), ("Added since", None)):
+        Meeting.objects.create(
+            integration=integration,
+            remote_event_id=uuid.uuid4(),
+            title=title,
+            starts_at=now + timedelta(hours=2),
+            ends_at=now + timedelta(hours=3),
+            synced_at=now,
+            remote_updated_at=news_at or now + timedelta(minutes=5),
+        )
+
+    result = sync_window(integration.pk)
+
+    assert (result.listed, result.pruned) == (0, 1)
+    assert list(Meeting.objects.values_list("title", flat=True)) == ["Added since"]
 
 
 def test_a_repeated_webhook_changes_nothing_more(client, sandbox, integration):
