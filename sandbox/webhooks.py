@@ -122,6 +122,8 @@ def payload(
 class WebhookSender:
     def __init__(self, state: SandboxState) -> None:
         self.state = state
+        self._in_flight: set[threading.Thread] = set()
+        self._lock = threading.Lock()
 
     def notify(
         self, connection: SandboxConnection, change: str, events: list[SandboxEvent]
@@ -136,9 +138,26 @@ class WebhookSender:
         if change == "synced":
             events = self.state.events_of(connection)
         body = payload(connection, event, events=events)
-        threading.Thread(
-            target=self._deliver, args=(connection.api_version, body), daemon=True
-        ).start()
+        thread = threading.Thread(
+            target=self._deliver_in_background, args=(connection.api_version, body), daemon=True
+        )
+        with self._lock:
+            self._in_flight.add(thread)
+        thread.start()
+
+    def _deliver_in_background(self, api_version: str, body: dict) -> None:
+        try:
+            self._deliver(api_version, body)
+        finally:
+            with self._lock:
+                self._in_flight.discard(threading.current_thread())
+
+    def drain(self, timeout: float = 15.0) -> None:
+        """Wait for the background deliveries under way, so none lands after its test ended."""
+        with self._lock:
+            threads = list(self._in_flight)
+        for thread in threads:
+            thread.join(timeout)
 
     def send(
         self,
@@ -202,6 +221,8 @@ class WebhookSender:
 
     def _post(self, data: bytes, headers: dict[str, str]) -> int:
         url = self.state.webhook_url
+        if url is None:  # switched off while this delivery was on its way
+            return 0
         if not url.startswith(("http://", "https://")):
             raise ValueError(f"webhook_url must be http(s), not {url!r}")
         request = urllib.request.Request(url, data=data, headers=headers, method="POST")  # noqa: S310

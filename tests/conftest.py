@@ -31,6 +31,25 @@ def require_service(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+# Fixtures that give a test the database (directly or through the ones that need it).
+DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m "not once"` deselects
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark what does not depend on the database engine `once`: scripts/test runs it on SQLite only.
+
+    That is every test that touches no database, and the browser tests: what a page queries is
+    tested on both engines through the test client, and a browser adds only the rendering.
+    """
+    for item in items:
+        uses_database = item.get_closest_marker("django_db") or (
+            DATABASE_FIXTURES & set(item.fixturenames)
+        )
+        if item.path.name.startswith("test_browser_") or not uses_database:
+            item.add_marker(pytest.mark.once)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     server = SandboxServer(state=SandboxState(api_key="test-key", sync_delay=0.3)).start()
@@ -78,7 +97,7 @@ class Sandbox:
 
 
 @pytest.fixture
-def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
+def sandbox(sandbox_server: SandboxServer, settings: object) -> Iterator[Sandbox]:
     sandbox_server.state.reset()
     sandbox_server.state.sync_delay = 0.3
     sandbox_server.state.webhook_url = None
@@ -86,7 +105,10 @@ def sandbox(sandbox_server: SandboxServer, settings: object) -> Sandbox:
     sandbox_server.state.throttled = 0
     settings.MEETINGBAAS_BASE_URL = sandbox_server.url
     settings.MEETINGBAAS_API_KEY = "test-key"
-    return Sandbox(sandbox_server)
+    yield Sandbox(sandbox_server)
+    # A webhook still on its way would reach a live server whose database is being flushed.
+    sandbox_server.state.webhook_url = None
+    sandbox_server.httpd.sender.drain()
 
 
 @pytest.fixture

@@ -91,17 +91,27 @@ def test_the_job_page_lists_each_integration_with_its_status_before_and_after(
 
 
 def test_an_integration_that_recovers_while_it_is_checked_counts_as_fixed(
-    admin_client, sandbox, make_integration, settings
+    admin_client, sandbox, make_integration, settings, monkeypatch
 ):
     settings.FIX_CHECK_SECONDS = 3.0
     integration = broken(sandbox, make_integration())
-    # Meeting BaaS gets the connection working a moment after the resync was asked for.
+    # Meeting BaaS gets the connection working a moment after the resync was asked for
+    # (timed from the resync itself: a loaded machine may take longer to send it).
     recovery = threading.Timer(0.4, sandbox.force, [integration.remote_id], {"status": "active"})
-    recovery.start()
+    changed = sandbox.state.changed
+
+    def recover_after_resync(connection, event, events=None):
+        changed(connection, event, events)
+        if connection.id == integration.remote_id and event == "synced" and not recovery.ident:
+            recovery.start()
+
+    monkeypatch.setattr(sandbox.state, "changed", recover_after_resync)
     try:
         act(admin_client, "resync", [integration], confirm="1")
     finally:
         recovery.cancel()
+
+    assert recovery.ident, "the resync never reached Meeting BaaS"
 
     item = BulkJobItem.objects.get()
     assert (item.state, item.status_before, item.status_after) == ("done", "error", "active")

@@ -23,7 +23,7 @@ from tests.support.waiting import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 
-ITEMS = 1000
+ITEMS = 400
 HOSTS = ("host-a", "host-b")
 
 
