@@ -13,17 +13,15 @@ from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from calendars import meetingbaas, queue
 from calendars.actions.audit import PROBLEMS, record_action
 from calendars.actions.refresh import (
     apply_resync_outcome,
-    error_message_of,
+    create_from_remote,
     mark_disconnected,
     refresh_integration,
-    remote_fields,
 )
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
@@ -94,18 +92,8 @@ def _create(raw_calendar: RawCalendar, acting_user: AbstractBaseUser | None) -> 
         remote, adopted = _create_or_adopt(client, credential, raw_calendar, grant)
         try:
             with transaction.atomic():
-                integration = Integration.objects.create(
-                    credential=credential,
-                    raw_calendar=raw_calendar,
-                    remote_id=remote.remote_id,
-                    api_version=client.api_version,
-                    provider=credential.oauth_app.provider,
-                    **remote_fields(remote, client.api_version),
-                    status=remote.portal_status,
-                    error_message=error_message_of(remote),
-                    last_refreshed_at=timezone.now(),
-                    status_changed_at=timezone.now(),
-                    status_cause=Cause.CREATED,
+                integration = create_from_remote(
+                    credential, raw_calendar, remote, client.api_version
                 )
         except IntegrityError:
             # Another path stored this remote connection first (a reconciling refresh).

@@ -32,12 +32,7 @@ from django.utils import timezone
 from calendars import meetingbaas, queue
 from calendars.actions.audit import PROBLEMS, record_action
 from calendars.actions.credentials import list_raw_calendars
-from calendars.actions.refresh import (
-    apply_remote,
-    error_message_of,
-    mark_disconnected,
-    remote_fields,
-)
+from calendars.actions.refresh import apply_remote, create_from_remote, mark_disconnected
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
@@ -176,17 +171,25 @@ def _orphan(
         if held_by
         else ""
     )
+    return _finding(
+        run, Kind.ORPHAN, version, remote, differences=differences, integration_id=held_by
+    )
+
+
+def _finding(
+    run: Reconciliation, kind: str, version: str, remote: RemoteConnection, **fields: object
+) -> ReconciliationFinding:
+    """A finding about `remote`, with what Meeting BaaS says of it (cut to fit) and `fields`."""
     return ReconciliationFinding(
         run=run,
-        kind=Kind.ORPHAN,
+        kind=kind,
         api_version=version,
         remote_id=remote.remote_id,
         account_email=fit(ReconciliationFinding, "account_email", remote.account_email),
         platform=fit(ReconciliationFinding, "platform", remote.platform or ""),
         remote_created_at=remote.created_at,
         remote_status=fit(ReconciliationFinding, "remote_status", remote.status or ""),
-        differences=differences,
-        integration_id=held_by,
+        **fields,
     )
 
 
@@ -300,15 +303,11 @@ def _drift(
     differences: list[str],
     problems: list[str],
 ) -> ReconciliationFinding:
-    return ReconciliationFinding(
-        run=run,
-        kind=Kind.DRIFT,
-        api_version=version,
-        remote_id=remote.remote_id,
-        account_email=fit(ReconciliationFinding, "account_email", remote.account_email),
-        platform=fit(ReconciliationFinding, "platform", remote.platform or ""),
-        remote_created_at=remote.created_at,
-        remote_status=fit(ReconciliationFinding, "remote_status", remote.status or ""),
+    return _finding(
+        run,
+        Kind.DRIFT,
+        version,
+        remote,
         differences="; ".join(differences),
         outcome=Outcome.NOT_CORRECTED if problems else Outcome.CORRECTED,
         reason=" ".join(problems),
@@ -575,22 +574,9 @@ def _adopt(
                 f"{raw} already has integration {live.pk} (Meeting BaaS id {live.remote_id}): "
                 "this connection duplicates it; delete it instead."
             )
-        now = timezone.now()
         try:
             with transaction.atomic():
-                integration = Integration.objects.create(
-                    credential=credential,
-                    raw_calendar=raw,
-                    remote_id=finding.remote_id,
-                    api_version=finding.api_version,
-                    provider=credential.oauth_app.provider,
-                    **remote_fields(remote, finding.api_version),
-                    status=remote.portal_status,
-                    error_message=error_message_of(remote),
-                    last_refreshed_at=now,
-                    status_changed_at=now,
-                    status_cause=Cause.CREATED,
-                )
+                integration = create_from_remote(credential, raw, remote, finding.api_version)
         except IntegrityError:
             raise FindingRefused("Another integration took it meanwhile.") from None
         note = f"Adopted during {finding.run}. {integration.error_message}".strip()

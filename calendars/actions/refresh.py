@@ -20,7 +20,7 @@ from calendars.actions.audit import record_action
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection, ResyncOutcome
-from calendars.models import Integration, RefreshRun
+from calendars.models import Credential, Integration, RawCalendar, RefreshRun
 from calendars.status import (
     Cause,
     PortalStatus,
@@ -134,6 +134,26 @@ def error_message_of(remote: RemoteConnection) -> str:
     if remote.portal_status == PortalStatus.ACTIVE:
         return ""
     return fit(Integration, "error_message", remote.portal_message)
+
+
+def create_from_remote(
+    credential: Credential, raw_calendar: RawCalendar, remote: RemoteConnection, api_version: str
+) -> Integration:
+    """The integration of a connection just made or adopted, in the status it has remotely."""
+    now = timezone.now()
+    return Integration.objects.create(
+        credential=credential,
+        raw_calendar=raw_calendar,
+        remote_id=remote.remote_id,
+        api_version=api_version,
+        provider=credential.oauth_app.provider,
+        **remote_fields(remote, api_version),
+        status=remote.portal_status,
+        error_message=error_message_of(remote),
+        last_refreshed_at=now,
+        status_changed_at=now,
+        status_cause=Cause.CREATED,
+    )
 
 
 def mark_disconnected(

@@ -24,7 +24,13 @@ from calendars.actions.credentials import (
 )
 from calendars.actions.integrations import create_integration
 from calendars.admin import consent, raw_calendars
-from calendars.admin.common import allows, attempt, export_link, render_timeline
+from calendars.admin.common import (
+    ChangePageAdmin,
+    allows,
+    attempt,
+    export_link,
+    render_timeline,
+)
 from calendars.admin.fixes import fix_buttons
 from calendars.admin.records import EstimatingPaginator
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
@@ -51,7 +57,7 @@ class CustomerChangeList(ChangeList):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(ChangePageAdmin):
     list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
     change_form_template = "admin/calendars/customer/change_form.html"
@@ -86,25 +92,14 @@ class CustomerAdmin(admin.ModelAdmin):
         )
         return format_html('{} <a href="{}">All</a>', chips, url) if chips else "None"
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Customer | None = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            overview = customer_overview(obj)
-            context = {
-                **context,
-                "overview": overview,
-                "ticket_summary": ticket_summary(overview),
-                "integrations_url": reverse("admin:calendars_integration_changelist")
-                + f"?customer={obj.pk}",
-            }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_context(self, request: HttpRequest, customer: Customer) -> dict:
+        overview = customer_overview(customer)
+        return {
+            "overview": overview,
+            "ticket_summary": ticket_summary(overview),
+            "integrations_url": reverse("admin:calendars_integration_changelist")
+            + f"?customer={customer.pk}",
+        }
 
 
 @admin.register(OAuthApp)
@@ -242,7 +237,7 @@ class ReplaceRefreshTokenForm(forms.Form):
 
 
 @admin.register(Credential)
-class CredentialAdmin(admin.ModelAdmin):
+class CredentialAdmin(ChangePageAdmin):
     form = CredentialForm
     list_display = (
         "account_email",
@@ -271,28 +266,17 @@ class CredentialAdmin(admin.ModelAdmin):
     class Media:
         css = {"all": ("calendars/customer.css", "calendars/diagnosis.css")}
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Credential | None = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            health = credential_health(obj)
-            context = {
-                **context,
-                "health": health,
-                "fix_buttons": fix_buttons(
-                    self.admin_site, request, health.remedies, credential=obj
-                ),
-                "integrations_url": reverse("admin:calendars_integration_changelist")
-                + "?"
-                + urlencode({"q": obj.account_email}),
-            }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_context(self, request: HttpRequest, credential: Credential) -> dict:
+        health = credential_health(credential)
+        return {
+            "health": health,
+            "fix_buttons": fix_buttons(
+                self.admin_site, request, health.remedies, credential=credential
+            ),
+            "integrations_url": reverse("admin:calendars_integration_changelist")
+            + "?"
+            + urlencode({"q": credential.account_email}),
+        }
 
     def save_model(
         self, request: HttpRequest, credential: Credential, form: CredentialForm, change: bool

@@ -6,7 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
-from django.http import HttpRequest
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import Model
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.html import conditional_escape, format_html, format_html_join
@@ -67,6 +70,50 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+def viewable_or_redirect(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str
+) -> Model | HttpResponseRedirect:
+    """For the portal's own page of one row: the row, or the admin's own "doesn't exist"
+    redirect (a malformed id included); PermissionDenied for a role that may not view it."""
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        return model_admin._get_obj_does_not_exist_redirect(request, model_admin.opts, object_id)
+    if not model_admin.has_view_permission(request, obj):
+        raise PermissionDenied
+    return obj
+
+
+def shown_or_redirect(
+    model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str
+) -> Model | HttpResponseRedirect:
+    """`viewable_or_redirect` for a change page that only shows its row: a POST to it is
+    refused, as the admin refuses one to a row nobody may change."""
+    if request.method == "POST":
+        raise PermissionDenied
+    return viewable_or_redirect(model_admin, request, object_id)
+
+
+class ChangePageAdmin(admin.ModelAdmin):
+    """For models whose change page shows more than the form (a diagnosis, buttons, a summary):
+    `change_page_context` gives what an existing row's page adds to the template's context."""
+
+    def change_page_context(self, request: HttpRequest, obj: Model) -> dict:
+        return {}
+
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict,
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Model | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context = {**context, **self.change_page_context(request, obj)}
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 def render_timeline(entries: list[Entry]) -> str:

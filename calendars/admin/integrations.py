@@ -22,6 +22,7 @@ from django.utils.text import capfirst
 from calendars.actions.refresh import queue_refresh
 from calendars.admin.attention import ProblemFilter
 from calendars.admin.common import (
+    ChangePageAdmin,
     ReadOnlyAdmin,
     allows,
     excerpt,
@@ -74,7 +75,7 @@ RECREATE = (
 
 
 @admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
+class IntegrationAdmin(ChangePageAdmin):
     # Few columns, so that the list fits a laptop's window beside the filters: the account
     # under its customer, the API version under the provider, Meeting BaaS's message (its
     # start) under the problem; the whole message is on the integration's page.
@@ -173,36 +174,22 @@ class IntegrationAdmin(admin.ModelAdmin):
             return diagnosis.title
         return format_html("{}<br><small>{}</small>", diagnosis.title, message)
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Integration | None = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            diagnosis = diagnosis_of(obj)
-            context = {
-                **context,
-                "diagnosis": diagnosis,
-                "status_note": status_note(obj),
-                "disconnection": disconnection_of(obj),
-                "fix_buttons": fix_buttons(
-                    self.admin_site,
-                    request,
-                    remedies_for(obj, diagnosis),
-                    credential=obj.credential,
-                    integration=obj,
-                ),
-                "next_meetings": list(
-                    obj.meetings.filter(starts_at__gte=timezone.now()).order_by("starts_at", "pk")[
-                        :NEXT_MEETINGS
-                    ]
-                ),
-            }
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_context(self, request: HttpRequest, integration: Integration) -> dict:
+        diagnosis = diagnosis_of(integration)
+        upcoming = integration.meetings.filter(starts_at__gte=timezone.now())
+        return {
+            "diagnosis": diagnosis,
+            "status_note": status_note(integration),
+            "disconnection": disconnection_of(integration),
+            "fix_buttons": fix_buttons(
+                self.admin_site,
+                request,
+                remedies_for(integration, diagnosis),
+                credential=integration.credential,
+                integration=integration,
+            ),
+            "next_meetings": list(upcoming.order_by("starts_at", "pk")[:NEXT_MEETINGS]),
+        }
 
     def get_fieldsets(self, request: HttpRequest, obj: Integration | None = None) -> list:
         return without_export_unless_allowed(request, super().get_fieldsets(request, obj))

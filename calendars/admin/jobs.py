@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, Count, IntegerField, OuterRef, QuerySet, Subquery, Value, When
 from django.db.models.functions import Coalesce
@@ -12,7 +11,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from calendars.actions import bulk
-from calendars.admin.common import ReadOnlyAdmin, allows
+from calendars.admin.common import (
+    ReadOnlyAdmin,
+    allows,
+    shown_or_redirect,
+    viewable_or_redirect,
+)
 from calendars.models import BulkJob, BulkJobItem, Integration
 
 PREVIEW_LIMIT = 200
@@ -112,17 +116,6 @@ class BulkJobAdmin(ReadOnlyAdmin):
             *super().get_urls(),
         ]
 
-    def _job_or_redirect(
-        self, request: HttpRequest, object_id: str
-    ) -> BulkJob | HttpResponseRedirect:
-        """The job, or the admin's own "doesn't exist" redirect (a malformed id included)."""
-        job = self.get_object(request, unquote(object_id))
-        if job is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_permission(request, job):
-            raise PermissionDenied
-        return job
-
     def change_view(
         self,
         request: HttpRequest,
@@ -130,7 +123,7 @@ class BulkJobAdmin(ReadOnlyAdmin):
         form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
-        job = self._job_or_redirect(request, object_id)
+        job = shown_or_redirect(self, request, object_id)
         if isinstance(job, HttpResponse):
             return job
         progress = bulk.progress(job)
@@ -169,7 +162,7 @@ class BulkJobAdmin(ReadOnlyAdmin):
         return TemplateResponse(request, "admin/calendars/bulkjob/progress.html", context)
 
     def progress_json(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        job = self._job_or_redirect(request, object_id)
+        job = viewable_or_redirect(self, request, object_id)
         if isinstance(job, HttpResponse):
             return job
         result = bulk.progress(job)
@@ -187,7 +180,7 @@ class BulkJobAdmin(ReadOnlyAdmin):
         )
 
     def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        job = self._job_or_redirect(request, object_id)
+        job = viewable_or_redirect(self, request, object_id)
         if isinstance(job, HttpResponse):
             return job
         if request.method != "POST" or not allows(request, bulk.PERMISSION[job.kind]):

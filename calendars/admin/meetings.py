@@ -25,7 +25,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from calendars.admin.common import allows, excerpt, link
+from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
 from calendars.admin.records import CustomerFilter, IntegrationFilter
 from calendars.forms import SecretField
 from calendars.meetings import bots, risk
@@ -123,7 +123,7 @@ class MeetingCustomerFilter(CustomerFilter):
 
 
 @admin.register(Meeting)
-class MeetingAdmin(admin.ModelAdmin):
+class MeetingAdmin(ChangePageAdmin):
     list_display = ("when", "title_cell", "customer", "platform", "bot", "integration_status")
     list_filter = (
         StartsFilter,
@@ -276,18 +276,8 @@ class MeetingAdmin(admin.ModelAdmin):
             rows,
         )
 
-    def render_change_form(
-        self,
-        request: HttpRequest,
-        context: dict,
-        add: bool = False,
-        change: bool = False,
-        form_url: str = "",
-        obj: Meeting | None = None,
-    ) -> HttpResponse:
-        if obj is not None:
-            context = {**context, "bot_buttons": self._buttons(request, obj)}
-        return super().render_change_form(request, context, add, change, form_url, obj)
+    def change_page_context(self, request: HttpRequest, meeting: Meeting) -> dict:
+        return {"bot_buttons": self._buttons(request, meeting)}
 
     def _buttons(self, request: HttpRequest, meeting: Meeting) -> list[dict]:
         allowed = self.get_actions(request)

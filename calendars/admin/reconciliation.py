@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
@@ -19,7 +18,7 @@ from django.urls import path, reverse
 
 from calendars.actions import reconciliation
 from calendars.actions.audit import PROBLEMS
-from calendars.admin.common import ReadOnlyAdmin, allows
+from calendars.admin.common import ReadOnlyAdmin, allows, shown_or_redirect
 from calendars.models import Integration, Reconciliation, ReconciliationFinding
 
 # Findings listed on a run's page, the open orphans first.
@@ -77,11 +76,9 @@ class ReconciliationAdmin(ReadOnlyAdmin):
         form_url: str = "",
         extra_context: dict | None = None,
     ) -> HttpResponse:
-        run = self.get_object(request, unquote(object_id))
-        if run is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
-        if not self.has_view_permission(request, run):
-            raise PermissionDenied
+        run = shown_or_redirect(self, request, object_id)
+        if isinstance(run, HttpResponse):
+            return run
         findings = _open_orphans_first(
             run.findings.select_related("integration__raw_calendar", "resolved_by")
         )

@@ -165,14 +165,8 @@ class V1Client:
         v1 answers all or nothing: a refusal is an error (BotConflict when one is already
         scheduled), never a partial result.
         """
-        return call_about_events(
-            self.transport,
-            "POST",
-            f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
-            params=_occurrences(all_occurrences),
-            json=_config_body(config),
-            idempotent=False,
-            parse=_scheduling,
+        return self._bots(
+            "POST", event_id, series_id, all_occurrences, config=config, idempotent=False
         )
 
     def update_bot(
@@ -184,14 +178,7 @@ class V1Client:
         series_id: str | None = None,
         all_occurrences: bool = False,
     ) -> BotScheduling:
-        return call_about_events(
-            self.transport,
-            "PATCH",
-            f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
-            params=_occurrences(all_occurrences),
-            json=_config_body(config),
-            parse=_scheduling,
-        )
+        return self._bots("PATCH", event_id, series_id, all_occurrences, config=config)
 
     def remove_bot(
         self,
@@ -202,12 +189,27 @@ class V1Client:
         all_occurrences: bool = False,
     ) -> BotScheduling:
         """Unschedule the bot; v1 does not mind when none was scheduled."""
+        return self._bots("DELETE", event_id, series_id, all_occurrences)
+
+    def _bots(
+        self,
+        method: str,
+        event_id: UUID | str | None,
+        series_id: str | None,
+        all_occurrences: bool,
+        *,
+        config: BotConfig | None = None,
+        idempotent: bool = True,
+    ) -> BotScheduling:
+        """`method` on the bot of the event named (POST, PATCH with `config`; DELETE)."""
         return call_about_events(
             self.transport,
-            "DELETE",
+            method,
             f"/calendar_events/{self._event_of(event_id, series_id, all_occurrences)}/bot",
             params=_occurrences(all_occurrences),
-            parse=lambda body: _scheduling(body, removed=True),
+            json=None if config is None else _config_body(config),
+            idempotent=idempotent,
+            parse=lambda body: _scheduling(body, removed=method == "DELETE"),
         )
 
     @staticmethod

@@ -194,16 +194,16 @@ class V2Client:
         An event that could not get its bot (no meeting URL, one already scheduled...) is in
         the answer's `failed`, not an error.
         """
-        target = self._target(remote_id, event_id, series_id, all_occurrences)
-        return call_about_events(
-            self.transport,
+        return self._bots(
             "POST",
-            f"/v2/calendars/{remote_id}/bots",
-            json={**target, **_config_body(config)},
+            remote_id,
+            event_id,
+            series_id,
+            all_occurrences,
+            config=config,
             # No idempotency key: a resent create whose answer was lost would be refused
             # event by event as "already scheduled", so it is not resent blindly.
             idempotent=False,
-            parse=_scheduling,
         )
 
     def update_bot(
@@ -216,14 +216,7 @@ class V2Client:
         all_occurrences: bool = False,
     ) -> BotScheduling:
         """Give scheduled bots new settings (refused with BotConflict within 4 min of joining)."""
-        target = self._target(remote_id, event_id, series_id, all_occurrences)
-        return call_about_events(
-            self.transport,
-            "PATCH",
-            f"/v2/calendars/{remote_id}/bots",
-            json={**target, **_config_body(config)},
-            parse=_scheduling,
-        )
+        return self._bots("PATCH", remote_id, event_id, series_id, all_occurrences, config=config)
 
     def remove_bot(
         self,
@@ -234,12 +227,31 @@ class V2Client:
         all_occurrences: bool = False,
     ) -> BotScheduling:
         """Cancel scheduled bots; a bot already in the meeting leaves it."""
-        target = self._target(remote_id, event_id, series_id, all_occurrences)
+        return self._bots("DELETE", remote_id, event_id, series_id, all_occurrences)
+
+    # The body may carry the transcription provider's key: never on an error page.
+    @sensitive_variables("body")
+    def _bots(
+        self,
+        method: str,
+        remote_id: UUID,
+        event_id: UUID | str | None,
+        series_id: str | None,
+        all_occurrences: bool,
+        *,
+        config: BotConfig | None = None,
+        idempotent: bool = True,
+    ) -> BotScheduling:
+        """`method` on the bots of the event or series named (POST, PATCH with `config`; DELETE)."""
+        body = self._target(remote_id, event_id, series_id, all_occurrences)
+        if config is not None:
+            body |= _config_body(config)
         return call_about_events(
             self.transport,
-            "DELETE",
+            method,
             f"/v2/calendars/{remote_id}/bots",
-            json=target,
+            json=body,
+            idempotent=idempotent,
             parse=_scheduling,
         )
 

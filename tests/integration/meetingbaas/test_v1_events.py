@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
@@ -18,15 +18,11 @@ from calendars.meetingbaas.types import (
     RecordingMode,
 )
 from calendars.meetingbaas.v1 import V1Client
+from tests.support.client_events import synced_calendar, upcoming, window
 
 GRANT = OAuthGrant(Platform.GOOGLE, "cid", "cs", "rt:carol@example.com")
 OTHER = OAuthGrant(Platform.MICROSOFT, "cid", "cs", "rt:dan@contoso.example")
 CONFIG = BotConfig("Acme Notetaker")
-
-
-def window() -> dict:
-    moment = datetime.now(UTC)
-    return {"start": moment - timedelta(days=1), "end": moment + timedelta(days=14)}
 
 
 @pytest.fixture
@@ -36,15 +32,7 @@ def client(sandbox) -> V1Client:
 
 @pytest.fixture
 def calendar(client, sandbox):
-    sandbox.state.sync_delay = 0
-    return client.create_connection(GRANT, "carol@example.com").remote_id
-
-
-def upcoming(client, calendar, title: str):
-    soon = datetime.now(UTC) + timedelta(minutes=10)
-    return next(
-        e for e in client.iter_events(calendar, **window()) if e.title == title and e.start > soon
-    )
+    return synced_calendar(client, sandbox, GRANT, "carol@example.com")
 
 
 def test_it_lists_the_window_past_included_and_follows_next(client, calendar, sandbox):
@@ -73,8 +61,7 @@ def test_an_event_carries_its_series_organizer_and_cancellation(client, calendar
 
 
 def test_the_organizer_is_read_from_a_microsoft_event_too(client, sandbox):
-    sandbox.state.sync_delay = 0
-    remote = client.create_connection(OTHER, "").remote_id
+    remote = synced_calendar(client, sandbox, OTHER, "")
 
     events = list(client.iter_events(remote, **window()))
 
@@ -166,8 +153,7 @@ def test_update_needs_a_bot_and_removal_does_not(client, calendar, sandbox):
 
 def test_another_calendars_event_is_not_found_here(client, calendar, sandbox):
     call = upcoming(client, calendar, "Customer call")
-    sandbox.state.sync_delay = 0
-    other = client.create_connection(GRANT, "carol.team@group.calendar.google.com").remote_id
+    other = synced_calendar(client, sandbox, GRANT, "carol.team@group.calendar.google.com")
 
     with pytest.raises(errors.EventNotFound):
         client.get_event(other, call.event_id)

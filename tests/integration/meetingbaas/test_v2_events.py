@@ -18,14 +18,10 @@ from calendars.meetingbaas.types import (
     RecordingMode,
 )
 from calendars.meetingbaas.v2 import V2Client
+from tests.support.client_events import synced_calendar, upcoming, window
 
 GRANT = OAuthGrant(Platform.GOOGLE, "cid.apps.googleusercontent.com", "cs", "rt:alice@example.com")
 CONFIG = BotConfig("Acme Notetaker", recording_mode=RecordingMode.AUDIO_ONLY)
-
-
-def window() -> dict:
-    moment = datetime.now(UTC)
-    return {"start": moment - timedelta(days=1), "end": moment + timedelta(days=14)}
 
 
 @pytest.fixture
@@ -35,15 +31,7 @@ def client(sandbox) -> V2Client:
 
 @pytest.fixture
 def calendar(client, sandbox):
-    sandbox.state.sync_delay = 0
-    return client.create_connection(GRANT, "alice@example.com").remote_id
-
-
-def upcoming(client, calendar, title: str):
-    soon = datetime.now(UTC) + timedelta(minutes=10)
-    return next(
-        e for e in client.iter_events(calendar, **window()) if e.title == title and e.start > soon
-    )
+    return synced_calendar(client, sandbox, GRANT, "alice@example.com")
 
 
 def test_it_lists_the_window_with_the_spec_query(client, calendar, sandbox):
