@@ -3,7 +3,8 @@
 On PostgreSQL the rows are made by the database itself (INSERT ... SELECT over
 generate_series), which builds ten times the default scale in minutes; elsewhere, by
 bulk_create. Both make the same shapes of rows in the same proportions; the counts the home
-page reads are recomputed at the end, since bulk inserts bypass the code that keeps them.
+page reads (and each integration's class of problem) are recomputed at the end, since bulk
+inserts bypass the code that keeps them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from calendars.models import (
     Integration,
     IntegrationCount,
     OAuthApp,
+    ProblemCount,
+    ProblemDay,
     RawCalendar,
     StatusChange,
     WebhookDelivery,
@@ -60,6 +63,8 @@ def build(scale: float, seed: int = 7) -> dict[str, int]:
     else:
         heavy = _build_in_python(sizes, apps, seed)
     IntegrationCount.recount()
+    ProblemCount.recount()
+    ProblemDay.recount()
     return {**sizes, "heavy_integration": heavy}
 
 

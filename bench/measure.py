@@ -84,6 +84,7 @@ def page_urls(heavy_integration: int) -> dict[str, tuple[str, str | None]]:
         " provider=microsoft": "?provider__exact=microsoft",
         " customer=one": f"?customer={customer}",
         " needs attention": "?problem=any",
+        " needs attention, refresh token refused": "?problem=token_refused",
         " search e-mail fragment": "?q=user4242",
         " search customer name fragment": "?q=mer+4242",
         " search exact Meeting BaaS id": f"?q={remote_id}",
@@ -91,6 +92,8 @@ def page_urls(heavy_integration: int) -> dict[str, tuple[str, str | None]]:
         " sorted by customer": "?o=2",
         " sorted by provider": "?o=3",
         " sorted by status": "?o=4",
+        " sorted by provider, descending": "?o=-3",
+        " sorted by status, descending": "?o=-4",
         " sorted by refreshed": "?o=6",
         " page 2": "?p=2",
     }

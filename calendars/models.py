@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter, defaultdict
+from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
+from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
 from simple_history.models import HistoricalRecords
 
@@ -21,6 +23,7 @@ from calendars.meetingbaas.types import (
     Platform,
     RecordingMode,
 )
+from calendars.problems import CAUSES, PROBLEM_STATUSES, charted_as, problem_code
 from calendars.status import Cause, PortalStatus, expiry_horizon
 
 
@@ -39,6 +42,9 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["name"]
+        # The integrations list sorted by customer reads customers in this order, then their
+        # integrations, and stops at a page.
+        indexes = [models.Index(fields=["name"], name="customer_name")]
 
     def __str__(self) -> str:
         return self.name
@@ -100,6 +106,17 @@ class OAuthApp(models.Model):
         return f"{self.name} ({self.get_provider_display()})"
 
 
+def grant_last_used_at() -> Greatest:
+    """When a credential's grant was last used, given or replaced, whichever is latest (each
+    gives a Microsoft refresh token a fresh 90 days); its creation stands in for any never set."""
+    # Coalesced one by one: SQLite's MAX() of several values is NULL if any one is.
+    return Greatest(
+        Coalesce("last_used_at", "created_at"),
+        Coalesce("consented_at", "created_at"),
+        Coalesce("refresh_token_replaced_at", "created_at"),
+    )
+
+
 class Credential(models.Model):
     """One end user's grant: a refresh token for an account, through one OAuth app."""
 
@@ -137,6 +154,9 @@ class Credential(models.Model):
             models.Index(fields=["account_email"]),
             # The needs-attention worklist reads failed checks, the oldest first.
             models.Index(fields=["last_check_ok", "last_checked_at"], name="credential_last_check"),
+            # The "Expiring soon" lane reads the grants unused the longest, the oldest first,
+            # rather than working out when each credential was last used.
+            models.Index(grant_last_used_at(), name="credential_grant_last_used"),
         ]
         permissions = [
             ("list_raw_calendars", "Can list raw calendars through the API"),
@@ -145,6 +165,17 @@ class Credential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_email} via {self.oauth_app.name}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self._state.adding:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():  # the row and its integrations' problem counts, or neither
+            held = Credential.objects.select_for_update().filter(pk=self.pk)
+            customer_id = held.values_list("customer_id", flat=True).first()
+            super().save(*args, **kwargs)
+            if customer_id is not None and customer_id != self.customer_id:
+                ProblemCount.change_customer(self.pk, customer_id, self.customer_id)
 
     @property
     def provider(self) -> str:
@@ -178,6 +209,9 @@ class RawCalendar(models.Model):
     class Meta:
         ordering = ["credential", "-is_primary", "name"]
         permissions = [("create_integration", "Can create integrations through the API")]
+        # The integrations list sorted by calendar reads calendars in this order, then their
+        # integrations, and stops at a page.
+        indexes = [models.Index(fields=["name"], name="raw_calendar_name")]
         constraints = [
             models.UniqueConstraint(
                 fields=["credential", "provider_id"], name="raw_calendar_unique_per_credential"
@@ -257,6 +291,14 @@ class Integration(models.Model):
     last_refreshed_at = models.DateTimeField(null=True, blank=True)
     # The newest remote timestamp applied (GET updated_at or a webhook's); older news is ignored.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
+    # The code of the class of problem its own fields show (calendars/problems.py): an error, or
+    # a disconnection nobody asked for that no newer integration of its raw calendar replaced;
+    # "" for none. Kept by save(), with its ProblemCount, so that the needs-attention worklist
+    # reads counters and its filter an index instead of classifying every message per view.
+    # (A row inserted around the portal, by SQL, has none until recount_integrations.)
+    problem_code = models.CharField(
+        max_length=32, blank=True, default="", db_default="", editable=False
+    )
     # Fields that move with every sync or refresh stay out of history (status has its own).
     history = HistoricalRecords(
         excluded_fields=[
@@ -267,6 +309,7 @@ class Integration(models.Model):
             "subscription_expires_at",
             "status_changed_at",
             "status_cause",
+            "problem_code",
         ]
     )
 
@@ -294,32 +337,104 @@ class Integration(models.Model):
         ]
         indexes = [
             models.Index(fields=["-created_at", "-id"], name="integration_newest_first"),
-            models.Index(fields=["provider"], name="integration_provider"),
+            # The list sorted by provider or status, with the admin's tie-break (-pk): a page is
+            # read off the index instead of sorting every row. The provider's also serves its
+            # filter and counts, as the index on the provider alone did.
+            models.Index(fields=["provider", "-id"], name="integration_provider_id"),
+            models.Index(fields=["status", "-id"], name="integration_status_id"),
+            # Sorted the other way the tie-break stays -pk: read backwards, these.
+            models.Index(fields=["provider", "id"], name="integration_provider_id_desc"),
+            models.Index(fields=["status", "id"], name="integration_status_id_desc"),
             models.Index(fields=["status", "status_changed_at"]),
             models.Index(fields=["last_refreshed_at"]),
             models.Index(fields=["subscription_expires_at"]),
+            # The needs-attention filter by class of problem, in the list's order; and the
+            # stored problems, longest-standing first. Partial: most integrations have none.
+            models.Index(
+                fields=["problem_code", "-created_at", "-id"],
+                name="integration_problem",
+                condition=~Q(problem_code=""),
+            ),
+            models.Index(
+                fields=["status_changed_at", "id"],
+                name="integration_problem_since",
+                condition=~Q(problem_code=""),
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.raw_calendar} ({self.get_status_display()})"
 
     def save(self, *args: object, **kwargs: object) -> None:
-        if not self._state.adding:
+        with transaction.atomic():  # the row and its counts, or neither
+            adding = self._state.adding
+            # Read under lock, not taken from this instance: it may have been loaded before a
+            # newer integration replaced it.
+            held, held_message = ("", "") if adding else self._held_problem()
+            self.problem_code = self.problem_now()
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "problem_code"}
             super().save(*args, **kwargs)
-            return
-        with transaction.atomic():  # the row and its count, or neither
-            super().save(*args, **kwargs)
-            IntegrationCount.shift(self.provider, to_status=self.status)
+            moves = [(self.credential_id, held, self.problem_code)]
+            if adding:
+                IntegrationCount.shift(self.provider, to_status=self.status)
+                moves += self._replace_older()
+            # Counters in one order in every writer (IntegrationCount, ProblemCount, ProblemDay):
+            # two writers cannot deadlock.
+            ProblemCount.move(moves)
+            charted = ProblemDay.changes_charted(self._changes_to_chart, self.error_message)
+            if not adding and held_message != self.error_message:
+                charted += ProblemDay.relearned(self, held_message, self.error_message)
+            ProblemDay.add(charted)
+            self._changes_to_chart = []
+
+    def problem_now(self) -> str:
+        """The class of problem the fields hold now (what save() stores)."""
+        code = problem_code(self.status, self.status_cause, self.error_message, self.remote_status)
+        if code and self.status == PortalStatus.DISCONNECTED and self._is_replaced():
+            return ""
+        return code
+
+    def _held_problem(self) -> tuple[str, str]:
+        """The problem and the message stored now."""
+        held = Integration.objects.select_for_update().filter(pk=self.pk)
+        return held.values_list("problem_code", "error_message").first() or ("", "")
+
+    def _is_replaced(self) -> bool:
+        """Whether a newer integration of the same raw calendar exists: it speaks for the
+        calendar now (the integration's page names it under "Replaced by")."""
+        if self.pk is None:
+            return False
+        newer = Integration.objects.filter(raw_calendar_id=self.raw_calendar_id, pk__gt=self.pk)
+        return newer.exists()
+
+    def _replace_older(self) -> list[tuple[int, str, str]]:
+        """This new integration replaces the older ones of its raw calendar: their problems are
+        no longer anyone's to fix (the newest one's status says how the calendar is). Returns
+        their moves out of their problems, for ProblemCount."""
+        older = Integration.objects.filter(
+            raw_calendar_id=self.raw_calendar_id, pk__lt=self.pk
+        ).exclude(problem_code="")
+        moves = [
+            (credential_id, problem, "")
+            for credential_id, problem in older.select_for_update().values_list(
+                "credential_id", "problem_code"
+            )
+        ]
+        if moves:
+            older.update(problem_code="")
+        return moves
 
     def record_first_status(self, message: str, *, user: models.Model | None) -> None:
         """Record the status a newly created integration starts in (it has no "from")."""
-        StatusChange.objects.create(
+        change = StatusChange.objects.create(
             integration=self,
             to_status=self.status,
             message=fit(StatusChange, "message", message),
             cause=Cause.CREATED,
             user=user,
         )
+        ProblemDay.add(ProblemDay.changes_charted([change], self.error_message))
 
     def move_to(
         self,
@@ -333,14 +448,14 @@ class Integration(models.Model):
 
         With `record_first_status`, the one writer of status history: every path comes here,
         so each change has its StatusChange, and its IntegrationCount moves with it. The caller
-        saves the row, in the same transaction.
+        saves the row, in the same transaction: save() charts the change (ProblemDay).
         """
         if status == self.status:
             return
         IntegrationCount.shift(self.provider, from_status=self.status, to_status=status)
         self.status_changed_at = timezone.now()
         self.status_cause = cause
-        StatusChange.objects.create(
+        change = StatusChange.objects.create(
             integration=self,
             from_status=self.status,
             to_status=status,
@@ -348,7 +463,17 @@ class Integration(models.Model):
             cause=cause,
             user=user,
         )
+        self._changes_to_chart = [*self._changes_to_chart, change]
         self.status = status
+
+    @property
+    def _changes_to_chart(self) -> list[StatusChange]:
+        """The status changes move_to recorded since the row was last saved."""
+        return self.__dict__.get("_changes_to_chart", [])
+
+    @_changes_to_chart.setter
+    def _changes_to_chart(self, changes: list[StatusChange]) -> None:
+        self.__dict__["_changes_to_chart"] = changes
 
     @property
     def is_live(self) -> bool:
@@ -408,6 +533,283 @@ class IntegrationCount(models.Model):
                 update_conflicts=True,
                 unique_fields=["status", "provider"],
                 update_fields=["count"],
+            )
+
+
+class ProblemCount(models.Model):
+    """How many integrations have each stored class of problem (`Integration.problem_code`): in all,
+    per customer and per credential, and how many customers and credentials have one.
+
+    The needs-attention worklist reads a few of these rows instead of grouping every broken
+    integration on each view. Kept exact as IntegrationCount is, in the writer's transaction:
+    by `Integration.save` as a row's problem changes, and by `Credential.save` as a credential
+    moves to another customer. `manage.py recount_integrations` classifies and counts again.
+    """
+
+    class Scope(models.TextChoices):
+        ALL = "all", "Integrations"
+        CUSTOMER = "customer", "Integrations of one customer"
+        CREDENTIAL = "credential", "Integrations of one credential"
+        CUSTOMERS = "customers", "Customers with any"
+        CREDENTIALS = "credentials", "Credentials with any"
+
+    problem = models.CharField(max_length=32)
+    scope = models.CharField(max_length=12, choices=Scope.choices)
+    # The customer's or the credential's id in those scopes (their rows go at zero), 0 in the
+    # others.
+    of = models.BigIntegerField(default=0)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["problem", "scope", "of"], name="problem_count_unique")
+        ]
+        # The customers and credentials with the most integrations of a problem.
+        indexes = [
+            models.Index(fields=["problem", "scope", "-count", "of"], name="problem_count_most")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.problem} {self.scope} {self.of}: {self.count}"
+
+    @classmethod
+    def move(cls, moves: list[tuple[int, str, str]]) -> None:
+        """Count integrations, each given as (its credential, its problem before, after; "" for
+        none), out of one problem and into the other."""
+        deltas: dict[str, Counter] = defaultdict(Counter)
+        for credential_id, before, after in moves:
+            if before != after:
+                deltas[before][credential_id] -= 1
+                deltas[after][credential_id] += 1
+        deltas.pop("", None)
+        credentials = {pk for by_credential in deltas.values() for pk in by_credential}
+        customer_of = dict(
+            Credential.objects.filter(pk__in=credentials).values_list("pk", "customer_id")
+        )
+        for problem in sorted(deltas):
+            by_customer: Counter = Counter()
+            for credential_id, n in deltas[problem].items():
+                by_customer[customer_of[credential_id]] += n
+            cls._count(problem, deltas[problem], by_customer)
+
+    @classmethod
+    def change_customer(cls, credential_id: int, before: int, after: int) -> None:
+        """Move a credential's integrations' problems from one customer's counts to another's."""
+        held = cls.objects.filter(scope=cls.Scope.CREDENTIAL, of=credential_id)
+        for problem, n in sorted(held.values_list("problem", "count")):
+            cls._count(problem, Counter(), Counter({before: -n, after: n}))
+
+    @classmethod
+    def _count(cls, problem: str, by_credential: Counter, by_customer: Counter) -> None:
+        # Problems are taken in one order and each one's total first: every writer of a problem
+        # waits for that row's lock, so the shares below are read and written by one at a time,
+        # and two writers cannot deadlock.
+        cls._add(problem, cls.Scope.ALL, sum(by_credential.values()))
+        customers = cls._share(problem, cls.Scope.CUSTOMER, by_customer)
+        credentials = cls._share(problem, cls.Scope.CREDENTIAL, by_credential)
+        cls._add(problem, cls.Scope.CUSTOMERS, customers)
+        cls._add(problem, cls.Scope.CREDENTIALS, credentials)
+
+    @classmethod
+    def _add(cls, problem: str, scope: str, delta: int) -> None:
+        counted = cls.objects.filter(problem=problem, scope=scope, of=0)
+        if not counted.update(count=F("count") + delta):
+            cls.objects.create(problem=problem, scope=scope, count=delta)
+
+    @classmethod
+    def _share(cls, problem: str, scope: str, deltas: Counter) -> int:
+        """Add `deltas` to the counts of each customer or credential; return how many more (or
+        fewer) of them have the problem now."""
+        rows = cls.objects.filter(problem=problem, scope=scope)
+        held = dict(rows.filter(of__in=list(deltas)).values_list("of", "count"))
+        holders = 0
+        for of, delta in sorted(deltas.items()):
+            if not delta:
+                continue
+            count = held.get(of, 0) + delta
+            if of not in held:
+                cls.objects.create(problem=problem, scope=scope, of=of, count=count)
+                holders += 1
+            elif count == 0:
+                rows.filter(of=of).delete()
+                holders -= 1
+            else:
+                rows.filter(of=of).update(count=count)
+        return holders
+
+    @classmethod
+    def recount(cls) -> None:
+        """Classify every integration's problem again, then count the problems from the rows."""
+        classify_again()
+        with transaction.atomic():
+            stored = Integration.objects.exclude(problem_code="").values_list(
+                "problem_code", flat=True
+            )
+            problems = sorted({*(cause.code for cause in CAUSES), *stored.distinct().order_by()})
+            # As in IntegrationCount.recount: the writers wait on the totals (locked by this
+            # update of nothing) until the new counts are in.
+            for problem in problems:
+                cls._add(problem, cls.Scope.ALL, 0)
+            counted = {(problem, cls.Scope.ALL, 0): 0 for problem in problems} | _counted()
+            cls.objects.exclude(scope=cls.Scope.ALL).delete()
+            cls.objects.bulk_create(
+                [cls(problem=p, scope=s, of=o, count=n) for (p, s, o), n in counted.items()],
+                batch_size=5000,
+                update_conflicts=True,
+                unique_fields=["problem", "scope", "of"],
+                update_fields=["count"],
+            )
+
+
+def _counted() -> dict[tuple[str, str, int], int]:
+    """Every ProblemCount as the integrations stand (but the totals of problems none has)."""
+    Scope = ProblemCount.Scope
+    rows = Integration.objects.exclude(problem_code="").order_by()
+    counted: dict[tuple[str, str, int], int] = {}
+    for problem, n in rows.values_list("problem_code").annotate(n=models.Count("pk")):
+        counted[problem, Scope.ALL, 0] = n
+    for scope, holders, by in (
+        (Scope.CUSTOMER, Scope.CUSTOMERS, "credential__customer_id"),
+        (Scope.CREDENTIAL, Scope.CREDENTIALS, "credential_id"),
+    ):
+        for problem, of, n in rows.values_list("problem_code", by).annotate(n=models.Count("pk")):
+            counted[problem, scope, of] = n
+            counted[problem, holders, 0] = counted.get((problem, holders, 0), 0) + 1
+    return counted
+
+
+def classify_again() -> None:
+    """Store each integration's class of problem as its fields show it now: for rows written
+    around `Integration.save` (bulk loads, SQL), and after a release that classifies anew."""
+    newer = Integration.objects.filter(raw_calendar=OuterRef("raw_calendar"), pk__gt=OuterRef("pk"))
+    candidates = (
+        Integration.objects.filter(Q(status__in=PROBLEM_STATUSES) | ~Q(problem_code=""))
+        .annotate(replaced=Exists(newer))
+        .values_list(
+            "pk",
+            "status",
+            "status_cause",
+            "error_message",
+            "remote_status",
+            "replaced",
+            "problem_code",
+        )
+    )
+    codes: dict[tuple[str, str, str, str], str] = {}
+    changes: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for pk, *fields, replaced, held in candidates.iterator(chunk_size=2000):
+        key = tuple(fields)
+        if key not in codes:
+            codes[key] = problem_code(*key)
+        code = "" if replaced and key[0] == PortalStatus.DISCONNECTED else codes[key]
+        if code != held:
+            changes[held, code].append(pk)
+    for (held, code), pks in changes.items():
+        for start in range(0, len(pks), 1000):
+            # Only rows no writer changed meanwhile: a writer stores its own classification.
+            chunk = Integration.objects.filter(pk__in=pks[start : start + 1000], problem_code=held)
+            chunk.update(problem_code=code)
+
+
+class ProblemDay(models.Model):
+    """How many status changes into a problem each day saw, by class: the home page's chart of
+    the last DAYS days (days in TIME_ZONE).
+
+    A change is counted as it is recorded, under the class `problems.charted_as` gives it; one
+    Meeting BaaS gave no reason for follows what its integration learns later (a webhook's error,
+    then the refresh's message), as `Integration.save` sees the message change. Kept in the
+    writer's transaction, after ProblemCount; `manage.py recount_integrations` counts the charted
+    days again from the status changes.
+    """
+
+    DAYS = 7
+
+    day = models.DateField()
+    problem = models.CharField(max_length=32)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "problem"], name="problem_day_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.problem}: {self.count}"
+
+    @classmethod
+    def first_day(cls) -> date:
+        return timezone.localdate() - timedelta(days=cls.DAYS - 1)
+
+    @classmethod
+    def start(cls) -> datetime:
+        """The first moment charted."""
+        return timezone.make_aware(datetime.combine(cls.first_day(), time.min))
+
+    @classmethod
+    def changes_charted(
+        cls, changes: list[StatusChange], learned: str
+    ) -> list[tuple[date, str, int]]:
+        """The counts `changes` (just recorded) add, as (day, problem, delta)."""
+        found = [
+            (change, charted_as(change.to_status, change.cause, change.message, learned))
+            for change in changes
+        ]
+        return [(timezone.localdate(change.changed_at), code, 1) for change, code in found if code]
+
+    @classmethod
+    def relearned(
+        cls, integration: Integration, before: str, after: str
+    ) -> list[tuple[date, str, int]]:
+        """The counts that move as the integration's message changes: its charted changes whose
+        own message said nothing are charted by the integration's."""
+        changes = integration.status_changes.filter(
+            changed_at__gte=cls.start(), to_status__in=PROBLEM_STATUSES
+        ).values_list("changed_at", "to_status", "cause", "message")
+        moves = []
+        for changed_at, to_status, cause, message in changes:
+            was = charted_as(to_status, cause, message, before)
+            now = charted_as(to_status, cause, message, after)
+            if was != now:
+                day = timezone.localdate(changed_at)
+                moves += [(day, was, -1), (day, now, 1)]
+        return moves
+
+    @classmethod
+    def add(cls, deltas: list[tuple[date, str, int]]) -> None:
+        totals: Counter = Counter()
+        for day, problem, delta in deltas:
+            totals[day, problem] += delta
+        # In one order, so that two writers cannot deadlock.
+        for (day, problem), delta in sorted(totals.items()):
+            if not delta:
+                continue
+            counted = cls.objects.filter(day=day, problem=problem)
+            if not counted.update(count=F("count") + delta):
+                cls.objects.create(day=day, problem=problem, count=delta)
+
+    @classmethod
+    def recount(cls) -> None:
+        """Count the charted days again from the status changes."""
+        first = cls.first_day()
+        with transaction.atomic():
+            list(cls.objects.select_for_update().filter(day__gte=first))
+            changes = (
+                StatusChange.objects.filter(
+                    changed_at__gte=cls.start(), to_status__in=PROBLEM_STATUSES
+                )
+                .annotate(day=TruncDate("changed_at"))
+                .values_list("day", "to_status", "cause", "message", "integration__error_message")
+                .annotate(n=models.Count("pk"))
+                .order_by()
+            )
+            counts: Counter = Counter()
+            for day, to_status, cause, message, learned, n in changes.iterator():
+                code = charted_as(to_status, cause, message, learned)
+                if code:
+                    counts[day, code] += n
+            cls.objects.filter(day__gte=first).delete()
+            cls.objects.bulk_create(
+                cls(day=day, problem=problem, count=n) for (day, problem), n in counts.items()
             )
 
 
@@ -843,6 +1245,19 @@ class Meeting(models.Model):
             models.Index(fields=["starts_at", "id"], name="meeting_starts"),
             # At risk and "next 24 h without a bot": meetings without a bot, soonest first.
             models.Index(fields=["has_bot", "starts_at"], name="meeting_bot_starts"),
+            # At risk, the rarer rules read through their own (small) index, soonest first:
+            # bots that failed, and meetings without a URL. (Led by has_bot, which the rules
+            # test too: SQLite then prefers them to meeting_bot_starts.)
+            models.Index(
+                fields=["has_bot", "starts_at", "id"],
+                name="meeting_bot_failed",
+                condition=Q(is_cancelled=False) & ~Q(bot_failure=""),
+            ),
+            models.Index(
+                fields=["has_bot", "starts_at", "id"],
+                name="meeting_no_url",
+                condition=Q(is_cancelled=False, meeting_url=""),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,12 +9,36 @@ group itself, and the groups of failed token checks link to the credentials list
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.functional import cached_property
 
 from calendars.queries import dashboard
 
 PARAMETER = "problem"
+# A list filtered by a problem is counted up to this many rows: past it, "more than 10,000".
+# Every integration may be on the worklist at once (the refresh down for an hour leaves each
+# one unconfirmed), and counting a million rows on every page view would stop the list; its
+# first page is read in the list's own order and needs no count.
+COUNTED_AT_MOST = 10_000
+
+
+class MoreThan(int):
+    """A lower bound of a count: a number for the paginator's arithmetic (the pages up to it),
+    and "more than N" wherever an admin template prints it."""
+
+    def __str__(self) -> str:
+        return f"more than {int(self):,}"
+
+
+class AttentionPaginator(Paginator):
+    """Counts a needs-attention list up to COUNTED_AT_MOST rows."""
+
+    @cached_property
+    def count(self) -> int:
+        counted = self.object_list.order_by()[: COUNTED_AT_MOST + 1].count()
+        return MoreThan(COUNTED_AT_MOST) if counted > COUNTED_AT_MOST else counted
 
 
 class ProblemFilter(admin.SimpleListFilter):
@@ -32,4 +56,4 @@ class ProblemFilter(admin.SimpleListFilter):
         code = self.value()
         if code is None:
             return queryset
-        return queryset.filter(pk__in=dashboard.rows_with_problem(code).values("pk"))
+        return queryset.filter(dashboard.problem_condition(code))

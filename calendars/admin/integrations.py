@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
@@ -20,7 +21,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.text import capfirst
 
 from calendars.actions.refresh import queue_refresh
-from calendars.admin.attention import ProblemFilter
+from calendars.admin.attention import PARAMETER, AttentionPaginator, ProblemFilter
 from calendars.admin.common import (
     ChangePageAdmin,
     ReadOnlyAdmin,
@@ -146,6 +147,13 @@ class IntegrationAdmin(ChangePageAdmin):
 
     def has_resync_integration_permission(self, request: HttpRequest) -> bool:
         return allows(request, "resync_integration")
+
+    def get_paginator(
+        self, request: HttpRequest, queryset: QuerySet[Integration], per_page: int, **kwargs: object
+    ) -> Paginator:
+        if PARAMETER in request.GET:
+            return AttentionPaginator(queryset, per_page, **kwargs)
+        return super().get_paginator(request, queryset, per_page, **kwargs)
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Integration], search_term: str

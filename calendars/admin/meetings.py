@@ -35,7 +35,8 @@ from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 BOT_ACTION_LIMIT = 50
 # Meetings listed on the at-risk page; the count above it tells how many there are in all.
-AT_RISK_LISTED = 200
+# As many as each rule reads (its soonest): so many are exactly the soonest of all.
+AT_RISK_LISTED = risk.COUNTED
 PERMISSION = "run_bot_actions"
 # What each bot action will do, on its confirmation page.
 EXPLANATIONS = {
@@ -346,16 +347,15 @@ class MeetingAdmin(ChangePageAdmin):
         if not self.has_view_permission(request):
             raise PermissionDenied
         h = risk.horizon()
-        meetings = list(risk.at_risk(h)[:AT_RISK_LISTED])
-        rows = [self._risk_row(m, h) for m in meetings]
-        counts = risk.counts(h)
+        found = risk.find(h)
+        rows = [self._risk_row(m, h) for m in risk.at_risk(found.ids[:AT_RISK_LISTED])]
         context = {
             **self.admin_site.each_context(request),
             "title": "Meetings at risk",
             "opts": self.model._meta,
             "rows": rows,
-            "counts": counts,
-            "summary": risk.summary(counts),
+            "found": found,
+            "summary": risk.summary(found),
             "hours": settings.AT_RISK_HOURS,
             "listed": AT_RISK_LISTED,
             "may_act": allows(request, PERMISSION),

@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
 from django.utils import timezone
 
 from calendars.meetingbaas.types import ApiVersion, Platform
@@ -18,33 +17,32 @@ from calendars.models import (
     Customer,
     Integration,
     IntegrationCount,
+    ProblemCount,
+    ProblemDay,
     RefreshRun,
     StatusChange,
 )
-from calendars.queries.diagnosis import (
-    CREDENTIAL_FIXES,
-    ON_A_CREDENTIAL,
-    PATTERNS,
-    UNKNOWN,
-    Diagnosis,
-    Fix,
-    diagnose,
-)
-from calendars.status import Cause, PortalStatus, expiry_horizon
+from calendars.problems import CAUSES, PROBLEM_STATUSES, UNKNOWN, Diagnosis, Fix, diagnose
+from calendars.queries.diagnosis import CREDENTIAL_FIXES, ON_A_CREDENTIAL
+from calendars.status import PortalStatus, expiry_horizon
 
-# Rows one grouping query reads (one per distinct message and customer). Past this many, what
-# is left is counted, not grouped: a page that must stay fast cannot classify every row of a
-# catastrophe, and a person needs the biggest groups first anyway.
+# Rows one grouping query reads (one per distinct message: failed checks, the chart). Past this
+# many, what is left is counted, not grouped: a page that must stay fast cannot classify every
+# row of a catastrophe, and a person needs the biggest groups first anyway.
 GROUPED_ROWS = 2000
+# Integrations the worklist reads of each kind of problem that depends on the time (not counted
+# as it happens), the longest-standing first. Past this many it says "more than": the refresh
+# down for an hour leaves every integration unconfirmed, and reading a million rows to say so
+# would stop the page.
+TIMED_ROWS = 200
 # Customers named under each group; the rest are in the group's link.
 CUSTOMERS_NAMED = 3
 # Credentials a group whose fix is on the credential carries, those breaking the most
 # integrations first: the dashboard gives the first few a fix button each and links the list
 # to all of them by id, which must fit in a URL.
 CREDENTIALS_LISTED = 100
-CHART_DAYS = 7
-# Every cause the diagnosis can give, in its own order (the most specific first).
-CAUSES: tuple[Diagnosis, ...] = tuple(dict.fromkeys([d for _, d in PATTERNS] + [UNKNOWN]))
+CHART_DAYS = ProblemDay.DAYS
+CAUSE_BY_CODE = {cause.code: cause for cause in CAUSES}
 # The kinds of problem, by code, as the worklist names them. The first two are told apart
 # further by their cause (CAUSES); the others are their own cause.
 KIND_LABELS = {
@@ -107,10 +105,11 @@ class Kind:
 
     code: str
     next_action: str
-    rows: QuerySet
+    condition: Q
     # The indexed column the kind is read in, oldest first: also when its problem began.
     since_field: str
-    # Whether the diagnosis classes (calendars/queries/diagnosis.py) say more than the kind.
+    # Whether the kind is one of the stored classes of problem (Integration.problem_code), which the
+    # diagnosis (calendars/problems.py) words and ProblemCount counts.
     diagnosed: bool = False
     # A problem still ahead (a subscription about to lapse) rather than one that began.
     ahead: bool = False
@@ -119,14 +118,27 @@ class Kind:
     def label(self) -> str:
         return KIND_LABELS[self.code]
 
+    @property
+    def rows(self) -> QuerySet[Integration]:
+        return Integration.objects.filter(self.condition)
+
+    def first(self, limit: int) -> QuerySet[Integration]:
+        """The kind's first `limit` integrations in the order of its index (oldest first).
+
+        Picked by a query of their own before anything is joined to them: whatever plan the
+        planner takes for want of statistics (straight after a bulk load it may read and sort
+        every row of the kind), it then reads the kind's rows alone, not each one's account and
+        customer too.
+        """
+        order = (self.since_field, "pk")
+        picked = self.rows.order_by(*order).values("pk")[:limit]
+        return Integration.objects.filter(pk__in=picked).order_by(*order)
+
 
 def problem_kinds(now: datetime) -> list[Kind]:
     stuck = now - timedelta(minutes=settings.STUCK_SYNCING_MINUTES)
     stale = now - timedelta(minutes=2 * settings.STATUS_REFRESH_MINUTES)
     horizon = expiry_horizon(now)
-    replaced = Integration.objects.live().filter(
-        raw_calendar=OuterRef("raw_calendar"), pk__gt=OuterRef("pk")
-    )
     # Unchanged integrations are confirmed by the refresh run, not row by row: a row is stale
     # only while its version's refresh has not succeeded lately either.
     stale_versions = [
@@ -134,36 +146,40 @@ def problem_kinds(now: datetime) -> list[Kind]:
         for v in ApiVersion
         if (RefreshRun.last_success(v) or datetime.min.replace(tzinfo=UTC)) < stale
     ]
+    # Every version stale (no refresh lately at all): no filter, which the planner reckons
+    # right without statistics, where a list of every version would read as a rare one.
+    in_stale_versions = (
+        Q() if len(stale_versions) == len(ApiVersion) else Q(api_version__in=stale_versions)
+    )
     is_stuck = Q(status=PortalStatus.SYNCING, status_changed_at__lt=stuck)
-    expiring = Integration.objects.expiring(now).exclude(status=PortalStatus.ERROR)
+    # Live and not in error: the kinds that depend on the time are about these alone. Said as
+    # what they are not, which no index serves: the planner then reads each kind through the
+    # index of its own time, in order, and stops at the rows it needs, even with no statistics
+    # to tell it how many integrations are in each status (straight after a bulk load).
+    unbroken = ~Q(status__in=PROBLEM_STATUSES) & ~is_stuck
+    expiring = Q(subscription_expires_at__lt=horizon)
     return [
-        Kind(
-            "error",
-            "",
-            Integration.objects.in_error(),
-            "status_changed_at",
-            diagnosed=True,
-        ),
+        Kind("error", "", Q(status=PortalStatus.ERROR), "status_changed_at", diagnosed=True),
+        # Stored as a problem only when nobody asked for it and no newer integration of the raw
+        # calendar replaced it (Integration.problem_now).
         Kind(
             "disconnected_remotely",
             "",
-            Integration.objects.disconnected()
-            .exclude(status_cause=Cause.ADMIN_ACTION)
-            .exclude(Exists(replaced)),
+            Q(status=PortalStatus.DISCONNECTED) & ~Q(problem_code=""),
             "status_changed_at",
             diagnosed=True,
         ),
         Kind(
             "stuck_syncing",
             "Resync; if it stays in syncing, recreate it from its raw calendar.",
-            Integration.objects.filter(is_stuck),
+            is_stuck,
             "status_changed_at",
         ),
         Kind(
             "subscription_expiring",
             "Renewed automatically before it lapses; if it still shows here, use "
             '"Renew push subscription".',
-            expiring.exclude(is_stuck),
+            unbroken & expiring,
             "subscription_expires_at",
             ahead=True,
         ),
@@ -171,11 +187,7 @@ def problem_kinds(now: datetime) -> list[Kind]:
             "not_refreshed",
             'Use "Refresh status"; if refreshes keep failing, check the worker hosts and '
             "Meeting BaaS.",
-            Integration.objects.live()
-            .filter(api_version__in=stale_versions, last_refreshed_at__lt=stale)
-            .exclude(status=PortalStatus.ERROR)
-            .exclude(is_stuck)
-            .exclude(subscription_expires_at__lt=horizon),
+            unbroken & in_stale_versions & Q(last_refreshed_at__lt=stale) & ~expiring,
             "last_refreshed_at",
         ),
     ]
@@ -237,8 +249,8 @@ def needs_attention(limit: int = 50) -> list[Problem | FailedCheck]:
     now = timezone.now()
     found: list[Problem | FailedCheck] = []
     for kind in problem_kinds(now):
-        rows = kind.rows.select_related("raw_calendar", "credential__customer")
-        for integration in rows.order_by(kind.since_field, "pk")[:limit]:
+        rows = kind.first(limit).select_related("raw_calendar", "credential__customer")
+        for integration in rows:
             diagnosis = _diagnosis(integration) if kind.diagnosed else None
             found.append(
                 Problem(integration, kind, diagnosis, getattr(integration, kind.since_field))
@@ -294,6 +306,9 @@ class Group:
     fix: Fix | None = None
     credentials: tuple[CredentialRef, ...] = ()
     credential_count: int = 0
+    # False when there are more than `count`: only the TIMED_ROWS longest-standing were read
+    # (and their customers counted).
+    counted_all: bool = True
 
 
 @dataclass(frozen=True)
@@ -302,8 +317,10 @@ class Worklist:
     # Credentials on the worklist by themselves (failed_checks).
     credentials: int
     groups: tuple[Group, ...]
-    # Integrations and credentials counted but not grouped (past GROUPED_ROWS for their kind).
+    # Credentials counted but not grouped (past GROUPED_ROWS, their messages unread).
     ungrouped: int
+    # False when a group has more integrations than counted (Group.counted_all).
+    counted_all: bool = True
 
     @property
     def total(self) -> int:
@@ -318,64 +335,107 @@ class _Tally:
     next_action: str
     noun: str = "integration"
     fix: Fix | None = None
-    per_customer: Counter = field(default_factory=Counter)
-    # Its integrations' (status, message, remote status), by kind code: the cause is read from
-    # them in Python, so they are what finds the group's rows again.
-    keys: dict[str, set[tuple]] = field(default_factory=lambda: defaultdict(set))
+    count: int = 0
+    # By customer id: every customer's share, or (for a stored problem) the largest ones only,
+    # `customer_count` saying how many customers there are.
+    shares: Counter = field(default_factory=Counter)
+    customer_count: int | None = None
     credentials: list[CredentialRef] = field(default_factory=list)
     credential_count: int = 0
+    counted_all: bool = True
 
 
 def worklist() -> Worklist:
     """Every integration and credential that needs attention, grouped by cause and customer.
 
-    One aggregate query per kind of problem (by message and customer for the diagnosed kinds,
-    whose cause is read from the message; by customer for the others), a COUNT only for a kind
-    too large to group, one query for the credentials of each group fixed on its credentials
-    (a cause's, so at most one per cause), one for the failed checks and one for the customers
-    named.
+    The stored classes of problem (errors, remote disconnections) come from their maintained
+    counts (ProblemCount): one query for the totals, then for each cause its largest customers
+    and, where the fix is on the credentials, its largest credentials (one query for their
+    e-mails). The kinds that depend on the time are read, at most TIMED_ROWS each, the
+    longest-standing first, through their own index; the failed token checks, at most
+    GROUPED_ROWS; then one query for the customers named.
     """
     kinds = problem_kinds(timezone.now())
     tallies: dict[str, _Tally] = {}
-    integrations, ungrouped = _tally_integrations(kinds, tallies)
-    for tally in tallies.values():
-        if tally.fix is not None:
-            _tally_credentials(tally, kinds)
-    credentials, unread = _tally_failed_checks(tallies)
-    return Worklist(integrations, credentials, _groups(tallies), ungrouped + unread)
+    integrations = _tally_stored(tallies)
+    integrations += _tally_timed([kind for kind in kinds if not kind.diagnosed], tallies)
+    credentials, ungrouped = _tally_failed_checks(tallies)
+    counted_all = all(tally.counted_all for tally in tallies.values())
+    return Worklist(integrations, credentials, _groups(tallies), ungrouped, counted_all)
 
 
-def _tally_integrations(kinds: list[Kind], tallies: dict[str, _Tally]) -> tuple[int, int]:
-    """Count each kind's integrations into `tallies` by cause; return (counted, ungrouped)."""
-    total = ungrouped = 0
+def _tally_stored(tallies: dict[str, _Tally]) -> int:
+    """Count the stored problems into `tallies` by cause, from their counts; return how many."""
+    Scope = ProblemCount.Scope
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    rows = ProblemCount.objects.filter(
+        problem__in=CAUSE_BY_CODE, scope__in=[Scope.ALL, Scope.CUSTOMERS, Scope.CREDENTIALS]
+    )
+    for problem, scope, n in rows.values_list("problem", "scope", "count"):
+        counts[problem][scope] = n
+    credentials: dict[str, list[tuple[int, int]]] = {}
+    total = 0
+    # Every cause is asked for its largest customers and credentials, present or not, so that
+    # the page costs the same queries whatever is broken.
+    for cause in CAUSES:
+        counted = counts.get(cause.code, {})
+        customers = _largest(cause.code, Scope.CUSTOMER, CUSTOMERS_NAMED)
+        fix = _fix_on_credential(cause)
+        if fix is not None:
+            credentials[cause.code] = _largest(cause.code, Scope.CREDENTIAL, CREDENTIALS_LISTED)
+        if counted.get(Scope.ALL, 0) > 0:
+            tallies[cause.code] = _Tally(
+                cause.title,
+                cause.next_action,
+                fix=fix,
+                count=counted[Scope.ALL],
+                shares=Counter(dict(customers)),
+                customer_count=counted.get(Scope.CUSTOMERS, 0),
+                credential_count=counted.get(Scope.CREDENTIALS, 0),
+            )
+            total += counted[Scope.ALL]
+    _name_credentials(tallies, credentials)
+    return total
+
+
+def _largest(problem: str, scope: str, limit: int) -> list[tuple[int, int]]:
+    """The customers or credentials with the most integrations of `problem`, as (id, count)."""
+    shares = ProblemCount.objects.filter(problem=problem, scope=scope)
+    return list(shares.order_by("-count", "of").values_list("of", "count")[:limit])
+
+
+def _name_credentials(
+    tallies: dict[str, _Tally], largest: dict[str, list[tuple[int, int]]]
+) -> None:
+    """Give each group fixed on its credentials those with the most of its integrations."""
+    ids = {pk for shares in largest.values() for pk, _ in shares}
+    emails = dict(Credential.objects.filter(pk__in=ids).values_list("pk", "account_email"))
+    for code, shares in largest.items():
+        if code in tallies:
+            tallies[code].credentials = [
+                CredentialRef(pk, emails[pk]) for pk, _ in shares if pk in emails
+            ]
+
+
+def _tally_timed(kinds: list[Kind], tallies: dict[str, _Tally]) -> int:
+    """Count the kinds that depend on the time into `tallies`, each by its customers; return
+    how many were counted."""
+    total = 0
     for kind in kinds:
-        # In diagnose()'s order: status, message, remote status.
-        keys = ("status", "error_message", "remote_status") if kind.diagnosed else ()
-        rows = list(
-            kind.rows.values_list(*keys, "credential__customer_id")
-            .annotate(n=Count("pk"))
-            .order_by()[:GROUPED_ROWS]
+        rows = kind.first(TIMED_ROWS + 1)
+        customers = list(rows.values_list("credential__customer_id", flat=True))
+        if not customers:
+            continue
+        counted = customers[:TIMED_ROWS]
+        tallies[kind.code] = _Tally(
+            kind.label.capitalize(),
+            kind.next_action,
+            count=len(counted),
+            shares=Counter(counted),
+            counted_all=len(customers) == len(counted),
         )
-        grouped = sum(row[-1] for row in rows)
-        counted = kind.rows.count() if len(rows) == GROUPED_ROWS else grouped
-        total += counted
-        ungrouped += counted - grouped
-        for *key, customer_id, n in rows:
-            diagnosis = diagnose(*key) if kind.diagnosed else None
-            if diagnosis is None:
-                tally = tallies.setdefault(
-                    kind.code, _Tally(kind.label.capitalize(), kind.next_action)
-                )
-            else:
-                tally = tallies.setdefault(
-                    diagnosis.code,
-                    _Tally(
-                        diagnosis.title, diagnosis.next_action, fix=_fix_on_credential(diagnosis)
-                    ),
-                )
-                tally.keys[kind.code].add(tuple(key))
-            tally.per_customer[customer_id] += n
-    return total, ungrouped
+        total += len(counted)
+    return total
 
 
 def _fix_on_credential(diagnosis: Diagnosis) -> Fix | None:
@@ -387,22 +447,6 @@ def _fix_on_credential(diagnosis: Diagnosis) -> Fix | None:
     return next(
         (fix for fix in diagnosis.fixes if fix in CREDENTIAL_FIXES and fix != Fix.RECONSENT_LINK),
         None,
-    )
-
-
-def _tally_credentials(tally: _Tally, kinds: list[Kind]) -> None:
-    """The credentials of a group's integrations, those with the most of them first."""
-    rows = _rows_with_keys(kinds, tally.keys)
-    found = list(
-        rows.values_list("credential_id", "credential__account_email")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "credential_id")[: CREDENTIALS_LISTED + 1]
-    )
-    tally.credentials = [CredentialRef(pk, email) for pk, email, _ in found[:CREDENTIALS_LISTED]]
-    tally.credential_count = (
-        rows.values("credential_id").distinct().count()
-        if len(found) > CREDENTIALS_LISTED
-        else len(found)
     )
 
 
@@ -420,7 +464,8 @@ def _tally_failed_checks(tallies: dict[str, _Tally]) -> tuple[int, int]:
         diagnosis = check_diagnosis(message)
         code = f"{FAILED_CHECK}_{diagnosis.code}"
         tally = tallies.setdefault(code, _failed_check_tally(diagnosis))
-        tally.per_customer[customer_id] += 1
+        tally.count += 1
+        tally.shares[customer_id] += 1
         tally.credential_count += 1
         if len(tally.credentials) < CREDENTIALS_LISTED:
             tally.credentials.append(CredentialRef(pk, email))
@@ -441,9 +486,7 @@ def _failed_check_tally(diagnosis: Diagnosis) -> _Tally:
 
 
 def _groups(tallies: dict[str, _Tally]) -> tuple[Group, ...]:
-    named = {
-        code: tally.per_customer.most_common(CUSTOMERS_NAMED) for code, tally in tallies.items()
-    }
+    named = {code: tally.shares.most_common(CUSTOMERS_NAMED) for code, tally in tallies.items()}
     ids = {customer_id for shares in named.values() for customer_id, _ in shares}
     customers = Customer.objects.in_bulk(ids)
     groups = [
@@ -451,57 +494,39 @@ def _groups(tallies: dict[str, _Tally]) -> tuple[Group, ...]:
             code,
             tally.title,
             tally.next_action,
-            count=sum(tally.per_customer.values()),
-            customer_count=len(tally.per_customer),
-            customers=tuple(CustomerShare(customers[c], n) for c, n in named[code]),
+            count=tally.count,
+            customer_count=(
+                len(tally.shares) if tally.customer_count is None else tally.customer_count
+            ),
+            customers=tuple(
+                CustomerShare(customers[c], n) for c, n in named[code] if c in customers
+            ),
             noun=tally.noun,
             fix=tally.fix,
             credentials=tuple(tally.credentials),
             credential_count=tally.credential_count,
+            counted_all=tally.counted_all,
         )
         for code, tally in tallies.items()
     ]
     return tuple(sorted(groups, key=lambda g: (-g.count, g.title)))
 
 
-def rows_with_problem(code: str) -> QuerySet:
-    """The integrations of one worklist group (a kind's code or a cause's), or of any ("any")."""
+def problem_condition(code: str) -> Q:
+    """The integrations of one worklist group (a kind's code or a cause's), or of any ("any"),
+    as a filter: an indexed equality for a cause, an indexed range for a kind."""
     kinds = problem_kinds(timezone.now())
     for kind in kinds:
         if kind.code == code:
-            return kind.rows
+            return kind.condition
     if code == ANY_PROBLEM:
-        anywhere = Q()
+        anywhere = Q(pk__in=[])
         for kind in kinds:
-            anywhere |= Q(pk__in=kind.rows.values("pk"))
-        return Integration.objects.filter(anywhere)
-    if code not in {cause.code for cause in CAUSES}:
-        return Integration.objects.none()
-    # The cause is read from the message, in Python (diagnosis.py): classify each distinct
-    # message once, then select the rows of each kind that carry a matching one.
-    keys: dict[str, set[tuple]] = defaultdict(set)
-    for kind in kinds:
-        if not kind.diagnosed:
-            continue
-        triples = kind.rows.values_list("status", "error_message", "remote_status").distinct()
-        for triple in triples.order_by():
-            diagnosis = diagnose(*triple)
-            if diagnosis and diagnosis.code == code:
-                keys[kind.code].add(triple)
-    return _rows_with_keys(kinds, keys)
-
-
-def _rows_with_keys(kinds: list[Kind], keys: dict[str, set[tuple]]) -> QuerySet:
-    """The integrations of each kind whose (status, message, remote status) is in its keys."""
-    matching = Q(pk__in=[])
-    for kind in kinds:
-        if not keys.get(kind.code):
-            continue
-        same = Q(pk__in=[])
-        for status, message, remote_status in keys[kind.code]:
-            same |= Q(status=status, error_message=message, remote_status=remote_status)
-        matching |= Q(pk__in=kind.rows.filter(same).values("pk"))
-    return Integration.objects.filter(matching)
+            anywhere |= kind.condition
+        return anywhere
+    if code in CAUSE_BY_CODE:
+        return Q(problem_code=code)
+    return Q(pk__in=[])
 
 
 @dataclass(frozen=True)
@@ -516,47 +541,31 @@ class ProblemHistory:
     days: list[DayOfProblems]
     # The title of each cause present, in the diagnosis' order.
     causes: dict[str, str]
-    # Whether the status changes carried more distinct messages than GROUPED_ROWS.
-    partial: bool
 
 
 def problems_by_day(days: int = CHART_DAYS) -> ProblemHistory:
-    """New problems per day and cause over the last `days` days, today included: one aggregate
-    query over the status changes (indexed by time)."""
-    today = timezone.localdate()
-    first = today - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    rows = list(
-        StatusChange.objects.filter(
-            changed_at__gte=start, to_status__in=[PortalStatus.ERROR, PortalStatus.DISCONNECTED]
-        )
-        # A disconnection someone asked for is history, not a problem.
-        .exclude(to_status=PortalStatus.DISCONNECTED, cause=Cause.ADMIN_ACTION)
-        .annotate(day=TruncDate("changed_at"))
-        .values_list("day", "to_status", "message", "integration__error_message")
-        .annotate(n=Count("pk"))
-        .order_by("-n")[:GROUPED_ROWS]
-    )
+    """New problems per day and cause over the last `days` days, today included: their counts
+    as the status changes were recorded (ProblemDay), not an aggregate of the status changes."""
+    first = timezone.localdate() - timedelta(days=days - 1)
     counts: dict[date, Counter] = defaultdict(Counter)
-    titles: dict[str, str] = {}
-    for day, status, message, learned_later, n in rows:
-        # A webhook says only "error"; the refresh it triggers learns why, on the integration.
-        diagnosis = diagnose(status, message) or UNKNOWN
-        if diagnosis is UNKNOWN:
-            diagnosis = diagnose(status, learned_later) or UNKNOWN
-        counts[day][diagnosis.code] += n
-        titles[diagnosis.code] = diagnosis.title
-    order = [cause.code for cause in CAUSES if cause.code in titles]
+    rows = ProblemDay.objects.filter(day__gte=first, count__gt=0)
+    for day, problem, n in rows.values_list("day", "problem", "count"):
+        # A code no release gives any more reads as unknown until the next recount.
+        counts[day][problem if problem in CAUSE_BY_CODE else UNKNOWN.code] += n
+    present = {code for by_cause in counts.values() for code in by_cause}
+    order = [cause.code for cause in CAUSES if cause.code in present]
     week = [
         DayOfProblems(d, {code: counts[d][code] for code in order if counts[d][code]})
         for d in (first + timedelta(days=i) for i in range(days))
     ]
-    return ProblemHistory(week, {code: titles[code] for code in order}, len(rows) == GROUPED_ROWS)
+    return ProblemHistory(week, {code: CAUSE_BY_CODE[code].title for code in order})
 
 
 def recent_activity(limit: int = 10) -> list[StatusChange | ActionRecord]:
     """Status changes and the actions people took, merged, newest first."""
-    changes = StatusChange.objects.select_related("integration__raw_calendar", "user").order_by(
+    # Their integrations come in queries of their own: joined, SQLite's planner (once ANALYZE
+    # has run) reads every integration's changes and sorts a million rows to keep ten.
+    changes = StatusChange.objects.prefetch_related("integration__raw_calendar", "user").order_by(
         "-changed_at", "-id"
     )
     actions = ActionRecord.objects.select_related(

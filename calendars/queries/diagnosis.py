@@ -2,155 +2,19 @@
 
 from __future__ import annotations
 
-import enum
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion
 from calendars.models import Credential, Integration, StatusChange
+from calendars.problems import Diagnosis, Fix, diagnose
 from calendars.status import PortalStatus, is_deliberately_disconnected
-
-
-class Fix(enum.StrEnum):
-    """A remedy the portal offers, named as the admin action that applies it."""
-
-    RESYNC = "resync"
-    RESUBSCRIBE = "resubscribe"
-    RECONSENT_LINK = "create_reconsent_link"  # on the credential: the owner grants again
-    REPLACE_REFRESH_TOKEN = "replace_refresh_token"  # noqa: S105 - an action name, on the credential
-    ROTATE_CLIENT_SECRET = "rotate_client_secret"  # noqa: S105 - an action name, on the OAuth app
-    RECREATE = "recreate"
-    DISCONNECT = "disconnect"
-    LIST_RAW_CALENDARS = "list_raw_calendars"  # on the credential: checks its token
-
 
 # What an integration's page offers besides its diagnosis's fixes, in this order.
 INTEGRATION_FIXES = (Fix.RESYNC, Fix.RESUBSCRIBE, Fix.RECREATE, Fix.DISCONNECT)
 # What a credential's page always offers; rotating the app's secret only when a check blames it.
 CREDENTIAL_FIXES = (Fix.LIST_RAW_CALENDARS, Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN)
 ON_A_CREDENTIAL = {*CREDENTIAL_FIXES, Fix.ROTATE_CLIENT_SECRET}
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    code: str
-    title: str
-    hint: str
-    next_action: str
-    transient: bool = False
-    # The fixes next_action describes, the one to try first first.
-    fixes: tuple[Fix, ...] = ()
-
-
-TOKEN_REFUSED = Diagnosis(
-    "token_refused",
-    "Refresh token refused or revoked",
-    "The customer's grant no longer works: they revoked access, the token expired (Google: unused "
-    'for 6 months; Microsoft: 90 days), or the Google app is in "Testing" and consent lapsed '
-    "after 7 days.",
-    'Send the account\'s owner a "Create re-consent link" link: once they grant access again, '
-    "the new token reaches every integration by itself. With a new token in hand, use "
-    '"Replace refresh token" on the credential.',
-    fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RECREATE),
-)
-CLIENT_SECRET = Diagnosis(
-    "client_secret",
-    "Client secret wrong or expired",
-    "Google or Microsoft refused the OAuth app itself: its client secret is wrong, expired or "
-    "was rotated in the provider's console.",
-    'Create a new client secret in the provider\'s console and use "Rotate client secret" on the '
-    "OAuth app; it is pushed to every integration that uses the app.",
-    fixes=(Fix.ROTATE_CLIENT_SECRET,),
-)
-LICENCE = Diagnosis(
-    "licence_missing",
-    "Microsoft licence missing",
-    "The Microsoft account has no Exchange Online mailbox licence, so its calendar cannot be read.",
-    "Ask the customer's Microsoft 365 administrator to assign a licence with Exchange Online, "
-    "then resync.",
-    fixes=(Fix.RESYNC,),
-)
-PERMISSION = Diagnosis(
-    "permission_denied",
-    "Permission denied",
-    "The account did not grant the calendar scopes, or an administrator policy blocks the app.",
-    'Send the account\'s owner a "Create re-consent link" link and ask them to grant calendar '
-    "access (or their admin to allow the app); or replace the refresh token.",
-    fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RESYNC),
-)
-TRANSIENT = Diagnosis(
-    "transient",
-    "Rate limited or Meeting BaaS unavailable",
-    "A temporary condition on Meeting BaaS or the provider.",
-    "Nothing to do: the next refresh retries. Resync later if it persists.",
-    transient=True,
-    fixes=(Fix.RESYNC,),
-)
-GONE = Diagnosis(
-    "not_found",
-    "Not found remotely",
-    "The connection no longer exists on Meeting BaaS: it was deleted outside the portal or its "
-    "access was revoked.",
-    "Recreate the integration from its raw calendar (after a new refresh token if access was "
-    "revoked).",
-    fixes=(Fix.RECREATE, Fix.DISCONNECT),
-)
-UNKNOWN = Diagnosis(
-    "unknown",
-    "Unrecognised error",
-    "Meeting BaaS reported an error this portal does not recognise; its exact message is below.",
-    "Resync; if it persists, contact Meeting BaaS support with the integration's Meeting BaaS id.",
-    fixes=(Fix.RESYNC,),
-)
-
-# Only the start of a message is classified: every known error says what it is in its first
-# sentence, and remote text can be arbitrarily long (a signed webhook may carry megabytes).
-CLASSIFIED_CHARS = 4096
-
-# The portal's own wording of a refused grant names both a refresh token and a client secret:
-# which one was refused is in the provider's words after it, so it is left out of what is
-# classified (a refused refresh token would otherwise read as a wrong client secret).
-AMBIGUOUS_WORDING = (errors.OAuthRefused.summary,)
-
-# First match wins: more specific patterns come first. No pattern may repeat without a bound
-# (`.*`, `.+`): searched from every position of the text, an unbounded gap makes a search
-# quadratic in the text's length. Bounded gaps keep it linear.
-PATTERNS: list[tuple[re.Pattern, Diagnosis]] = [
-    (re.compile(r"invalid_client|client secret|unauthorized_client", re.I), CLIENT_SECRET),
-    (
-        re.compile(
-            r"invalid_grant|refresh token|expired or revoked|token.{0,40}?(?:expired|revoked)",
-            re.I,
-        ),
-        TOKEN_REFUSED,
-    ),
-    (re.compile(r"licen[cs]e|mailbox is either inactive|hosted on-premise", re.I), LICENCE),
-    (re.compile(r"permission|insufficient|forbidden|access denied|scope", re.I), PERMISSION),
-    (
-        re.compile(
-            r"rate limit|too many requests|\b429\b|unavailable|\b50[234]\b|timed? ?out|quota", re.I
-        ),
-        TRANSIENT,
-    ),
-    (re.compile(r"not found|deleted on meeting baas|\b404\b|revoked", re.I), GONE),
-]
-
-
-def diagnose(status: str, message: str, remote_status: str = "") -> Diagnosis | None:
-    """The class of problem behind an error or disconnection, or None when nothing is wrong."""
-    if status not in (PortalStatus.ERROR, PortalStatus.DISCONNECTED):
-        return None
-    if remote_status == "permission_denied":
-        return PERMISSION
-    text = (message or "")[:CLASSIFIED_CHARS]
-    for wording in AMBIGUOUS_WORDING:
-        text = text.replace(wording, "")
-    for pattern, diagnosis in PATTERNS:
-        if pattern.search(text):
-            return diagnosis
-    return GONE if status == PortalStatus.DISCONNECTED else UNKNOWN
 
 
 def diagnosis_of(integration: Integration) -> Diagnosis | None:

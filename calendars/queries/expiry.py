@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendars.meetingbaas.types import ApiVersion, Platform
@@ -26,6 +26,7 @@ from calendars.models import (
     Integration,
     OAuthApp,
     PublishingStatus,
+    grant_last_used_at,
 )
 from calendars.queries.diagnosis import Fix
 
@@ -104,33 +105,28 @@ def expiring_client_secrets(now: datetime) -> list[OAuthApp]:
 
 def unused_grants(now: datetime) -> QuerySet[Credential]:
     """Microsoft credentials with `used_at`: the last use, consent or new token, whichever is
-    latest (each gives a fresh 90 days)."""
-    # Coalesced one by one: SQLite's MAX() of several values is NULL if any one is.
+    latest (each gives a fresh 90 days), read through its index."""
     return (
         Credential.objects.filter(oauth_app__provider=Platform.MICROSOFT)
-        .annotate(
-            used_at=Greatest(
-                Coalesce("last_used_at", "created_at"),
-                Coalesce("consented_at", "created_at"),
-                Coalesce("refresh_token_replaced_at", "created_at"),
-            )
-        )
+        .annotate(used_at=grant_last_used_at())
         .filter(used_at__lt=horizon(now) - MICROSOFT_UNUSED_GRANT)
     )
 
 
 def unrenewed_subscriptions(now: datetime) -> QuerySet[Integration]:
     """Live v2 integrations whose subscription lapses soon and whose last renewal failed."""
-    last_renewal = (
-        BulkJobItem.objects.filter(job__kind=BulkJob.Kind.RESUBSCRIBE, integration=OuterRef("pk"))
-        .order_by("-pk")
-        .values("state")[:1]
-    )
+    renewals = BulkJobItem.objects.filter(job__kind=BulkJob.Kind.RESUBSCRIBE)
+    later = renewals.filter(integration=OuterRef("integration"), pk__gt=OuterRef("pk"))
+    # Read from the failed renewals (few), not from every subscription lapsing within the
+    # warning (with EXPIRY_WARNING_DAYS at 7, most of them): one renewal lookup per row of those
+    # was the home page's slowest query.
+    last_failed = renewals.filter(
+        state__in=[BulkJobItem.State.FAILED, BulkJobItem.State.NOT_FIXED]
+    ).exclude(Exists(later))
     return (
         Integration.objects.live()
         .filter(api_version=ApiVersion.V2, subscription_expires_at__lt=horizon(now))
-        .annotate(last_renewal=Subquery(last_renewal))
-        .filter(last_renewal__in=[BulkJobItem.State.FAILED, BulkJobItem.State.NOT_FIXED])
+        .filter(pk__in=last_failed.values("integration_id"))
     )
 
 

@@ -71,11 +71,11 @@ def _meetings_at_risk(request: HttpRequest) -> dict | None:
     """The lane that leads to "Meetings at risk", the morning view."""
     if not request.user.has_perm("calendars.view_meeting"):
         return None
-    counts = risk.counts()
+    found = risk.find()
     return {
         "hours": settings.AT_RISK_HOURS,
-        "total": counts["total"],
-        "summary": risk.summary(counts),
+        "found": found,
+        "summary": risk.summary(found),
         "url": reverse("admin:calendars_meeting_at_risk"),
     }
 
@@ -120,6 +120,7 @@ def _worklist(
         "credentials": worklist.credentials,
         "groups": groups,
         "ungrouped": worklist.ungrouped,
+        "counted_all": worklist.counted_all,
     }
 
 
@@ -293,7 +294,6 @@ def _problem_chart(history: dashboard.ProblemHistory, changelist: str) -> dict:
     return {
         "columns": columns,
         "legend": legend,
-        "partial": history.partial,
         "width": 20 + len(columns) * COLUMN_STEP,
         "height": COLUMN_HEIGHT + 40,
         "column_width": COLUMN_WIDTH,

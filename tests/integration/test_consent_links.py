@@ -25,6 +25,7 @@ from calendars.models import (
     ConsentLink,
     Credential,
     Integration,
+    ProblemCount,
     RawCalendar,
 )
 from calendars.status import PortalStatus
@@ -52,6 +53,7 @@ def broken(providers, make_integration, credential) -> Integration:
     Integration.objects.filter(pk=integration.pk).update(
         status=PortalStatus.ERROR, error_message="invalid_grant: Token has been expired or revoked."
     )
+    ProblemCount.recount()  # written around the portal: classified and counted again
     return integration
 
 

@@ -1,4 +1,5 @@
-"""The Meetings list and "Meetings at risk" cost the same queries for 1 meeting as for 20.
+"""The Meetings list, "Meetings at risk" and the home page's lane cost the same queries for 1
+meeting as for 20, and past what each rule reads the counts say "at least".
 
 Each meeting here has its own customer, account and integration (some not active, some under a
 "record every meeting" policy), so a lookup made per row would show in the count.
@@ -6,6 +7,7 @@ Each meeting here has its own customer, account and integration (some not active
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import timedelta
 
@@ -15,6 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
+from calendars.meetings import risk
 from calendars.models import (
     BotPolicy,
     Credential,
@@ -27,6 +30,7 @@ from calendars.models import (
 
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 AT_RISK = reverse("admin:calendars_meeting_at_risk")
+HOME = reverse("admin:index")
 
 
 @pytest.fixture
@@ -88,3 +92,36 @@ def test_the_page_costs_the_same_queries_for_twenty_meetings_as_for_one(admin_cl
     twenty = queries(admin_client, url, 20)
 
     assert twenty == one
+
+
+def test_the_home_page_lane_costs_the_same_queries_for_twenty_meetings_as_for_one(
+    admin_client, app
+):
+    meetings_at_risk(app, 1)
+    admin_client.get(HOME)  # caches (content types, session) filled before counting
+    with CaptureQueriesContext(connection) as one:
+        admin_client.get(HOME)
+    meetings_at_risk(app, 19, start=1)
+
+    with CaptureQueriesContext(connection) as twenty:
+        page = admin_client.get(HOME).content.decode()
+
+    assert "20 meetings may go without a bot" in page
+    assert len(twenty) == len(one)
+
+
+def test_past_what_is_counted_the_counts_say_at_least_and_the_soonest_come_first(
+    admin_client, app, monkeypatch
+):
+    meetings_at_risk(app, 8)  # every one at risk: its calendar was not synced lately
+    monkeypatch.setattr(risk, "COUNTED", 3)
+
+    page = admin_client.get(AT_RISK).content.decode()
+    home = admin_client.get(HOME).content.decode()
+
+    soonest = Meeting.objects.order_by("starts_at", "pk")
+    listed = re.findall(r"Review \d+", page)
+    # Each rule read its 3 soonest: the merge lists the soonest of all first, whatever rule.
+    assert listed[:3] == [m.title for m in soonest[:3]]
+    assert "<strong>At least" in page and "at least 3 calendar not synced lately" in page
+    assert "<strong>At least" in home

@@ -12,7 +12,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from calendars.models import Customer, Integration
+from calendars.admin import attention
+from calendars.models import Customer, Integration, ProblemCount
 from calendars.queries import dashboard
 from tests.support.broken_rows import broken_integrations
 
@@ -105,6 +106,7 @@ def test_a_group_fixed_on_its_credentials_has_the_fix_one_click_away(
     # The third account's token breaks three integrations: its button comes first.
     most = revoked[2].credential
     Integration.objects.filter(pk__in=[revoked[0].pk, revoked[1].pk]).update(credential=most)
+    ProblemCount.recount()  # written around the portal, which never moves an integration
     others = [revoked[3].credential]
     client = role_client("Support")
 
@@ -217,3 +219,36 @@ def test_hostile_text_is_escaped_and_long_messages_are_cut_with_the_whole_text_k
     assert len(html_lib.unescape(summary.removeprefix("<details><summary>"))) == 160
     whole = message.replace("<", "&lt;").replace(">", "&gt;")
     assert f"</summary>{whole}</details>" in queue
+
+
+def test_a_kind_that_depends_on_the_time_says_more_than_past_what_it_reads(
+    role_client, customer, globex, google_app, monkeypatch
+):
+    broken_integrations(customer, google_app, 2, message="", status="syncing")
+    broken_integrations(globex, google_app, 1, message="", status="syncing")
+    broken_integrations(customer, google_app, 1, message=REVOKED)
+    monkeypatch.setattr(dashboard, "TIMED_ROWS", 2)
+
+    queue = queue_of(role_client("Support").get(INDEX).content.decode())
+
+    assert "Needs attention: more than 3 integrations" in queue
+    assert (
+        "<strong>Stuck in syncing</strong>: more than 2 integrations; "
+        "the 2 longest-standing: 1 customer" in queue
+    )
+    # Counted as they happen, errors stay exact.
+    assert "<strong>Refresh token refused or revoked</strong>: 1 integration, 1 customer" in queue
+
+
+def test_a_list_filtered_by_a_problem_counts_up_to_a_bound(
+    admin_client, customer, google_app, monkeypatch
+):
+    broken_integrations(customer, google_app, 3, message=REVOKED)
+    monkeypatch.setattr(attention, "COUNTED_AT_MOST", 2)
+
+    bounded = admin_client.get(f"{CHANGELIST}?problem=token_refused").context["cl"]
+    exact = admin_client.get(f"{CHANGELIST}?status__exact=error").context["cl"]
+
+    assert str(bounded.result_count) == "more than 2"
+    assert len(bounded.result_list) == 3
+    assert exact.result_count == 3

@@ -22,6 +22,7 @@ LOWER_LAYERS = (
     "calendars.queries",
     "calendars.models",
     "calendars.status",
+    "calendars.problems",
     "calendars.meetingbaas",
     "calendars.lib",
     "calendars.queue",
@@ -88,7 +89,7 @@ def test_lower_layers_never_import_entry_points():
 
 
 def test_the_client_and_the_rules_never_touch_the_database_layer():
-    pure = ("calendars.meetingbaas", "calendars.status")
+    pure = ("calendars.meetingbaas", "calendars.status", "calendars.problems")
     offenders = sorted(
         f"{name} -> {target}"
         for name, imported in graph().items()
