@@ -184,8 +184,10 @@ def pages(client, repeat: int) -> dict:
     from django.urls import reverse
 
     from bench.measure import timed_pages
+    from calendars.models import Meeting
 
     base = reverse("admin:calendars_meeting_changelist")
+    event_id = Meeting.objects.order_by("-pk").values_list("remote_event_id", flat=True).first()
     return timed_pages(
         client,
         {
@@ -194,6 +196,10 @@ def pages(client, repeat: int) -> dict:
             "Meetings, search title 'planning'": base + "?q=planning",
             f"Meetings, search title '{RARE_TITLE.lower()}' (rare)": base
             + f"?q={RARE_TITLE.lower().replace(' ', '+')}",
+            "Meetings, search title 'planning 4242' (a few)": base + "?q=planning+4242",
+            "Meetings, search account e-mail 'user4242'": base + "?q=user4242",
+            "Meetings, search customer name 'mer 4242'": base + "?q=mer+4242",
+            "Meetings, search exact event id": base + f"?q={event_id}",
             "Meetings at risk": reverse("admin:calendars_meeting_at_risk"),
             "admin home (with the at-risk lane)": reverse("admin:index"),
         },

@@ -1258,6 +1258,10 @@ class Meeting(models.Model):
                 name="meeting_no_url",
                 condition=Q(is_cancelled=False, meeting_url=""),
             ),
+            # The search by exact event id (the unique constraint leads with the integration).
+            models.Index(fields=["remote_event_id"], name="meeting_remote_event"),
+            # The search by part of a title has an index outside Django's, made by migration
+            # 0022 (on SQLite, a table kept by triggers that remaking this table would drop).
         ]
 
     def __str__(self) -> str:

@@ -15,7 +15,9 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import SEARCH_VAR
 from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -26,7 +28,12 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
-from calendars.admin.records import CustomerFilter, IntegrationFilter
+from calendars.admin.records import (
+    CustomerFilter,
+    IntegrationFilter,
+    SearchPaginator,
+    meeting_search,
+)
 from calendars.forms import SecretField
 from calendars.meetings import bots, risk
 from calendars.meetings.policy import policy_of
@@ -139,12 +146,19 @@ class MeetingAdmin(ChangePageAdmin):
     # tables deep, SQLite's planner (once ANALYZE has run) starts from the customers and sorts
     # every meeting, instead of reading the first page off the `meeting_starts` index.
     list_select_related = ("integration",)
+    # What get_search_results matches (through records.meeting_search), listed so the admin
+    # shows the box.
     search_fields = (
         "title",
         "integration__credential__account_email",
         "integration__credential__customer__name",
+        "=remote_event_id",
+        "=integration__remote_id",
     )
-    search_help_text = "Title, account e-mail or customer name (part of it)."
+    search_help_text = (
+        "Title, account e-mail or customer name (part of it), "
+        "or an exact Meeting BaaS event or calendar id."
+    )
     show_full_result_count = False
     fieldsets = (
         (
@@ -175,6 +189,28 @@ class MeetingAdmin(ChangePageAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Meeting]:
         return super().get_queryset(request).prefetch_related("integration__credential__customer")
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Meeting], search_term: str
+    ) -> tuple[QuerySet[Meeting], bool]:
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(meeting_search(term)), False
+
+    def get_paginator(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[Meeting],
+        per_page: int,
+        orphans: int = 0,
+        allow_empty_first_page: bool = True,
+    ) -> Paginator:
+        # Only a search is counted up to a bound: a filter is counted exactly, through the
+        # index of what it filters on.
+        searched = request.GET.get(SEARCH_VAR, "").strip()
+        paginator = SearchPaginator if searched else self.paginator
+        return paginator(queryset, per_page, orphans, allow_empty_first_page)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # meetings come from the calendars

@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
@@ -21,16 +22,18 @@ from calendars.models import (
     Credential,
     Customer,
     Integration,
+    Meeting,
     RefreshRun,
     WebhookDelivery,
 )
 from calendars.queries.history import status_then
 from calendars.templatetags.portal_labels import status_label
 
-# The search box of the integration and history lists: customer name or account e-mail
-# (contained in), or a Meeting BaaS id (exact). It is matched through the few customers,
-# credentials and integrations it names, each field on its own table and through its own index
-# (trigram indexes on PostgreSQL), rather than an OR across joins evaluated on every one of a
+# The search box of the integration, history and meeting lists: customer name or account
+# e-mail (contained in; a meeting's title too), or a Meeting BaaS id (exact). It is matched
+# through the few customers, credentials, integrations and meetings it names, each field on
+# its own table and through its own index (trigram indexes on PostgreSQL, a trigram table for
+# meeting titles on SQLite), rather than an OR across joins evaluated on every one of a
 # million rows.
 HISTORY_SEARCH_HELP = "Customer name or account e-mail (part of it), or an exact Meeting BaaS id."
 
@@ -38,6 +41,15 @@ HISTORY_SEARCH_HELP = "Customer name or account e-mail (part of it), or an exact
 IDS_READ_FIRST = 1000
 # A table PostgreSQL estimates smaller than this is counted exactly: that costs little.
 EXACT_COUNT_BELOW = 100_000
+# A searched list is counted up to this many rows, and "more than" that past it.
+SEARCH_COUNTED_UP_TO = 1000
+# SQLite's index of meeting titles (migration 0022), an FTS5 table of their trigrams: the ids
+# of the meetings whose title a phrase is part of.
+TITLES_MATCHING = "SELECT rowid FROM meeting_title_trigram WHERE meeting_title_trigram MATCH %s"
+# On SQLite, the meetings whose title contains a term are read through that index when it
+# finds at most this many; past that, at least one meeting in 50 of a million has it, and
+# the list's own order finds a page of them sooner than the index lists them all.
+TITLES_THROUGH_INDEX = 20_000
 
 
 class Estimate(int):
@@ -61,6 +73,26 @@ class EstimatingPaginator(Paginator):
         if estimate is None or estimate < EXACT_COUNT_BELOW:
             return super().count
         return Estimate(estimate)
+
+
+class MoreThan(int):
+    """A count that stopped at a bound: the bound plus one for the paginator's arithmetic (so
+    each page it offers exists), and "more than N" wherever an admin template prints it."""
+
+    def __str__(self) -> str:
+        return f"more than {int(self) - 1:,}"
+
+
+class SearchPaginator(Paginator):
+    """Counts a searched list up to SEARCH_COUNTED_UP_TO rows: a word many titles share
+    ("planning" in the benchmark) matches a fifth of a million meetings, and counting them all
+    costs more than finding the page."""
+
+    @cached_property
+    def count(self) -> int:
+        # In no order: the first rows found, whichever they are, are counted.
+        found = self.object_list.order_by()[: SEARCH_COUNTED_UP_TO + 1].count()
+        return MoreThan(found) if found > SEARCH_COUNTED_UP_TO else found
 
 
 def estimated_rows(queryset: QuerySet) -> int | None:
@@ -116,7 +148,8 @@ def _ids(queryset: QuerySet) -> list[int] | QuerySet:
     """The ids `queryset` selects, read now: the next table is then read through its index
     on them. Past IDS_READ_FIRST, the query itself (a term that common finds a page of rows in
     the list's own order at once)."""
-    ids = list(queryset.values_list("pk", flat=True)[: IDS_READ_FIRST + 1])
+    # In no order: sorting every match to keep the first would read them all.
+    ids = list(queryset.order_by().values_list("pk", flat=True)[: IDS_READ_FIRST + 1])
     return ids if len(ids) <= IDS_READ_FIRST else queryset.values("pk")
 
 
@@ -131,6 +164,43 @@ def integration_search(term: str) -> Q:
 
 def integrations_matching(term: str) -> QuerySet[Integration]:
     return Integration.objects.filter(integration_search(term)).values("pk")
+
+
+def meeting_search(term: str) -> Q:
+    """The meetings a search for `term` finds: the one whose Meeting BaaS event id it is,
+    through its index, or else those whose title contains it; and those of the integrations
+    the term finds (by calendar id, account e-mail or customer name), each field through the
+    index of its own table."""
+    integrations = _ids(Integration.objects.filter(integration_search(term)))
+    if (event_id := _as_uuid(term)) is not None:
+        return Q(remote_event_id=event_id) | Q(integration__in=integrations)
+    return titles_containing(term) | Q(integration__in=integrations)
+
+
+def titles_containing(term: str) -> Q:
+    """Meetings whose title contains `term`. PostgreSQL's planner weighs the trigram index
+    against the list's order from its statistics. SQLite's knows nothing of its trigram table,
+    so the table is asked first how many titles it finds: few, and the list reads them through
+    it; many, and the list's own order finds a page of them at once."""
+    contains = Q(title__icontains=term)
+    connection = connections[Meeting.objects.db]
+    if connection.vendor != "sqlite":
+        return contains
+    if len(term) < 3:
+        # No trigram to look up: the first matches in the table's order, read once, rather
+        # than the list's order read to its end for a term that few titles have.
+        found = Meeting.objects.filter(contains).order_by().values_list("pk", flat=True)
+        ids = list(found[: IDS_READ_FIRST + 1])
+        return Q(pk__in=ids) if len(ids) <= IDS_READ_FIRST else contains
+    # A phrase of the term's trigrams, each following the last: the term, anywhere in a title.
+    phrase = '"{}"'.format(term.replace('"', '""'))
+    counted = f"SELECT COUNT(*) FROM ({TITLES_MATCHING} LIMIT %s)"  # noqa: S608 (constants)
+    with connection.cursor() as cursor:
+        cursor.execute(counted, [phrase, TITLES_THROUGH_INDEX + 1])
+        (count,) = cursor.fetchone()
+    if count > TITLES_THROUGH_INDEX:
+        return contains
+    return Q(pk__in=RawSQL(TITLES_MATCHING, [phrase]))  # noqa: S611 (the term is a parameter)
 
 
 def _as_uuid(term: str) -> uuid.UUID | None:
