@@ -30,6 +30,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
 from calendars.admin.records import (
     CustomerFilter,
+    EstimatingPaginator,
     IntegrationFilter,
     SearchPaginator,
     meeting_search,
@@ -206,10 +207,10 @@ class MeetingAdmin(ChangePageAdmin):
         orphans: int = 0,
         allow_empty_first_page: bool = True,
     ) -> Paginator:
-        # Only a search is counted up to a bound: a filter is counted exactly, through the
-        # index of what it filters on.
+        # A search is counted up to a bound; a filter exactly, through the index of what it
+        # filters on; the whole table from PostgreSQL's estimate, labelled "about".
         searched = request.GET.get(SEARCH_VAR, "").strip()
-        paginator = SearchPaginator if searched else self.paginator
+        paginator = SearchPaginator if searched else EstimatingPaginator
         return paginator(queryset, per_page, orphans, allow_empty_first_page)
 
     def has_add_permission(self, request: HttpRequest) -> bool:

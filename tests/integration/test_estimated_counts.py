@@ -14,11 +14,12 @@ from django.utils import timezone
 from calendars.models import Credential, Customer, Integration, RawCalendar
 
 STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")
+MEETINGS = reverse("admin:calendars_meeting_changelist")
 ROWS = 120_000  # past EXACT_COUNT_BELOW
 ERRORS = ROWS // 10
 
 
-def many_status_changes(google_app) -> None:
+def an_integration(google_app) -> Integration:
     credential = Credential.objects.create(
         customer=Customer.objects.create(name="Acme Corp"),
         oauth_app=google_app,
@@ -28,13 +29,17 @@ def many_status_changes(google_app) -> None:
     raw = RawCalendar.objects.create(
         credential=credential, provider_id="alice", listed_at=timezone.now()
     )
-    integration = Integration.objects.create(
+    return Integration.objects.create(
         credential=credential,
         raw_calendar=raw,
         remote_id=uuid.uuid4(),
         api_version="v2",
         provider="google",
     )
+
+
+def many_status_changes(google_app) -> None:
+    integration = an_integration(google_app)
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO calendars_statuschange "
@@ -66,3 +71,34 @@ def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact(admin_cli
     assert re.search(r"about 1[12]\d,\d{3} status changes", foot(unfiltered))
     assert "about" not in foot(filtered)
     assert f"{ERRORS} status changes" in foot(filtered)
+
+
+def many_meetings(google_app) -> None:
+    integration = an_integration(google_app)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO calendars_meeting (integration_id, remote_event_id, series_id, title,"
+            " starts_at, ends_at, meeting_url, platform, is_cancelled, is_recurring,"
+            " organizer_email, has_bot, bot_summary, bot_failure, synced_at) "
+            "SELECT %s, md5(n::text)::uuid, '', 'Weekly sync', now() + n * interval '1 minute',"
+            " now() + n * interval '1 minute', '', 'none', false, false, '', n %% 10 = 0, '',"
+            " '', now() FROM generate_series(1, %s) n",
+            [integration.pk, ROWS],
+        )
+        cursor.execute("ANALYZE calendars_meeting")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unsearched_meetings_list_says_about_and_a_filtered_one_is_exact(
+    admin_client, google_app
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
+    many_meetings(google_app)
+
+    unfiltered = admin_client.get(MEETINGS).content.decode()
+    filtered = admin_client.get(MEETINGS, {"has_bot__exact": "1"}).content.decode()
+
+    assert re.search(r"about 1[12]\d,\d{3} meetings", foot(unfiltered))
+    assert "about" not in foot(filtered)
+    assert f"{ERRORS} meetings" in foot(filtered)
