@@ -9,8 +9,8 @@ with one INSERT ... SELECT per size, not row by row). The pages are timed with a
 meetings, then with all of them; then `calendar.events_synced` webhooks go through the real
 receiver while a django-q2 cluster (`manage.py qcluster`, Q_WORKERS workers) processes them;
 last, the window sync of --sync-size of those integrations runs against the in-process sandbox
-beside the naive baseline of one GET per meeting. The database is rebuilt on every run.
-Prints Markdown tables.
+beside the naive baseline of one GET per meeting. `--steps` picks among these three (the data
+is built whichever run). The database is rebuilt on every run. Prints Markdown tables.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ RECORD_ALL_EVERY = 5
 TITLES = ("Customer call", "Interview", "Quarterly planning", "Team standup", "Weekly sync")
 # Rare enough that the search reads far before it fills a page.
 RARE_TITLE = "Board review"
+STEPS = ("pages", "webhooks", "sync")
 
 
 def main() -> None:
@@ -49,7 +50,15 @@ def main() -> None:
         "--naive-size", type=int, default=250, help="integrations the naive baseline syncs"
     )
     parser.add_argument("--latency", type=float, default=0.02)
+    parser.add_argument(
+        "--steps",
+        default=",".join(STEPS),
+        help=f"which measurements to run, comma-separated (default: all of {', '.join(STEPS)})",
+    )
     args = parser.parse_args()
+    args.steps = set(args.steps.split(","))
+    if not args.steps <= set(STEPS):
+        parser.error(f"--steps takes {', '.join(STEPS)}")
     (ROOT / "var").mkdir(exist_ok=True)
     fresh_database(args.database_url)
     print(render(measure_all(args), args))
@@ -68,11 +77,15 @@ def measure_all(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         add_meetings(share)
         built[f"meetings_{label}_s"] = time.perf_counter() - started
-        results["pages"][label] = {"meetings": meeting_count(), **pages(client, args.repeat)}
+        timed = pages(client, args.repeat) if "pages" in args.steps else {}
+        results["pages"][label] = {"meetings": meeting_count(), **timed}
     results["built"] = built
-    quiet = integrations_without_bots_policy(args.sync_size + args.deliveries)
-    results["webhooks"] = ingest(quiet[args.sync_size :], client)
-    results["sync"] = window_sync(quiet[: args.sync_size], args)
+    # Webhooks first: at smaller scales, the sync takes the integrations that are left.
+    quiet = integrations_without_bots_policy(args.deliveries + args.sync_size)
+    if "webhooks" in args.steps:
+        results["webhooks"] = ingest(quiet[: args.deliveries], client)
+    if "sync" in args.steps:
+        results["sync"] = window_sync(quiet[args.deliveries :], args)
     return results
 
 
@@ -230,6 +243,8 @@ def ingest(integration_ids: list[int], client) -> dict:
     bodies = [webhook_body(remote[pk], held.get(pk, [])) for pk in integration_ids]
     before = Meeting.objects.count()
     deliveries = WebhookDelivery.objects.filter(event="calendar.events_synced")
+    # What else the machine was doing, before this step's own processes add to it.
+    load = load_average()
     cluster = start_cluster("http://127.0.0.1:9", Q_WORKERS=str(settings.Q_CLUSTER["workers"]))
     try:
         time.sleep(3)  # the cluster's processes start
@@ -259,6 +274,8 @@ def ingest(integration_ids: list[int], client) -> dict:
         "receiver_queries": round(counter.queries / len(bodies), 1),
         "wall_s": round(wall, 1),
         "events_per_s": round(events / wall),
+        "load_before": load,
+        "load_after": load_average(),
     }
 
 
@@ -434,14 +451,30 @@ def render(r: dict, args: argparse.Namespace) -> str:
         f"## Meetings: {engine}, scale {args.scale:g}",
         "",
         f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"{platform.platform()}.",
+        f"{platform.platform()}; load average {load_average()} at the end.",
         f"Data: bench.dataset at scale {args.scale:g} "
         f"({r['sizes']['integrations']:,} integrations, built in {built['base_s']:.0f} s), "
         f"then {small['meetings']:,} meetings "
         f"({built['meetings_small_s']:.0f} s) and {large['meetings']:,} in all "
         f"({built['meetings_large_s']:.0f} s more).",
+    ]
+    if "pages" in args.steps:
+        lines += render_pages(small, large, args.repeat)
+    if "webhooks" in r:
+        lines += render_webhooks(r["webhooks"])
+    if "sync" in r:
+        lines += render_sync(r["sync"], args.latency)
+    return "\n".join(lines) + "\n"
+
+
+def load_average() -> str:
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
+def render_pages(small: dict, large: dict, repeat: int) -> list[str]:
+    lines = [
         "",
-        f"| page ({args.repeat} requests) | median ms, {small['meetings']:,} meetings | p95 ms "
+        f"| page ({repeat} requests) | median ms, {small['meetings']:,} meetings | p95 ms "
         f"| queries | median ms, {large['meetings']:,} meetings | p95 ms | queries |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
@@ -453,8 +486,11 @@ def render(r: dict, args: argparse.Namespace) -> str:
             f"| {name} | {few['median_ms']} | {few['p95_ms']} | {few['queries']} "
             f"| {many['median_ms']} | {many['p95_ms']} | {many['queries']} |"
         )
-    hooks = r["webhooks"]
-    lines += [
+    return lines
+
+
+def render_webhooks(hooks: dict) -> list[str]:
+    return [
         "",
         f"Webhook ingestion: {hooks['deliveries']:,} `calendar.events_synced` deliveries of 50 "
         f"events each ({hooks['events']:,} events, {hooks['created']:,} of them new meetings, the "
@@ -462,15 +498,18 @@ def render(r: dict, args: argparse.Namespace) -> str:
         f"other: {hooks['received_per_s']:,} deliveries/s, {hooks['receiver_queries']} SQL "
         f"queries each) while a django-q2 cluster of {hooks['workers']} workers processes them: "
         f"**{hooks['events_per_s']:,} events applied/s** ({hooks['wall_s']} s from the first "
-        "post to the last delivery applied).",
+        f"post to the last delivery applied; load average {hooks['load_before']} before, "
+        f"{hooks['load_after']} after).",
     ]
-    sync = r["sync"]
+
+
+def render_sync(sync: dict, latency: float) -> list[str]:
     ours, naive = sync["ours"], sync["naive"]
     factor = sync["size"] / naive["integrations"]
-    lines += [
+    return [
         "",
         f"Window sync of {sync['size']:,} integrations, the sandbox adding "
-        f"{args.latency * 1000:.0f} ms to every API call ({sync['meetings_held']:,} meetings "
+        f"{latency * 1000:.0f} ms to every API call ({sync['meetings_held']:,} meetings "
         "held afterwards):",
         "",
         "| window sync | integrations | wall s | API calls | SQL queries |",
@@ -485,7 +524,6 @@ def render(r: dict, args: argparse.Namespace) -> str:
         f"Speed-up over the naive baseline: **{naive['wall_s'] * factor / ours['wall_s']:.0f}x** "
         f"(sync outcome: {ours['outcome']}).",
     ]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

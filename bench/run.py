@@ -8,7 +8,9 @@
     DATABASE_URL=... .venv/bin/python bench/run.py --scale 10 --steps webhooks   # pages, webhooks
 
 Each measurement runs in a child process (so its peak memory is its own) against a database
-of its own; the databases are rebuilt on every run.
+of its own; the databases are rebuilt on every run. Last, the `meetings` step runs
+`python -m bench.meetings` (bench/meetings.py) at the same scale on the pages' database and
+appends its figures to the report.
 """
 
 from __future__ import annotations
@@ -280,7 +282,7 @@ def child_reconciliation(args: argparse.Namespace) -> dict:
 
 
 # The measurements besides the pages (which every run takes, on the data set it builds).
-STEPS = ("refresh", "webhooks", "export")
+STEPS = ("refresh", "webhooks", "export", "meetings")
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
@@ -380,7 +382,11 @@ def main() -> None:
         results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
         results["export"] = run_child("export", db=ui_db, rows=status_changes)
     report = render(results, args) + reconciliation_report(refresh_db, args)
-    print(report)
+    print(report, flush=True)
+    if "meetings" in steps:
+        meetings = meetings_report(ui_db, args)
+        print(meetings)
+        report += "\n" + meetings
     if args.write:
         Path(args.write).write_text(report)
 
@@ -393,6 +399,18 @@ def reconciliation_report(db: str, args: argparse.Namespace) -> str:
         for n in (args.connections // 10, args.connections)
     )
     return reconciliation.render(small, large, args.latency)
+
+
+def meetings_report(db: str, args: argparse.Namespace) -> str:
+    """bench/meetings.py's figures at the same scale, on `db` (rebuilt for them)."""
+    argv = [sys.executable, "-m", "bench.meetings", "--scale", str(args.scale)]
+    argv += ["--database-url", db, "--repeat", str(args.repeat), "--latency", str(args.latency)]
+    print(f"... meetings {argv[3:]}", file=sys.stderr, flush=True)
+    output = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
+    if output.returncode != 0:
+        sys.stderr.write(output.stdout)
+        raise SystemExit("benchmark step meetings failed")
+    return output.stdout
 
 
 def render(r: dict, args: argparse.Namespace) -> str:

@@ -99,10 +99,14 @@ def enqueue(
     group: str,
     task_name: str | None = None,
     timeout: int | None = None,
+    keeps_success: bool = True,
 ) -> str:
-    """Queue the registered `task` now (`timeout`: seconds it may run, instead of Q_TIMEOUT);
-    returns django-q2's task id."""
-    options = {"timeout": timeout} if timeout else {}
+    """Queue the registered `task` now (`timeout`: seconds it may run, instead of Q_TIMEOUT;
+    `keeps_success`: whether a success is kept among the successful tasks, as failures always
+    are); returns django-q2's task id."""
+    options: dict[str, object] = {"timeout": timeout} if timeout else {}
+    if not keeps_success:
+        options["save"] = False
     return async_task(TASKS[task], *args, group=group, task_name=task_name, **options)
 
 
@@ -112,6 +116,7 @@ def enqueue_on_commit(
     group: str,
     task_name: str | None = None,
     timeout: int | None = None,
+    keeps_success: bool = True,
 ) -> None:
     """Queue the registered `task` once the current transaction commits (at once outside one).
 
@@ -119,7 +124,14 @@ def enqueue_on_commit(
     or after they were rolled back.
     """
     transaction.on_commit(
-        lambda: enqueue(task, *args, group=group, task_name=task_name, timeout=timeout)
+        lambda: enqueue(
+            task,
+            *args,
+            group=group,
+            task_name=task_name,
+            timeout=timeout,
+            keeps_success=keeps_success,
+        )
     )
 
 

@@ -80,14 +80,16 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
 
 def queue_processing(delivery_pk: int) -> None:
     """Queue a stored delivery's processing once its row is committed."""
-    name = f"webhook-{delivery_pk}"
+    # The delivery keeps its own outcome: a successful task kept as well would only cost the
+    # cluster's monitor, which reads every kept success to prune them as it stores one.
+    task = {"group": "webhooks", "task_name": f"webhook-{delivery_pk}", "keeps_success": False}
     if _broker_is_this_transaction():
         # The task's row commits with the delivery's: one commit instead of two, and a
         # commit's flush to disk is most of what storing a delivery costs. No worker can
         # take the task before the delivery is there to read, as on commit.
-        queue.enqueue("process_webhook", delivery_pk, group="webhooks", task_name=name)
+        queue.enqueue("process_webhook", delivery_pk, **task)
     else:
-        queue.enqueue_on_commit("process_webhook", delivery_pk, group="webhooks", task_name=name)
+        queue.enqueue_on_commit("process_webhook", delivery_pk, **task)
 
 
 def _broker_is_this_transaction() -> bool:
@@ -174,14 +176,21 @@ def _connection_deleted(integration: Integration, delivery: WebhookDelivery) -> 
 
 def _events_synced(integration: Integration, delivery: WebhookDelivery) -> str:
     synced_at = delivery.event_time or timezone.now()
-    if integration.synced_at is None or synced_at > integration.synced_at:
+    is_newer = integration.synced_at is None or synced_at > integration.synced_at
+    if is_newer:
         integration.synced_at = synced_at
     if ended_by_sync(integration.api_version, integration.status):
         integration.error_message = ""
         integration.move_to(
             PortalStatus.ACTIVE, "Sync reported by webhook.", cause=Cause.WEBHOOK, user=None
         )
-    integration.save()
+        integration.save()
+    elif is_newer:
+        # Only the sync time moves, which history leaves out: one UPDATE, no history row.
+        integration.updated_at = timezone.now()
+        Integration.objects.filter(pk=integration.pk).update(
+            synced_at=synced_at, updated_at=integration.updated_at
+        )
     _meetings_changed(integration, delivery)
     return Outcome.APPLIED
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache, partial
+from uuid import UUID
 
 from django.conf import settings
-from django.db.models import Q, Value
-from django.db.models.functions import Coalesce, Greatest
+from django.db import connection, models
+from django.db.models import Q
 from django.utils import timezone
 
 from calendars.lib.remote_values import fit
@@ -42,6 +44,10 @@ MIRRORED = (
 )
 # What makes a meeting worth another look by the bot policy when it changes.
 WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
+# The columns a meeting's row is written with: its identity, then what the news sets.
+UPSERTED = ("integration", "remote_event_id", *MIRRORED)
+# What a meeting holds before any news: its columns' defaults.
+NEW_MEETING = {name: Meeting._meta.get_field(name).get_default() for name in MIRRORED}
 
 
 @dataclass(frozen=True)
@@ -70,14 +76,15 @@ def window(now: datetime | None = None) -> Window:
 
 @dataclass
 class Applied:
-    """What applying news did; `touched` are the meetings new or changed where it matters."""
+    """What applying news did; `touched` are the remote ids of the events new or changed
+    where it matters."""
 
     created: int = 0
     changed: int = 0
     unchanged: int = 0
     stale: int = 0
     removed: int = 0
-    touched: list[int] = field(default_factory=list)
+    touched: list[UUID] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -96,59 +103,87 @@ def apply_events(
     within = within or window()
     latest = {event.event_id: event for event in events}  # a repeated event: its last word
     held = {
-        m.remote_event_id: m
-        for m in Meeting.objects.select_for_update()
+        row["remote_event_id"]: row
+        for row in Meeting.objects.select_for_update()
         .filter(integration=integration, remote_event_id__in=list(latest))
         .order_by("pk")
+        .values("pk", "remote_event_id", *MIRRORED)
     }
     result = Applied()
-    new, rewritten, same, leaving = [], [], [], []
+    rows, leaving = [], []
     now = timezone.now()
     for event_id, event in latest.items():
         meeting = held.get(event_id)
-        if meeting is not None and is_older(as_of, meeting.remote_updated_at):
+        if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
             result.stale += 1
         elif not within.holds(event.start):
             if meeting is not None:
-                leaving.append(meeting.pk)
-        elif meeting is None:
-            new.append(_fill(Meeting(integration=integration, remote_event_id=event_id), event))
+                leaving.append(meeting["pk"])
         else:
-            before = {name: getattr(meeting, name) for name in MIRRORED}
-            _fill(meeting, event)
-            differing = [name for name, value in before.items() if getattr(meeting, name) != value]
-            if differing:
-                rewritten.append((meeting, differing))
-            else:
-                same.append(meeting.pk)
-            if set(differing).intersection(WATCHED):
+            row = _filled(meeting or NEW_MEETING, event)
+            if meeting is None:
+                result.created += 1
+                result.touched.append(event_id)
+            elif any(row[name] != meeting[name] for name in WATCHED):
                 result.changed += 1
-                result.touched.append(meeting.pk)
+                result.touched.append(event_id)
             else:
                 result.unchanged += 1
-    for meeting in new:
-        meeting.synced_at = now
-        meeting.remote_updated_at = as_of
-    Meeting.objects.bulk_create(new)
-    # Each changed meeting gets one UPDATE of its changed columns: bulk_update's CASE per
-    # column and row costs more to build than these cost to run. News that changes nothing
-    # is one UPDATE for all such meetings.
-    for meeting, differing in rewritten:
-        Meeting.objects.filter(pk=meeting.pk).update(
-            **{name: getattr(meeting, name) for name in differing},
-            synced_at=now,
-            remote_updated_at=_later(as_of, meeting.remote_updated_at),
-        )
-    if same:
-        Meeting.objects.filter(pk__in=same).update(
-            synced_at=now,
-            remote_updated_at=Greatest(Coalesce("remote_updated_at", Value(as_of)), Value(as_of)),
-        )
-    result.created = len(new)
-    result.touched += [m.pk for m in new]
+            held_at = meeting["remote_updated_at"] if meeting else None
+            row |= {"integration": integration.pk, "remote_event_id": event_id}
+            row |= {"synced_at": now, "remote_updated_at": _later(as_of, held_at)}
+            rows.append(row)
+    _upsert(rows)
     if leaving:
         result.removed = _delete(Meeting.objects.filter(pk__in=leaving))
     return result
+
+
+def _upsert(rows: list[dict]) -> None:
+    """Write each row, new or held, in one statement per batch (not one per meeting).
+
+    Django's bulk_create takes longer to build the statement than the database takes to run
+    it, as bulk_update does. The rows are locked (or new under the integration's lock), so
+    they stand as computed; the statement's condition is the database's own refusal of a row
+    holding newer news, should one ever be written around that lock.
+    """
+    if not rows:
+        return
+    fields = [Meeting._meta.get_field(name) for name in UPSERTED]
+    # Times and UUIDs take the engine's form, as the ORM would give them (once per value:
+    # a delivery's meetings share their sync times); text, flags and ids go as they are.
+    prepare = [
+        cache(partial(f.get_db_prep_save, connection=connection))
+        if isinstance(f, models.DateTimeField | models.UUIDField)
+        else None
+        for f in fields
+    ]
+    size = connection.ops.bulk_batch_size(fields, rows)
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), size):
+            batch = rows[start : start + size]
+            params = [
+                convert(row[f.name]) if convert else row[f.name]
+                for row in batch
+                for f, convert in zip(fields, prepare, strict=True)
+            ]
+            cursor.execute(_upsert_sql(fields, len(batch)), params)
+
+
+def _upsert_sql(fields: list[models.Field], count: int) -> str:
+    quote = connection.ops.quote_name
+    table = quote(Meeting._meta.db_table)
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    updated = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[2:])
+    held_at = f"{table}.{quote('remote_updated_at')}"
+    news_at = f"EXCLUDED.{quote('remote_updated_at')}"
+    # Names come from the model, every value is a parameter.
+    return (
+        f"INSERT INTO {table} ({', '.join(quote(f.column) for f in fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * count)} "
+        f"ON CONFLICT ({quote('integration_id')}, {quote('remote_event_id')}) "
+        f"DO UPDATE SET {updated} WHERE {held_at} IS NULL OR {held_at} <= {news_at}"
+    )
 
 
 def remove_events(integration: Integration, event_ids: Iterable[object], *, as_of: datetime) -> int:
@@ -182,28 +217,30 @@ def _delete(meetings: object) -> int:
     return meetings.delete()[1].get("calendars.Meeting", 0)
 
 
-def _fill(meeting: Meeting, event: RemoteEvent) -> Meeting:
-    """`meeting` with what `event` says; fields the news lacks (None) keep what is held."""
+def _filled(held: dict, event: RemoteEvent) -> dict:
+    """The meeting's columns once `event` is applied; fields the news lacks (None) keep what
+    is held."""
+    row = dict(held)
     if event.series_id is not None:
-        meeting.series_id = fit(Meeting, "series_id", event.series_id)
+        row["series_id"] = fit(Meeting, "series_id", event.series_id)
     if event.organizer_email is not None:
-        meeting.organizer_email = fit(Meeting, "organizer_email", event.organizer_email)
-    meeting.title = fit(Meeting, "title", event.title)
-    meeting.starts_at = event.start
-    meeting.ends_at = event.end
-    meeting.meeting_url = fit(Meeting, "meeting_url", event.meeting_url)
-    meeting.platform = event.platform
-    meeting.is_cancelled = event.status == EventStatus.CANCELLED
-    meeting.is_recurring = event.is_recurring
-    meeting.has_bot = event.bot is not None
+        row["organizer_email"] = fit(Meeting, "organizer_email", event.organizer_email)
+    row["title"] = fit(Meeting, "title", event.title)
+    row["starts_at"] = event.start
+    row["ends_at"] = event.end
+    row["meeting_url"] = fit(Meeting, "meeting_url", event.meeting_url)
+    row["platform"] = event.platform
+    row["is_cancelled"] = event.status == EventStatus.CANCELLED
+    row["is_recurring"] = event.is_recurring
+    row["has_bot"] = event.bot is not None
     if event.bot is None:
-        meeting.bot_summary = ""
+        row["bot_summary"] = ""
     else:
-        meeting.bot_failure = ""
+        row["bot_failure"] = ""
         # v2 only says that a bot is scheduled: the settings the portal sent stay.
-        if event.bot.bot_name or not meeting.bot_summary:
-            meeting.bot_summary = fit(Meeting, "bot_summary", event.bot.summary)
-    return meeting
+        if event.bot.bot_name or not row["bot_summary"]:
+            row["bot_summary"] = fit(Meeting, "bot_summary", event.bot.summary)
+    return row
 
 
 def _later(moment: datetime, held: datetime | None) -> datetime:

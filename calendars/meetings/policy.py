@@ -10,6 +10,7 @@ stays removed.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from uuid import UUID
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -35,9 +36,15 @@ def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
     ).exclude(meeting_url="")
 
 
-def consider(integration: Integration, meeting_ids: Iterable[int] | None = None) -> int:
-    """Queue the policy's bots for the integration's meetings (those of `meeting_ids`, or all)
-    that want one; returns how many."""
+def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) -> int:
+    """Queue the policy's bots for the integration's meetings (those of the remote
+    `event_ids`, or all) that want one; returns how many."""
+    meetings = Meeting.objects.filter(integration=integration)
+    if event_ids is not None:
+        event_ids = list(event_ids)
+        if not event_ids:
+            return 0  # news that changed nothing the policy looks at
+        meetings = meetings.filter(remote_event_id__in=event_ids)
     mode = (
         Integration.objects.filter(pk=integration.pk)
         .values_list("credential__customer__bot_policy__mode", flat=True)
@@ -45,9 +52,6 @@ def consider(integration: Integration, meeting_ids: Iterable[int] | None = None)
     )
     if mode != BotPolicy.Mode.RECORD_ALL:
         return 0  # no policy is the default one, which records only what someone scheduled
-    meetings = Meeting.objects.filter(integration=integration)
-    if meeting_ids is not None:
-        meetings = meetings.filter(pk__in=list(meeting_ids))
     wanted = list(wanting_a_bot(meetings).order_by("starts_at").values_list("pk", flat=True))
     if wanted:
         queue.enqueue_on_commit("apply_bot_policy", wanted, group="bots")

@@ -156,7 +156,9 @@ def _sent_at(header: str) -> datetime:
 
 def _parse(body: bytes) -> dict:
     try:
-        payload = json.loads(body, parse_constant=_not_json, parse_float=_finite_float)
+        # Decoded as json.loads decodes bytes (UTF-8, -16 or -32), to look at the text too.
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+        payload = json.loads(text, parse_constant=_not_json, parse_float=_finite_float)
     except RecursionError:
         raise Rejected(400, f"body is nested deeper than {MAX_JSON_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError):
@@ -167,7 +169,9 @@ def _parse(body: bytes) -> dict:
         raise Rejected(400, "body has no 'event'")
     if not isinstance(payload.get("data"), dict):
         raise Rejected(400, "body has no 'data' object")
-    return _without_nul(payload)
+    # JSON strings hold U+0000 only escaped (a raw control character is not JSON): without
+    # the escape in the text, there is nothing to replace.
+    return _without_nul(payload) if "\\u0000" in text else payload
 
 
 def _not_json(token: str) -> None:
@@ -184,18 +188,14 @@ def _finite_float(text: str) -> float:
 
 def _is_nested_deeper(value: object, limit: int) -> bool:
     """Whether JSON `value` has containers more than `limit` deep (without recursing)."""
-    pending = [(value, 1)]
+    containers = (dict, list)
+    pending = [(value, 1)] if isinstance(value, containers) else []
     while pending:
         item, depth = pending.pop()
-        if isinstance(item, dict):
-            children = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
         if depth > limit:
             return True
-        pending.extend((child, depth + 1) for child in children)
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, containers))
     return False
 
 
