@@ -14,30 +14,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.admin import records
-from calendars.models import Credential, Customer, Integration, Meeting, OAuthApp, RawCalendar
+from calendars.models import Integration, Meeting
+from tests.support.seeding import integration_of
 
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's trigram table")
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")
-
-
-def integration_of(app: OAuthApp, customer_name: str, email: str) -> Integration:
-    credential = Credential.objects.create(
-        customer=Customer.objects.create(name=customer_name),
-        oauth_app=app,
-        account_email=email,
-        refresh_token="1//refresh",
-    )
-    raw = RawCalendar.objects.create(
-        credential=credential, provider_id=email, name=email, listed_at=timezone.now()
-    )
-    return Integration.objects.create(
-        credential=credential,
-        raw_calendar=raw,
-        remote_id=uuid.uuid4(),
-        api_version="v2",
-        provider="google",
-    )
 
 
 def meeting(integration: Integration, title: str, in_hours: int = 1) -> Meeting:

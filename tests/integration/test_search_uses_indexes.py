@@ -3,37 +3,16 @@ a customer's name on each table of its own."""
 
 from __future__ import annotations
 
-import uuid
-
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
 
 from calendars.admin import records
-from calendars.models import Credential, Customer, Integration, RawCalendar, WebhookDelivery
+from calendars.models import WebhookDelivery
+from tests.support.seeding import integration_of
 
 INTEGRATIONS = reverse("admin:calendars_integration_changelist")
 DELIVERIES = reverse("admin:calendars_webhookdelivery_changelist")
-
-
-def integration_of(customer_name: str, email: str, app) -> Integration:
-    credential = Credential.objects.create(
-        customer=Customer.objects.create(name=customer_name),
-        oauth_app=app,
-        account_email=email,
-        refresh_token="1//refresh",
-    )
-    raw = RawCalendar.objects.create(
-        credential=credential, provider_id=email, name=email, listed_at=timezone.now()
-    )
-    return Integration.objects.create(
-        credential=credential,
-        raw_calendar=raw,
-        remote_id=uuid.uuid4(),
-        api_version="v2",
-        provider="google",
-    )
 
 
 def search(client, url: str, term: str) -> tuple[set[int], list[str]]:
@@ -45,8 +24,8 @@ def search(client, url: str, term: str) -> tuple[set[int], list[str]]:
 
 
 def test_an_exact_id_is_compared_as_stored_so_the_unique_index_serves_it(admin_client, google_app):
-    wanted = integration_of("Acme Corp", "alice@acme.example", google_app)
-    integration_of("Globex", "bob@globex.example", google_app)
+    wanted = integration_of(google_app, "Acme Corp", "alice@acme.example")
+    integration_of(google_app, "Globex", "bob@globex.example")
 
     found, queries = search(admin_client, INTEGRATIONS, str(wanted.remote_id).upper())
 
@@ -57,8 +36,8 @@ def test_an_exact_id_is_compared_as_stored_so_the_unique_index_serves_it(admin_c
 
 
 def test_part_of_an_e_mail_or_of_a_customer_name_finds_its_integrations(admin_client, google_app):
-    acme = integration_of("Acme Corp", "alice@acme.example", google_app)
-    globex = integration_of("Globex", "bob@globex.example", google_app)
+    acme = integration_of(google_app, "Acme Corp", "alice@acme.example")
+    globex = integration_of(google_app, "Globex", "bob@globex.example")
 
     assert search(admin_client, INTEGRATIONS, "ALICE@acme")[0] == {acme.pk}
     assert search(admin_client, INTEGRATIONS, "lobe")[0] == {globex.pk}
@@ -72,7 +51,7 @@ def test_part_of_an_e_mail_or_of_a_customer_name_finds_its_integrations(admin_cl
 
 
 def test_a_webhook_delivery_is_found_by_exact_id_without_upper(admin_client, google_app):
-    integration = integration_of("Acme Corp", "alice@acme.example", google_app)
+    integration = integration_of(google_app, "Acme Corp", "alice@acme.example")
     delivery = WebhookDelivery.objects.create(
         api_version="v2",
         event="calendar.event_created",
@@ -93,7 +72,7 @@ def test_a_term_matching_more_than_the_ids_read_first_finds_them_all(
     admin_client, google_app, monkeypatch
 ):
     monkeypatch.setattr(records, "IDS_READ_FIRST", 1)
-    acme = integration_of("Acme Corp", "alice@acme.example", google_app)
-    globex = integration_of("Globex", "bob@globex.example", google_app)
+    acme = integration_of(google_app, "Acme Corp", "alice@acme.example")
+    globex = integration_of(google_app, "Globex", "bob@globex.example")
 
     assert search(admin_client, INTEGRATIONS, ".example")[0] == {acme.pk, globex.pk}

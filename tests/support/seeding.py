@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.utils import timezone
 
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
@@ -40,3 +42,23 @@ def integrations_in_sandbox(
             )
         )
     return Integration.objects.bulk_create(integrations)
+
+
+def integration_of(app: OAuthApp, customer_name: str, email: str) -> Integration:
+    """A live v2 integration of its own customer, credential and calendar named `email`."""
+    credential = Credential.objects.create(
+        customer=Customer.objects.create(name=customer_name),
+        oauth_app=app,
+        account_email=email,
+        refresh_token="1//refresh",
+    )
+    raw = RawCalendar.objects.create(
+        credential=credential, provider_id=email, name=email, listed_at=timezone.now()
+    )
+    return Integration.objects.create(
+        credential=credential,
+        raw_calendar=raw,
+        remote_id=uuid.uuid4(),
+        api_version="v2",
+        provider="google",
+    )
