@@ -14,8 +14,8 @@ from django.core.management import call_command
 from django.urls import reverse
 
 from calendars.actions.integrations import create_integration
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
-from calendars.status import PortalStatus
 from tests.support.browser import log_in, wait_for_text
 from tests.support.consent import point_providers_at
 from tests.support.screenshots import Screenshots
@@ -44,10 +44,10 @@ def broken(sandbox, settings) -> Integration:
     integration = create_integration(raw).integration
     message = "invalid_grant: Token has been expired or revoked."
     sandbox.force(integration.remote_id, status="error", status_message=message)
-    Integration.objects.filter(pk=integration.pk).update(
-        status=PortalStatus.ERROR, error_message=message
-    )
-    return integration
+    # The connection's own webhooks (created, updated) land first, so that none of them can
+    # overwrite the error the refresh then reads.
+    sandbox.server.httpd.sender.drain()
+    return refresh_integration(integration.pk)
 
 
 def test_the_owner_reconsents_through_a_link_support_sent(
