@@ -42,6 +42,8 @@ MIRRORED = (
     "synced_at",
     "remote_updated_at",
 )
+# When the news came: not a change to the meeting.
+DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
 WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
 # The columns a meeting's row is written with: its identity, then what the news sets.
@@ -110,7 +112,7 @@ def apply_events(
         .values("pk", "remote_event_id", *MIRRORED)
     }
     result = Applied()
-    rows, leaving = [], []
+    rows, leaving, confirmed = [], [], []
     now = timezone.now()
     for event_id, event in latest.items():
         meeting = held.get(event_id)
@@ -130,10 +132,17 @@ def apply_events(
             else:
                 result.unchanged += 1
             held_at = meeting["remote_updated_at"] if meeting else None
+            if meeting is not None and _later(as_of, held_at) == as_of and _same(row, meeting):
+                confirmed.append(meeting["pk"])
+                continue
             row |= {"integration": integration.pk, "remote_event_id": event_id}
             row |= {"synced_at": now, "remote_updated_at": _later(as_of, held_at)}
             rows.append(row)
     _upsert(rows)
+    if confirmed:
+        # News that changes nothing only dates the meeting: rewriting the whole row would
+        # fire SQLite's title-index trigger for every meeting of every sync.
+        Meeting.objects.filter(pk__in=confirmed).update(synced_at=now, remote_updated_at=as_of)
     if leaving:
         result.removed = _delete(Meeting.objects.filter(pk__in=leaving))
     return result
@@ -241,6 +250,10 @@ def _filled(held: dict, event: RemoteEvent) -> dict:
         if event.bot.bot_name or not row["bot_summary"]:
             row["bot_summary"] = fit(Meeting, "bot_summary", event.bot.summary)
     return row
+
+
+def _same(row: dict, held: dict) -> bool:
+    return all(row[name] == held[name] for name in MIRRORED if name not in DATED)
 
 
 def _later(moment: datetime, held: datetime | None) -> datetime:

@@ -7,6 +7,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendars.meetings import mirror
@@ -56,6 +58,23 @@ def test_a_meeting_moved_out_of_the_window_leaves_the_mirror(sandbox, integratio
     sync_window(integration.pk)
 
     assert not Meeting.objects.filter(title="Board meeting").exists()
+
+
+def test_a_listing_that_changes_nothing_only_dates_the_meetings(sandbox, integration):
+    sync_window(integration.pk)
+    before = dict(Meeting.objects.values_list("pk", "synced_at"))
+    rows = {m.pk: m.title for m in Meeting.objects.all()}
+
+    with CaptureQueriesContext(connection) as queries:
+        sync_window(integration.pk)
+
+    writes = [q["sql"] for q in queries.captured_queries if 'calendars_meeting"' in q["sql"]]
+    assert not [sql for sql in writes if sql.startswith("INSERT")]
+    (dated,) = [sql for sql in writes if sql.startswith("UPDATE")]
+    assert '"synced_at"' in dated and '"title"' not in dated
+    after = dict(Meeting.objects.values_list("pk", "synced_at"))
+    assert after.keys() == before.keys() and all(after[pk] > before[pk] for pk in before)
+    assert {m.pk: m.title for m in Meeting.objects.all()} == rows
 
 
 def test_an_empty_listing_forgets_the_meetings_held_unless_news_about_them_is_newer(

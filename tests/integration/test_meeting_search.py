@@ -4,6 +4,7 @@ counted up to a bound and said to be more."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import timedelta
 
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from calendars.admin import records
 from calendars.models import Integration, Meeting
+from tests.support.meetings import active_integration, add_event, deliver, webhook
 from tests.support.seeding import integration_of
 
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
@@ -156,6 +158,23 @@ def test_on_sqlite_a_title_too_common_for_the_trigram_table_is_read_in_the_lists
     assert found == syncs
     (page,) = [sql for sql in queries if "ORDER BY" in sql and 'FROM "calendars_meeting"' in sql]
     assert '"calendars_meeting"."title" LIKE' in page and "meeting_title_trigram" not in page
+
+
+def test_a_meeting_renamed_remotely_is_found_under_its_new_title_only(
+    admin_client, sandbox, make_integration
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    event_id = add_event(sandbox, integration, title="Budget kickoff")
+    created = webhook(sandbox, integration, "calendar.event_created", [event_id])
+    deliver(admin_client, integration, created)
+    time.sleep(1)  # Svix times are whole seconds: the rename is news a second later
+    sandbox.control("POST", f"events/{event_id}", {"title": "Roadmap offsite"})
+    renamed = webhook(sandbox, integration, "calendar.event_updated", [event_id])
+    deliver(admin_client, integration, renamed)
+
+    held = Meeting.objects.get(remote_event_id=event_id)
+    assert search(admin_client, "map offs")[0] == {held.pk}
+    assert search(admin_client, "budget kick")[0] == set()
 
 
 def plan(queryset) -> str:
