@@ -245,28 +245,37 @@ def needs_attention(limit: int = 50) -> list[Problem | FailedCheck]:
 
     One small indexed query per kind of problem, merged here: each kind is read in the order of
     its own index, the order the merge sorts by, so LIMIT stops early and the merge is exact.
+    Only ids and times are read per kind; the entries kept are then loaded in one query each
+    for integrations and credentials (loading every kind's first `limit` with their accounts
+    and customers, to keep `limit` of them, was most of the home page's time).
     """
     now = timezone.now()
-    found: list[Problem | FailedCheck] = []
+    picked: list[tuple[tuple, Kind | None, int, datetime | None]] = []
     for kind in problem_kinds(now):
-        rows = kind.first(limit).select_related("raw_calendar", "credential__customer")
-        for integration in rows:
+        first = kind.rows.order_by(kind.since_field, "pk")
+        for pk, moment in first.values_list("pk", kind.since_field)[:limit]:
+            picked.append(((kind.ahead, moment or now, 0, pk), kind, pk, moment))
+    checks = failed_checks().order_by("last_checked_at", "pk")
+    for pk, moment in checks.values_list("pk", "last_checked_at")[:limit]:
+        picked.append(((False, moment or now, 1, pk), None, pk, moment))
+    picked.sort(key=lambda entry: entry[0])
+    kept = picked[:limit]
+    integrations = Integration.objects.select_related("raw_calendar", "credential__customer")
+    integrations = integrations.in_bulk([pk for _, kind, pk, _ in kept if kind])
+    credentials = Credential.objects.select_related("customer", "oauth_app")
+    credentials = credentials.in_bulk([pk for _, kind, pk, _ in kept if kind is None])
+    found: list[Problem | FailedCheck] = []
+    # A row deleted between the two reads is left out.
+    for _, kind, pk, moment in kept:
+        if kind is None and pk in credentials:
+            credential = credentials[pk]
+            diagnosis = check_diagnosis(credential.last_check_message)
+            found.append(FailedCheck(credential, diagnosis, moment))
+        elif kind is not None and pk in integrations:
+            integration = integrations[pk]
             diagnosis = _diagnosis(integration) if kind.diagnosed else None
-            found.append(
-                Problem(integration, kind, diagnosis, getattr(integration, kind.since_field))
-            )
-    checks = failed_checks().select_related("customer", "oauth_app")
-    for credential in checks.order_by("last_checked_at", "pk")[:limit]:
-        diagnosis = check_diagnosis(credential.last_check_message)
-        found.append(FailedCheck(credential, diagnosis, credential.last_checked_at))
-    found.sort(key=lambda entry: _queue_order(entry, now))
-    return found[:limit]
-
-
-def _queue_order(entry: Problem | FailedCheck, now: datetime) -> tuple:
-    if isinstance(entry, FailedCheck):
-        return (False, entry.moment or now, 1, entry.credential.pk)
-    return (entry.kind.ahead, entry.moment or now, 0, entry.integration.pk)
+            found.append(Problem(integration, kind, diagnosis, moment))
+    return found
 
 
 def _diagnosis(integration: Integration) -> Diagnosis | None:

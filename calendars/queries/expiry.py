@@ -84,11 +84,13 @@ def horizon(now: datetime) -> datetime:
 
 def grants_in_testing(now: datetime) -> QuerySet[Credential]:
     """Credentials of Google apps in Testing, with `granted_at`: consent, else the token's."""
+    # The apps first (a handful of rows): joined, the planner may walk every credential in
+    # the order of another index, checking each one's app, when no app is in Testing at all.
+    apps = OAuthApp.objects.filter(
+        provider=Platform.GOOGLE, publishing_status=PublishingStatus.TESTING
+    )
     return (
-        Credential.objects.filter(
-            oauth_app__provider=Platform.GOOGLE,
-            oauth_app__publishing_status=PublishingStatus.TESTING,
-        )
+        Credential.objects.filter(oauth_app__in=list(apps.values_list("pk", flat=True)))
         .annotate(granted_at=Coalesce("consented_at", "refresh_token_replaced_at", "created_at"))
         .filter(granted_at__lt=horizon(now) - GOOGLE_TESTING_GRANT)
     )
