@@ -8,6 +8,7 @@ from datetime import datetime
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
+from django.contrib.admin.views.main import ChangeList
 from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -38,6 +39,7 @@ from calendars.admin.records import (
     HISTORY_SEARCH_HELP,
     CustomerFilter,
     EstimatingPaginator,
+    PageByIdsChangeList,
     integration_search,
     integration_then,
     integrations_matching,
@@ -154,6 +156,9 @@ class IntegrationAdmin(ChangePageAdmin):
         if PARAMETER in request.GET:
             return AttentionPaginator(queryset, per_page, **kwargs)
         return super().get_paginator(request, queryset, per_page, **kwargs)
+
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return PageByIdsChangeList
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Integration], search_term: str

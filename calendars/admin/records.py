@@ -6,6 +6,7 @@ import json
 import uuid
 
 from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
 from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
@@ -73,6 +74,25 @@ class EstimatingPaginator(Paginator):
         if estimate is None or estimate < EXACT_COUNT_BELOW:
             return super().count
         return Estimate(estimate)
+
+
+class PageByIdsChangeList(ChangeList):
+    """A page of a longer list is picked as ids, in the list's order, then its rows are loaded
+    by id with what the list shows (`list_select_related`).
+
+    Sorted by a joined table's column (a calendar's or a customer's name), SQLite reads and
+    sorts every row of the list: sorting ids and that column rather than whole rows of four
+    tables takes a third of the time. PostgreSQL reads such a page off an index either way,
+    and pays one small query more.
+    """
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        if not isinstance(self.result_list, QuerySet) or not self.result_list.query.is_sliced:
+            return  # the whole list on one page: one query already
+        ids = list(self.result_list.values_list("pk", flat=True))
+        rows = self.apply_select_related(self.model._default_manager.all()).in_bulk(ids)
+        self.result_list = [rows[pk] for pk in ids if pk in rows]
 
 
 class MoreThan(int):

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
+from calendars.admin.integrations import IntegrationAdmin
 from calendars.models import (
     Credential,
     Customer,
@@ -124,3 +125,31 @@ def test_the_raw_calendar_list_links_each_live_integration_with_its_status(
     url = reverse("admin:calendars_integration_change", args=[error.pk])
     assert f'<a class="status-chip status-error" href="{url}">Error</a>' in page
     assert page.count('class="status-chip status-') == 2  # one raw calendar each has none
+
+
+@pytest.mark.parametrize("order", ["1", "-2"])
+def test_a_page_of_a_longer_list_is_picked_by_id_then_loaded_with_what_it_shows(
+    admin_client, admin_user, google_app, monkeypatch, order
+):
+    monkeypatch.setattr(IntegrationAdmin, "list_per_page", 4)
+    add_rows(google_app, admin_user, 0, 10)
+    sorted_by = {"1": ("raw_calendar__name", "-pk"), "-2": ("-credential__customer__name", "-pk")}
+    expected = list(Integration.objects.order_by(*sorted_by[order]).values_list("pk", flat=True))
+    url = reverse("admin:calendars_integration_changelist")
+
+    with CaptureQueriesContext(connection) as queries:
+        second = admin_client.get(url, {"o": order, "p": "2"})
+
+    rows = second.context["cl"].result_list
+    assert [row.pk for row in rows] == expected[4:8]
+    assert {row.credential.customer.name for row in rows} <= {f"Customer {n}" for n in range(10)}
+    (picked,) = [q["sql"] for q in queries.captured_queries if "LIMIT 4 OFFSET 4" in q["sql"]]
+    assert (
+        picked.startswith('SELECT "calendars_integration"."id"')
+        and ", " not in picked.split(" FROM ")[0]
+    )
+    # Names are read with the rows, in one query, not one per row.
+    with CaptureQueriesContext(connection) as fewer:
+        monkeypatch.setattr(IntegrationAdmin, "list_per_page", 2)
+        admin_client.get(url, {"o": order, "p": "2"})
+    assert len(fewer) == len(queries)
