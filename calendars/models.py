@@ -345,7 +345,11 @@ class Integration(models.Model):
             # Sorted the other way the tie-break stays -pk: read backwards, these.
             models.Index(fields=["provider", "id"], name="integration_provider_id_desc"),
             models.Index(fields=["status", "id"], name="integration_status_id_desc"),
-            models.Index(fields=["status", "status_changed_at"]),
+            # Each status's integrations by when they took it, the id last: the worklist reads
+            # a kind's oldest (ordered by both) straight off it, whatever the statistics say.
+            models.Index(
+                fields=["status", "status_changed_at", "id"], name="integration_status_since"
+            ),
             models.Index(fields=["last_refreshed_at"]),
             models.Index(fields=["subscription_expires_at"]),
             # The needs-attention filter by class of problem, in the list's order; and the

@@ -24,6 +24,7 @@ from calendars.actions.credentials import (
 )
 from calendars.actions.integrations import create_integration
 from calendars.admin import consent, raw_calendars
+from calendars.admin.big_lists import EstimatingPaginator
 from calendars.admin.common import (
     ChangePageAdmin,
     allows,
@@ -32,7 +33,6 @@ from calendars.admin.common import (
     render_timeline,
 )
 from calendars.admin.fixes import fix_buttons
-from calendars.admin.records import EstimatingPaginator
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar

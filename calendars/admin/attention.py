@@ -14,31 +14,19 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.functional import cached_property
 
+from calendars.admin import big_lists
 from calendars.queries import dashboard
 
 PARAMETER = "problem"
-# A list filtered by a problem is counted up to this many rows: past it, "more than 10,000".
-# Every integration may be on the worklist at once (the refresh down for an hour leaves each
-# one unconfirmed), and counting a million rows on every page view would stop the list; its
-# first page is read in the list's own order and needs no count.
-COUNTED_AT_MOST = 10_000
-
-
-class MoreThan(int):
-    """A lower bound of a count: a number for the paginator's arithmetic (the pages up to it),
-    and "more than N" wherever an admin template prints it."""
-
-    def __str__(self) -> str:
-        return f"more than {int(self):,}"
 
 
 class AttentionPaginator(Paginator):
-    """Counts a needs-attention list up to COUNTED_AT_MOST rows."""
+    """Counts a needs-attention list up to COUNTED_UP_TO rows ("more than" past it: the
+    planner's guess at rows matching any of the kinds' conditions is no count to show)."""
 
     @cached_property
     def count(self) -> int:
-        counted = self.object_list.order_by()[: COUNTED_AT_MOST + 1].count()
-        return MoreThan(COUNTED_AT_MOST) if counted > COUNTED_AT_MOST else counted
+        return big_lists.counted_up_to(self.object_list, big_lists.COUNTED_UP_TO)
 
 
 class ProblemFilter(admin.SimpleListFilter):

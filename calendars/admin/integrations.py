@@ -23,6 +23,7 @@ from django.utils.text import capfirst
 
 from calendars.actions.refresh import queue_refresh
 from calendars.admin.attention import PARAMETER, AttentionPaginator, ProblemFilter
+from calendars.admin.big_lists import EstimatingPaginator, PageByIdsChangeList
 from calendars.admin.common import (
     ChangePageAdmin,
     ReadOnlyAdmin,
@@ -38,8 +39,6 @@ from calendars.admin.jobs import confirm_and_start
 from calendars.admin.records import (
     HISTORY_SEARCH_HELP,
     CustomerFilter,
-    EstimatingPaginator,
-    PageByIdsChangeList,
     integration_search,
     integration_then,
     integrations_matching,

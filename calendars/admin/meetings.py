@@ -27,14 +27,9 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
-from calendars.admin.records import (
-    CustomerFilter,
-    EstimatingPaginator,
-    IntegrationFilter,
-    SearchPaginator,
-    meeting_search,
-)
+from calendars.admin.records import CustomerFilter, IntegrationFilter, meeting_search
 from calendars.forms import SecretField
 from calendars.meetings import bots, risk
 from calendars.meetings.policy import policy_of

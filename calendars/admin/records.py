@@ -6,17 +6,15 @@ import json
 import uuid
 
 from django.contrib import admin
-from django.contrib.admin.views.main import ChangeList
-from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
-from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from calendars.actions.webhook_deliveries import HANDLERS
+from calendars.admin.big_lists import EstimatingPaginator
 from calendars.admin.common import ReadOnlyAdmin, excerpt, link, with_job_link
 from calendars.models import (
     ActionRecord,
@@ -40,10 +38,6 @@ HISTORY_SEARCH_HELP = "Customer name or account e-mail (part of it), or an exact
 
 # A search reads the ids of the customers and credentials it matches first, up to this many.
 IDS_READ_FIRST = 1000
-# A table PostgreSQL estimates smaller than this is counted exactly: that costs little.
-EXACT_COUNT_BELOW = 100_000
-# A searched list is counted up to this many rows, and "more than" that past it.
-SEARCH_COUNTED_UP_TO = 1000
 # SQLite's index of meeting titles (migration 0022), an FTS5 table of their trigrams: the ids
 # of the meetings whose title a phrase is part of.
 TITLES_MATCHING = "SELECT rowid FROM meeting_title_trigram WHERE meeting_title_trigram MATCH %s"
@@ -51,86 +45,6 @@ TITLES_MATCHING = "SELECT rowid FROM meeting_title_trigram WHERE meeting_title_t
 # finds at most this many; past that, at least one meeting in 50 of a million has it, and
 # the list's own order finds a page of them sooner than the index lists them all.
 TITLES_THROUGH_INDEX = 20_000
-
-
-class Estimate(int):
-    """A row count PostgreSQL estimated: a number for the paginator's arithmetic, and "about
-    N" wherever an admin template prints it (the list's foot, the search box, "Select all"),
-    so that nobody takes it for exact. (Templates print it through str(): the portal does not
-    group thousands.)"""
-
-    def __str__(self) -> str:
-        return f"about {int(self):,}"
-
-
-class EstimatingPaginator(Paginator):
-    """Counts an unfiltered list of a big table from PostgreSQL's estimate of its rows,
-    instead of reading every row on every page view; a filtered or searched list is counted
-    exactly, through the index of what it filters on."""
-
-    @cached_property
-    def count(self) -> int:
-        estimate = estimated_rows(self.object_list)
-        if estimate is None or estimate < EXACT_COUNT_BELOW:
-            return super().count
-        return Estimate(estimate)
-
-
-class PageByIdsChangeList(ChangeList):
-    """A page of a longer list is picked as ids, in the list's order, then its rows are loaded
-    by id with what the list shows (`list_select_related`).
-
-    Sorted by a joined table's column (a calendar's or a customer's name), SQLite reads and
-    sorts every row of the list: sorting ids and that column rather than whole rows of four
-    tables takes a third of the time. PostgreSQL reads such a page off an index either way,
-    and pays one small query more.
-    """
-
-    def get_results(self, request: HttpRequest) -> None:
-        super().get_results(request)
-        if not isinstance(self.result_list, QuerySet) or not self.result_list.query.is_sliced:
-            return  # the whole list on one page: one query already
-        ids = list(self.result_list.values_list("pk", flat=True))
-        rows = self.apply_select_related(self.model._default_manager.all()).in_bulk(ids)
-        self.result_list = [rows[pk] for pk in ids if pk in rows]
-
-
-class MoreThan(int):
-    """A count that stopped at a bound: the bound plus one for the paginator's arithmetic (so
-    each page it offers exists), and "more than N" wherever an admin template prints it."""
-
-    def __str__(self) -> str:
-        return f"more than {int(self) - 1:,}"
-
-
-class SearchPaginator(Paginator):
-    """Counts a searched list up to SEARCH_COUNTED_UP_TO rows: a word many titles share
-    ("planning" in the benchmark) matches a fifth of a million meetings, and counting them all
-    costs more than finding the page."""
-
-    @cached_property
-    def count(self) -> int:
-        # In no order: the first rows found, whichever they are, are counted.
-        found = self.object_list.order_by()[: SEARCH_COUNTED_UP_TO + 1].count()
-        return MoreThan(found) if found > SEARCH_COUNTED_UP_TO else found
-
-
-def estimated_rows(queryset: QuerySet) -> int | None:
-    """The planner's estimate of the rows of the table `queryset` reads whole (no WHERE): the
-    row density of the last ANALYZE or VACUUM times the table's pages now, as the planner
-    reckons it. None on another engine, for a filtered queryset, or a table never analysed."""
-    connection = connections[queryset.db]
-    if connection.vendor != "postgresql" or queryset.query.where or queryset.query.distinct:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT reltuples / relpages * (pg_relation_size(oid) / "
-            "current_setting('block_size')::int) FROM pg_class "
-            "WHERE oid = %s::regclass AND relpages > 0 AND reltuples >= 0",
-            [connection.ops.quote_name(queryset.model._meta.db_table)],
-        )
-        row = cursor.fetchone()
-    return round(row[0]) if row else None
 
 
 class IdFilter(admin.SimpleListFilter):

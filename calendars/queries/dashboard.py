@@ -239,7 +239,7 @@ def check_diagnosis(message: str) -> Diagnosis:
     return diagnose(PortalStatus.ERROR, message) or UNKNOWN
 
 
-def needs_attention(limit: int = 50) -> list[Problem | FailedCheck]:
+def needs_attention(kinds: list[Kind], limit: int = 50) -> list[Problem | FailedCheck]:
     """Integrations and credentials someone should look at, the longest-broken first (then what
     lapses soonest).
 
@@ -251,7 +251,7 @@ def needs_attention(limit: int = 50) -> list[Problem | FailedCheck]:
     """
     now = timezone.now()
     picked: list[tuple[tuple, Kind | None, int, datetime | None]] = []
-    for kind in problem_kinds(now):
+    for kind in kinds:
         first = kind.rows.order_by(kind.since_field, "pk")
         for pk, moment in first.values_list("pk", kind.since_field)[:limit]:
             picked.append(((kind.ahead, moment or now, 0, pk), kind, pk, moment))
@@ -354,7 +354,7 @@ class _Tally:
     counted_all: bool = True
 
 
-def worklist() -> Worklist:
+def worklist(kinds: list[Kind]) -> Worklist:
     """Every integration and credential that needs attention, grouped by cause and customer.
 
     The stored classes of problem (errors, remote disconnections) come from their maintained
@@ -364,7 +364,6 @@ def worklist() -> Worklist:
     longest-standing first, through their own index; the failed token checks, at most
     GROUPED_ROWS; then one query for the customers named.
     """
-    kinds = problem_kinds(timezone.now())
     tallies: dict[str, _Tally] = {}
     integrations = _tally_stored(tallies)
     integrations += _tally_timed([kind for kind in kinds if not kind.diagnosed], tallies)

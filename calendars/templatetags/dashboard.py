@@ -45,6 +45,8 @@ def portal_dashboard(context: template.Context) -> dict:
     changelist = reverse("admin:calendars_integration_changelist")
     credentials = reverse("admin:calendars_credential_changelist")
     now = timezone.now()
+    # The kinds of problem, as of now, for the worklist and the queue alike.
+    kinds = dashboard.problem_kinds(now)
     return {
         "visible": True,
         "charts": [
@@ -55,8 +57,8 @@ def portal_dashboard(context: template.Context) -> dict:
         "changelist": changelist,
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
         "failed_checks": f"{credentials}?{urlencode({'last_check_ok__exact': 0})}",
-        "worklist": _worklist(dashboard.worklist(), changelist, credentials, request),
-        "queue": _queue(request, now),
+        "worklist": _worklist(dashboard.worklist(kinds), changelist, credentials, request),
+        "queue": _queue(request, kinds, now),
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
@@ -168,8 +170,8 @@ def _fixes(group: dashboard.Group, credentials: str, allowed: dict) -> dict:
     }
 
 
-def _queue(request: HttpRequest, now: datetime) -> list[dict]:
-    entries = dashboard.needs_attention()
+def _queue(request: HttpRequest, kinds: list[dashboard.Kind], now: datetime) -> list[dict]:
+    entries = dashboard.needs_attention(kinds)
     rows = [_queue_row(entry, now) for entry in entries]
     if not request.user.has_perm("calendars.add_consentlink"):
         return rows

@@ -1,5 +1,6 @@
 """A big table's unfiltered list is counted from PostgreSQL's estimate, and says "about"; a
-filtered list is counted exactly."""
+filtered list is counted exactly up to a bound, and past it from PostgreSQL's plan ("about")
+or, on SQLite, as "more than" the bound."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from calendars.admin import big_lists
 from calendars.models import Credential, Customer, Integration, RawCalendar
 
 STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")
@@ -60,17 +62,39 @@ def foot(page: str) -> str:
 # Committed, so that ANALYZE sees the rows; the table is emptied (TRUNCATE) after the test,
 # which takes its statistics with it.
 @pytest.mark.django_db(transaction=True)
-def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact(admin_client, google_app):
+def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact_up_to_a_bound(
+    admin_client, google_app, monkeypatch
+):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
     many_status_changes(google_app)
 
     unfiltered = admin_client.get(STATUS_CHANGES).content.decode()
+    planned = admin_client.get(STATUS_CHANGES, {"to_status": "error"}).content.decode()
+    monkeypatch.setattr(big_lists, "COUNTED_UP_TO", ERRORS)
     filtered = admin_client.get(STATUS_CHANGES, {"to_status": "error"}).content.decode()
 
     assert re.search(r"about 1[12]\d,\d{3} status changes", foot(unfiltered))
+    # Past the bound (10,000), the plan's figure from the column's statistics: about a tenth.
+    assert re.search(r"about 1[0-4],\d{3} status changes", foot(planned))
     assert "about" not in foot(filtered)
     assert f"{ERRORS} status changes" in foot(filtered)
+
+
+def test_on_sqlite_a_filtered_list_past_the_bound_says_more_than(
+    admin_client, google_app, monkeypatch
+):
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL answers from its plan past the bound (the test above)")
+    integration = an_integration(google_app)
+    for _ in range(3):
+        integration.status_changes.create(from_status="active", to_status="error", cause="refresh")
+    monkeypatch.setattr(big_lists, "COUNTED_UP_TO", 2)
+
+    filtered = admin_client.get(STATUS_CHANGES, {"to_status": "error"})
+
+    assert "more than 2 status changes" in foot(filtered.content.decode())
+    assert len(filtered.context["cl"].result_list) == 3
 
 
 def many_meetings(google_app) -> None:
@@ -90,11 +114,12 @@ def many_meetings(google_app) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_the_unsearched_meetings_list_says_about_and_a_filtered_one_is_exact(
-    admin_client, google_app
+    admin_client, google_app, monkeypatch
 ):
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
     many_meetings(google_app)
+    monkeypatch.setattr(big_lists, "COUNTED_UP_TO", ERRORS)
 
     unfiltered = admin_client.get(MEETINGS).content.decode()
     filtered = admin_client.get(MEETINGS, {"has_bot__exact": "1"}).content.decode()
