@@ -6,9 +6,12 @@
     DATABASE_URL=postgres://postgres@127.0.0.1/portal_bench .venv/bin/python bench/run.py
     .venv/bin/python bench/run.py --write docs/performance.md
     DATABASE_URL=... .venv/bin/python bench/run.py --scale 10 --steps webhooks   # pages, webhooks
+    DATABASE_URL=... .venv/bin/python bench/run.py --scale 10 --steps pages --reuse-data
 
 Each measurement runs in a child process (so its peak memory is its own) against a database
-of its own; the databases are rebuilt on every run. Last, the `meetings` step runs
+of its own; the databases are rebuilt on every run, but for --reuse-data, which measures the
+pages again on the data set the last run left (migrated first: after a change, without the
+rebuild). Last, the `meetings` step runs
 `python -m bench.meetings` (bench/meetings.py) at the same scale on the pages' database and
 appends its figures to the report.
 """
@@ -75,6 +78,8 @@ def fresh_database(database_url: str) -> None:
 
 
 def child_ui(args: argparse.Namespace) -> dict:
+    if args.reuse_data:
+        return _measure_again(args)
     fresh_database(args.db)
     from django.test import override_settings
 
@@ -98,6 +103,27 @@ def child_ui(args: argparse.Namespace) -> dict:
         "home_before_analyze": home,
         "pages": pages,
     }
+
+
+def _measure_again(args: argparse.Namespace) -> dict:
+    """The pages again on the data set an earlier run left (migrated to the code as it is
+    now), without the rebuild: at scale 10 that takes ten minutes or more."""
+    setup_django(args.db)
+    from django.core.management import call_command
+    from django.test import override_settings
+
+    from bench import dataset, measure
+    from calendars.models import Integration
+
+    call_command("migrate", verbosity=0)
+    sizes = dataset.sizes_at(args.scale)
+    # The first integration the build made holds the long history.
+    heavy = Integration.objects.order_by("pk").values_list("pk", flat=True).first()
+    if heavy is None:
+        raise SystemExit(f"--reuse-data: no data set in {args.db}; run once without it")
+    with override_settings(ROOT_URLCONF="bench.urls"):
+        pages = measure.pages(heavy, args.repeat)
+    return {"sizes": sizes, "reused": True, "pages": pages}
 
 
 def child_refresh(args: argparse.Namespace) -> dict:
@@ -282,7 +308,7 @@ def child_reconciliation(args: argparse.Namespace) -> dict:
 
 
 # The measurements besides the pages (which every run takes, on the data set it builds).
-STEPS = ("refresh", "webhooks", "export", "meetings")
+STEPS = ("refresh", "webhooks", "export", "reconciliation", "meetings")
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
@@ -342,6 +368,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--write", help="also write the report to this Markdown file")
     parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="measure the pages on the data set an earlier run left, without rebuilding it",
+    )
+    parser.add_argument(
         "--connections", type=int, default=100_000, help="remote connections to reconcile"
     )
     parser.add_argument(
@@ -372,7 +403,9 @@ def main() -> None:
         results["refresh_small"] = run_child(
             "refresh", db=refresh_db, size=args.size // 5, latency=args.latency, skip_naive=True
         )
-    results["ui"] = run_child("ui", db=ui_db, scale=args.scale, repeat=args.repeat)
+    results["ui"] = run_child(
+        "ui", db=ui_db, scale=args.scale, repeat=args.repeat, reuse_data=args.reuse_data
+    )
     if "webhooks" in steps:
         results["webhooks"] = run_child(
             "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
@@ -381,7 +414,9 @@ def main() -> None:
         status_changes = results["ui"]["sizes"]["status_changes"]
         results["export_small"] = run_child("export", db=ui_db, rows=status_changes // 10)
         results["export"] = run_child("export", db=ui_db, rows=status_changes)
-    report = render(results, args) + reconciliation_report(refresh_db, args)
+    report = render(results, args)
+    if "reconciliation" in steps:
+        report += reconciliation_report(refresh_db, args)
     print(report, flush=True)
     if "meetings" in steps:
         meetings = meetings_report(ui_db, args)
@@ -420,17 +455,20 @@ def render(r: dict, args: argparse.Namespace) -> str:
         for name, value in ui["sizes"].items()
         if name != "heavy_integration"
     )
-    home = ui["home_before_analyze"]
-    analyzed = f"; VACUUM ANALYZE {ui['analyze_s']} s" if r["engine"] == "PostgreSQL" else ""
-    lines = [
-        f"## {r['engine']}, scale {args.scale:g}",
-        "",
-        f"Machine: {r['machine']}.",
-        f"Data: {sizes} (built in {ui['build_s']} s{analyzed}).",
-        "",
-        f"Home page straight after the load, before any ANALYZE: median {home['median_ms']} ms, "
-        f"p95 {home['p95_ms']} ms, {home['queries']} queries.",
-        "",
+    lines = [f"## {r['engine']}, scale {args.scale:g}", "", f"Machine: {r['machine']}."]
+    if ui.get("reused"):
+        lines += [f"Data: {sizes}, as an earlier run built it (--reuse-data).", ""]
+    else:
+        home = ui["home_before_analyze"]
+        analyzed = f"; VACUUM ANALYZE {ui['analyze_s']} s" if r["engine"] == "PostgreSQL" else ""
+        lines += [
+            f"Data: {sizes} (built in {ui['build_s']} s{analyzed}).",
+            "",
+            f"Home page straight after the load, before any ANALYZE: median "
+            f"{home['median_ms']} ms, p95 {home['p95_ms']} ms, {home['queries']} queries.",
+            "",
+        ]
+    lines += [
         f"Pages ({args.repeat} requests each), beside a plain ModelAdmin on the same rows:",
         "",
         "| page | median ms | p95 ms | SQL queries | plain median ms | plain queries | ratio |",
