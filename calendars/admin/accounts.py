@@ -24,7 +24,7 @@ from calendars.actions.credentials import (
 )
 from calendars.actions.integrations import create_integration
 from calendars.admin import consent, raw_calendars
-from calendars.admin.big_lists import EstimatingPaginator
+from calendars.admin.big_lists import EstimatingPaginator, PageByIdsChangeList
 from calendars.admin.common import (
     ChangePageAdmin,
     allows,
@@ -503,6 +503,9 @@ class RawCalendarAdmin(admin.ModelAdmin):
 
     def has_create_integration_permission(self, request: HttpRequest) -> bool:
         return allows(request, "create_integration")
+
+    def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
+        return PageByIdsChangeList  # ordered by the account's e-mail first
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[RawCalendar]:
         # The live integrations of a page's raw calendars in one query, not one per row; a

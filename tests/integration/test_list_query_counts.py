@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
+from calendars.admin.accounts import RawCalendarAdmin
 from calendars.admin.integrations import IntegrationAdmin
 from calendars.models import (
     Credential,
@@ -152,4 +153,34 @@ def test_a_page_of_a_longer_list_is_picked_by_id_then_loaded_with_what_it_shows(
     with CaptureQueriesContext(connection) as fewer:
         monkeypatch.setattr(IntegrationAdmin, "list_per_page", 2)
         admin_client.get(url, {"o": order, "p": "2"})
+    assert len(fewer) == len(queries)
+
+
+def test_a_page_of_raw_calendars_is_picked_by_id_with_each_live_integration(
+    admin_client, admin_user, google_app, monkeypatch
+):
+    monkeypatch.setattr(RawCalendarAdmin, "list_per_page", 3)
+    add_rows(google_app, admin_user, 0, 4)  # 8 raw calendars, 4 with a live integration
+    url = reverse("admin:calendars_rawcalendar_changelist")
+    order = ("credential__account_email", "-is_primary", "name", "-pk")
+    expected = list(RawCalendar.objects.order_by(*order).values_list("pk", flat=True))
+
+    with CaptureQueriesContext(connection) as queries:
+        second = admin_client.get(url, {"p": "2"})
+
+    rows = second.context["cl"].result_list
+    assert [row.pk for row in rows] == expected[3:6]
+    live = {i.raw_calendar_id: i for i in Integration.objects.all()}
+    assert [[i.pk for i in row.live_integrations] for row in rows] == [
+        [live[row.pk].pk] if row.pk in live else [] for row in rows
+    ]
+    assert second.content.decode().count('class="status-chip status-') == sum(
+        row.pk in live for row in rows
+    )
+    (picked,) = [q["sql"] for q in queries.captured_queries if "LIMIT 3 OFFSET 3" in q["sql"]]
+    assert picked.startswith('SELECT "calendars_rawcalendar"."id"')
+    assert ", " not in picked.split(" FROM ")[0]
+    with CaptureQueriesContext(connection) as fewer:
+        monkeypatch.setattr(RawCalendarAdmin, "list_per_page", 2)
+        admin_client.get(url, {"p": "2"})
     assert len(fewer) == len(queries)
