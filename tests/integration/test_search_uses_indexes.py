@@ -47,7 +47,8 @@ def test_part_of_an_e_mail_or_of_a_customer_name_finds_its_integrations(admin_cl
     # those customers' ids, then the integrations by those credentials' ids.
     (count,) = [sql for sql in queries if "COUNT(" in sql and "calendars_integration" in sql]
     credential = globex.credential_id
-    assert count.endswith(f'WHERE "calendars_integration"."credential_id" IN ({credential})')
+    # Counted up to a bound (calendars/admin/big_lists.py).
+    assert f'WHERE "calendars_integration"."credential_id" IN ({credential}) LIMIT' in count
 
 
 def test_a_webhook_delivery_is_found_by_exact_id_without_upper(admin_client, google_app):
