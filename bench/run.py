@@ -337,6 +337,19 @@ def run_child(name: str, **options: object) -> dict:
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+def cpu_reference_ms() -> float:
+    """A fixed piece of pure Python, timed (median of 3): on a shared virtual machine the CPU's
+    speed can change twofold from one minute to the next, and a page's time with it."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        total = 0
+        for n in range(3_000_000):
+            total += n * n
+        times.append((time.perf_counter() - started) * 1000)
+    return round(sorted(times)[1])
+
+
 def database_urls() -> tuple[str, str, str]:
     base = os.environ.get("DATABASE_URL", "")
     if base.startswith("postgres"):
@@ -395,6 +408,7 @@ def main() -> None:
     results = {
         "engine": engine,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
+        "cpu_before_ms": cpu_reference_ms(),
     }
     if "refresh" in steps:
         results["refresh"] = run_child(
@@ -406,6 +420,7 @@ def main() -> None:
     results["ui"] = run_child(
         "ui", db=ui_db, scale=args.scale, repeat=args.repeat, reuse_data=args.reuse_data
     )
+    results["cpu_after_ms"] = cpu_reference_ms()
     if "webhooks" in steps:
         results["webhooks"] = run_child(
             "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
@@ -455,7 +470,12 @@ def render(r: dict, args: argparse.Namespace) -> str:
         for name, value in ui["sizes"].items()
         if name != "heavy_integration"
     )
-    lines = [f"## {r['engine']}, scale {args.scale:g}", "", f"Machine: {r['machine']}."]
+    lines = [
+        f"## {r['engine']}, scale {args.scale:g}",
+        "",
+        f"Machine: {r['machine']}. CPU reference (a fixed Python loop; lower is faster): "
+        f"{r['cpu_before_ms']} ms before the pages, {r['cpu_after_ms']} ms after.",
+    ]
     if ui.get("reused"):
         lines += [f"Data: {sizes}, as an earlier run built it (--reuse-data).", ""]
     else:
