@@ -5,43 +5,25 @@ or, on SQLite, as "more than" the bound."""
 from __future__ import annotations
 
 import re
-import uuid
 
 import pytest
 from django.db import connection
 from django.urls import reverse
-from django.utils import timezone
 
 from calendars.admin import big_lists
-from calendars.models import Credential, Customer, Integration, RawCalendar
+from tests.support.seeding import integration_of
 
 STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")
 MEETINGS = reverse("admin:calendars_meeting_changelist")
 ROWS = 120_000  # past EXACT_COUNT_BELOW
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PostgreSQL's estimate (SQLite counts exactly)"
+)
 ERRORS = ROWS // 10
 
 
-def an_integration(google_app) -> Integration:
-    credential = Credential.objects.create(
-        customer=Customer.objects.create(name="Acme Corp"),
-        oauth_app=google_app,
-        account_email="alice@acme.example",
-        refresh_token="1//refresh",
-    )
-    raw = RawCalendar.objects.create(
-        credential=credential, provider_id="alice", listed_at=timezone.now()
-    )
-    return Integration.objects.create(
-        credential=credential,
-        raw_calendar=raw,
-        remote_id=uuid.uuid4(),
-        api_version="v2",
-        provider="google",
-    )
-
-
 def many_status_changes(google_app) -> None:
-    integration = an_integration(google_app)
+    integration = integration_of(google_app, "Acme Corp", "alice@acme.example")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO calendars_statuschange "
@@ -61,12 +43,11 @@ def foot(page: str) -> str:
 
 # Committed, so that ANALYZE sees the rows; the table is emptied (TRUNCATE) after the test,
 # which takes its statistics with it.
+@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact_up_to_a_bound(
     admin_client, google_app, monkeypatch
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
     many_status_changes(google_app)
 
     unfiltered = admin_client.get(STATUS_CHANGES).content.decode()
@@ -81,12 +62,14 @@ def test_an_unfiltered_big_list_says_about_and_a_filtered_one_is_exact_up_to_a_b
     assert f"{ERRORS} status changes" in foot(filtered)
 
 
+@pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="PostgreSQL answers from its plan past the bound (the test above)",
+)
 def test_on_sqlite_a_filtered_list_past_the_bound_says_more_than(
     admin_client, google_app, monkeypatch
 ):
-    if connection.vendor != "sqlite":
-        pytest.skip("PostgreSQL answers from its plan past the bound (the test above)")
-    integration = an_integration(google_app)
+    integration = integration_of(google_app, "Acme Corp", "alice@acme.example")
     for _ in range(3):
         integration.status_changes.create(from_status="active", to_status="error", cause="refresh")
     monkeypatch.setattr(big_lists, "COUNTED_UP_TO", 2)
@@ -98,7 +81,7 @@ def test_on_sqlite_a_filtered_list_past_the_bound_says_more_than(
 
 
 def many_meetings(google_app) -> None:
-    integration = an_integration(google_app)
+    integration = integration_of(google_app, "Acme Corp", "alice@acme.example")
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO calendars_meeting (integration_id, remote_event_id, series_id, title,"
@@ -112,12 +95,11 @@ def many_meetings(google_app) -> None:
         cursor.execute("ANALYZE calendars_meeting")
 
 
+@on_postgresql
 @pytest.mark.django_db(transaction=True)
 def test_the_unsearched_meetings_list_says_about_and_a_filtered_one_is_exact(
     admin_client, google_app, monkeypatch
 ):
-    if connection.vendor != "postgresql":
-        pytest.skip("PostgreSQL's estimate (SQLite counts exactly)")
     many_meetings(google_app)
     monkeypatch.setattr(big_lists, "COUNTED_UP_TO", ERRORS)
 
