@@ -2,9 +2,11 @@
 
 A connection's calendar holds, from two weeks before the day it was created to thirty days
 after: a weekly sync (Google Meet) and a Monday-Wednesday-Friday standup (Zoom), both
-recurring; on each weekday a one-off that cycles through a Teams call, a Meet interview,
-"Focus time" without a meeting URL, a Zoom planning and a demo on another platform; and on
-the next day a cancelled offsite. The control API adds, moves and cancels events.
+recurring; on every day, weekends included, a one-off at 14:00 UTC that cycles through a Teams
+call, a Meet interview, "Focus time" without a meeting URL, a Zoom planning and a demo on
+another platform; and on the next day a cancelled offsite. Any day-long window, whatever the
+weekday or hour it ends at, thus holds a meeting. The control API adds, moves and cancels
+events.
 """
 
 from __future__ import annotations
@@ -134,19 +136,18 @@ def fake_events(connection: SandboxConnection) -> list[SandboxEvent]:
                     recurring=True,
                 )
             )
-        if weekday < 5:
-            key, title, hour, minutes, kind, external = ONE_OFFS[day % len(ONE_OFFS)]
-            events.append(
-                event(
-                    key,
-                    day,
-                    title,
-                    hour,
-                    minutes,
-                    meeting_url=urls.get(kind or ""),
-                    organizer_email=EXTERNAL_ORGANIZER if external else owner,
-                )
+        key, title, hour, minutes, kind, external = ONE_OFFS[day % len(ONE_OFFS)]
+        events.append(
+            event(
+                key,
+                day,
+                title,
+                hour,
+                minutes,
+                meeting_url=urls.get(kind or ""),
+                organizer_email=EXTERNAL_ORGANIZER if external else owner,
             )
+        )
     events.append(
         event(
             "offsite",

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.utils import timezone
@@ -17,6 +18,7 @@ from calendars.meetingbaas.transport import TransportConfig
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from sandbox import SandboxServer
 from sandbox.state import SandboxConnection, SandboxState
+from tests.support.clocks import MOMENTS, Moment
 from tests.support.cluster import REDIS_URL, redis_available
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -48,6 +50,40 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
         if item.path.name.startswith("test_browser_") or not uses_database:
             item.add_marker(pytest.mark.once)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clocks",
+        action="store_true",
+        help="also run each test marked `clock` at every moment of tests/support/clocks.py",
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if metafunc.config.getoption("--clocks") and metafunc.definition.get_closest_marker("clock"):
+        metafunc.parametrize(
+            "clock_moment", [None, *MOMENTS], ids=["now", *(m.name for m in MOMENTS)]
+        )
+
+
+@pytest.fixture
+def clock_moment() -> Moment | None:
+    """The moment this run of the test happens at: None is the machine's own clock."""
+    return None
+
+
+@pytest.fixture(autouse=True)
+def _travel_to_clock_moment(
+    request: pytest.FixtureRequest, clock_moment: Moment | None
+) -> Iterator[None]:
+    # Autouse, so it starts before the test's other fixtures write their rows.
+    if clock_moment is None:
+        yield
+        return
+    request.getfixturevalue("settings").TIME_ZONE = clock_moment.time_zone
+    with time_machine.travel(clock_moment.at, tick=True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,8 @@ from django.urls import reverse
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
+pytestmark = pytest.mark.clock
+
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 
 

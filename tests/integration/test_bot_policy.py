@@ -10,6 +10,8 @@ from calendars.meetings.mirror import Window, prune_outside
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture(params=["v2", "v1"])
 def integration(request, sandbox, make_integration):

@@ -16,6 +16,8 @@ from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.models import Credential, Customer, Integration, StatusChange
 from tests.support.webhook_signing import post_v2
 
+pytestmark = pytest.mark.clock
+
 TOKEN_MESSAGE = "invalid_grant: <b>Token</b> has been expired or revoked."
 REVOKED_TOKEN = "revoked-bob-refresh-token"
 

@@ -4,7 +4,7 @@ person sees them (the dashboard lane, the forms that hold the dates)."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.urls import reverse
@@ -19,6 +19,8 @@ from calendars.queries.expiry import (
     unrenewed_subscriptions,
     unused_grants,
 )
+
+pytestmark = pytest.mark.clock
 
 MINUTE = timedelta(minutes=1)
 
@@ -238,7 +240,8 @@ def test_consent_time_is_editable_on_the_credential_form(role_client, sandbox, c
     )
 
     credential.refresh_from_db()
-    assert credential.consented_at.isoformat() == "2026-01-02T10:30:00+00:00"
+    # typed in TIME_ZONE, stored in UTC
+    assert credential.consented_at == timezone.make_aware(datetime(2026, 1, 2, 10, 30))
 
 
 def test_a_new_credential_and_a_replaced_token_count_as_consent_now(

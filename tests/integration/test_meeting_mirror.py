@@ -16,6 +16,8 @@ from calendars.meetings.sync import sync_window
 from calendars.models import Meeting, WebhookDelivery
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
+pytestmark = pytest.mark.clock
+
 Outcome = WebhookDelivery.Outcome
 
 

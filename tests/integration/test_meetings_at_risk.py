@@ -11,6 +11,8 @@ from django.utils import timezone
 from calendars.models import BotPolicy, Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
+pytestmark = pytest.mark.clock
+
 AT_RISK = reverse("admin:calendars_meeting_at_risk")
 
 

@@ -17,6 +17,8 @@ from calendars.models import Customer, Integration, ProblemCount
 from calendars.queries import dashboard
 from tests.support.broken_rows import broken_integrations
 
+pytestmark = pytest.mark.clock
+
 INDEX = reverse("admin:index")
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 CREDENTIALS = reverse("admin:calendars_credential_changelist")

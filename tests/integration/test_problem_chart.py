@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -12,6 +13,8 @@ from django.utils import timezone
 
 from calendars.models import ProblemDay, StatusChange
 from tests.support.broken_rows import broken_integrations
+
+pytestmark = pytest.mark.clock
 
 INDEX = reverse("admin:index")
 CHANGELIST = reverse("admin:calendars_integration_changelist")

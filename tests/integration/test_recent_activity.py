@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from calendars.models import ActionRecord, StatusChange
 from tests.support.broken_rows import broken_integrations
+
+pytestmark = pytest.mark.clock
 
 INDEX = reverse("admin:index")
 

@@ -31,6 +31,8 @@ from calendars.models import (
 )
 from sandbox.accounts import account_for
 
+pytestmark = pytest.mark.clock
+
 ALICE = "1//refresh:alice@example.com"
 TEAM = "alice.team@group.calendar.google.com"
 

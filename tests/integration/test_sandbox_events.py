@@ -23,6 +23,8 @@ from calendars.meetingbaas.v1 import V1Client
 from calendars.meetingbaas.v2 import V2Client
 from tests.support.waiting import wait_until
 
+pytestmark = pytest.mark.clock
+
 GRANT = OAuthGrant(Platform.GOOGLE, "cid", "cs", "rt:erin@example.com")
 # What the spec's CalendarWebhook* schemas require of each event webhook's data.
 V2_REQUIRED = {
@@ -127,6 +129,8 @@ def test_each_calendar_has_the_meetings_a_newcomer_needs_to_see(sandbox):
     moment = datetime.now(UTC)
     starts = [datetime.fromisoformat(e["start"]) for e in events]
     assert min(starts) < moment - timedelta(days=13) and max(starts) > moment + timedelta(days=28)
+    # whatever the weekday and the hour: a window from a day ago holds a past meeting
+    assert any(moment - timedelta(days=1) <= start < moment for start in starts)
     assert any(e["is_recurring"] for e in events)
     assert any(e["meeting_url"] is None for e in events)
     assert [e["title"] for e in events if e["status"] == "cancelled"] == ["Team offsite"]

@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from calendars.lib.sessions import LAST_SEEN_AT, SIGNED_IN_AT
 
+pytestmark = pytest.mark.clock
+
 INDEX = reverse("admin:index")
 
 

@@ -14,6 +14,8 @@ from calendars.actions.integrations import resync_integration
 from calendars.meetingbaas import errors
 from calendars.models import BulkJob, Integration, StatusChange
 
+pytestmark = pytest.mark.clock
+
 
 @pytest.fixture
 def v1_calendars(make_integration, settings) -> list[Integration]:

@@ -20,6 +20,8 @@ from calendars.meetingbaas.types import (
 from calendars.meetingbaas.v1 import V1Client
 from tests.support.client_events import synced_calendar, upcoming, window
 
+pytestmark = pytest.mark.clock
+
 GRANT = OAuthGrant(Platform.GOOGLE, "cid", "cs", "rt:carol@example.com")
 OTHER = OAuthGrant(Platform.MICROSOFT, "cid", "cs", "rt:dan@contoso.example")
 CONFIG = BotConfig("Acme Notetaker")

@@ -20,6 +20,8 @@ from calendars.meetingbaas.types import (
 from calendars.meetingbaas.v2 import V2Client
 from tests.support.client_events import synced_calendar, upcoming, window
 
+pytestmark = pytest.mark.clock
+
 GRANT = OAuthGrant(Platform.GOOGLE, "cid.apps.googleusercontent.com", "cs", "rt:alice@example.com")
 CONFIG = BotConfig("Acme Notetaker", recording_mode=RecordingMode.AUDIO_ONLY)
 
