@@ -37,6 +37,13 @@ def require_service(available: bool, reason: str) -> None:
 DATABASE_FIXTURES = {"db", "transactional_db", "live_server", "django_db_reset_sequences"}
 
 
+def uses_database(item: pytest.Item | pytest.Metafunc) -> bool:
+    definition = getattr(item, "definition", item)
+    return bool(
+        definition.get_closest_marker("django_db") or DATABASE_FIXTURES & set(item.fixturenames)
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m "not once"` deselects
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark what does not depend on the database engine `once`: scripts/test runs it on SQLite only.
@@ -45,26 +52,29 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     tested on both engines through the test client, and a browser adds only the rendering.
     """
     for item in items:
-        uses_database = item.get_closest_marker("django_db") or (
-            DATABASE_FIXTURES & set(item.fixturenames)
-        )
-        if item.path.name.startswith("test_browser_") or not uses_database:
+        if item.path.name.startswith("test_browser_") or not uses_database(item):
             item.add_marker(pytest.mark.once)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--clocks",
-        action="store_true",
-        help="also run each test marked `clock` at every moment of tests/support/clocks.py",
+        metavar="all|K/N",
+        help="also run each test marked `clock` at the moments of tests/support/clocks.py: all "
+        "of them, or with K/N the K-th of N shares of them for tests that use the database "
+        "(passes on the other engines take the other shares; tests without one take all)",
     )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if metafunc.config.getoption("--clocks") and metafunc.definition.get_closest_marker("clock"):
-        metafunc.parametrize(
-            "clock_moment", [None, *MOMENTS], ids=["now", *(m.name for m in MOMENTS)]
-        )
+    share = metafunc.config.getoption("--clocks")
+    if not share or not metafunc.definition.get_closest_marker("clock"):
+        return
+    moments = MOMENTS
+    if share != "all" and uses_database(metafunc):
+        k, n = (int(part) for part in share.split("/"))
+        moments = MOMENTS[k - 1 :: n]
+    metafunc.parametrize("clock_moment", [None, *moments], ids=["now", *(m.name for m in moments)])
 
 
 @pytest.fixture

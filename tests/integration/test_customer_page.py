@@ -16,8 +16,6 @@ from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.models import Credential, Customer, Integration, StatusChange
 from tests.support.webhook_signing import post_v2
 
-pytestmark = pytest.mark.clock
-
 TOKEN_MESSAGE = "invalid_grant: <b>Token</b> has been expired or revoked."
 REVOKED_TOKEN = "revoked-bob-refresh-token"
 
@@ -148,6 +146,7 @@ def test_the_ticket_summary_holds_ids_statuses_messages_and_no_secret(
         assert secret not in summary and secret not in page
 
 
+@pytest.mark.clock
 def test_the_timeline_is_bounded_newest_first(role_client, acme):
     broken = acme["broken"]
     start = datetime(2026, 1, 1, tzinfo=UTC)

@@ -10,14 +10,11 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from django.test import Client
 from django.urls import reverse
 
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, Customer
-
-pytestmark = pytest.mark.clock
 
 EXPORT = reverse("admin:calendars_history_export")
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -6,13 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from django.urls import reverse
 
 from calendars.actions.audit import record_action
 from calendars.actions.refresh import refresh_integration
-
-pytestmark = pytest.mark.clock
 
 EXPORT = reverse("admin:calendars_history_export")
 

@@ -3,15 +3,12 @@
 
 from __future__ import annotations
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
 from calendars.actions.integrations import create_integration
 from calendars.models import Credential, Customer, RawCalendar
-
-pytestmark = pytest.mark.clock
 
 ACTIONS = reverse("admin:calendars_actionrecord_changelist")
 STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")

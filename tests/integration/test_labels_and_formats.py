@@ -14,8 +14,6 @@ from django.utils import timezone
 from calendars.actions.refresh import refresh_integration
 from calendars.models import BulkJob, BulkJobItem, RawCalendar, StatusChange
 
-pytestmark = pytest.mark.clock
-
 
 def when_in_time_zone() -> re.Pattern:
     """A time as the admin writes it, named by TIME_ZONE's name for now or an hour ago."""
@@ -30,6 +28,7 @@ def page(client, name: str, *args: object) -> str:
     return response.content.decode()
 
 
+@pytest.mark.clock
 def test_times_are_written_one_way_with_their_time_zone(admin_client, make_integration):
     integration = make_integration()
 

@@ -28,8 +28,6 @@ from calendars.models import (
     RawCalendar,
 )
 
-pytestmark = pytest.mark.clock
-
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 AT_RISK = reverse("admin:calendars_meeting_at_risk")
 HOME = reverse("admin:index")

@@ -19,8 +19,6 @@ from calendars.models import Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 from tests.support.seeding import integration_of
 
-pytestmark = pytest.mark.clock
-
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 on_sqlite = pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's trigram table")
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL plans")

@@ -17,8 +17,6 @@ from calendars.models import Customer, Integration, ProblemCount
 from calendars.queries import dashboard
 from tests.support.broken_rows import broken_integrations
 
-pytestmark = pytest.mark.clock
-
 INDEX = reverse("admin:index")
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 CREDENTIALS = reverse("admin:calendars_credential_changelist")
@@ -191,6 +189,7 @@ def test_the_home_page_costs_the_same_queries_with_ten_times_the_problems(
     assert len(many) == len(few)
 
 
+@pytest.mark.clock
 def test_broken_for_reads_as_a_duration(role_client, customer, google_app):
     broken_integrations(
         customer, google_app, 1, message=REVOKED, broken_for=timedelta(hours=2, minutes=14)
@@ -223,6 +222,7 @@ def test_hostile_text_is_escaped_and_long_messages_are_cut_with_the_whole_text_k
     assert f"</summary>{whole}</details>" in queue
 
 
+@pytest.mark.clock
 def test_a_kind_that_depends_on_the_time_says_more_than_past_what_it_reads(
     role_client, customer, globex, google_app, monkeypatch
 ):

@@ -31,8 +31,6 @@ from calendars.models import (
 )
 from sandbox.accounts import account_for
 
-pytestmark = pytest.mark.clock
-
 ALICE = "1//refresh:alice@example.com"
 TEAM = "alice.team@group.calendar.google.com"
 
@@ -57,6 +55,7 @@ def admin_client(role_client):
     return role_client("Admin")
 
 
+@pytest.mark.clock
 def test_an_orphan_is_listed_with_its_account_platform_creation_and_status(
     sandbox, make_integration
 ):
@@ -77,6 +76,7 @@ def test_an_orphan_is_listed_with_its_account_platform_creation_and_status(
     assert finding.outcome == "open"
 
 
+@pytest.mark.clock
 def test_the_daily_run_supersedes_the_last_runs_open_orphans(
     sandbox, credential, django_capture_on_commit_callbacks
 ):
@@ -307,6 +307,7 @@ def test_drift_nobody_can_settle_says_why(sandbox, make_integration, credential)
     assert integration.credential == credential
 
 
+@pytest.mark.clock
 @pytest.mark.django_db(transaction=True)
 def test_a_create_racing_a_reconciliation_never_becomes_an_orphan(sandbox, credential):
     raw = RawCalendar.objects.create(
@@ -336,6 +337,7 @@ def wait_for(condition, seconds: float = 5.0) -> None:
         time.sleep(0.02)
 
 
+@pytest.mark.clock
 def test_an_orphan_an_integration_took_since_the_run_is_neither_deleted_nor_adopted(
     sandbox, credential, admin_client
 ):
@@ -361,6 +363,7 @@ def test_an_orphan_an_integration_took_since_the_run_is_neither_deleted_nor_adop
     ).exists()
 
 
+@pytest.mark.clock
 def test_a_too_recent_orphan_waits_before_it_can_be_deleted(sandbox, credential, settings):
     settings.MEETINGBAAS_API_VERSION = "v1"
     # v1 gives no creation time: the run's own start is what the window counts from.

@@ -14,8 +14,6 @@ from calendars.actions.integrations import resync_integration
 from calendars.meetingbaas import errors
 from calendars.models import BulkJob, Integration, StatusChange
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.fixture
 def v1_calendars(make_integration, settings) -> list[Integration]:
@@ -102,6 +100,7 @@ def test_a_calendar_synced_again_recovers_once_and_an_unchanged_error_is_not_rec
     assert summary == "0 in error, 1 recovered"
 
 
+@pytest.mark.clock
 def test_the_periodic_check_finds_a_broken_calendar_nobody_asked_about(sandbox, v1_calendars):
     _, _, oncall = v1_calendars
     sandbox.force(oncall.remote_id, status="error", status_message="Calendar was deleted")

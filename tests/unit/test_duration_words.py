@@ -8,8 +8,6 @@ import pytest
 
 from calendars.lib.durations import duration_words
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.mark.parametrize(
     ("length", "words"),
