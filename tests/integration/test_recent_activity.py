@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from calendars.models import ActionRecord, StatusChange
 from tests.support.broken_rows import broken_integrations
@@ -58,3 +59,7 @@ def test_changes_and_actions_are_one_list_newest_first_each_linked_to_its_target
         activity.index(entry) for entry in entries
     )
     assert activity.count("<li>") == 3
+    # written in TIME_ZONE, naming it, like every time the admin shows
+    assert (
+        date_format(timezone.localtime(now - timedelta(minutes=20)), "DATETIME_FORMAT") in activity
+    )
