@@ -7,6 +7,7 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
     consent,
     integrations,
     jobs,
+    lookups,
     meetings,
     queue,
     reconciliation,
@@ -17,3 +18,6 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
 admin.site.site_header = "Calendar-integration portal"
 admin.site.site_title = "Calendar-integration portal"
 admin.site.index_title = "Home"
+
+# Last, once every admin (the libraries' too) is registered.
+lookups.guard(admin.site)

@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from calendars.actions.integrations import create_integration
 from calendars.admin.common import allows, attempt
+from calendars.lib.validators import as_id
 from calendars.models import Credential, Integration, RawCalendar
 
 
@@ -139,5 +140,5 @@ def _summarise(request: HttpRequest, outcomes: dict[int, Outcome]) -> None:
 
 def _ids(values: list[str]) -> list[int]:
     """Posted ids in their order, the malformed ones (and any too long for a key) left out."""
-    ids = [int(v) for v in values if v.isascii() and v.isdigit() and len(v) <= 18]
+    ids = [pk for pk in map(as_id, values) if pk is not None]
     return list(dict.fromkeys(ids))

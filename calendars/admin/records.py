@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db import connections
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -16,6 +16,7 @@ from django.utils.safestring import mark_safe
 from calendars.actions.webhook_deliveries import HANDLERS
 from calendars.admin.big_lists import EstimatingPaginator
 from calendars.admin.common import ReadOnlyAdmin, excerpt, link, with_job_link
+from calendars.lib.validators import as_id
 from calendars.models import (
     ActionRecord,
     Credential,
@@ -61,14 +62,20 @@ class IdFilter(admin.SimpleListFilter):
         if value is None:
             return []
         # Django applies a filter only when it offers a choice: offer the one asked for.
-        obj = self.model.objects.filter(pk=value).first() if value.isdigit() else None
+        pk = as_id(value)
+        obj = self.model.objects.filter(pk=pk).first() if pk else None
         return [(value, str(obj) if obj else f"#{value} (not found)")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
         value = self.value()
         if value is None:
             return queryset
-        return queryset.filter(**{self.lookup: value}) if value.isdigit() else queryset.none()
+        pk = as_id(value)
+        if pk is None:
+            name = self.model._meta.verbose_name
+            messages.warning(request, f"“{value[:40]}” is not the id of a {name}: nothing listed.")
+            return queryset.none()
+        return queryset.filter(**{self.lookup: pk})
 
 
 def credentials_matching(term: str) -> list[int] | QuerySet[Credential]:
