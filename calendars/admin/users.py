@@ -5,7 +5,8 @@ let it set is_superuser, groups and permissions, and reset a superuser's passwor
 person who is not a superuser gets forms with none of those fields (a posted value is ignored,
 as for any field a form does not have), gives each account exactly one role, and cannot open,
 change, reset or delete an account holding more than a role gives (a superuser, direct
-permissions, another group).
+permissions, another group), nor reset another Admin's password. Usernames are ASCII letters,
+digits and . - _ @, unique whatever their case.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.contrib.auth.models import AbstractUser
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from calendars.actions.users import give_role
-from calendars.roles import ROLES, role_of
+from calendars.lib.validators import validate_username
+from calendars.roles import ADMIN, ROLES, role_of
 
 User = get_user_model()
 
@@ -35,11 +38,31 @@ def _role_field() -> forms.ChoiceField:
     return forms.ChoiceField(choices=[(role, role) for role in ROLES], help_text=ROLE_HELP)
 
 
-class RoleUserCreationForm(AdminUserCreationForm):
+class UsernameRules:
+    """ASCII usernames, unique whatever their case: "Admin" is not a second "admin"."""
+
+    def clean_username(self) -> str:
+        username = self.cleaned_data["username"]
+        validate_username(username)
+        taken = User.objects.filter(username__iexact=username).exclude(pk=self.instance.pk)
+        if taken.exists():
+            raise forms.ValidationError("A user with that username already exists.")
+        return username
+
+
+class PortalUserCreationForm(UsernameRules, AdminUserCreationForm):
+    pass
+
+
+class PortalUserChangeForm(UsernameRules, UserChangeForm):
+    pass
+
+
+class RoleUserCreationForm(PortalUserCreationForm):
     role = _role_field()
 
 
-class RoleUserChangeForm(UserChangeForm):
+class RoleUserChangeForm(PortalUserChangeForm):
     role = _role_field()
 
     class Meta(UserChangeForm.Meta):
@@ -60,6 +83,8 @@ def holds_only_a_role(user: AbstractUser) -> bool:
 
 
 class PortalUserAdmin(UserAdmin):
+    add_form = PortalUserCreationForm
+    form = PortalUserChangeForm
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active")
     role_add_fieldsets = (
         (
@@ -106,6 +131,20 @@ class PortalUserAdmin(UserAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: AbstractUser | None = None) -> bool:
         return super().has_delete_permission(request, obj) and self._may_manage(request, obj)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        # Only a superuser resets an Admin's password: an Admin who could would be any Admin.
+        user = self.get_object(request, id)
+        if (
+            user is not None
+            and not request.user.is_superuser
+            and user != request.user
+            and role_of(user) == ADMIN
+        ):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
 
     def save_model(
         self, request: HttpRequest, obj: AbstractUser, form: forms.ModelForm, change: bool

@@ -9,6 +9,18 @@ from django.core.exceptions import ValidationError
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
+# What a username may hold: no letter that only looks like an ASCII one ("admin" spelt with a
+# Cyrillic "a", U+0430, reads as the superuser in every record that names its actions).
+USERNAME = re.compile(r"[A-Za-z0-9.@_-]+")
+
+
+def validate_username(value: str) -> None:
+    if not USERNAME.fullmatch(value or ""):
+        raise ValidationError(
+            "Use only ASCII letters, digits and . - _ @ in a username.", code="username"
+        )
+
+
 def reject_control_characters(value: str) -> None:
     """Names, ids and addresses are one line of printable text."""
     if CONTROL_CHARACTERS.search(value or ""):

@@ -177,3 +177,86 @@ def test_a_superuser_keeps_full_control(client, root, support_user):
 
     assert response.status_code == 302
     assert powers(support_user) == (True, ["Admin"], ["delete_user"])
+
+
+def new_user(client, username: str):
+    return client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": username,
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+            "role": "Support",
+        },
+    )
+
+
+@pytest.mark.parametrize("username", ["\u0430dmin", "admin\u200b", "ad min", "ADMIN", "Admin"])
+def test_a_username_that_looks_like_another_is_refused(admin_client, root, username):
+    User.objects.create_user("admin", password="pw")
+
+    response = new_user(admin_client, username)
+
+    assert response.status_code == 200  # the form again, with its error
+    assert not User.objects.filter(username=username).exists()
+
+
+def test_a_plain_ascii_username_is_taken(admin_client):
+    new_user(admin_client, "sam.o_o-neil@acme")
+
+    assert User.objects.filter(username="sam.o_o-neil@acme").exists()
+
+
+def test_a_superusers_form_holds_usernames_to_the_same_rules(client, root):
+    client.force_login(root)
+
+    client.post(
+        reverse("admin:auth_user_add"),
+        {
+            "username": "r\u043e\u043et",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase",
+            "password2": "a-long-enough-passphrase",
+        },
+    )
+
+    assert User.objects.count() == 1
+
+
+def test_the_admin_role_cannot_reset_another_admins_password(admin_client, root):
+    other = User.objects.create_user("ada", password="old-password", is_staff=True)
+    other.groups.add(Group.objects.get(name="Admin"))
+    url = reverse("admin:auth_user_password_change", args=[other.pk])
+
+    response = admin_client.post(
+        url, {"password1": "taken-over-123", "password2": "taken-over-123"}
+    )
+
+    assert response.status_code == 403
+    other.refresh_from_db()
+    assert other.check_password("old-password")
+
+
+def test_a_superuser_resets_an_admins_password(client, root):
+    other = User.objects.create_user("ada", password="old-password", is_staff=True)
+    other.groups.add(Group.objects.get(name="Admin"))
+    client.force_login(root)
+
+    client.post(
+        reverse("admin:auth_user_password_change", args=[other.pk]),
+        {"usable_password": "true", "password1": "new-pass-9876", "password2": "new-pass-9876"},
+    )
+
+    other.refresh_from_db()
+    assert other.check_password("new-pass-9876")
+
+
+def test_the_admin_role_still_resets_a_support_users_password(admin_client, support_user):
+    admin_client.post(
+        reverse("admin:auth_user_password_change", args=[support_user.pk]),
+        {"usable_password": "true", "password1": "new-pass-9876", "password2": "new-pass-9876"},
+    )
+
+    support_user.refresh_from_db()
+    assert support_user.check_password("new-pass-9876")
