@@ -25,6 +25,38 @@ from calendars.models import ConsentLink, OAuthApp
 
 logger = logging.getLogger(__name__)
 FLOW_KEY = "consent_flow"
+# The links this browser session has opened: a link's opening counts once per session.
+OPENED_KEY = "consent_opened"
+# The `error` codes an authorization endpoint may send back: RFC 6749 (4.1.2.1), OpenID
+# Connect Core (3.1.2.6) and those Google and Microsoft document. The parameter is written by
+# whoever holds the link, so anything else is not repeated to staff.
+OAUTH_ERRORS = frozenset(
+    {
+        "invalid_request",
+        "unauthorized_client",
+        "access_denied",
+        "unsupported_response_type",
+        "invalid_scope",
+        "server_error",
+        "temporarily_unavailable",
+        "interaction_required",
+        "login_required",
+        "account_selection_required",
+        "consent_required",
+        "invalid_request_uri",
+        "invalid_request_object",
+        "request_not_supported",
+        "request_uri_not_supported",
+        "registration_not_supported",
+        "admin_policy_enforced",
+        "disallowed_useragent",
+        "org_internal",
+        "invalid_client",
+        "deleted_client",
+        "redirect_uri_mismatch",
+        "invalid_resource",
+    }
+)
 # How long a person may spend at the provider before the callback is refused.
 FLOW_SECONDS = 30 * 60
 GONE = {
@@ -67,9 +99,12 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
     link = links.find(token)
     if link is None or not link.is_usable:
         return _unusable(request, link)
-    ConsentLink.objects.filter(pk=link.pk).update(
-        opened_count=F("opened_count") + 1, last_opened_at=timezone.now()
-    )
+    opened = request.session.get(OPENED_KEY, [])
+    if link.pk not in opened:
+        request.session[OPENED_KEY] = [*opened[-49:], link.pk]
+        ConsentLink.objects.filter(pk=link.pk).update(
+            opened_count=F("opened_count") + 1, last_opened_at=timezone.now()
+        )
     apps = sorted(link.oauth_apps.all(), key=lambda app: app.provider)
     return _page(
         request,
@@ -140,7 +175,7 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _unusable(request, None)
     error = request.GET.get("error", "")
     if error:
-        return _refused(request, link, error[:100])
+        return _refused(request, link, error)
     try:
         granted = flow.finish(
             app, code=request.GET.get("code", ""), code_verifier=started["verifier"]
@@ -171,9 +206,8 @@ def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpRespons
             "You cancelled",
             "Nothing was changed. If you change your mind, open the link again.",
         )
-    grants.record(
-        link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider answered with error {error}."
-    )
+    said = f"with error {error}" if error in OAUTH_ERRORS else "(unknown reason)"
+    grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider refused {said}.")
     return _retry(
         request,
         "We could not complete the sign-in",
