@@ -430,7 +430,10 @@ LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request_id": {"()": "calendars.lib.request_ids.RequestIdFilter"}},
+    "filters": {
+        "request_id": {"()": "calendars.lib.request_ids.RequestIdFilter"},
+        "redact": {"()": "calendars.lib.log_redaction.RedactingFilter"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s %(message)s"},
         "json": {
@@ -443,10 +446,17 @@ LOGGING = {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
+            "filters": ["request_id", "redact"],
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's loggers and the development server's request lines reach the root's handler,
+    # and so its redaction: Django's own handlers for them (on with DEBUG) write paths, consent
+    # tokens included, as they came.
+    "loggers": {
+        name: {"handlers": [], "level": "INFO", "propagate": True}
+        for name in ("django", "django.server")
+    },
 }
 
 if _problems:
