@@ -33,6 +33,7 @@ from calendars.admin.common import (
     render_timeline,
 )
 from calendars.admin.fixes import fix_buttons
+from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
@@ -247,7 +248,12 @@ class CredentialAdmin(ChangePageAdmin):
         "last_checked_at",
         "last_check_ok",
     )
-    list_filter = ("oauth_app__provider", "last_check_ok")
+    list_filter = (
+        "oauth_app__provider",
+        "last_check_ok",
+        CredentialCustomerFilter,
+        SelectedIdsFilter,
+    )
     list_select_related = ("customer", "oauth_app")
     search_fields = ("account_email", "customer__name")
     autocomplete_fields = ("customer",)

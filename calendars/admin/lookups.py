@@ -19,6 +19,7 @@ from django.http import HttpRequest
 # and values (exact, isnull), relations (id__exact), dates (gte, lt).
 FIELD_FILTER_SUFFIXES = ("__exact", "__isnull", "__id__exact", "__gte", "__lt")
 DATE_HIERARCHY_SUFFIXES = ("__year", "__month", "__day")
+DATE_PART_RANGES = {"year": (1000, 9998), "month": (1, 12), "day": (1, 31)}
 
 
 def offered_lookups(model_admin: admin.ModelAdmin, request: HttpRequest) -> set[str]:
@@ -39,7 +40,16 @@ def _offered_lookup_allowed(
 ) -> bool:
     if lookup not in offered_lookups(model_admin, request):
         return False
+    if lookup.endswith(DATE_HIERARCHY_SUFFIXES) and not _plausible_date_part(lookup, value):
+        return False
     return type(model_admin).lookup_allowed(model_admin, lookup, value, request)
+
+
+def _plausible_date_part(lookup: str, value: str) -> bool:
+    # Django turns ?started_at__year=1 into 0001-01-01 in TIME_ZONE, which east of UTC lies
+    # before the first instant a datetime can hold: an OverflowError, a 500.
+    low, high = DATE_PART_RANGES[lookup.rpartition("__")[2]]
+    return value.isascii() and value.isdigit() and len(value) <= 4 and low <= int(value) <= high
 
 
 def guard(site: admin.AdminSite) -> None:

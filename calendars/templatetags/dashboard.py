@@ -137,7 +137,7 @@ def _group_links(
         ]
     failed = {"last_check_ok__exact": 0}
     return _credentials_url(group, credentials) or f"{credentials}?{urlencode(failed)}", [
-        f"{credentials}?{urlencode(failed | {'customer__id__exact': share.customer.pk})}"
+        f"{credentials}?{urlencode(failed | {'customer': share.customer.pk})}"
         for share in group.customers
     ]
 

@@ -32,7 +32,7 @@ def test_an_action_shows_the_status_its_integration_had_then(
     record_action(admin_user, "resync", succeeded=True, integration=integration)
     move(integration, PortalStatus.DISCONNECTED)
 
-    html = admin_client.get(ACTIONS, {"action": "resync"}).content.decode()
+    html = admin_client.get(ACTIONS, {"q": "resync"}).content.decode()
     resync = ActionRecord.objects.get(action="resync")
     page = admin_client.get(
         reverse("admin:calendars_actionrecord_change", args=[resync.pk])

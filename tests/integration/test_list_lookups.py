@@ -79,6 +79,7 @@ def test_every_filter_a_list_offers_still_works(admin_client, rf, model, model_a
     request.user = admin_client.get(reverse("admin:index")).wsgi_request.user
     for lookup in sorted(offered_lookups(model_admin, request)):
         value = "2026-01-01" if lookup.endswith(("__gte", "__lt")) else "1"
+        value = "2026" if lookup.endswith("__year") else value
         response = admin_client.get(changelist(model), {lookup: value})
         # A value the filter cannot use is Django's own "?e=1" page, not a refusal.
         assert response.status_code in (200, 302), lookup
@@ -124,3 +125,30 @@ def test_any_text_in_any_id_filter_is_never_a_500(admin_client, pair, value):
     response = admin_client.get(changelist(model), {parameter: value})
 
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("year", ["1", "0", "10000", "\u00b2\u00b2", "2026" * 1200])
+def test_an_odd_year_in_a_date_hierarchy_is_refused_not_a_500(admin_client, settings, year):
+    settings.TIME_ZONE = "Pacific/Auckland"  # where year 1 begins before datetime.min in UTC
+    url = reverse("admin:calendars_refreshrun_changelist")
+
+    assert admin_client.get(url, {"started_at__year": year}).status_code == 400
+    assert admin_client.get(url, {"started_at__year": "2026"}).status_code == 200
+
+
+def test_a_link_to_selected_credentials_lists_exactly_those(admin_client, customer, google_app):
+    made = [
+        Credential.objects.create(
+            customer=customer,
+            oauth_app=google_app,
+            account_email=f"u{n}@example.com",
+            refresh_token="rt",
+        )
+        for n in range(3)
+    ]
+    ids = f"{made[0].pk},{made[2].pk},\u00b2,99999999999999999999999"
+
+    page = admin_client.get(changelist(Credential), {"id__in": ids}).content.decode()
+
+    assert "u0@example.com" in page and "u2@example.com" in page
+    assert "u1@example.com" not in page
