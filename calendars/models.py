@@ -1154,7 +1154,16 @@ class ConsentLink(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "consent link"
-        indexes = [models.Index(fields=["credential", "used_at", "revoked_at", "expires_at"])]
+        indexes = [
+            models.Index(fields=["credential", "used_at", "revoked_at", "expires_at"]),
+            # The links still waiting (the home page's count, /metrics): read off this without
+            # passing the used, revoked and expired ones, which only grow.
+            models.Index(
+                fields=["expires_at"],
+                name="consent_link_waiting",
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} link {self.pk} for {self.customer}"

@@ -15,3 +15,9 @@ WEBHOOK_LAG_SECONDS = "portal_webhook_delivery_lag_seconds"
 LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0)
 
 BOT_ATTEMPTS = "portal_bot_attempts_total"
+
+# Consent links ever made, used and revoked: kept in the writer's transaction (the states are
+# read from them, exactly), not shown as such.
+CONSENT_LINKS_MADE = "consent_links_made"
+CONSENT_LINKS_USED = "consent_links_used"
+CONSENT_LINKS_REVOKED = "consent_links_revoked"

@@ -9,20 +9,22 @@ from django.db.models.signals import post_save
 
 from calendars.meetingbaas import observed
 from calendars.metrics import names, totals
-from calendars.models import BotAttempt, WebhookDelivery
+from calendars.models import BotAttempt, ConsentLink, WebhookDelivery
 
 
 def connect() -> None:
     observed.request_finished.connect(meetingbaas_request, dispatch_uid="metrics.meetingbaas")
     post_save.connect(webhook_delivery, sender=WebhookDelivery, dispatch_uid="metrics.webhooks")
     post_save.connect(bot_attempt, sender=BotAttempt, dispatch_uid="metrics.bots")
+    post_save.connect(consent_link, sender=ConsentLink, dispatch_uid="metrics.consent_links")
 
 
 def meetingbaas_request(sender: object, operation: str, outcome: str, seconds: float, **_) -> None:
     # Not held for a commit: the request was sent whatever becomes of the transaction.
-    labels = {"operation": operation, "outcome": outcome}
-    totals.add(names.MEETINGBAAS_CALLS, labels)
-    totals.observe(names.MEETINGBAAS_CALL_SECONDS, labels, seconds, names.CALL_BUCKETS)
+    totals.add(names.MEETINGBAAS_CALLS, {"operation": operation, "outcome": outcome})
+    totals.observe(
+        names.MEETINGBAAS_CALL_SECONDS, {"operation": operation}, seconds, names.CALL_BUCKETS
+    )
 
 
 def webhook_delivery(
@@ -54,3 +56,18 @@ def bot_attempt(sender: type, instance: BotAttempt, created: bool, **_) -> None:
             "outcome": "succeeded" if instance.succeeded else "failed",
         }
         transaction.on_commit(lambda: totals.add(names.BOT_ATTEMPTS, labels))
+
+
+def consent_link(
+    sender: type, instance: ConsentLink, created: bool, update_fields: object, **_
+) -> None:
+    # Written now, in the link's own transaction (a link is made or used by a person, rarely):
+    # /metrics derives the expired ones from these, so they must be exact.
+    if created:
+        totals.add_now(names.CONSENT_LINKS_MADE, {})
+    for field, name in (
+        ("used_at", names.CONSENT_LINKS_USED),
+        ("revoked_at", names.CONSENT_LINKS_REVOKED),
+    ):
+        if getattr(instance, field) is not None and (created or field in (update_fields or ())):
+            totals.add_now(name, {})

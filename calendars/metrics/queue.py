@@ -10,6 +10,7 @@ that they name what is at the front of the queue, the work that is late.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from django_q.conf import Conf
 from django_q.models import OrmQ
 from django_q.signing import SignedPackage
 
-HEAD = 1000
+HEAD = 200
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ def read(now: datetime) -> QueueState:
     return _summed(waiting, [_enqueued(payload) for payload in head], now)
 
 
+@functools.lru_cache(maxsize=4 * HEAD)  # a payload is read (its signature checked) once
 def _enqueued(payload: str | bytes) -> tuple[str, datetime | None]:
     """A waiting task's group and when it was queued."""
     if isinstance(payload, bytes):

@@ -58,6 +58,12 @@ def observe(name: str, labels: dict[str, str], value: float, buckets: tuple[floa
         _start_flusher()
 
 
+def add_now(name: str, labels: dict[str, str], amount: float = 1) -> None:
+    """Add `amount` to the counter at once, in the caller's transaction: for counts that must be
+    exact (rare events), not for traffic."""
+    _write({(name, labels_text(labels)): amount})
+
+
 def _le(bound: float) -> str:
     return "+Inf" if bound == float("inf") else repr(float(bound))
 

@@ -32,6 +32,29 @@ def count_integrations(apps, schema_editor):
     )
 
 
+def count_consent_links(apps, schema_editor):
+    """The consent links made, used and revoked so far (calendars/metrics/observers.py keeps
+    these totals from now on)."""
+    ConsentLink = apps.get_model("calendars", "ConsentLink")
+    MetricTotal = apps.get_model("calendars", "MetricTotal")
+    links = ConsentLink.objects.all()
+    MetricTotal.objects.bulk_create(
+        [
+            MetricTotal(name="consent_links_made", labels="{}", value=links.count()),
+            MetricTotal(
+                name="consent_links_used",
+                labels="{}",
+                value=links.filter(used_at__isnull=False, revoked_at__isnull=True).count(),
+            ),
+            MetricTotal(
+                name="consent_links_revoked",
+                labels="{}",
+                value=links.filter(revoked_at__isnull=False).count(),
+            ),
+        ]
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [("calendars", "0023_integration_status_since_index")]
 
@@ -92,4 +115,5 @@ class Migration(migrations.Migration):
                 ],
             },
         ),
+        migrations.RunPython(count_consent_links, migrations.RunPython.noop),
     ]
