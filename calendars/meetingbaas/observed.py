@@ -17,7 +17,7 @@ from django.dispatch import Signal
 from requests.adapters import HTTPAdapter
 
 # Sent with operation, outcome and seconds (float) for each request, answered or not.
-request_finished = Signal()
+request_ended = Signal()
 
 # Ids in a path (UUIDs, numbers, long tokens with digits) would make a series per connection or
 # event; the API's own words ("v2", "list-raw", "resync_all") stay.
@@ -52,7 +52,7 @@ class ObservedAdapter(HTTPAdapter):
             outcome = "timeout"
             raise
         finally:
-            request_finished.send(
+            request_ended.send(
                 sender=ObservedAdapter,
                 operation=operation(request.method or "", request.path_url),
                 outcome=outcome,

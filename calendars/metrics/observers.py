@@ -13,7 +13,7 @@ from calendars.models import BotAttempt, ConsentLink, WebhookDelivery
 
 
 def connect() -> None:
-    observed.request_finished.connect(meetingbaas_request, dispatch_uid="metrics.meetingbaas")
+    observed.request_ended.connect(meetingbaas_request, dispatch_uid="metrics.meetingbaas")
     post_save.connect(webhook_delivery, sender=WebhookDelivery, dispatch_uid="metrics.webhooks")
     post_save.connect(bot_attempt, sender=BotAttempt, dispatch_uid="metrics.bots")
     post_save.connect(consent_link, sender=ConsentLink, dispatch_uid="metrics.consent_links")
