@@ -39,7 +39,8 @@ def webhook_delivery(
 
 
 def _lag(delivery: WebhookDelivery) -> float:
-    """From Meeting BaaS sending it (v1 deliveries say not when: from their receipt) to now."""
+    """From Meeting BaaS sending it (v1 deliveries say not when: from their receipt) to its
+    being processed."""
     since = delivery.sent_at or delivery.received_at
     return max(0.0, (delivery.processed_at - since).total_seconds())
 

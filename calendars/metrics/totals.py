@@ -21,7 +21,7 @@ from bisect import bisect_left
 from collections import Counter
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, connection, transaction
 
 from calendars.models import MetricTotal
 
@@ -87,7 +87,8 @@ def _write(totals: dict[Key, float]) -> None:
     table = connection.ops.quote_name(MetricTotal._meta.db_table)
     # In one order, so that two processes adding to the same rows cannot deadlock.
     rows = sorted(totals.items())
-    with connection.cursor() as cursor:
+    # All the batches or none: a failed write is tried again whole.
+    with transaction.atomic(), connection.cursor() as cursor:
         for start in range(0, len(rows), WRITE_BATCH):
             batch = rows[start : start + WRITE_BATCH]
             values = ", ".join(["(%s, %s, %s)"] * len(batch))
