@@ -154,6 +154,8 @@ def _queue(tasks: int) -> None:
     from django_q.models import OrmQ
     from django_q.signing import SignedPackage
 
+    from calendars.queue import TASKS
+
     OrmQ.objects.filter(key=Conf.CLUSTER_NAME).delete()
     now = timezone.now()
     rows = []
@@ -162,7 +164,7 @@ def _queue(tasks: int) -> None:
         task = {
             "id": uuid.uuid4().hex,
             "name": f"bench-{n}",
-            "func": "calendars.tasks.heartbeat",
+            "func": TASKS["heartbeat"],
             "args": (),
             "kwargs": {},
             "group": GROUPS[n % len(GROUPS)],
