@@ -22,6 +22,7 @@ class CalendarsConfig(AppConfig):
         from calendars import task_guard
         from calendars.lib.request_ids import adopt_task_id, stamp_task
         from calendars.lib.sessions import restart_on_sign_in
+        from calendars.metrics import observers
 
         pre_enqueue.connect(stamp_task, dispatch_uid="calendars.stamp_task")
         pre_execute.connect(adopt_task_id, dispatch_uid="calendars.adopt_task_id")
@@ -38,6 +39,9 @@ class CalendarsConfig(AppConfig):
         )
 
         user_logged_in.connect(restart_on_sign_in, dispatch_uid="calendars.restart_on_sign_in")
+
+        # What processes count for /metrics (calendars/metrics/observers.py).
+        observers.connect()
 
         # Every `migrate` (re)creates the schedules and brings the role groups in line with
         # calendars/roles.py, so no deployment has to do either by hand.

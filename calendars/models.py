@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 
@@ -381,7 +382,7 @@ class Integration(models.Model):
             super().save(*args, **kwargs)
             moves = [(self.credential_id, held, self.problem_code)]
             if adding:
-                IntegrationCount.shift(self.provider, to_status=self.status)
+                IntegrationCount.shift(self.provider, self.api_version, to_status=self.status)
                 moves += self._replace_older()
             # Counters in one order in every writer (IntegrationCount, ProblemCount, ProblemDay):
             # two writers cannot deadlock.
@@ -456,7 +457,9 @@ class Integration(models.Model):
         """
         if status == self.status:
             return
-        IntegrationCount.shift(self.provider, from_status=self.status, to_status=status)
+        IntegrationCount.shift(
+            self.provider, self.api_version, from_status=self.status, to_status=status
+        )
         self.status_changed_at = timezone.now()
         self.status_cause = cause
         change = StatusChange.objects.create(
@@ -486,7 +489,8 @@ class Integration(models.Model):
 
 
 class IntegrationCount(models.Model):
-    """How many integrations are in each status, per provider: the home page's bars.
+    """How many integrations are in each status, per provider and API version: the home page's
+    bars, and /metrics.
 
     Kept exact by the writers of a status (`Integration.save` as it creates a row, `move_to`
     as it changes one), in their transactions, so the page reads a few rows instead of
@@ -496,46 +500,60 @@ class IntegrationCount(models.Model):
 
     status = models.CharField(max_length=16, choices=_choices(PortalStatus))
     provider = models.CharField(max_length=16, choices=_choices(Platform))
+    api_version = models.CharField("API version", max_length=2, choices=_choices(ApiVersion))
     count = models.BigIntegerField(default=0)
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["status", "provider"], name="integration_count_unique")
+            models.UniqueConstraint(
+                fields=["status", "provider", "api_version"], name="integration_count_unique"
+            )
         ]
 
     def __str__(self) -> str:
-        return f"{self.provider} {self.status}: {self.count}"
+        return f"{self.provider} {self.api_version} {self.status}: {self.count}"
 
     @classmethod
     def shift(
-        cls, provider: str, *, from_status: str | None = None, to_status: str | None = None
+        cls,
+        provider: str,
+        api_version: str,
+        *,
+        from_status: str | None = None,
+        to_status: str | None = None,
     ) -> None:
-        """Count one integration of `provider` out of one status and into another."""
+        """Count one integration of `provider` and `api_version` out of one status and into
+        another."""
         moves = [(status, -1) for status in [from_status] if status]
         moves += [(status, 1) for status in [to_status] if status]
         # Rows are locked in one order whatever the move, so that two moves in opposite
         # directions (error to active, active to error) cannot deadlock.
         for status, delta in sorted(moves):
-            counted = cls.objects.filter(status=status, provider=provider)
+            counted = cls.objects.filter(status=status, provider=provider, api_version=api_version)
             if not counted.update(count=F("count") + delta):
-                cls.objects.create(status=status, provider=provider, count=delta)
+                cls.objects.create(
+                    status=status, provider=provider, api_version=api_version, count=delta
+                )
 
     @classmethod
     def recount(cls) -> None:
-        """Count every status and provider again from the integrations themselves."""
+        """Count every status, provider and API version again from the integrations themselves."""
         with transaction.atomic():
             # Locking every row holds up the writers until the new counts are in; a writer
             # whose new row this count cannot see yet counts it once the lock is released.
             list(cls.objects.select_for_update())
-            grouped = Integration.objects.values_list("status", "provider").annotate(
-                n=models.Count("pk")
-            )
-            counts = {(status, provider): 0 for status in PortalStatus for provider in Platform}
-            counts |= {(status, provider): n for status, provider, n in grouped.order_by()}
+            grouped = Integration.objects.values_list("status", "provider", "api_version")
+            counts = dict.fromkeys(itertools.product(PortalStatus, Platform, ApiVersion), 0)
+            counts |= {
+                (s, p, v): n for s, p, v, n in grouped.annotate(n=models.Count("pk")).order_by()
+            }
             cls.objects.bulk_create(
-                [cls(status=s, provider=p, count=n) for (s, p), n in counts.items()],
+                [
+                    cls(status=s, provider=p, api_version=v, count=n)
+                    for (s, p, v), n in counts.items()
+                ],
                 update_conflicts=True,
-                unique_fields=["status", "provider"],
+                unique_fields=["status", "provider", "api_version"],
                 update_fields=["count"],
             )
 
@@ -869,6 +887,8 @@ class WebhookDelivery(models.Model):
     event_time = models.DateTimeField(
         null=True, blank=True, help_text="When the event happened remotely"
     )
+    # The Svix timestamp of a v2 delivery (v1 deliveries carry none): /metrics's lag to applied.
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When Meeting BaaS sent it")
     integration = models.ForeignKey(
         Integration,
         on_delete=models.SET_NULL,
@@ -1050,6 +1070,27 @@ class Heartbeat(models.Model):
         return f"{self.node} at {self.seen_at:%H:%M:%S}"
 
 
+class MetricTotal(models.Model):
+    """A running total behind /metrics for what happens in processes rather than in rows
+    (Meeting BaaS calls, webhook deliveries taken and applied, bot attempts), on every host:
+    each process adds what it counted (calendars/metrics/totals.py), so whichever web process
+    answers /metrics tells the whole deployment, and no total goes back on a restart."""
+
+    # The Prometheus sample's name (a histogram's `_bucket`, `_sum` and `_count` apart) and its
+    # labels as compact JSON with sorted keys.
+    name = models.CharField(max_length=100)
+    labels = models.CharField(max_length=500)
+    value = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "labels"], name="metric_total_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name}{self.labels}: {self.value:g}"
+
+
 class ConsentLink(models.Model):
     """A link someone at a customer opens to grant calendar access, or to grant it again.
 
@@ -1113,7 +1154,16 @@ class ConsentLink(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name = "consent link"
-        indexes = [models.Index(fields=["credential", "used_at", "revoked_at", "expires_at"])]
+        indexes = [
+            models.Index(fields=["credential", "used_at", "revoked_at", "expires_at"]),
+            # The links still waiting (the home page's count, /metrics): read off this without
+            # passing the used, revoked and expired ones, which only grow.
+            models.Index(
+                fields=["expires_at"],
+                name="consent_link_waiting",
+                condition=Q(used_at__isnull=True, revoked_at__isnull=True),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} link {self.pk} for {self.customer}"

@@ -191,6 +191,15 @@ if SESSION_IDLE_MINUTES < 1 or SESSION_COOKIE_AGE < 60:
     )
 # /healthz shows its details (host, database engine, broker, errors) only with this token.
 HEALTHZ_TOKEN = env.str("HEALTHZ_TOKEN", default="")
+# /metrics answers only a scraper presenting this token; without one it answers nobody.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    _problems.append("METRICS_TOKEN is shorter than 32 characters")
+# How often each process adds what it counted (Meeting BaaS calls, webhooks, bots) to the
+# totals /metrics reads (calendars/metrics/totals.py); 0: never (the tests write them by hand).
+METRICS_FLUSH_SECONDS = env.float("METRICS_FLUSH_SECONDS", default=10.0)
+if METRICS_FLUSH_SECONDS < 0:
+    _problems.append(f"METRICS_FLUSH_SECONDS is {METRICS_FLUSH_SECONDS}, not 0 or more")
 
 if not DEBUG:
     # Served over HTTPS only (README: Running in production).

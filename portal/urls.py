@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from calendars.metrics import views as metrics
 from calendars.web import health, webhooks
 
 urlpatterns = [
@@ -9,6 +10,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/meetingbaas/", webhooks.receive, name="meetingbaas-webhook"),
     path("healthz", health.healthz, name="healthz"),
+    path("metrics", metrics.metrics, name="metrics"),
     # Public: customers' people open consent links here, without an admin login.
     path("connect/", include("calendars.consent.urls")),
 ]

@@ -21,6 +21,7 @@ import requests
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.meetingbaas import errors
+from calendars.meetingbaas.observed import ObservedAdapter
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Transport:
     ) -> None:
         self.config = config
         self.session = session or requests.Session()
+        self.session.mount(config.base_url, ObservedAdapter())  # each attempt, for /metrics
         self.session.headers.update(
             {"x-meeting-baas-api-key": config.api_key, "Accept": "application/json"}
         )

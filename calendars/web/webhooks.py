@@ -225,6 +225,7 @@ def _store(
                 payload=payload,
                 remote_id=_uuid_or_none(data.get("calendar_id")),
                 event_time=no_later_than_now(_event_time(event, data) or sent_at),
+                sent_at=sent_at,
             )
             queue_processing(delivery.pk)
     except IntegrityError:
