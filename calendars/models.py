@@ -15,7 +15,7 @@ from simple_history.models import HistoricalRecords
 
 from calendars.lib.encryption import EncryptedSecretField
 from calendars.lib.remote_values import fit
-from calendars.lib.validators import reject_control_characters
+from calendars.lib.validators import allowed_callback, reject_control_characters
 from calendars.meetingbaas.types import (
     ApiVersion,
     BotConfig,
@@ -1226,7 +1226,13 @@ class BotPolicy(models.Model):
     class Meta:
         verbose_name = "bot policy"
         verbose_name_plural = "bot policies"
-        permissions = [("run_bot_actions", "Can schedule, change and remove meeting bots")]
+        permissions = [
+            ("run_bot_actions", "Can schedule, change and remove meeting bots"),
+            (
+                "change_bot_destinations",
+                "Can change where bots send recordings and transcripts (callback, transcription)",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Bot policy of {self.customer}"
@@ -1248,7 +1254,8 @@ class BotPolicy(models.Model):
             silence_timeout=self.silence_timeout,
             transcription_enabled=self.transcription_enabled,
             transcription_api_key=key.reveal() if key else None,
-            callback_url=self.callback_url or None,
+            # A policy saved before its host left BOT_CALLBACK_HOSTS sends no callback.
+            callback_url=self.callback_url if allowed_callback(self.callback_url) else None,
         )
 
 

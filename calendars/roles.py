@@ -78,6 +78,8 @@ def role_permissions() -> dict[str, set[str]]:
         | {
             "calendars.delete_rawcalendar",
             "calendars.disconnect_integration",
+            # Where a customer's recordings and transcripts are sent.
+            "calendars.change_bot_destinations",
             "calendars.export_history",
             # Adopting or deleting a connection nobody in the portal holds is an admin's call.
             "calendars.reconcile",

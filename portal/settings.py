@@ -305,6 +305,9 @@ MEETINGS_SYNC_MINUTES = env.int("MEETINGS_SYNC_MINUTES", default=30)
 # MEETINGS_SYNC_STALE_HOURS puts its meetings at risk.
 AT_RISK_HOURS = env.int("AT_RISK_HOURS", default=24)
 MEETINGS_SYNC_STALE_HOURS = env.int("MEETINGS_SYNC_STALE_HOURS", default=6)
+# The hosts a bot's callback URL may name (exactly; HTTPS only). Empty: no callbacks, so no
+# one can have a customer's recordings sent where an admin did not allow.
+BOT_CALLBACK_HOSTS = frozenset(h.lower() for h in env.list("BOT_CALLBACK_HOSTS", default=[]))
 if min(MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS, MEETINGS_SYNC_STALE_HOURS) < 1:
     _problems.append(
         "MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS and "

@@ -26,7 +26,10 @@ from calendars.actions.refresh import (
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Credential, Integration, RawCalendar
-from calendars.status import Cause
+from calendars.status import Cause, PortalStatus
+
+# How a person's Disconnect words the integration's last status change.
+DISCONNECTED_BY = "Disconnected through the portal by "
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,7 @@ def create_integration(
 ) -> CreateOutcome:
     """Connect a raw calendar on Meeting BaaS, once, however often or concurrently asked."""
     try:
+        _may_connect_again(raw_calendar, acting_user)
         with transaction.atomic():
             outcome = _create(raw_calendar, acting_user)
             record_action(
@@ -188,7 +192,7 @@ def disconnect_integration(
     who = acting_user.get_username() if acting_user is not None else "the portal"
     return mark_disconnected(
         integration_id,
-        message=f"Disconnected through the portal by {who}.",
+        message=f"{DISCONNECTED_BY}{who}.",
         cause=Cause.ADMIN_ACTION,
         acting_user=acting_user,
     )
@@ -203,7 +207,29 @@ def recreate_integration(
         raise errors.InvalidRequest(
             "Only a disconnected integration can be recreated; this one is live."
         )
+    _may_connect_again(integration.raw_calendar, acting_user)
     return _create(integration.raw_calendar, acting_user).integration
+
+
+def disconnected_on_purpose(raw_calendar: RawCalendar) -> bool:
+    """Whether the raw calendar's last integration was disconnected by a person's Disconnect."""
+    last = raw_calendar.integrations.order_by("-pk").first()
+    if last is None or last.is_live:
+        return False
+    change = last.status_changes.filter(to_status=PortalStatus.DISCONNECTED).order_by("-pk")
+    message = change.values_list("message", flat=True).first() or ""
+    return message.startswith(DISCONNECTED_BY)
+
+
+def _may_connect_again(raw_calendar: RawCalendar, acting_user: AbstractBaseUser | None) -> None:
+    # Disconnect is the Admin role's; connecting again what an Admin disconnected on purpose
+    # is too, or Support could undo the decision.
+    if acting_user is None or acting_user.has_perm("calendars.disconnect_integration"):
+        return
+    if disconnected_on_purpose(raw_calendar):
+        raise errors.InvalidRequest(
+            f"An Admin disconnected {raw_calendar} on purpose: only an Admin can connect it again."
+        )
 
 
 def resync_integration(

@@ -31,6 +31,7 @@ from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
 from calendars.admin.records import CustomerFilter, IntegrationFilter, meeting_search
 from calendars.forms import SecretField
+from calendars.lib.validators import allowed_callback
 from calendars.meetings import bots, risk
 from calendars.meetings.policy import policy_of
 from calendars.models import BotPolicy, Meeting
@@ -450,10 +451,21 @@ class BotPolicyForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        if "transcription_api_key" not in self.fields:
+            return  # read-only for this person: shown as stored or not, never as entered
         self.fields["transcription_api_key"].help_text = (
             "The speech-to-text provider's key, sent with each bot when transcription is on. "
             "Stored encrypted and never shown again; leave blank to keep the stored one."
         )
+
+    def clean_callback_url(self) -> str:
+        url = self.cleaned_data["callback_url"]
+        if url and not allowed_callback(url):
+            hosts = ", ".join(sorted(settings.BOT_CALLBACK_HOSTS)) or "none (BOT_CALLBACK_HOSTS)"
+            raise forms.ValidationError(
+                f"Callbacks go only to HTTPS addresses on the allowed hosts: {hosts}."
+            )
+        return url
 
     def save(self, commit: bool = True) -> BotPolicy:
         key = self.cleaned_data.get("transcription_api_key")
@@ -461,6 +473,9 @@ class BotPolicyForm(forms.ModelForm):
             self.instance.transcription_api_key = key
             self.instance.transcription_api_key_replaced_at = timezone.now()
         return super().save(commit)
+
+
+ADMIN_ONLY_POLICY_FIELDS = ("transcription_enabled", "transcription_api_key", "callback_url")
 
 
 @admin.register(BotPolicy)
@@ -474,6 +489,12 @@ class BotPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False  # mode "none" says it; the history of the policy stays
+
+    def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> tuple:
+        # Where recordings and transcripts go, and with whose key, is an admin's decision.
+        if request.user.has_perm("calendars.change_bot_destinations"):
+            return ()
+        return ADMIN_ONLY_POLICY_FIELDS
 
     @admin.display(description="Transcription key", boolean=True)
     def key_stored(self, policy: BotPolicy) -> bool:

@@ -28,9 +28,14 @@ from calendars.roles import ADMIN, ROLES, role_of
 User = get_user_model()
 
 ROLE_HELP = (
-    "Admin: manages apps, customers, credentials and people, runs every action. "
-    "Support: runs the calendar actions, edits and deletes nothing. "
-    "Auditor: reads everything and exports history, runs nothing."
+    "Admin: manages OAuth apps, customers, credentials and people's roles, runs every action "
+    "(disconnect and reconciliation included), sets bot policies with where recordings and "
+    "transcripts go, exports history. "
+    "Support: lists raw calendars, replaces refresh tokens, creates, refreshes, resyncs and "
+    "recreates integrations (not one an Admin disconnected), makes and revokes consent links, "
+    "schedules bots and edits bot policies except their callback and transcription settings; "
+    "deletes nothing. "
+    "Auditor: reads everything and exports history; changes nothing."
 )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
@@ -19,6 +21,13 @@ def validate_username(value: str) -> None:
         raise ValidationError(
             "Use only ASCII letters, digits and . - _ @ in a username.", code="username"
         )
+
+
+def allowed_callback(url: str) -> bool:
+    """Whether a bot may send its recordings to `url`: HTTPS, on a host BOT_CALLBACK_HOSTS names."""
+    parts = urlsplit(url or "")
+    host = (parts.hostname or "").lower()
+    return parts.scheme == "https" and host in settings.BOT_CALLBACK_HOSTS
 
 
 def reject_control_characters(value: str) -> None:
