@@ -72,6 +72,7 @@ if DEBUG:
 
 MIDDLEWARE = [
     "calendars.lib.request_ids.RequestIdMiddleware",
+    "calendars.web.unreadable_body.UnreadableBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Before authentication reads the user from an idle or too-old session.
