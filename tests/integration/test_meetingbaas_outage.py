@@ -18,7 +18,7 @@ from django.urls import reverse
 
 from calendars.actions import bulk
 from calendars.actions.refresh import refresh_every_version
-from calendars.meetingbaas.errors import MeetingBaasError
+from calendars.meetingbaas.errors import MeetingBaasError, Unavailable, Unreachable
 from calendars.meetings import bots
 from calendars.meetings.sync import queue_due_syncs, sync_windows
 from calendars.models import (
@@ -190,6 +190,25 @@ def test_work_asked_for_during_the_outage_is_refused_saying_why_or_done_after(
         has_bot=False, is_cancelled=False, starts_at__gt=datetime.now(UTC)
     ).exclude(meeting_url="")
     assert not breaker.claim_catch_up()  # taken once
+
+
+def test_processes_share_one_outage_and_one_probe_at_a_time(db, clock):
+    # Two breakers stand for two processes (or hosts): all they share is the database.
+    web, worker = breaker.DatabaseBreaker(), breaker.DatabaseBreaker()
+    for _ in range(4):
+        worker.failed(Unavailable("no answer within 10 s"))
+    web.before_call()  # four in a row: not yet
+    web.failed(Unavailable("HTTP 503"))
+
+    with pytest.raises(Unreachable, match="since 10:02 CET: not sent"):
+        worker.before_call()
+    clock.shift(timedelta(seconds=31))
+    web.before_call()  # the probe
+    with pytest.raises(Unreachable):
+        worker.before_call()  # one probe at a time
+    web.answered()
+    worker.before_call()
+    assert breaker.current() is None and breaker.claim_catch_up()
 
 
 def test_an_outage_fault_lasts_until_the_faults_are_cleared(sandbox):
