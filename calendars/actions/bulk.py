@@ -33,6 +33,7 @@ from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.errors import Unreachable
 from calendars.models import BulkJob, BulkJobItem, Integration
+from calendars.outage import breaker
 from calendars.status import Cause, PortalStatus
 
 logger = logging.getLogger(__name__)
@@ -391,8 +392,11 @@ def sweep() -> list[int]:
     """Queue again the unfinished jobs no lane has worked on lately (their tasks were lost).
 
     The ORM broker delivers a dead worker's task again after Q_RETRY; Redis loses it for good.
-    Either way a job silent for that long has no live lane.
+    Either way a job silent for that long has no live lane. Not while Meeting BaaS is
+    unreachable: every lane would stop at its first item (the catch-up resumes them).
     """
+    if breaker.current() is not None:
+        return []
     silent_since = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"])
     silent = Q(active_at__lt=silent_since) | Q(active_at__isnull=True, created_at__lt=silent_since)
     stalled = list(
