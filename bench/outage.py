@@ -157,6 +157,7 @@ class Run:
             "caught_up_at": caught_up_at,
             "wall_catch_up_s": wall_catch_up,
             "dropped": self.dropped(),
+            "duplicates": self.duplicates(),
             "catch_up_calls": sum(n for m, n in self.calls_by_minute.items() if m >= UP_AT),
         }
 
@@ -324,6 +325,23 @@ class Run:
             has_bot=False, is_cancelled=False, starts_at__gt=datetime.now(UTC), bot_failure=""
         ).exclude(meeting_url="")
 
+    def duplicates(self) -> dict[str, int]:
+        from django.db.models import Count
+
+        from calendars.models import BotAttempt, Integration
+
+        twice = (
+            BotAttempt.objects.filter(succeeded=True, action__in=["schedule", "policy"])
+            .values("meeting_id")
+            .annotate(n=Count("pk"))
+            .filter(n__gt=1)
+        )
+        return {
+            "meetings given a bot more than once": twice.count(),
+            "integrations beyond those seeded": Integration.objects.count()
+            - self.args.integrations,
+        }
+
     def dropped(self) -> dict[str, int]:
         """What a person asked for (or the policy wants) that is neither done nor said to have
         failed, with its reason."""
@@ -397,6 +415,10 @@ def print_report(args: argparse.Namespace, report: dict) -> None:
     dropped = report["dropped"]
     print(f"dropped: {sum(dropped.values())}")
     for what, count in dropped.items():
+        print(f"  {what}: {count}")
+    duplicates = report["duplicates"]
+    print(f"duplicates: {sum(duplicates.values())}")
+    for what, count in duplicates.items():
         print(f"  {what}: {count}")
     print("calls per minute, the whole run:", dict(sorted(report["calls_by_minute"].items())))
 

@@ -4,9 +4,9 @@ The periodic sync lists each active integration's window in one paged call (neve
 request per event). Its schedule runs every minute and takes the integrations whose turn it
 is (their id modulo MEETINGS_SYNC_MINUTES), so the calls spread evenly over the interval.
 While Meeting BaaS is unreachable (calendars/outage/) it queues only the probe; the first run
-after it answers queues every active integration's sync and a refresh of every integration,
-which also asks the bot policy again for the meetings it could not get a bot for, and the bulk
-jobs whose items wait for it.
+after it answers queues every active integration's sync (each asks the bot policy again for
+the meetings it could not get a bot for), a refresh of every integration and the bulk jobs
+whose items wait for it.
 """
 
 from __future__ import annotations
