@@ -380,8 +380,10 @@ def print_report(args: argparse.Namespace, report: dict) -> None:
 
     per_minute = [report["calls_by_minute"][m] for m in range(DOWN_AT, UP_AT)]
     steady = per_minute[1:]
+    breaker = "breaker off (the baseline)" if args.no_breaker else "breaker on"
     print(
-        f"# Meeting BaaS down for an hour ({connection.vendor}, {args.integrations} integrations)"
+        f"# Meeting BaaS down for an hour ({connection.vendor}, {args.integrations} "
+        f"integrations, {breaker})"
     )
     print()
     print(
