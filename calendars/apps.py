@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 from django.db.models.signals import post_migrate, pre_save
 
 
@@ -19,10 +20,11 @@ class CalendarsConfig(AppConfig):
         from django_q.models import Schedule
         from django_q.signals import pre_enqueue, pre_execute
 
-        from calendars import task_guard
+        from calendars import meetingbaas, task_guard
         from calendars.lib.request_ids import adopt_task_id, stamp_task
         from calendars.lib.sessions import restart_on_sign_in
         from calendars.metrics import observers
+        from calendars.outage.breaker import DatabaseBreaker
 
         pre_enqueue.connect(stamp_task, dispatch_uid="calendars.stamp_task")
         pre_execute.connect(adopt_task_id, dispatch_uid="calendars.adopt_task_id")
@@ -37,6 +39,10 @@ class CalendarsConfig(AppConfig):
         pre_execute.connect(
             task_guard.refuse_before_running, dispatch_uid="calendars.refuse_before_running"
         )
+
+        # Every process asks the shared breaker before calling Meeting BaaS (calendars/outage/).
+        if settings.MEETINGBAAS_OUTAGE_FAILURES > 0:
+            meetingbaas.use_guard(DatabaseBreaker())
 
         user_logged_in.connect(restart_on_sign_in, dispatch_uid="calendars.restart_on_sign_in")
 

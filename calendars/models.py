@@ -1448,3 +1448,28 @@ class ReconciliationFinding(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.remote_id}"
+
+
+class ServiceOutage(models.Model):
+    """What every process and host knows of a remote service's health (one row per service).
+
+    A circuit breaker kept in the database, the one store every web and worker process shares
+    whatever the broker (calendars/outage/). `unreachable_since` set: the service is taken as
+    down and only one probe call goes out per probe interval, whoever makes it.
+    """
+
+    service = models.CharField(max_length=32, primary_key=True)
+    # Calls in a row that got no answer (or a 5xx), across every process.
+    failures = models.PositiveIntegerField(default=0)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    unreachable_since = models.DateTimeField(null=True, blank=True)
+    next_probe_at = models.DateTimeField(null=True, blank=True)
+    probes = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    # The last outage, once over; `catch_up_due` until one process has queued the work it held.
+    last_outage_since = models.DateTimeField(null=True, blank=True)
+    recovered_at = models.DateTimeField(null=True, blank=True)
+    catch_up_due = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.service

@@ -257,6 +257,16 @@ MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
 MEETINGBAAS_MAX_RETRY_WAIT = env.float("MEETINGBAAS_MAX_RETRY_WAIT", default=5.0)
 # Write calls per second per process: the team's limit divided by the processes that call.
 MEETINGBAAS_WRITE_RATE = env.float("MEETINGBAAS_WRITE_RATE", default=5.0)
+# After this many calls in a row get no answer (or a 5xx), from any process, Meeting BaaS is
+# taken as unreachable: one probe call per MEETINGBAAS_OUTAGE_PROBE_SECONDS until it answers
+# (calendars/outage/). 0 switches the breaker off.
+MEETINGBAAS_OUTAGE_FAILURES = env.int("MEETINGBAAS_OUTAGE_FAILURES", default=5)
+MEETINGBAAS_OUTAGE_PROBE_SECONDS = env.float("MEETINGBAAS_OUTAGE_PROBE_SECONDS", default=30.0)
+if MEETINGBAAS_OUTAGE_FAILURES < 0 or MEETINGBAAS_OUTAGE_PROBE_SECONDS <= 0:
+    _problems.append(
+        "MEETINGBAAS_OUTAGE_FAILURES must be 0 or more and "
+        "MEETINGBAAS_OUTAGE_PROBE_SECONDS more than 0"
+    )
 
 # Svix endpoint secrets (whsec_...) for v2 webhooks; several during a rotation.
 SANDBOX_WEBHOOK_SECRET = env.str(

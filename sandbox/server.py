@@ -46,6 +46,11 @@ event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
   POST /_sandbox/faults                add a Fault (see state.Fault), e.g.
                                        {"method": "GET", "path": "/v2/calendars/.*",
                                         "kind": "status", "status": 503, "count": 2}
+                                       "count": null keeps it until the faults are cleared:
+                                       Meeting BaaS down for an hour is
+                                       {"method": "*", "path": "/v[12]/.*", "kind": "status",
+                                        "count": null}, a "hang" fault before it for timeouts
+  DELETE /_sandbox/faults              clear every fault (the outage is over)
   POST /_sandbox/reset                 forget everything
 """
 
@@ -219,7 +224,9 @@ class SandboxHandler(BaseHTTPRequestHandler):
             if fault.retry_after is not None:
                 self._extra_headers["retry-after"] = str(fault.retry_after)
             return oauth.unavailable(path, fault.status)
-        if fault.kind == "status":
+        if fault.kind == "hang":
+            time.sleep(fault.delay)
+        if fault.kind in ("status", "hang"):
             raise SandboxError(
                 fault.status, "FST_ERR_INJECTED", "Injected fault", fault.retry_after
             )
@@ -272,6 +279,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             except TypeError as exc:
                 raise SandboxError(400, "FST_ERR_VALIDATION", str(exc)) from exc
             return 200, body
+        if method == "DELETE" and path == "/_sandbox/faults":
+            return 200, {"cleared": state.clear_faults()}
         if method == "POST" and path == "/_sandbox/reset":
             state.reset()
             return 200, {"reset": True}

@@ -87,9 +87,12 @@ class SandboxConnection:
 
 @dataclass
 class Fault:
-    """Answer the next `count` requests matching `method` and `path` (a regex) badly.
+    """Answer the next `count` requests matching `method` and `path` (a regex) badly; a
+    `count` of None: every one until the faults are cleared (DELETE /_sandbox/faults).
 
-    kind: "status" (answer `status` without acting, with `retry_after` if set), "slow"
+    kind: "status" (answer `status` without acting, with `retry_after` if set), "hang" (wait
+    `delay` s without acting, then answer `status`: a client with a shorter timeout sees none
+    and nothing was done), "slow"
     (act, then answer after `delay` s), "reset" (act, then close without answering),
     "malformed" (200 with a body that is not JSON), "incomplete" (200, fields missing),
     "patched" (act, then answer with `patch` merged into the answer's data: odd values;
@@ -99,14 +102,15 @@ class Fault:
     method: str
     path: str
     kind: str
-    count: int = 1
+    count: int | None = 1
     status: int = 503
     retry_after: int | None = None
     delay: float = 0.0
     patch: dict = field(default_factory=dict)
 
     def matches(self, method: str, path: str) -> bool:
-        return self.count > 0 and self.method in (method, "*") and re.fullmatch(self.path, path)
+        left = self.count is None or self.count > 0
+        return left and self.method in (method, "*") and bool(re.fullmatch(self.path, path))
 
 
 @dataclass
@@ -176,11 +180,18 @@ class SandboxState:
         with self.lock:
             self.faults.append(fault)
 
+    def clear_faults(self) -> int:
+        with self.lock:
+            cleared = len(self.faults)
+            self.faults.clear()
+        return cleared
+
     def take_fault(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path):
-                    fault.count -= 1
+                    if fault.count is not None:
+                        fault.count -= 1
                     return fault
         return None
 

@@ -31,7 +31,9 @@ from calendars.actions import integrations
 from calendars.actions.audit import PROBLEMS, record_action, record_for_each
 from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
+from calendars.meetingbaas.errors import Unreachable
 from calendars.models import BulkJob, BulkJobItem, Integration
+from calendars.outage import breaker
 from calendars.status import Cause, PortalStatus
 
 logger = logging.getLogger(__name__)
@@ -42,6 +44,8 @@ IDLE_POLL_SECONDS = 1.0
 ALIVE_EVERY_SECONDS = 5.0
 # An item whose task died this many times is failed rather than taken up again.
 MAX_ITEM_ATTEMPTS = 3
+# Begins the reason of a pending item that waits for Meeting BaaS to answer again.
+HELD = "Waiting for Meeting BaaS to answer: "
 
 PERFORM: dict[str, Callable[..., object]] = {
     Kind.RESYNC: integrations.resync_integration,
@@ -242,6 +246,12 @@ def run(job_id: int) -> Progress:
             continue
         try:
             integration = perform(item.integration_id, acting_user=acting_user)
+        except Unreachable as exc:
+            # Every other item would be refused too: the lane stops, the items wait, and the
+            # catch-up (calendars/meetings/sync.py) queues the job again once it answers.
+            _hold(item, exc)
+            logger.info("bulk job %s held: %s", job_id, exc)
+            return progress(job)
         except PROBLEMS as exc:
             _finish(item, State.FAILED, str(exc), status_after=_status_of(item.integration_id))
         else:
@@ -250,6 +260,31 @@ def run(job_id: int) -> Progress:
     BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
     logger.info("bulk job %s (%s): %s", job_id, job.kind, result)
     return result
+
+
+def _hold(item: BulkJobItem, exc: Unreachable) -> None:
+    """Give the item back, pending, saying why it waits (not counted as a failed attempt)."""
+    BulkJobItem.objects.filter(pk=item.pk).update(
+        claimed_until=None,
+        attempts=F("attempts") - 1,
+        reason=fit(BulkJobItem, "reason", f"{HELD}{exc}"),
+    )
+
+
+def resume_held() -> list[int]:
+    """Queue again the unfinished jobs whose items wait for Meeting BaaS (after an outage)."""
+    held = list(
+        BulkJob.objects.filter(
+            finished_at__isnull=True,
+            items__state=State.PENDING,
+            items__reason__startswith=HELD,
+        )
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    for job_id in held:
+        enqueue(job_id)
+    return held
 
 
 def _claim(job: BulkJob) -> BulkJobItem | None:
@@ -357,8 +392,11 @@ def sweep() -> list[int]:
     """Queue again the unfinished jobs no lane has worked on lately (their tasks were lost).
 
     The ORM broker delivers a dead worker's task again after Q_RETRY; Redis loses it for good.
-    Either way a job silent for that long has no live lane.
+    Either way a job silent for that long has no live lane. Not while Meeting BaaS is
+    unreachable: every lane would stop at its first item (the catch-up resumes them).
     """
+    if breaker.current() is not None:
+        return []
     silent_since = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"])
     silent = Q(active_at__lt=silent_since) | Q(active_at__isnull=True, created_at__lt=silent_since)
     stalled = list(

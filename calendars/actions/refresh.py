@@ -21,6 +21,8 @@ from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection, ResyncOutcome
 from calendars.models import Credential, Integration, RawCalendar, RefreshRun
+from calendars.outage import breaker
+from calendars.outage.breaker import since_words
 from calendars.status import (
     Cause,
     PortalStatus,
@@ -48,8 +50,24 @@ class RefreshSummary:
 def queue_refresh(
     integrations: Iterable[Integration], *, acting_user: AbstractBaseUser | None
 ) -> int:
-    """Queue a refresh of each live integration, recorded as asked; returns how many."""
+    """Queue a refresh of each live integration, recorded as asked; returns how many.
+
+    While Meeting BaaS is unreachable nothing is queued (each task would only fail): every
+    integration is recorded as refused, saying why, and `errors.Unreachable` is raised.
+    """
     live = [integration for integration in integrations if integration.is_live]
+    outage = breaker.current()
+    if outage is not None:
+        refused = errors.Unreachable(since_words(outage.since))
+        for integration in live:
+            record_action(
+                acting_user,
+                "refresh status",
+                integration=integration,
+                succeeded=False,
+                message=f"not queued: {refused}",
+            )
+        raise refused
     for integration in live:
         record_action(
             acting_user, "refresh status", integration=integration, succeeded=True, message="queued"

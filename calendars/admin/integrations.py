@@ -43,6 +43,7 @@ from calendars.admin.records import (
     integration_then,
     integrations_matching,
 )
+from calendars.meetingbaas.errors import Unreachable
 from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
 from calendars.queries.diagnosis import (
     diagnosis_of,
@@ -298,7 +299,16 @@ class IntegrationAdmin(ChangePageAdmin):
 
     @admin.action(description="Refresh status", permissions=["refresh_integration"])
     def refresh_status(self, request: HttpRequest, queryset: QuerySet[Integration]) -> None:
-        queued = queue_refresh(queryset, acting_user=request.user)
+        try:
+            queued = queue_refresh(queryset, acting_user=request.user)
+        except Unreachable as exc:
+            self.message_user(
+                request,
+                f"Nothing queued: Meeting BaaS unreachable since {exc.message}. Every "
+                "integration is refreshed once it answers again; ask again then for one sooner.",
+                messages.ERROR,
+            )
+            return
         skipped = queryset.count() - queued
         note = f" ({skipped} disconnected skipped)" if skipped else ""
         self.message_user(

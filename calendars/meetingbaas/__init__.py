@@ -14,12 +14,21 @@ from functools import cache
 
 from django.conf import settings
 
-from calendars.meetingbaas.transport import Transport, TransportConfig
+from calendars.meetingbaas.transport import CallGuard, Transport, TransportConfig
 from calendars.meetingbaas.types import ApiVersion
 from calendars.meetingbaas.v1 import V1Client
 from calendars.meetingbaas.v2 import V2Client
 
 Client = V1Client | V2Client
+# Set by the app once Django is ready (calendars/outage/ keeps it in the database, which this
+# package never touches); None: every call is sent.
+_guard: CallGuard | None = None
+
+
+def use_guard(guard: CallGuard | None) -> None:
+    """Have every client built from now on ask `guard` before each call."""
+    global _guard
+    _guard = guard
 
 
 def client(api_version: str | None = None) -> Client:
@@ -34,12 +43,13 @@ def client(api_version: str | None = None) -> Client:
             max_retries=settings.MEETINGBAAS_MAX_RETRIES,
             max_wait=settings.MEETINGBAAS_MAX_RETRY_WAIT,
             write_rate=settings.MEETINGBAAS_WRITE_RATE,
-        )
+        ),
+        _guard,
     )
     return V2Client(transport) if version == ApiVersion.V2 else V1Client(transport)
 
 
 @cache
-def _transport(config: TransportConfig) -> Transport:
+def _transport(config: TransportConfig, guard: CallGuard | None) -> Transport:
     # One session (and its connection pool) per configuration, reused by every call.
-    return Transport(config)
+    return Transport(config, guard=guard)

@@ -89,6 +89,17 @@ class Unavailable(MeetingBaasError):
     summary = "Meeting BaaS is unavailable or did not answer in time"
 
 
+class Unreachable(Unavailable):
+    """Not sent: Meeting BaaS has been failing for a while, and calls wait for it to answer a
+    probe again (the message says since when)."""
+
+    summary = "Meeting BaaS unreachable"
+
+    def describe(self) -> str:
+        since = f" since {self.message}" if self.message else ""
+        return f"{self.summary}{since}: not sent"
+
+
 class BadResponse(MeetingBaasError):
     transient = True
     summary = "Meeting BaaS sent an answer the portal cannot read"

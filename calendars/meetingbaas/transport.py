@@ -15,7 +15,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from django.views.decorators.debug import sensitive_variables
@@ -73,6 +73,19 @@ class WriteLimiter:
             sleep(delay)
 
 
+class CallGuard(Protocol):
+    """What every process knows of Meeting BaaS' health (calendars/outage/ keeps it shared)."""
+
+    def before_call(self) -> None:
+        """Raise `errors.Unreachable` when the call must not be sent (an outage under way)."""
+
+    def answered(self) -> None:
+        """Meeting BaaS answered (any answer, an error included): it is reachable."""
+
+    def failed(self, exc: errors.Unavailable) -> None:
+        """No answer, or a 5xx."""
+
+
 class Transport:
     def __init__(
         self,
@@ -80,6 +93,7 @@ class Transport:
         *,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        guard: CallGuard | None = None,
     ) -> None:
         self.config = config
         self.session = session or requests.Session()
@@ -88,6 +102,7 @@ class Transport:
             {"x-meeting-baas-api-key": config.api_key, "Accept": "application/json"}
         )
         self._sleep = sleep
+        self.guard = guard
         self.limiter = WriteLimiter(config.write_rate)
 
     # Every local of a call, and of requests below it, may hold the API key or a grant's
@@ -106,16 +121,22 @@ class Transport:
         """Send one request (retrying as allowed) and return `parse(body)`, or the body.
 
         An answer that cannot be read (not JSON, or rejected by `parse`) counts as a transient
-        failure: an idempotent call is sent again.
+        failure: an idempotent call is sent again. The guard is asked before every attempt, so
+        once an outage is declared a retry loop stops at once.
         """
         url = self.config.base_url.rstrip("/") + path
         attempt = 0
         while True:
             attempt += 1
+            if self.guard is not None:
+                self.guard.before_call()
             try:
-                body = self._decode(self._send(method, url, json=json, params=params))
+                response = self._send(method, url, json=json, params=params)
+                self._tell_guard(None)
+                body = self._decode(response)
                 return parse(body) if parse else body
             except errors.MeetingBaasError as exc:
+                self._tell_guard(exc)
                 if not self._may_retry(exc, attempt, idempotent):
                     raise
                 self._wait(exc, attempt)
@@ -154,6 +175,14 @@ class Transport:
         if response.status_code >= 400:
             raise error_from_response(response)
         return response
+
+    def _tell_guard(self, exc: errors.MeetingBaasError | None) -> None:
+        if self.guard is None or isinstance(exc, errors.BadResponse):
+            return  # an unreadable answer was told as answered when it came
+        if isinstance(exc, errors.Unavailable):
+            self.guard.failed(exc)
+        else:
+            self.guard.answered()
 
     def _may_retry(self, exc: errors.MeetingBaasError, attempt: int, idempotent: bool) -> bool:
         if attempt > self.config.max_retries:

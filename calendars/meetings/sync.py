@@ -3,6 +3,10 @@
 The periodic sync lists each active integration's window in one paged call (never one
 request per event). Its schedule runs every minute and takes the integrations whose turn it
 is (their id modulo MEETINGS_SYNC_MINUTES), so the calls spread evenly over the interval.
+While Meeting BaaS is unreachable (calendars/outage/) it queues only the probe; the first run
+after it answers queues every active integration's sync (each asks the bot policy again for
+the meetings it could not get a bot for), a refresh of every integration and the bulk jobs
+whose items wait for it.
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from calendars import queue
+from calendars.actions import bulk
 from calendars.actions.audit import PROBLEMS
 from calendars.meetingbaas import client
-from calendars.meetingbaas.errors import EventNotFound
+from calendars.meetingbaas.errors import EventNotFound, Unreachable
 from calendars.meetingbaas.types import RemoteEvent
 from calendars.meetings import mirror, policy
 from calendars.models import Integration
+from calendars.outage import breaker
 from calendars.status import PortalStatus
 
 logger = logging.getLogger(__name__)
@@ -65,13 +71,21 @@ def sync_window(integration_id: int) -> WindowSync | None:
 
 
 def sync_windows(integration_ids: list[int]) -> dict[str, int]:
-    """Sync each integration's window; one that fails is counted and logged, the rest go on."""
-    counts = {"synced": 0, "skipped": 0, "failed": 0}
-    for integration_id in integration_ids:
+    """Sync each integration's window; one that fails is counted and logged, the rest go on.
+
+    Once Meeting BaaS is unreachable the rest are left to the catch-up ("deferred"): one line
+    in the log, not one error per integration.
+    """
+    counts = {"synced": 0, "skipped": 0, "failed": 0, "deferred": 0}
+    for n, integration_id in enumerate(integration_ids):
         try:
             result = sync_window(integration_id)
         except Integration.DoesNotExist:
             result = None
+        except Unreachable as exc:
+            counts["deferred"] = len(integration_ids) - n
+            logger.info("meeting window syncs deferred: %s", exc)
+            break
         except PROBLEMS:
             logger.exception("meeting window sync of integration %s failed", integration_id)
             counts["failed"] += 1
@@ -82,18 +96,33 @@ def sync_windows(integration_ids: list[int]) -> dict[str, int]:
 
 def queue_due_syncs(now: datetime | None = None) -> int:
     """Queue this minute's share of the active integrations' window syncs, in batches, and
-    forget the meetings that left the window; returns how many integrations."""
+    forget the meetings that left the window; returns how many integrations.
+
+    During an outage: only the probe, when it is due (one sync). The first run after it: every
+    active integration, and a refresh of all of them (the catch-up).
+    """
     now = now or timezone.now()
     slices = settings.MEETINGS_SYNC_MINUTES
     turn = int(now.timestamp() // 60) % slices
-    due = [
-        pk
-        for pk in Integration.objects.filter(status=PortalStatus.ACTIVE)
+    active = (
+        Integration.objects.filter(status=PortalStatus.ACTIVE)
         .order_by("pk")
         .values_list("pk", flat=True)
-        .iterator()
-        if pk % slices == turn
-    ]
+    )
+    outage = breaker.current()
+    if outage is not None:
+        due = [] if outage.next_probe_at and outage.next_probe_at > now else list(active[:1])
+    elif breaker.claim_catch_up():
+        due = list(active.iterator())
+        queue.enqueue("refresh_all_integrations", group="refresh")
+        held = bulk.resume_held()
+        logger.warning(
+            "Meeting BaaS answers again: %d window syncs, a refresh and %d held bulk job(s) queued",
+            len(due),
+            len(held),
+        )
+    else:
+        due = [pk for pk in active.iterator() if pk % slices == turn]
     for start in range(0, len(due), BATCH):
         queue.enqueue("sync_meeting_windows", due[start : start + BATCH], group="meetings")
     mirror.prune_outside()

@@ -19,6 +19,7 @@ from calendars.consent import links
 from calendars.lib.durations import duration_words
 from calendars.meetings import risk
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, StatusChange
+from calendars.outage import breaker
 from calendars.queries import dashboard, expiry
 from calendars.queries.diagnosis import Fix
 from calendars.queries.reconciliation import latest_open_orphans
@@ -49,6 +50,9 @@ def portal_dashboard(context: template.Context) -> dict:
     kinds = dashboard.problem_kinds(now)
     return {
         "visible": True,
+        # One notice for the whole outage, however many calls it makes fail.
+        "outage": breaker.current(),
+        "probe_seconds": settings.MEETINGBAAS_OUTAGE_PROBE_SECONDS,
         "charts": [
             _chart("By status", dashboard.status_bars()),
             _chart("By provider", dashboard.provider_bars()),
