@@ -161,7 +161,7 @@ def test_the_meetings_list_filters_and_searches(role_client, sandbox, make_integ
 
 
 def test_the_transcription_key_is_stored_encrypted_and_never_shown(role_client, customer):
-    client = role_client("Support")
+    client = role_client("Admin")  # the key says where transcripts go: an Admin's to set
 
     client.post(
         reverse("admin:calendars_botpolicy_add"),
