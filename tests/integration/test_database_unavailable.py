@@ -15,6 +15,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.db import InterfaceError, OperationalError
 from django.test import Client
 
+from calendars.actions import webhook_deliveries
+from calendars.models import WebhookDelivery
 from calendars.web import health, outage
 
 MESSAGE = "The database is unavailable; try again in a minute."
@@ -78,3 +80,29 @@ def test_healthz_says_the_database_is_unavailable(client, db, monkeypatch):
 
 def _admin():
     return get_user_model().objects.create_superuser("outage-admin", password="pw")
+
+
+def test_a_delivery_whose_handler_fails_with_the_connection_gone_stays_pending(
+    make_integration, monkeypatch
+):
+    integration = make_integration()
+    delivery = WebhookDelivery.objects.create(
+        api_version="v2",
+        event="calendar.connection_updated",
+        delivery_id="msg_connection_gone",
+        payload={"event": "calendar.connection_updated", "data": {"status": "active"}},
+        remote_id=integration.remote_id,
+    )
+
+    def broken(integration, delivery):
+        # What a driver may raise when the server goes away mid-query, under another name.
+        raise ValueError("no message from the server")
+
+    monkeypatch.setitem(webhook_deliveries.HANDLERS["v2"], "calendar.connection_updated", broken)
+    monkeypatch.setattr(webhook_deliveries.connection, "is_usable", lambda: False)
+    with pytest.raises(OperationalError):
+        webhook_deliveries.process(delivery.pk)
+    monkeypatch.undo()
+
+    delivery.refresh_from_db()
+    assert delivery.outcome == WebhookDelivery.Outcome.PENDING

@@ -146,8 +146,9 @@ def test_a_burst_of_1000_webhook_deliveries_ends_applied_after_its_connections_a
     assert cut >= 2
     assert done, f"{pending.count()} deliveries still pending"
     outcomes = Counter(WebhookDelivery.objects.values_list("outcome", flat=True))
-    assert set(outcomes) <= {"applied", "stale", "failed"}, outcomes
-    assert not WebhookDelivery.objects.filter(outcome="failed", error="").exists()
+    failed = WebhookDelivery.objects.filter(outcome="failed")
+    failures = list(failed.values_list("error", flat=True))
+    assert set(outcomes) <= {"applied", "stale"}, failures
     newest = sent_at + timedelta(seconds=9)
     assert set(Integration.objects.values_list("remote_updated_at", flat=True)) == {newest}
     # "active" on a calendar never synced yet is syncing, for the portal.
