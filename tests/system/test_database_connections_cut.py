@@ -33,7 +33,7 @@ from calendars.models import (
     StatusChange,
     WebhookDelivery,
 )
-from tests.support.cluster import start_cluster, stop_cluster
+from tests.support.cluster import printed, start_cluster, stop_cluster
 from tests.support.outages import report, terminate_database_connections
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
@@ -175,19 +175,19 @@ def test_the_meetings_window_sync_ends_once_after_its_connections_are_cut(
     cluster, sandbox, customer, google_app, monkeypatch, settings
 ):
     state = sandbox.state
-    integrations = integrations_in_sandbox(state, customer, google_app, 40, status="active")
+    integrations = integrations_in_sandbox(state, customer, google_app, 20, status="active")
     state.settle_all()
     BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
-    monkeypatch.setattr(state, "latency", 0.1)  # a sync still running at the cut
+    monkeypatch.setattr(state, "latency", 0.2)  # a sync still running at the cut
     settings.MEETINGS_SYNC_MINUTES = 1  # every integration is due at once
     cluster(MEETINGS_SYNC_MINUTES="1")
     queue.enqueue("queue_meeting_syncs", group="meetings")
     synced = Meeting.objects.values("integration").distinct()
-    assert wait_until(lambda: synced.count() >= 10, 120), "the sync never got going"
+    assert wait_until(lambda: synced.count() >= 5, 120), "the sync never got going"
 
     cut = terminate_database_connections()
     started = time.monotonic()
-    complete = wait_until(lambda: synced.count() == 40, 120, 0.2)
+    complete = wait_until(lambda: synced.count() == 20, 120, 0.2)
     took = time.monotonic() - started
     state.latency = 0.0  # the bots, quickly
     bots_done = wait_until(_every_bot_asked_for, 60, 0.2)
@@ -197,8 +197,8 @@ def test_the_meetings_window_sync_ends_once_after_its_connections_are_cut(
     again = sync_windows([i.pk for i in integrations])
 
     assert cut >= 2
-    assert complete, f"{synced.count()} of 40 integrations synced"
-    assert again["synced"] == 40, again
+    assert complete, f"{synced.count()} of 20 integrations synced"
+    assert again["synced"] == 20, again
     assert set(Meeting.objects.values_list("integration_id", "remote_event_id")) == held
     assert bots_done, _bot_state()
     per_event = Counter(
@@ -212,7 +212,7 @@ def test_the_meetings_window_sync_ends_once_after_its_connections_are_cut(
     assert bots == len(per_event)
     report(
         f"PostgreSQL connections cut ({cut} terminated)",
-        f"meetings window sync of 40 integrations ({len(held)} meetings, {bots} bots)",
+        f"meetings window sync of 20 integrations ({len(held)} meetings, {bots} bots)",
         lost=0,
         duplicates=sum(n - 1 for n in per_event.values()),
         recovery=f"all windows synced {took:.1f} s, every bot {bots_took:.1f} s after the cut",
@@ -230,12 +230,11 @@ def test_a_reconciliation_finishes_once_after_its_connections_are_cut(
     state.settle_all()
     for connection_ in state.connections.values():
         connection_.created_at -= timedelta(hours=1)  # old enough to be judged
-    monkeypatch.setattr(state, "latency", 1.0)  # one page of 250 a second
-    cluster()
+    monkeypatch.setattr(state, "latency", 0.5)  # a page of 250 each half second
+    worker = cluster()
     run = reconciliation.start(acting_user=None)
     listed = wait_until(lambda: _listed_pages(sandbox) >= 1, 60, 0.05)
 
-    cut_at = timezone.now()
     cut = terminate_database_connections()
     started = time.monotonic()
     finished = wait_until(
@@ -244,6 +243,8 @@ def test_a_reconciliation_finishes_once_after_its_connections_are_cut(
     took = time.monotonic() - started
 
     assert listed and cut >= 1
+    # The cut reached the run itself, which was run again on a new connection.
+    assert "run_reconciliation lost the database" in printed(worker)
     assert finished
     run.refresh_from_db()
     assert run.succeeded, run.error
@@ -256,7 +257,7 @@ def test_a_reconciliation_finishes_once_after_its_connections_are_cut(
         "reconciliation of 600 connections (20 orphans)",
         lost=len(orphans - set(found)),
         duplicates=sum(n - 1 for n in found.values()),
-        recovery=f"run finished {took:.1f} s after the cut (cut at {cut_at:%H:%M:%S})",
+        recovery=f"run finished {took:.1f} s after the cut",
     )
 
 
