@@ -238,7 +238,7 @@ REPORT_HEADER = (
 )
 
 
-def report(fault: str, running: str, lost: int, duplicates: int, recovery: str) -> None:
+def report(fault: str, running: str, lost: int, duplicates: int | str, recovery: str) -> None:
     """Print one row of docs/reliability.md's outage table, and append it to $OUTAGE_REPORT."""
     row = f"| {fault} | {running} | {lost} | {duplicates} | {recovery} |\n"
     print(row, end="")
@@ -250,3 +250,9 @@ def report(fault: str, running: str, lost: int, duplicates: int, recovery: str) 
         if target.stat().st_size == 0:
             out.write(REPORT_HEADER)
         out.write(row)
+
+
+def doubled_effects(calls: list[int]) -> str:
+    """The duplicates cell: repeated idempotent calls are not duplicates, but are shown."""
+    repeated = sum(n - 1 for n in calls)
+    return f"0 ({repeated} resync(s) sent again, idempotent)" if repeated else "0"

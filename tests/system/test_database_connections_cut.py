@@ -34,7 +34,7 @@ from calendars.models import (
     WebhookDelivery,
 )
 from tests.support.cluster import printed, start_cluster, stop_cluster
-from tests.support.outages import report, terminate_database_connections
+from tests.support.outages import doubled_effects, report, terminate_database_connections
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
 
@@ -106,7 +106,7 @@ def test_a_400_item_bulk_job_finishes_once_after_its_connections_are_cut(
         f"PostgreSQL connections cut ({cut} terminated)",
         "400-item bulk job (resync), 2 lanes, 1 cluster",
         lost=400 - result.done,
-        duplicates=_doubled_effects(resyncs),
+        duplicates=doubled_effects(resyncs),
         recovery=f"next item {_next_done(job, cut_at):.1f} s after the cut, all done {took:.1f} s",
     )
 
@@ -259,12 +259,6 @@ def test_a_reconciliation_finishes_once_after_its_connections_are_cut(
         duplicates=sum(n - 1 for n in found.values()),
         recovery=f"run finished {took:.1f} s after the cut",
     )
-
-
-def _doubled_effects(counts: list[int]) -> str:
-    """Repeated idempotent calls are not duplicates; say how many there were all the same."""
-    repeated = sum(n - 1 for n in counts)
-    return f"0 ({repeated} resync(s) sent again, idempotent)" if repeated else "0"
 
 
 def _next_done(job: BulkJob, cut_at) -> float:

@@ -26,7 +26,13 @@ from calendars import queue
 from calendars.actions import bulk
 from calendars.models import BulkJob, Heartbeat
 from tests.support.cluster import enqueue_onto, start_cluster, stop_cluster
-from tests.support.outages import Web, database_url_through, proxy_to_test_database, report
+from tests.support.outages import (
+    Web,
+    database_url_through,
+    doubled_effects,
+    proxy_to_test_database,
+    report,
+)
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
 
@@ -131,7 +137,7 @@ def test_an_unreachable_database_gets_503_pages_and_everything_resumes(
         f"PostgreSQL unreachable for {OUTAGE_SECONDS:g} s (proxy refusing)",
         f"{ITEMS}-item bulk job, 1 cluster (2 workers), gunicorn; {len(answers)} requests during",
         lost=ITEMS - result.done,
-        duplicates=sum(n - 1 for n in resyncs),
+        duplicates=doubled_effects(resyncs),
         recovery=(
             f"pages {web_back_after:.1f} s, cluster takes a new task {beat_after:.1f} s, "
             f"the job's next item done {(first_after - restored_at).total_seconds():.1f} s "

@@ -26,7 +26,7 @@ from calendars.actions.webhook_deliveries import LOST_AFTER, queue_processing
 from calendars.models import BulkJob, Integration, WebhookDelivery
 from tests.conftest import require_service
 from tests.support.cluster import start_cluster, stop_cluster
-from tests.support.outages import REDIS_SERVER, ThrowawayRedis, report
+from tests.support.outages import REDIS_SERVER, ThrowawayRedis, doubled_effects, report
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
 
@@ -132,7 +132,7 @@ def test_the_sweeps_find_the_work_a_restarted_redis_lost(
         f"{ITEMS}-item bulk job (2 lanes) and {len(deliveries)} webhook deliveries "
         f"({pending_at_restart} still pending at the restart)",
         lost=ITEMS - result.done + waiting.count(),
-        duplicates=sum(n - 1 for n in resyncs),
+        duplicates=doubled_effects(resyncs),
         recovery=(
             f"deliveries {webhooks_took:.1f} s, job {job_took:.1f} s after the restart "
             f"(job silent for Q_RETRY = 15 s first; sweeps queued when due)"
