@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Coalesce, Greatest, TruncDate
 from django.utils import timezone
@@ -488,6 +488,19 @@ class Integration(models.Model):
         return self.status != PortalStatus.DISCONNECTED
 
 
+def _add_to_count(counted: models.QuerySet, delta: int, **row: object) -> None:
+    """Add `delta` to the counter row `counted` selects, making the row when there is none."""
+    if counted.update(count=F("count") + delta):
+        return
+    try:
+        with transaction.atomic():  # a savepoint: a refused insert leaves the transaction usable
+            counted.model.objects.create(count=delta, **row)
+    except IntegrityError:
+        # Two writers found no row and both made one (two workers applying webhooks at once):
+        # the second insert waited for the first to commit; add to the row it made.
+        counted.update(count=F("count") + delta)
+
+
 class IntegrationCount(models.Model):
     """How many integrations are in each status, per provider and API version: the home page's
     bars, and /metrics.
@@ -529,11 +542,8 @@ class IntegrationCount(models.Model):
         # Rows are locked in one order whatever the move, so that two moves in opposite
         # directions (error to active, active to error) cannot deadlock.
         for status, delta in sorted(moves):
-            counted = cls.objects.filter(status=status, provider=provider, api_version=api_version)
-            if not counted.update(count=F("count") + delta):
-                cls.objects.create(
-                    status=status, provider=provider, api_version=api_version, count=delta
-                )
+            row = {"status": status, "provider": provider, "api_version": api_version}
+            _add_to_count(cls.objects.filter(**row), delta, **row)
 
     @classmethod
     def recount(cls) -> None:
@@ -635,8 +645,7 @@ class ProblemCount(models.Model):
     @classmethod
     def _add(cls, problem: str, scope: str, delta: int) -> None:
         counted = cls.objects.filter(problem=problem, scope=scope, of=0)
-        if not counted.update(count=F("count") + delta):
-            cls.objects.create(problem=problem, scope=scope, count=delta)
+        _add_to_count(counted, delta, problem=problem, scope=scope)
 
     @classmethod
     def _share(cls, problem: str, scope: str, deltas: Counter) -> int:

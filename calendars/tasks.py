@@ -4,6 +4,10 @@ Each loads what it needs, calls an action and returns a short result; the policy
 the actions. Workers run only the functions `calendars.queue.TASKS` names. django-q2 stores
 task arguments and failures verbatim (and shows them in its admin), so nothing here takes or
 returns a secret.
+
+A task that loses its database connection (a restart, a failover, a cut connection) is run
+again on a new one (`reconnecting`), except those that start new work (a reconciliation, a
+renewal job), which their schedule runs again instead: run twice, they would start it twice.
 """
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ from django.conf import settings
 from django.utils import timezone
 
 from calendars.actions import bulk, reconciliation, refresh, subscriptions, webhook_deliveries
+from calendars.lib.database import reconnecting
 from calendars.meetings import bots
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.queue import TaskNotAllowed
 
 
+@reconnecting
 def heartbeat() -> str:
     """Prove to /healthz that a cluster is taking tasks."""
     Heartbeat.objects.update_or_create(
@@ -29,6 +35,7 @@ def heartbeat() -> str:
     return settings.NODE_NAME
 
 
+@reconnecting
 def refresh_integration(integration_id: int) -> str:
     """Refresh one integration (idempotent: it only stores what the API says now)."""
     try:
@@ -38,27 +45,32 @@ def refresh_integration(integration_id: int) -> str:
     return f"integration {integration_id} is {integration.status}"
 
 
+@reconnecting
 def run_bulk_job(job_id: int) -> str:
     """Work through a bulk job's pending items (resumable: finished items are skipped)."""
     result = bulk.run(job_id)
     return result.summary
 
 
+@reconnecting
 def process_webhook(delivery_pk: int) -> str:
     """Apply a stored webhook delivery (idempotent: a processed delivery is left alone)."""
     return webhook_deliveries.process(delivery_pk)
 
 
+@reconnecting
 def retry_unknown_connection(remote_id: str) -> int:
     """Apply webhooks that arrived for a connection before its integration existed."""
     return webhook_deliveries.retry_unknown_connection(UUID(remote_id))
 
 
+@reconnecting
 def sweep_pending_webhooks() -> int:
     """Queue again the deliveries whose task was lost (a broker outage, a killed worker)."""
     return webhook_deliveries.sweep_pending()
 
 
+@reconnecting
 def sweep_bulk_jobs() -> int:
     """Queue again the bulk jobs whose tasks were lost (a killed cluster, Redis)."""
     return len(bulk.sweep())
@@ -72,22 +84,26 @@ def renew_expiring_subscriptions() -> str:
     return f"bulk job {job.pk} renews {job.items.count()} subscription(s)"
 
 
+@reconnecting
 def refresh_all_integrations() -> dict[str, int]:
     """Refresh every live integration, each API version in use from its own listing."""
     return asdict(refresh.refresh_every_version())
 
 
+@reconnecting
 def queue_meeting_syncs() -> int:
     """Queue this minute's share of the active integrations' meeting window syncs."""
     return meetings.queue_due_syncs()
 
 
+@reconnecting
 def sync_meeting_windows(integration_ids: list[int]) -> dict[str, int]:
     """List each integration's meetings window into the mirror (idempotent: it stores what
     the API says now)."""
     return meetings.sync_windows(integration_ids)
 
 
+@reconnecting
 def apply_bot_policy(meeting_ids: list[int]) -> str:
     """Schedule the bot policy's bots on meetings that still want one (once per event)."""
     outcomes = bots.apply_policy(meeting_ids)
@@ -100,6 +116,7 @@ def refused(reason: str) -> None:
     raise TaskNotAllowed(f"refused, nothing ran: {reason}")
 
 
+@reconnecting
 def check_v1_health() -> str:
     """Resync every v1 calendar once and apply the answer to every v1 integration it names."""
     applied = refresh.check_v1_health()
@@ -108,6 +125,7 @@ def check_v1_health() -> str:
     return f"{applied.errors} in error, {applied.recovered} recovered"
 
 
+@reconnecting
 def run_reconciliation(run_id: int) -> str:
     """Run a reconciliation a person asked for (a finished run is left as it is)."""
     return _reconciled(reconciliation.run_reconciliation(run_id))

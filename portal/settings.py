@@ -72,6 +72,8 @@ if DEBUG:
 
 MIDDLEWARE = [
     "calendars.lib.request_ids.RequestIdMiddleware",
+    # The database unreachable: a plain 503 page (calendars/web/outage.py).
+    "calendars.web.outage.DatabaseOutageMiddleware",
     "calendars.web.unreadable_body.UnreadableBodyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -129,6 +131,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A server that does not answer (a failover, a network partition) fails a request after
+    # this long instead of holding the web or worker process for the kernel's TCP timeout.
+    DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int(
+        "DATABASE_CONNECT_TIMEOUT", default=5
+    )
+# A task that loses its database connection is run again on a new one for this long, at most
+# half of Q_TIMEOUT (calendars/lib/database.py); past it, the task fails and the sweeps or its
+# schedule take the work up.
+DATABASE_RETRY_SECONDS = env.float("DATABASE_RETRY_SECONDS", default=60.0)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -439,6 +450,8 @@ if not 0 < BULK_TASK_SECONDS < Q_CLUSTER["timeout"] < Q_CLUSTER["retry"]:
         f"BULK_TASK_SECONDS ({BULK_TASK_SECONDS}) < Q_TIMEOUT ({Q_CLUSTER['timeout']}) "
         f"< Q_RETRY ({Q_CLUSTER['retry']}) does not hold"
     )
+if DATABASE_RETRY_SECONDS < 0:
+    _problems.append(f"DATABASE_RETRY_SECONDS is {DATABASE_RETRY_SECONDS}, not 0 or more")
 if BULK_LANES < 1:
     _problems.append(f"BULK_LANES is {BULK_LANES}, not 1 or more")
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -17,3 +17,5 @@ urlpatterns = [
 
 # A refusal in the admin is an admin page that names the person's role and links back.
 handler403 = "calendars.admin.denied.permission_denied"
+# The database unreachable: a plain 503 page; anything else: Django's 500 page.
+handler500 = "calendars.web.outage.server_error"

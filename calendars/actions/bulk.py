@@ -17,7 +17,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -46,6 +46,11 @@ ALIVE_EVERY_SECONDS = 5.0
 MAX_ITEM_ATTEMPTS = 3
 # Begins the reason of a pending item that waits for Meeting BaaS to answer again.
 HELD = "Waiting for Meeting BaaS to answer: "
+# The claim this worker process holds (item id, claimed_until), if any: one task runs at a time
+# in a worker. When the task loses the database and is run again (calendars.lib.database), the
+# lane gives its claim back first, so the item is taken up at once rather than once the claim
+# has lapsed; a claim is given back only by the process that made it.
+_in_hand: tuple[int, datetime] | None = None
 
 PERFORM: dict[str, Callable[..., object]] = {
     Kind.RESYNC: integrations.resync_integration,
@@ -215,6 +220,7 @@ def run(job_id: int) -> Progress:
     within its time. A lane that dies loses only the item in hand: its claim lapses and
     another lane does it again (every kind of item is idempotent).
     """
+    _give_back_claim()
     job = BulkJob.objects.get(pk=job_id)
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     acting_user = get_user_model().objects.filter(pk=job.created_by_id).first()
@@ -287,8 +293,22 @@ def resume_held() -> list[int]:
     return held
 
 
+def _give_back_claim() -> None:
+    """Give back the claim this process held when its task lost the database (not counted as
+    an attempt: the task did not die)."""
+    global _in_hand
+    if _in_hand is None:
+        return
+    item_pk, claimed_until = _in_hand
+    BulkJobItem.objects.filter(pk=item_pk, state=State.PENDING, claimed_until=claimed_until).update(
+        claimed_until=None, attempts=F("attempts") - 1
+    )
+    _in_hand = None
+
+
 def _claim(job: BulkJob) -> BulkJobItem | None:
     """Take the next pending item no live lane holds (skip_locked: lanes never queue on a row)."""
+    global _in_hand
     now = timezone.now()
     with transaction.atomic():
         item = (
@@ -299,12 +319,15 @@ def _claim(job: BulkJob) -> BulkJobItem | None:
             .first()
         )
         if item is not None:
+            # django-q2 kills any task older than its timeout: by then the lane is gone.
+            claimed_until = now + timedelta(seconds=settings.Q_CLUSTER["timeout"])
             BulkJobItem.objects.filter(pk=item.pk).update(
                 attempts=F("attempts") + 1,
-                # django-q2 kills any task older than its timeout: by then the lane is gone.
-                claimed_until=now + timedelta(seconds=settings.Q_CLUSTER["timeout"]),
+                claimed_until=claimed_until,
                 worked_by=fit(BulkJobItem, "worked_by", settings.NODE_NAME),
             )
+    if item is not None:
+        _in_hand = (item.pk, claimed_until)
     return item
 
 
@@ -378,6 +401,7 @@ def _finish(
     status_after: str = "",
     recreated_as: Integration | None = None,
 ) -> None:
+    global _in_hand
     BulkJobItem.objects.filter(pk=item.pk).update(
         state=state,
         reason=fit(BulkJobItem, "reason", reason),
@@ -386,6 +410,7 @@ def _finish(
         finished_at=timezone.now(),
         claimed_until=None,
     )
+    _in_hand = None
 
 
 def sweep() -> list[int]:

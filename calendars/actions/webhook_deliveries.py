@@ -12,12 +12,13 @@ from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 from django_q.conf import Conf
 
 from calendars import queue
 from calendars.actions.refresh import disconnect_locked
+from calendars.lib.database import DATABASE_ERRORS
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.status import v2_portal_status
 from calendars.meetingbaas.types import ApiVersion
@@ -70,9 +71,13 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
     try:
         with transaction.atomic():  # a savepoint: a handler that fails leaves nothing behind
             return handler(integration, delivery), ""
-    except (OperationalError, InterfaceError):
-        raise  # the database itself failed: left pending, the sweeper tries again later
+    except DATABASE_ERRORS:
+        raise  # the database itself failed: left pending, run again (calendars.lib.database)
     except Exception as exc:
+        if not connection.is_usable():
+            # Whatever it says, an error with the connection gone is the database's: the
+            # delivery must not end failed for it.
+            raise OperationalError("the database connection was lost") from exc
         # Anything else would fail the same way every time the sweeper re-queued it.
         logger.exception("webhook %s could not be applied", delivery.pk)
         return Outcome.FAILED, f"Could not be applied: {type(exc).__name__}: {exc}"

@@ -32,6 +32,12 @@ Action = BotAttempt.Action
 ALREADY_SCHEDULED = "BOT_ALREADY_SCHEDULED"
 # Begins the message of a failure that trying again later could cure.
 TRANSIENT_MARK = "Not done for now: "
+# The policy's claim on a meeting this worker process holds while asking for its bot (one task
+# at a time runs in a worker). A task that loses the database between the claim and the
+# answer is run again (calendars.lib.database), and gives the claim back first: kept, it would
+# leave the meeting without a bot for good. Asked again, a bot that was scheduled after all
+# is answered "already scheduled", which counts as done: never a second bot.
+_in_hand: tuple[int, datetime] | None = None
 
 
 @dataclass(frozen=True)
@@ -90,18 +96,34 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
     """
+    global _in_hand
+    _give_back_claim()
     outcomes = []
     for meeting in _meetings(meeting_ids):
+        claimed_at = timezone.now()
         claimed = wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(
-            auto_bot_at=timezone.now()
+            auto_bot_at=claimed_at
         )
         if not claimed:
             continue  # asked already, or no longer wants a bot
+        _in_hand = (meeting.pk, claimed_at)
         outcome = _schedule_one(meeting, Action.POLICY, None, every_occurrence=False)
+        _in_hand = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
             Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
     return outcomes
+
+
+def _give_back_claim() -> None:
+    global _in_hand
+    if _in_hand is None:
+        return
+    meeting_pk, claimed_at = _in_hand
+    Meeting.objects.filter(
+        pk=meeting_pk, auto_bot_at=claimed_at, has_bot=False, bot_failure=""
+    ).update(auto_bot_at=None)
+    _in_hand = None
 
 
 def _meetings(meeting_ids: Iterable[int]) -> list[Meeting]:

@@ -33,20 +33,33 @@ PUBLIC_FIELDS = frozenset(
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    checks = {
-        "database": _database(),
-        "broker": _broker(),
-        "cluster": _cluster(),
-        "queue": _queue(),
-        "refresh": _refresh(),
-    }
+    database = _database()
+    if database["ok"]:
+        checks = {
+            "database": database,
+            "broker": _broker(),
+            "cluster": _cluster(),
+            "queue": _queue(),
+            "refresh": _refresh(),
+        }
+    else:
+        # The other checks read the database: each would wait for it in turn, and say less.
+        unknown = {"ok": False, "error": "database unavailable"}
+        checks = {"database": database} | dict.fromkeys(
+            ("broker", "cluster", "queue", "refresh"), unknown
+        )
+        if not Conf.ORM:
+            checks["broker"] = _broker()
     healthy = all(check["ok"] for check in checks.values())
     if not _shows_details(request):
         checks = {
             name: {k: v for k, v in check.items() if k in PUBLIC_FIELDS}
             for name, check in checks.items()
         }
-    return JsonResponse({"ok": healthy, "checks": checks}, status=200 if healthy else 503)
+    answer = {"ok": healthy, "checks": checks}
+    if not database["ok"]:
+        answer["message"] = "the database is unavailable; try again in a minute"
+    return JsonResponse(answer, status=200 if healthy else 503)
 
 
 def _shows_details(request: HttpRequest) -> bool:
