@@ -107,11 +107,13 @@ def _queue() -> dict:
         waiting = get_broker().queue_size()
         oldest = None
         if Conf.ORM:
-            # The ORM broker stamps a task's lock with (enqueue time - retry) until taken.
-            first = OrmQ.objects.filter(key=Conf.CLUSTER_NAME).order_by("lock").first()
+            # The ORM broker stamps a waiting task's lock with the time it was queued, and a
+            # taken one's with when it may be delivered again (in the future).
+            now = timezone.now()
+            waiting_tasks = OrmQ.objects.filter(key=Conf.CLUSTER_NAME, lock__lte=now)
+            first = waiting_tasks.order_by("lock").first()
             if first is not None:
-                enqueued = first.lock + timedelta(seconds=Conf.RETRY)
-                oldest = max(0, round((timezone.now() - enqueued).total_seconds()))
+                oldest = max(0, round((now - first.lock).total_seconds()))
     except Exception as exc:
         return {"ok": False, "error": type(exc).__name__}
     stalled = oldest is not None and oldest > Conf.RETRY

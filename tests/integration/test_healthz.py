@@ -40,13 +40,17 @@ def test_no_cluster_seen_is_unhealthy(client, db, settings):
 
 def test_a_stalled_queue_is_unhealthy(client, db):
     tasks.heartbeat()
-    long_ago = timezone.now() - timedelta(seconds=3 * Conf.RETRY)
-    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="x", lock=long_ago)
+    # The ORM broker stamps a waiting task's lock with the time it was queued.
+    queued_at = timezone.now() - timedelta(seconds=Conf.RETRY + 60)
+    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="x", lock=queued_at)
+    # A task a worker has taken carries its lock in the future: not waiting.
+    OrmQ.objects.create(key=Conf.CLUSTER_NAME, payload="y", lock=timezone.now() + timedelta(60))
 
     response = client.get("/healthz")
 
     assert response.status_code == 503
-    assert response.json()["checks"]["queue"]["oldest_queued_seconds"] >= 2 * Conf.RETRY
+    oldest = response.json()["checks"]["queue"]["oldest_queued_seconds"]
+    assert Conf.RETRY + 60 <= oldest < Conf.RETRY + 120
 
 
 def test_a_refresh_that_stopped_succeeding_is_unhealthy(client, db, settings):
