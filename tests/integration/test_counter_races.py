@@ -15,14 +15,14 @@ pytestmark = [pytest.mark.postgresql, pytest.mark.django_db(transaction=True)]
 def test_two_moves_into_a_status_nobody_counted_yet_both_count():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite has one writer at a time: the race is PostgreSQL's")
-    IntegrationCount.objects.filter(status="error", provider="google").delete()
+    IntegrationCount.objects.filter(status="error", provider="google", api_version="v2").delete()
     first_made_its_row = threading.Event()
     errors = []
 
     def first() -> None:
         try:
             with transaction.atomic():
-                IntegrationCount.shift("google", to_status="error")
+                IntegrationCount.shift("google", "v2", to_status="error")
                 first_made_its_row.set()
                 # The second writer finds no committed row, and its insert waits for this one.
                 threading.Event().wait(0.5)
@@ -36,7 +36,7 @@ def test_two_moves_into_a_status_nobody_counted_yet_both_count():
         try:
             first_made_its_row.wait(5)
             with transaction.atomic():
-                IntegrationCount.shift("google", to_status="error")
+                IntegrationCount.shift("google", "v2", to_status="error")
         except Exception as exc:
             errors.append(exc)
         finally:
@@ -49,4 +49,6 @@ def test_two_moves_into_a_status_nobody_counted_yet_both_count():
         thread.join(10)
 
     assert errors == []
-    assert IntegrationCount.objects.get(status="error", provider="google").count == 2
+    assert (
+        IntegrationCount.objects.get(status="error", provider="google", api_version="v2").count == 2
+    )
