@@ -76,9 +76,25 @@ def drifted(n: int, sizes: dict[str, int]) -> bool:
 def serve_sandbox(sizes: dict[str, int], latency: float, url_out: multiprocessing.Queue) -> None:
     """The sandbox process: seed the connections, then serve until killed."""
     from sandbox import SandboxServer
-    from sandbox.state import SandboxConnection, SandboxState
+    from sandbox.state import SandboxState
 
     state = SandboxState(api_key="bench-key", sync_delay=0)
+    seed_sandbox(state, sizes)
+    state.latency = latency
+    # Nothing is created or deleted during a benchmark: the sorted listing (which the sandbox
+    # makes again for every page, a million connections sorted 4,000 times) is made once.
+    state.listing = functools.cache(state.listing)
+    server = SandboxServer(state=state).start()
+    url_out.put(server.url)
+    while True:
+        time.sleep(3600)
+
+
+def seed_sandbox(state: object, sizes: dict[str, int]) -> None:
+    """The remote connections, a day old, straight into the sandbox's state (the tests'
+    resumed runs use the same data set)."""
+    from sandbox.state import SandboxConnection
+
     created = datetime.now(UTC) - timedelta(days=1)
     for n in range(sizes["connections"]):
         state.connections[remote_id(n)] = SandboxConnection(
@@ -96,14 +112,6 @@ def serve_sandbox(sizes: dict[str, int], latency: float, url_out: multiprocessin
             status="error" if drifted(n, sizes) else "active",
             status_message="Calendar API quota exceeded" if drifted(n, sizes) else None,
         )
-    state.latency = latency
-    # Nothing is created or deleted during a benchmark: the sorted listing (which the sandbox
-    # makes again for every page, a million connections sorted 4,000 times) is made once.
-    state.listing = functools.cache(state.listing)
-    server = SandboxServer(state=state).start()
-    url_out.put(server.url)
-    while True:
-        time.sleep(3600)
 
 
 def seed_portal(sizes: dict[str, int]) -> None:

@@ -116,10 +116,13 @@ def run_reconciliation(run_id: int, *, to_the_end: bool = False) -> Reconciliati
     run.stored = (run.step, run.position)  # where the row says it stands
     try:
         while run.step < len(STEPS):
-            if deadline is not None and time.monotonic() > deadline:
-                enqueue(run_id)  # the successor
-                return run
             _go_on(run, deadline)
+            # Out of time once a page is stored (every task moves the run on, however short).
+            stored = run.stored == (run.step, run.position)
+            out_of_time = deadline is not None and time.monotonic() > deadline
+            if stored and out_of_time and run.step < len(STEPS):
+                enqueue(run_id)  # the successor
+                return Reconciliation.objects.get(pk=run_id)
         _finish(run)
     except _Overtaken:
         logger.info("reconciliation %s: another task has it", run_id)
