@@ -72,6 +72,16 @@ LIST, GHOSTS = "list", "ghosts"
 STEPS = [(version, stage) for version in ApiVersion for stage in (LIST, GHOSTS)]
 
 
+def doing(run: Reconciliation) -> str:
+    """What an unfinished run is at, for its page: "listing the API v2 connections"."""
+    if run.step >= len(STEPS):
+        return "finishing"
+    version, stage = STEPS[run.step]
+    if stage == LIST:
+        return f"listing the API {version} connections"
+    return f"confirming the API {version} integrations no page listed (ghosts)"
+
+
 def start(*, acting_user: AbstractBaseUser | None) -> Reconciliation:
     """Record a run (asked for by a person, or by the daily schedule: None) and queue it."""
     with transaction.atomic():

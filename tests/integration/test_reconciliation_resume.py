@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.db import transaction
 from django.db.models import Count
+from django.urls import reverse
 from django.utils import timezone
 
 from bench.reconciliation import as_built, plan, seed_portal, seed_sandbox
@@ -164,3 +165,21 @@ def test_the_sweep_queues_again_a_run_whose_task_was_lost(world, queued, setting
     settings.BULK_TASK_SECONDS = 60
     run = drain(queued, silent)
     assert run.succeeded and (run.orphans, run.ghosts, run.drift) == (5, 5, 10)
+
+
+def test_a_running_runs_page_shows_how_far_it_has_gone(world, queued, settings, role_client):
+    settings.BULK_TASK_SECONDS = 0
+    run = reconciliation.start(acting_user=None)
+    for _ in range(3):  # v1's page, then v2's first two
+        reconciliation.run_reconciliation(run.pk)
+
+    auditor = role_client("Auditor")
+    page = auditor.get(reverse("admin:calendars_reconciliation_change", args=[run.pk]))
+    listing = auditor.get(reverse("admin:calendars_reconciliation_changelist"))
+
+    text = page.content.decode()
+    assert "Running: listing the API v2 connections, in its task 3" in text
+    assert '<td id="count-listed">510</td>' in text
+    # v2's first page holds the drift: counted so far, though the run has not finished.
+    assert '<td id="count-drift">10</td>' in text
+    assert "Running: 510 listed so far" in listing.content.decode()
