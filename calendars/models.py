@@ -1330,9 +1330,11 @@ class Reconciliation(models.Model):
     # Where the run goes on (calendars/actions/reconciliation.py): a task works for
     # BULK_TASK_SECONDS, then queues its successor. `step` names the version and the stage
     # (its listing, then its ghosts); `position` is where in it: the listing's cursor, or the
-    # last integration checked for ghosts. Each page's findings commit with the move.
+    # last integration checked for ghosts. Each part's findings commit with the move.
     step = models.PositiveSmallIntegerField(default=0)
     position = models.TextField(blank=True)
+    # How many connections of the page at `position` are done (a page commits in parts).
+    in_page = models.PositiveIntegerField(default=0)
     # A task's last sign of life: a run silent for Q_RETRY lost its task and is queued again.
     active_at = models.DateTimeField(null=True, blank=True)
     tasks = models.PositiveIntegerField("tasks that worked on it", default=0)

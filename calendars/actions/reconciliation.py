@@ -1,7 +1,12 @@
 """Reconciliation: every connection Meeting BaaS holds, compared with the portal's integrations.
 
-A run lists both API versions page by page and keeps only the ids it has seen and what its
-findings need, so its memory is one page plus the ids, however many connections there are:
+A run lists both API versions page by page, in tasks of BULK_TASK_SECONDS that each queue
+their successor, and commits its work in parts of PART connections: each part's findings, its
+corrections, the ids it listed (ReconciliationListed, for the ghosts) and the run's move past it
+(the listing's cursor, or v1's offset, and how far into the page) in one transaction. A task
+killed anywhere loses only the part in hand, which the next task does again, so every finding is
+recorded once and every correction made once; a lost task's run is queued again by `sweep`.
+Its memory is one page, however many connections there are. What it finds:
 - orphans (connections no live integration holds) wait for an admin to adopt or delete them;
 - ghosts (live integrations Meeting BaaS no longer lists) are confirmed with a GET and marked
   disconnected as a refresh does on a 404;
@@ -54,8 +59,9 @@ Outcome = ReconciliationFinding.Outcome
 # committing its row: the API call is bounded by MEETINGBAAS_TIMEOUT and its retries, a task by
 # Q_TIMEOUT (2 minutes by default).
 CREATE_WINDOW = timedelta(minutes=10)
-# Integrations checked for ghosts per transaction (the listing's page size).
-PAGE = 250
+# Connections compared (or integrations checked for ghosts) per transaction: each may cost a
+# GET, so a part takes seconds, and a task stops within seconds of its BULK_TASK_SECONDS.
+PART = 50
 
 
 class FindingRefused(Exception):
@@ -108,27 +114,27 @@ def reconcile_now() -> Reconciliation:
 
 def run_reconciliation(run_id: int, *, to_the_end: bool = False) -> Reconciliation:
     """Go on with the run where it stands: list every connection on Meeting BaaS, both
-    versions, and settle what differs, page by page, for BULK_TASK_SECONDS (or `to_the_end`);
+    versions, and settle what differs, part by part, for BULK_TASK_SECONDS (or `to_the_end`);
     then queue the successor that goes on from there.
 
-    Each page's findings, corrections and the run's move past it commit together, so a task
-    killed anywhere loses only the page in hand, which its successor (or the sweep) does again.
+    Each part's findings, corrections and the run's move past it commit together, so a task
+    killed anywhere loses only the part in hand, which its successor (or the sweep) does again.
     """
     run = Reconciliation.objects.get(pk=run_id)
     if run.finished_at is not None:
         return run
     deadline = None if to_the_end else time.monotonic() + settings.BULK_TASK_SECONDS
-    # Both stored with the first page (every later task judges creation times against the
+    # Both stored with the first part (every later task judges creation times against the
     # same moment): a write now would queue behind creates holding SQLite's write lock, and
     # the run compares only what is committed anyway.
     run.started_at = run.started_at or timezone.now()
     run.tasks += 1
-    run.stored = (run.step, run.position)  # where the row says it stands
+    run.stored = (run.step, run.position, run.in_page)  # where the row says it stands
     try:
         while run.step < len(STEPS):
             _go_on(run, deadline)
-            # Out of time once a page is stored (every task moves the run on, however short).
-            stored = run.stored == (run.step, run.position)
+            # Out of time once a part is stored (every task moves the run on, however short).
+            stored = run.stored == (run.step, run.position, run.in_page)
             out_of_time = deadline is not None and time.monotonic() > deadline
             if stored and out_of_time and run.step < len(STEPS):
                 enqueue(run_id)  # the successor
@@ -140,7 +146,7 @@ def run_reconciliation(run_id: int, *, to_the_end: bool = False) -> Reconciliati
 
 
 def _go_on(run: Reconciliation, deadline: float | None) -> None:
-    """Do the run's current step until it ends or the time is up, committing page by page."""
+    """Do the run's current step until it ends or the time is up, committing part by part."""
     version, stage = STEPS[run.step]
     client = meetingbaas.client(version)
     if stage == GHOSTS:
@@ -149,59 +155,72 @@ def _go_on(run: Reconciliation, deadline: float | None) -> None:
     not_before = run.started_at - CREATE_WINDOW
     try:
         for page, after in client.connection_pages(run.position):
-            _compare_page(run, client, page, not_before, after)
-            if deadline is not None and time.monotonic() > deadline:
-                return
+            while True:
+                part = page[run.in_page : run.in_page + PART]
+                end = run.in_page + len(part)
+                if end < len(page):
+                    to = (run.step, run.position, end)
+                else:
+                    to = (run.step if after else run.step + 1, after, 0)
+                _compare_part(run, client, part, not_before, to)
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                if end >= len(page):
+                    break
     except errors.MeetingBaasError as exc:
         # Without a whole listing no connection can be called missing: no ghosts for it.
         logger.warning("reconciliation %s: listing %s failed: %s", run.pk, version, exc)
         with transaction.atomic():
             failed = _locked(run)
             problems = "\n".join(filter(None, [failed.error, f"API {version}: {exc}"]))
-            _move(run, step=run.step + 2, position="", error=fit(Reconciliation, "error", problems))
+            _move(run, (run.step + 2, "", 0), error=fit(Reconciliation, "error", problems))
 
 
 def _locked(run: Reconciliation) -> Reconciliation:
     """The run's row, locked for this transaction; _Overtaken if another task moved it on."""
     locked = Reconciliation.objects.select_for_update().get(pk=run.pk)
-    if (locked.step, locked.position, locked.finished_at) != (*run.stored, None):
+    where = (locked.step, locked.position, locked.in_page)
+    if where != run.stored or locked.finished_at is not None:
         raise _Overtaken
     return locked
 
 
-def _move(run: Reconciliation, *, step: int, position: str, **changes: object) -> None:
-    """Move the run (locked) on to `step` and `position`, with `changes` (F() counts too)."""
+def _move(run: Reconciliation, to: tuple[int, str, int], **changes: object) -> None:
+    """Move the run (locked) on `to` a step, a position and how far into its page, with
+    `changes` (F() counts too)."""
+    step, position, in_page = to
     Reconciliation.objects.filter(pk=run.pk).update(
         step=step,
         position=position,
+        in_page=in_page,
         active_at=timezone.now(),
         started_at=run.started_at,
         tasks=run.tasks,
         **changes,
     )
-    run.step, run.position = step, position
-    run.stored = (step, position)
+    _advance(run, to)
+    run.stored = to
     for name, value in changes.items():
         if not hasattr(value, "resolve_expression"):
             setattr(run, name, value)
 
 
-def _skip(run: Reconciliation) -> None:
-    """Move the run on to its next step with nothing to store (an empty listing, no ghosts to
-    look for): kept in memory until the next write, which stores where the run stands, so an
-    idle step never waits for SQLite's write lock."""
-    run.step, run.position = run.step + 1, ""
+def _advance(run: Reconciliation, to: tuple[int, str, int]) -> None:
+    """Move the run on without storing it: for a move with nothing to record (an empty
+    listing, no ghosts left to look for), stored by the next write that stores where the run
+    stands, so an idle step never waits for SQLite's write lock."""
+    run.step, run.position, run.in_page = to
 
 
-def _compare_page(
+def _compare_part(
     run: Reconciliation,
     client: meetingbaas.Client,
     page: list[RemoteConnection],
     not_before: datetime,
-    after: str,
+    to: tuple[int, str, int],
 ) -> None:
-    """Record the page's orphans and settle its drift, and move the run past the page, in one
-    transaction (the GETs it needs are made before it)."""
+    """Record a part of a page's orphans and settle its drift, and move the run past it `to`
+    where the next part starts, in one transaction (the GETs it needs are made before it)."""
     held = {
         row["remote_id"]: row
         for row in Integration.objects.filter(remote_id__in=[r.remote_id for r in page]).values(
@@ -212,8 +231,8 @@ def _compare_page(
             "raw_calendar__provider_id",
         )
     }
-    if not page and not after:
-        _skip(run)
+    if not page:
+        _advance(run, to)
         return
     details = _details(run, client, page, held)
     with transaction.atomic():
@@ -238,13 +257,7 @@ def _compare_page(
             [ReconciliationListed(run=run, remote_id=remote.remote_id) for remote in page],
             ignore_conflicts=True,
         )
-        _move(
-            run,
-            step=run.step if after else run.step + 1,
-            position=after,
-            listed=F("listed") + len(page),
-            too_recent=F("too_recent") + too_recent,
-        )
+        _move(run, to, listed=F("listed") + len(page), too_recent=F("too_recent") + too_recent)
 
 
 def _details(
@@ -441,10 +454,10 @@ def _find_ghosts(run: Reconciliation, client: meetingbaas.Client) -> None:
         )
         .exclude(Exists(named))
         .order_by("pk")
-        .values_list("pk", "remote_id")[:PAGE]
+        .values_list("pk", "remote_id")[:PART]
     )
     if not missing:
-        _skip(run)
+        _advance(run, (run.step + 1, "", 0))
         return
     answers: list[tuple[int, UUID, RemoteConnection | errors.NotFound]] = []
     for pk, remote_id in missing:
@@ -464,7 +477,7 @@ def _find_ghosts(run: Reconciliation, client: meetingbaas.Client) -> None:
                 # Listed by no page, yet there: whatever it says now is the truth.
                 apply_remote(pk, answer, cause=Cause.REFRESH)
         _record(ghosts)
-        _move(run, step=run.step, position=str(missing[-1][0]))
+        _move(run, (run.step, str(missing[-1][0]), 0))
 
 
 def _mark_ghost(

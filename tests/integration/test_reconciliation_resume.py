@@ -3,7 +3,8 @@ delivered again, finds exactly what one uninterrupted run finds, each finding an
 correction once.
 
 The data set is the benchmark's (bench/reconciliation.py), at 1,000 connections: 10 on v1, and
-5 orphans, 5 ghosts and 10 drifted statuses among them, one page on v1 and four on v2.
+5 orphans, 5 ghosts and 10 drifted statuses among them, one page on v1 and four on v2, each
+committed in parts of 50 connections.
 """
 
 from __future__ import annotations
@@ -82,17 +83,17 @@ def corrected_once() -> bool:
     return changes.count() == SIZES["ghosts"] + SIZES["drift"] and not changes.filter(n__gt=1)
 
 
-def test_a_run_in_tasks_of_one_page_each_finds_what_one_run_finds(world, queued, settings):
+def test_a_run_in_tasks_of_one_part_each_finds_what_one_run_finds(world, queued, settings):
     expected = uninterrupted()
-    settings.BULK_TASK_SECONDS = 0  # each task commits one page, then queues its successor
+    settings.BULK_TASK_SECONDS = 0  # each task commits one part, then queues its successor
     run = reconciliation.start(acting_user=None)
     queued.append(run.pk)
 
     run = drain(queued, run)
 
     assert run.succeeded, run.error
-    # v1's page, v2's four pages and the ghosts' batch, each in a task of its own.
-    assert run.tasks >= 6
+    # v1's page, v2's 20 parts and the ghosts' batch, each in a task of its own.
+    assert run.tasks >= 22
     assert findings_of(run) == expected
     assert all(as_built(run, SIZES).values()), as_built(run, SIZES)
     assert (run.listed, run.orphans, run.ghosts, run.drift) == (1000, 5, 5, 10)
@@ -100,7 +101,7 @@ def test_a_run_in_tasks_of_one_page_each_finds_what_one_run_finds(world, queued,
     assert not ReconciliationListed.objects.exists()  # dropped once the ghosts are known
 
 
-@pytest.mark.parametrize("killed_in", [2, 5])  # a v2 page with drift; the ghosts' batch
+@pytest.mark.parametrize("killed_in", [2, 22])  # v2's part with the drift; the ghosts' batch
 def test_a_task_killed_mid_page_is_done_again_without_duplicates(
     world, queued, settings, monkeypatch, killed_in
 ):
@@ -110,7 +111,7 @@ def test_a_task_killed_mid_page_is_done_again_without_duplicates(
     calls = 0
 
     def dies_in_one_commit(findings):
-        # The page's corrections are made; the worker dies before its transaction commits.
+        # The part's corrections are made; the worker dies before its transaction commits.
         nonlocal calls
         calls += 1
         if calls == killed_in:
@@ -124,7 +125,9 @@ def test_a_task_killed_mid_page_is_done_again_without_duplicates(
         drain(queued, run)
     run.refresh_from_db()
     assert run.finished_at is None
-    # The killed task is delivered again (the broker, or the sweep): it goes on from the page
+    # Died in v2's listing, after v1's page; or in v2's ghosts, after the whole listing.
+    assert (run.listed, run.step == 3) == ((10, False) if killed_in == 2 else (1000, True))
+    # The killed task is delivered again (the broker, or the sweep): it goes on from the part
     # it died in.
     queued.append(run.pk)
 
@@ -141,14 +144,14 @@ def test_a_task_another_task_overtook_stops_without_writing(world, queued, setti
     reconciliation.run_reconciliation(run.pk)  # v1's page
     # A second delivery of the same task, and the successor: the first to commit wins.
     stale = Reconciliation.objects.get(pk=run.pk)
-    stale.stored = (stale.step, stale.position)
+    stale.stored = (stale.step, stale.position, stale.in_page)
     reconciliation.run_reconciliation(run.pk)
     moved = Reconciliation.objects.get(pk=run.pk)
 
     with pytest.raises(reconciliation._Overtaken), transaction.atomic():
         reconciliation._locked(stale)
 
-    assert (moved.step, moved.position) != (stale.step, stale.position)
+    assert (moved.step, moved.position, moved.in_page) != stale.stored
 
 
 def test_the_sweep_queues_again_a_run_whose_task_was_lost(world, queued, settings):
@@ -170,7 +173,7 @@ def test_the_sweep_queues_again_a_run_whose_task_was_lost(world, queued, setting
 def test_a_running_runs_page_shows_how_far_it_has_gone(world, queued, settings, role_client):
     settings.BULK_TASK_SECONDS = 0
     run = reconciliation.start(acting_user=None)
-    for _ in range(3):  # v1's page, then v2's first two
+    for _ in range(3):  # v1's page, then v2's first two parts
         reconciliation.run_reconciliation(run.pk)
 
     auditor = role_client("Auditor")
@@ -179,7 +182,7 @@ def test_a_running_runs_page_shows_how_far_it_has_gone(world, queued, settings, 
 
     text = page.content.decode()
     assert "Running: listing the API v2 connections, in its task 3" in text
-    assert '<td id="count-listed">510</td>' in text
-    # v2's first page holds the drift: counted so far, though the run has not finished.
+    assert '<td id="count-listed">110</td>' in text
+    # v2's first part holds the drift: counted so far, though the run has not finished.
     assert '<td id="count-drift">10</td>' in text
-    assert "Running: 510 listed so far" in listing.content.decode()
+    assert "Running: 110 listed so far" in listing.content.decode()
