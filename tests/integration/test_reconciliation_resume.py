@@ -24,6 +24,7 @@ from calendars.models import (
     ReconciliationListed,
     StatusChange,
 )
+from sandbox.accounts import account_for
 
 pytestmark = pytest.mark.clock
 
@@ -186,3 +187,24 @@ def test_a_running_runs_page_shows_how_far_it_has_gone(world, queued, settings, 
     # v2's first part holds the drift: counted so far, though the run has not finished.
     assert '<td id="count-drift">10</td>' in text
     assert "Running: 110 listed so far" in listing.content.decode()
+
+
+def test_a_connection_made_while_a_run_is_between_tasks_is_not_judged(
+    world, queued, settings, credential
+):
+    settings.BULK_TASK_SECONDS = 0
+    run = reconciliation.start(acting_user=None)
+    reconciliation.run_reconciliation(run.pk)  # v1's page: the run's start is stored
+    world.state.create(
+        "v2",
+        account_for("google", "secret", "1//refresh:alice@example.com"),
+        "alice.team@group.calendar.google.com",
+    )  # made now, during the run, by another tool or a create in flight
+    queued.append(run.pk)
+
+    run = drain(queued, run)
+
+    assert (run.listed, run.too_recent, run.orphans) == (1001, 1, 5)
+    found = as_built(run, SIZES)
+    assert found.pop("listed") is False  # one more than the data set holds: the new one
+    assert all(found.values()), found
