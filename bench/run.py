@@ -392,6 +392,13 @@ def main() -> None:
         "--reconciliation", action="store_true", help="measure the reconciliation only"
     )
     parser.add_argument(
+        "--kills",
+        type=int,
+        default=0,
+        help="with --reconciliation: run it in a real cluster killed this many times, at "
+        "--connections only",
+    )
+    parser.add_argument(
         "--steps",
         default=",".join(STEPS),
         help=f"which measurements to run, comma-separated (default: all of {', '.join(STEPS)})",
@@ -444,6 +451,15 @@ def main() -> None:
 def reconciliation_report(db: str, args: argparse.Namespace) -> str:
     from bench import reconciliation
 
+    if args.kills:
+        result = run_child(
+            "reconciliation",
+            db=db,
+            connections=args.connections,
+            latency=args.latency,
+            kills=args.kills,
+        )
+        return reconciliation.render_killed(result, args.latency)
     small, large = (
         run_child("reconciliation", db=db, connections=n, latency=args.latency)
         for n in (args.connections // 10, args.connections)

@@ -1393,6 +1393,17 @@ class Reconciliation(models.Model):
     drift = models.PositiveIntegerField(default=0)
     # Why the run failed as a whole (a listing Meeting BaaS would not give).
     error = models.TextField(blank=True)
+    # Where the run goes on (calendars/actions/reconciliation.py): a task works for
+    # BULK_TASK_SECONDS, then queues its successor. `step` names the version and the stage
+    # (its listing, then its ghosts); `position` is where in it: the listing's cursor, or the
+    # last integration checked for ghosts. Each part's findings commit with the move.
+    step = models.PositiveSmallIntegerField(default=0)
+    position = models.TextField(blank=True)
+    # How many connections of the page at `position` are done (a page commits in parts).
+    in_page = models.PositiveIntegerField(default=0)
+    # A task's last sign of life: a run silent for Q_RETRY lost its task and is queued again.
+    active_at = models.DateTimeField(null=True, blank=True)
+    tasks = models.PositiveIntegerField("tasks that worked on it", default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -1402,6 +1413,24 @@ class Reconciliation(models.Model):
 
     def __str__(self) -> str:
         return f"Reconciliation {self.pk}"
+
+
+class ReconciliationListed(models.Model):
+    """A connection a run's listing named: what it has compared, kept so that a run resumed by
+    another task still knows which live integrations no page named (its ghosts). A run's rows
+    are deleted when it finishes."""
+
+    # No index of its own: the constraint's index starts with the run.
+    run = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, db_index=False)
+    remote_id = models.UUIDField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["run", "remote_id"], name="reconciliation_listed_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.remote_id} listed by reconciliation {self.run_id}"
 
 
 class ReconciliationFinding(models.Model):

@@ -32,6 +32,7 @@ TASKS: dict[str, str] = {
     "check_v1_health": "calendars.tasks.check_v1_health",
     "run_reconciliation": "calendars.tasks.run_reconciliation",
     "reconcile_daily": "calendars.tasks.reconcile_daily",
+    "sweep_reconciliations": "calendars.tasks.sweep_reconciliations",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -50,6 +51,7 @@ MEETING_SYNC_SCHEDULE = "Sync meetings (this minute's share of the calendars)"
 V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
 RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
 RECONCILIATION_MINUTES = 24 * 60
+RECONCILIATION_SWEEP_SCHEDULE = "Resume reconciliations whose tasks were lost"
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(HEARTBEAT_SCHEDULE, "heartbeat", 1),
         Periodic(V1_HEALTH_SCHEDULE, "check_v1_health", settings.V1_HEALTH_MINUTES),
         Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
+        Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),
     ]
 
 
@@ -133,9 +136,3 @@ def enqueue_on_commit(
             keeps_success=keeps_success,
         )
     )
-
-
-def long_task_seconds() -> int:
-    """What a task that must not be cut short may take: all of Q_RETRY but a margin, since the
-    database broker delivers a task again once it has run that long."""
-    return max(settings.Q_CLUSTER["timeout"], settings.Q_CLUSTER["retry"] - 30)

@@ -127,8 +127,16 @@ def check_v1_health() -> str:
 
 @reconnecting
 def run_reconciliation(run_id: int) -> str:
-    """Run a reconciliation a person asked for (a finished run is left as it is)."""
+    """Go on with a reconciliation for BULK_TASK_SECONDS, then queue the rest (resumable: each
+    page is committed with the run's move past it; a finished run is left as it is)."""
     return _reconciled(reconciliation.run_reconciliation(run_id))
+
+
+@reconnecting
+def sweep_reconciliations() -> int:
+    """Queue again the unfinished reconciliations whose tasks were lost (a killed cluster,
+    Redis)."""
+    return len(reconciliation.sweep())
 
 
 def reconcile_daily() -> str:
@@ -137,6 +145,8 @@ def reconcile_daily() -> str:
 
 
 def _reconciled(run: Reconciliation) -> str:
+    if run.finished_at is None:
+        return f"{run}: {run.listed} listed so far, going on in its next task"
     return (
         f"{run}: {run.listed} listed, {run.orphans} orphans, {run.ghosts} ghosts, "
         f"{run.drift} drift{'' if run.succeeded else ', failed: ' + run.error}"

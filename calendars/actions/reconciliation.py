@@ -1,7 +1,12 @@
 """Reconciliation: every connection Meeting BaaS holds, compared with the portal's integrations.
 
-A run lists both API versions page by page and keeps only the ids it has seen and what its
-findings need, so its memory is one page plus the ids, however many connections there are:
+A run lists both API versions page by page, in tasks of BULK_TASK_SECONDS that each queue
+their successor, and commits its work in parts of PART connections: each part's findings, its
+corrections, the ids it listed (ReconciliationListed, for the ghosts) and the run's move past it
+(the listing's cursor, or v1's offset, and how far into the page) in one transaction. A task
+killed anywhere loses only the part in hand, which the next task does again, so every finding is
+recorded once and every correction made once; a lost task's run is queued again by `sweep`.
+Its memory is one page, however many connections there are. What it finds:
 - orphans (connections no live integration holds) wait for an admin to adopt or delete them;
 - ghosts (live integrations Meeting BaaS no longer lists) are confirmed with a GET and marked
   disconnected as a refresh does on a 404;
@@ -19,14 +24,14 @@ refreshes and webhooks, so they can repeat or overlap with either.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import time
 from datetime import datetime, timedelta
-from itertools import batched
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars import meetingbaas, queue
@@ -42,6 +47,7 @@ from calendars.models import (
     RawCalendar,
     Reconciliation,
     ReconciliationFinding,
+    ReconciliationListed,
 )
 from calendars.status import Cause, PortalStatus, needs_detail
 
@@ -53,18 +59,33 @@ Outcome = ReconciliationFinding.Outcome
 # committing its row: the API call is bounded by MEETINGBAAS_TIMEOUT and its retries, a task by
 # Q_TIMEOUT (2 minutes by default).
 CREATE_WINDOW = timedelta(minutes=10)
-# Connections compared per query of the portal's integrations (the v2 page size).
-PAGE = 250
+# Connections compared (or integrations checked for ghosts) per transaction: each may cost a
+# GET, so a part takes seconds, and a task stops within seconds of its BULK_TASK_SECONDS.
+PART = 50
 
 
 class FindingRefused(Exception):
     """An adopt or delete the portal will not do; `str()` says why, to the person who asked."""
 
 
-@dataclass
-class _Listing:
-    listed: int = 0
-    too_recent: int = 0
+class _Overtaken(Exception):
+    """Another task moved the run on first (a task delivered twice, or queued by the sweep)."""
+
+
+# What a run does, in order: each version's listing, then its ghosts (integrations of that
+# version the whole listing did not name). `Reconciliation.step` indexes it.
+LIST, GHOSTS = "list", "ghosts"
+STEPS = [(version, stage) for version in ApiVersion for stage in (LIST, GHOSTS)]
+
+
+def doing(run: Reconciliation) -> str:
+    """What an unfinished run is at, for its page: "listing the API v2 connections"."""
+    if run.step >= len(STEPS):
+        return "finishing"
+    version, stage = STEPS[run.step]
+    if stage == LIST:
+        return f"listing the API {version} connections"
+    return f"confirming the API {version} integrations no page listed (ghosts)"
 
 
 def start(*, acting_user: AbstractBaseUser | None) -> Reconciliation:
@@ -74,61 +95,132 @@ def start(*, acting_user: AbstractBaseUser | None) -> Reconciliation:
             started_by=acting_user if acting_user and acting_user.is_authenticated else None
         )
         record_action(acting_user, "run reconciliation", succeeded=True, message=f"{run} queued")
-        # 100,000 connections take minutes (bench/reconciliation.py): more than Q_TIMEOUT.
-        queue.enqueue_on_commit(
-            "run_reconciliation",
-            run.pk,
-            group="reconciliation",
-            task_name=f"reconciliation-{run.pk}",
-            timeout=queue.long_task_seconds(),
-        )
+        transaction.on_commit(lambda: enqueue(run.pk))
     return run
 
 
+def enqueue(run_id: int) -> None:
+    """Queue a task for the run (its first, its successor, or one the sweep finds missing)."""
+    Reconciliation.objects.filter(pk=run_id).update(active_at=timezone.now())
+    queue.enqueue(
+        "run_reconciliation", run_id, group="reconciliation", task_name=f"reconciliation-{run_id}"
+    )
+
+
 def reconcile_now() -> Reconciliation:
-    """A run done at once, in this process (a shell, the benchmark)."""
-    return run_reconciliation(Reconciliation.objects.create().pk)
+    """A run done at once, to the end, in this process (a shell, the benchmark)."""
+    return run_reconciliation(Reconciliation.objects.create().pk, to_the_end=True)
 
 
-def run_reconciliation(run_id: int) -> Reconciliation:
-    """List every connection on Meeting BaaS, both versions, and settle what differs."""
+def run_reconciliation(run_id: int, *, to_the_end: bool = False) -> Reconciliation:
+    """Go on with the run where it stands: list every connection on Meeting BaaS, both
+    versions, and settle what differs, part by part, for BULK_TASK_SECONDS (or `to_the_end`);
+    then queue the successor that goes on from there.
+
+    Each part's findings, corrections and the run's move past it commit together, so a task
+    killed anywhere loses only the part in hand, which its successor (or the sweep) does again.
+    """
     run = Reconciliation.objects.get(pk=run_id)
     if run.finished_at is not None:
         return run
-    # Stored when the run finishes: a write now would queue behind creates holding SQLite's
-    # write lock, and the run compares only what is committed anyway.
-    run.started_at = timezone.now()
-    listing = _Listing()
-    problems = []
-    for version in ApiVersion:
-        try:
-            _reconcile_version(run, version, listing)
-        except errors.MeetingBaasError as exc:
-            # Without a whole listing no connection can be called missing: no ghosts for it.
-            problems.append(f"API {version}: {exc}")
-            logger.warning("reconciliation %s: listing %s failed: %s", run.pk, version, exc)
-    return _finish(run, listing, problems)
+    deadline = None if to_the_end else time.monotonic() + settings.BULK_TASK_SECONDS
+    # Both stored with the first part (every later task judges creation times against the
+    # same moment): a write now would queue behind creates holding SQLite's write lock, and
+    # the run compares only what is committed anyway.
+    run.started_at = run.started_at or timezone.now()
+    run.tasks += 1
+    run.stored = (run.step, run.position, run.in_page)  # where the row says it stands
+    try:
+        while run.step < len(STEPS):
+            _go_on(run, deadline)
+            # Out of time once a part is stored (every task moves the run on, however short).
+            stored = run.stored == (run.step, run.position, run.in_page)
+            out_of_time = deadline is not None and time.monotonic() > deadline
+            if stored and out_of_time and run.step < len(STEPS):
+                enqueue(run_id)  # the successor
+                return Reconciliation.objects.get(pk=run_id)
+        _finish(run)
+    except _Overtaken:
+        logger.info("reconciliation %s: another task has it", run_id)
+    return Reconciliation.objects.get(pk=run_id)
 
 
-def _reconcile_version(run: Reconciliation, version: ApiVersion, listing: _Listing) -> None:
+def _go_on(run: Reconciliation, deadline: float | None) -> None:
+    """Do the run's current step until it ends or the time is up, committing part by part."""
+    version, stage = STEPS[run.step]
     client = meetingbaas.client(version)
-    # Ints, not UUIDs: under half the memory, for what may be 100,000 ids.
-    seen: set[int] = set()
+    if stage == GHOSTS:
+        _find_ghosts(run, client)
+        return
     not_before = run.started_at - CREATE_WINDOW
-    for page in batched(client.list_connections(), PAGE):
-        listing.listed += len(page)
-        seen.update(remote.remote_id.int for remote in page)
-        listing.too_recent += _compare_page(run, client, page, not_before)
-    _find_ghosts(run, client, seen)
+    try:
+        for page, after in client.connection_pages(run.position):
+            while True:
+                part = page[run.in_page : run.in_page + PART]
+                end = run.in_page + len(part)
+                if end < len(page):
+                    to = (run.step, run.position, end)
+                else:
+                    to = (run.step if after else run.step + 1, after, 0)
+                _compare_part(run, client, part, not_before, to)
+                if deadline is not None and time.monotonic() > deadline:
+                    return
+                if end >= len(page):
+                    break
+    except errors.MeetingBaasError as exc:
+        # Without a whole listing no connection can be called missing: no ghosts for it.
+        logger.warning("reconciliation %s: listing %s failed: %s", run.pk, version, exc)
+        with transaction.atomic():
+            failed = _locked(run)
+            problems = "\n".join(filter(None, [failed.error, f"API {version}: {exc}"]))
+            _move(run, (run.step + 2, "", 0), error=fit(Reconciliation, "error", problems))
 
 
-def _compare_page(
+def _locked(run: Reconciliation) -> Reconciliation:
+    """The run's row, locked for this transaction; _Overtaken if another task moved it on."""
+    locked = Reconciliation.objects.select_for_update().get(pk=run.pk)
+    where = (locked.step, locked.position, locked.in_page)
+    if where != run.stored or locked.finished_at is not None:
+        raise _Overtaken
+    return locked
+
+
+def _move(run: Reconciliation, to: tuple[int, str, int], **changes: object) -> None:
+    """Move the run (locked) on `to` a step, a position and how far into its page, with
+    `changes` (F() counts too)."""
+    step, position, in_page = to
+    Reconciliation.objects.filter(pk=run.pk).update(
+        step=step,
+        position=position,
+        in_page=in_page,
+        active_at=timezone.now(),
+        started_at=run.started_at,
+        tasks=run.tasks,
+        **changes,
+    )
+    _advance(run, to)
+    run.stored = to
+    for name, value in changes.items():
+        if not hasattr(value, "resolve_expression"):
+            setattr(run, name, value)
+
+
+def _advance(run: Reconciliation, to: tuple[int, str, int]) -> None:
+    """Move the run on without storing it: for a move with nothing to record (an empty
+    listing, no ghosts left to look for), stored by the next write that stores where the run
+    stands, so an idle step never waits for SQLite's write lock."""
+    run.step, run.position, run.in_page = to
+
+
+def _compare_part(
     run: Reconciliation,
     client: meetingbaas.Client,
-    page: tuple[RemoteConnection, ...],
+    page: list[RemoteConnection],
     not_before: datetime,
-) -> int:
-    """Record the page's orphans and settle its drift; returns how many were too recent."""
+    to: tuple[int, str, int],
+) -> None:
+    """Record a part of a page's orphans and settle its drift, and move the run past it `to`
+    where the next part starts, in one transaction (the GETs it needs are made before it)."""
     held = {
         row["remote_id"]: row
         for row in Integration.objects.filter(remote_id__in=[r.remote_id for r in page]).values(
@@ -139,22 +231,58 @@ def _compare_page(
             "raw_calendar__provider_id",
         )
     }
-    found: list[ReconciliationFinding | None] = []
-    too_recent = 0
+    if not page:
+        _advance(run, to)
+        return
+    details = _details(run, client, page, held)
+    with transaction.atomic():
+        _locked(run)
+        found: list[ReconciliationFinding | None] = []
+        too_recent = 0
+        for remote in page:
+            row = held.get(remote.remote_id)
+            if row is None and remote.created_at is not None and remote.created_at > not_before:
+                too_recent += 1
+            elif row is None:
+                found.append(_orphan(run, client.api_version, remote))
+            elif row["status"] == PortalStatus.DISCONNECTED:
+                # Revoked connections stay on Meeting BaaS by design (new credentials revive
+                # them).
+                if remote.status != "revoked":
+                    found.append(_orphan(run, client.api_version, remote, held_by=row["pk"]))
+            elif remote.remote_id not in details or details[remote.remote_id] is not None:
+                found.append(_settle_drift(run, client, row, remote, details))
+        _record([finding for finding in found if finding is not None])
+        ReconciliationListed.objects.bulk_create(
+            [ReconciliationListed(run=run, remote_id=remote.remote_id) for remote in page],
+            ignore_conflicts=True,
+        )
+        _move(run, to, listed=F("listed") + len(page), too_recent=F("too_recent") + too_recent)
+
+
+def _details(
+    run: Reconciliation, client: meetingbaas.Client, page: list[RemoteConnection], held: dict
+) -> dict[UUID, RemoteConnection | errors.NotFound | None]:
+    """What a GET says of each live connection whose status looks different (None: the GET
+    failed); v1 lists no status (the v1 health check speaks for v1), and the v2 list has no
+    error details, so only those cost a call."""
+    details: dict[UUID, RemoteConnection | errors.NotFound | None] = {}
+    if client.api_version != ApiVersion.V2:
+        return details
     for remote in page:
         row = held.get(remote.remote_id)
-        if row is None and remote.created_at is not None and remote.created_at > not_before:
-            too_recent += 1
-        elif row is None:
-            found.append(_orphan(run, client.api_version, remote))
-        elif row["status"] == PortalStatus.DISCONNECTED:
-            # Revoked connections stay on Meeting BaaS by design (new credentials revive them).
-            if remote.status != "revoked":
-                found.append(_orphan(run, client.api_version, remote, held_by=row["pk"]))
-        else:
-            found.append(_settle_drift(run, client, row, remote))
-    _record([finding for finding in found if finding is not None])
-    return too_recent
+        if row is None or row["status"] == PortalStatus.DISCONNECTED:
+            continue
+        if not needs_detail(client.api_version, row["status"], remote.portal_status):
+            continue
+        try:
+            details[remote.remote_id] = client.get_connection(remote.remote_id)
+        except errors.NotFound as exc:
+            details[remote.remote_id] = exc
+        except errors.MeetingBaasError as exc:
+            logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote.remote_id, exc)
+            details[remote.remote_id] = None
+    return details
 
 
 def _record(findings: list[ReconciliationFinding]) -> None:
@@ -194,25 +322,21 @@ def _finding(
 
 
 def _settle_drift(
-    run: Reconciliation, client: meetingbaas.Client, row: dict, remote: RemoteConnection
+    run: Reconciliation,
+    client: meetingbaas.Client,
+    row: dict,
+    remote: RemoteConnection,
+    details: dict[UUID, RemoteConnection | errors.NotFound | None],
 ) -> ReconciliationFinding | None:
     """Compare a live integration with its listed connection and correct what differs; the
     finding, if anything did."""
     before = row["status"]
     raw_calendar_id = remote.raw_calendar_id
     differences, problems = [], []
-    # v1 lists no status (the v1 health check speaks for v1), and the v2 list has no error
-    # details: only a connection whose status looks different costs a GET.
-    if client.api_version == ApiVersion.V2 and needs_detail(
-        client.api_version, before, remote.portal_status
-    ):
-        try:
-            detail = client.get_connection(remote.remote_id)
-        except errors.NotFound as exc:
-            return _mark_ghost(run, row["pk"], remote.remote_id, client.api_version, exc)
-        except errors.MeetingBaasError as exc:
-            logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote.remote_id, exc)
-            return None
+    detail = details.get(remote.remote_id)
+    if isinstance(detail, errors.NotFound):
+        return _mark_ghost(run, row["pk"], remote.remote_id, client.api_version, detail)
+    if detail is not None:
         after = apply_remote(row["pk"], detail, cause=Cause.REFRESH).status
         if after != before:
             differences.append(f"status: {before} → {after}")
@@ -316,30 +440,44 @@ def _drift(
     )
 
 
-def _find_ghosts(run: Reconciliation, client: meetingbaas.Client, seen: set[int]) -> None:
-    """Live integrations of the version the whole listing did not name, each confirmed gone."""
+def _find_ghosts(run: Reconciliation, client: meetingbaas.Client) -> None:
+    """The next few live integrations of the version the whole listing did not name, each
+    confirmed gone with a GET (made before the transaction that records them)."""
     # Younger integrations may belong to connections made after the listing passed their page.
-    older = Integration.objects.live().filter(
-        api_version=client.api_version, created_at__lt=run.started_at
+    named = ReconciliationListed.objects.filter(run=run, remote_id=OuterRef("remote_id"))
+    missing = list(
+        Integration.objects.live()
+        .filter(
+            api_version=client.api_version,
+            created_at__lt=run.started_at,
+            pk__gt=int(run.position or 0),
+        )
+        .exclude(Exists(named))
+        .order_by("pk")
+        .values_list("pk", "remote_id")[:PART]
     )
-    missing = [
-        (pk, remote_id)
-        for pk, remote_id in older.values_list("pk", "remote_id").iterator()
-        if remote_id.int not in seen
-    ]
-    ghosts = []
+    if not missing:
+        _advance(run, (run.step + 1, "", 0))
+        return
+    answers: list[tuple[int, UUID, RemoteConnection | errors.NotFound]] = []
     for pk, remote_id in missing:
         try:
-            remote = client.get_connection(remote_id)
+            answers.append((pk, remote_id, client.get_connection(remote_id)))
         except errors.NotFound as exc:
-            ghosts.append(_mark_ghost(run, pk, remote_id, client.api_version, exc))
-            continue
+            answers.append((pk, remote_id, exc))
         except errors.MeetingBaasError as exc:
             logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote_id, exc)
-            continue
-        # Listed by no page, yet there: whatever it says now is the truth.
-        apply_remote(pk, remote, cause=Cause.REFRESH)
-    _record(ghosts)
+    with transaction.atomic():
+        _locked(run)
+        ghosts = []
+        for pk, remote_id, answer in answers:
+            if isinstance(answer, errors.NotFound):
+                ghosts.append(_mark_ghost(run, pk, remote_id, client.api_version, answer))
+            else:
+                # Listed by no page, yet there: whatever it says now is the truth.
+                apply_remote(pk, answer, cause=Cause.REFRESH)
+        _record(ghosts)
+        _move(run, (run.step, str(missing[-1][0]), 0))
 
 
 def _mark_ghost(
@@ -359,32 +497,50 @@ def _mark_ghost(
     )
 
 
-def _finish(run: Reconciliation, listing: _Listing, problems: list[str]) -> Reconciliation:
-    counts = dict(run.findings.values_list("kind").annotate(n=Count("pk")).order_by())
-    run.listed, run.too_recent = listing.listed, listing.too_recent
-    run.orphans = counts.get(Kind.ORPHAN, 0)
-    run.ghosts = counts.get(Kind.GHOST, 0)
-    run.drift = counts.get(Kind.DRIFT, 0)
-    run.error = fit(Reconciliation, "error", "\n".join(problems))
-    run.succeeded = not problems
-    run.finished_at = timezone.now()
-    run.save()
-    if run.succeeded:
-        # Every orphan still there is this run's finding now: one list of open orphans.
-        open_orphans(before=run).update(
-            outcome=Outcome.SETTLED,
-            reason=f"Superseded by {run}.",
-            resolved_at=run.finished_at,
-        )
+def _finish(run: Reconciliation) -> None:
+    with transaction.atomic():
+        _locked(run)
+        counts = dict(run.findings.values_list("kind").annotate(n=Count("pk")).order_by())
+        # The counts the pages stored; where it stands and its start are this task's to store.
+        run.refresh_from_db(fields=["listed", "too_recent", "error"])
+        run.orphans = counts.get(Kind.ORPHAN, 0)
+        run.ghosts = counts.get(Kind.GHOST, 0)
+        run.drift = counts.get(Kind.DRIFT, 0)
+        run.succeeded = not run.error
+        run.finished_at = timezone.now()
+        run.save()
+        if run.succeeded:
+            # Every orphan still there is this run's finding now: one list of open orphans.
+            open_orphans(before=run).update(
+                outcome=Outcome.SETTLED,
+                reason=f"Superseded by {run}.",
+                resolved_at=run.finished_at,
+            )
+    # What it compared is of no use once its ghosts are known.
+    ReconciliationListed.objects.filter(run=run).delete()
     logger.info(
-        "%s: %s listed, %s orphans, %s ghosts, %s drift",
+        "%s: %s listed, %s orphans, %s ghosts, %s drift, in %s task(s)",
         run,
         run.listed,
         run.orphans,
         run.ghosts,
         run.drift,
+        run.tasks,
     )
-    return run
+
+
+def sweep() -> list[int]:
+    """Queue again the unfinished runs no task has moved on lately (their task was lost: a
+    killed worker, Redis restarted, a page slower than Q_TIMEOUT)."""
+    silent_since = timezone.now() - timedelta(seconds=settings.Q_CLUSTER["retry"])
+    silent = Q(active_at__lt=silent_since) | Q(active_at__isnull=True, created_at__lt=silent_since)
+    stalled = list(
+        Reconciliation.objects.filter(silent, finished_at__isnull=True).values_list("pk", flat=True)
+    )
+    for run_id in stalled:
+        logger.warning("reconciliation %s had no live task: queued again", run_id)
+        enqueue(run_id)
+    return stalled
 
 
 def open_orphans(before: Reconciliation | None = None) -> QuerySet[ReconciliationFinding]:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, Count, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -42,7 +43,7 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     @admin.display(description="Outcome")
     def outcome(self, run: Reconciliation) -> str:
         if run.finished_at is None:
-            return "Running…"
+            return f"Running: {run.listed} listed so far"
         counts = f"{run.orphans} orphans, {run.ghosts} ghosts, {run.drift} drift"
         return f"{run.listed} listed: {counts}" + ("" if run.succeeded else " (failed)")
 
@@ -82,6 +83,12 @@ class ReconciliationAdmin(ReadOnlyAdmin):
         findings = _open_orphans_first(
             run.findings.select_related("integration__raw_calendar", "resolved_by")
         )
+        if run.finished_at is None:
+            # Counted when it finishes; shown meanwhile as far as its pages have gone.
+            so_far = dict(run.findings.values_list("kind").annotate(n=Count("pk")).order_by())
+            run.orphans, run.ghosts, run.drift = (
+                so_far.get(kind, 0) for kind in ReconciliationFinding.Kind.values
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": str(run),
@@ -94,6 +101,8 @@ class ReconciliationAdmin(ReadOnlyAdmin):
             ).count(),
             "can_reconcile": allows(request, "reconcile"),
             "window_minutes": int(reconciliation.CREATE_WINDOW.total_seconds() // 60),
+            "doing": reconciliation.doing(run),
+            "task_seconds": settings.BULK_TASK_SECONDS,
         }
         return TemplateResponse(request, "admin/calendars/reconciliation/run.html", context)
 

@@ -42,6 +42,9 @@ from calendars.meetingbaas.types import (
     SeriesPage,
 )
 
+# Connections a listing hands over at a time, as the v2 listing's pages do.
+PAGE = 250
+
 
 class V1Client:
     api_version = ApiVersion.V1
@@ -80,6 +83,22 @@ class V1Client:
         for connection in listed:
             if account_email is None or connection.account_email == account_email:
                 yield connection
+
+    def connection_pages(self, position: str = "") -> Iterator[tuple[list[RemoteConnection], str]]:
+        """Every calendar, a page at a time, from `position` (how many an earlier listing had
+        already given; "" for none), each with the position after it ("" after the last).
+
+        v1 has no cursor: each call lists them all again and skips what was done, in the order
+        Meeting BaaS lists them (by creation)."""
+        listed = self.transport.call("GET", "/calendars/", idempotent=True, parse=_listing)
+        done = int(position or 0)
+        while True:
+            page = listed[done : done + PAGE]
+            done += len(page)
+            if done >= len(listed):
+                yield page, ""
+                return
+            yield page, str(done)
 
     def update_credentials(self, remote_id: UUID, grant: OAuthGrant) -> None:
         self.transport.call(

@@ -93,6 +93,22 @@ class V2Client:
                 return
             params["cursor"] = cursor
 
+    def connection_pages(self, position: str = "") -> Iterator[tuple[list[RemoteConnection], str]]:
+        """Every connection, a page at a time, from `position` (a cursor an earlier page gave;
+        "" for the first page), each with the position of the page after it ("" after the last):
+        a listing that stops can go on from there later, in another process."""
+        params: dict[str, str | int] = {"limit": PAGE_SIZE}
+        while True:
+            if position:
+                params["cursor"] = position
+            page, cursor = self.transport.call(
+                "GET", "/v2/calendars", params=params, idempotent=True, parse=_page
+            )
+            position = cursor or ""
+            yield page, position
+            if not position:
+                return
+
     @sensitive_variables("body")
     def update_credentials(self, remote_id: UUID, grant: OAuthGrant) -> None:
         body = _grant_body(grant)

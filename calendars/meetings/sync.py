@@ -12,6 +12,7 @@ whose items wait for it.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
@@ -73,11 +74,21 @@ def sync_window(integration_id: int) -> WindowSync | None:
 def sync_windows(integration_ids: list[int]) -> dict[str, int]:
     """Sync each integration's window; one that fails is counted and logged, the rest go on.
 
-    Once Meeting BaaS is unreachable the rest are left to the catch-up ("deferred"): one line
-    in the log, not one error per integration.
+    A batch works for BULK_TASK_SECONDS at most, then queues what is left as a task of its own
+    (`passed_on`): against a Meeting BaaS that answers slowly (each listing may wait out
+    MEETINGBAAS_TIMEOUT and its retries), 50 syncs could outlast Q_TIMEOUT, and the task killed
+    then would drop the batch's rest until their next turn. Once Meeting BaaS is unreachable
+    the rest are left to the catch-up ("deferred"): one line in the log, not one error per
+    integration.
     """
     counts = {"synced": 0, "skipped": 0, "failed": 0, "deferred": 0}
+    deadline = time.monotonic() + settings.BULK_TASK_SECONDS
     for n, integration_id in enumerate(integration_ids):
+        if n and time.monotonic() > deadline:
+            rest = integration_ids[n:]
+            queue.enqueue("sync_meeting_windows", rest, group="meetings")
+            counts["passed_on"] = len(rest)
+            break
         try:
             result = sync_window(integration_id)
         except Integration.DoesNotExist:

@@ -11,7 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from calendars.meetings import mirror
+from calendars.actions.refresh import refresh_integration
+from calendars.meetings import mirror, sync
 from calendars.meetings.sync import sync_window
 from calendars.models import Meeting, WebhookDelivery
 from tests.support.meetings import active_integration, add_event, deliver, webhook
@@ -184,3 +185,30 @@ def test_a_v1_sync_fetches_the_events_it_names(client, sandbox, make_integration
     # v1 names the event alone: the portal read it, organizer included.
     assert sandbox.requests_to("GET", f"/calendar_events/{event_id}")
     assert meeting.organizer_email == "alice@example.com"
+
+
+def test_a_batch_out_of_time_passes_the_rest_on_and_syncs_each_window_once(
+    sandbox, make_integration, settings, monkeypatch
+):
+    sandbox.state.sync_delay = 0
+    calendars = [
+        "alice@example.com",
+        "alice.team@group.calendar.google.com",
+        "alice.oncall@group.calendar.google.com",
+    ]
+    integrations = [refresh_integration(make_integration(c).pk) for c in calendars]
+    settings.BULK_TASK_SECONDS = 0  # each task syncs one window, then passes the rest on
+    passed_on = []
+    monkeypatch.setattr(
+        sync.queue, "enqueue", lambda task, ids, **options: passed_on.append((task, ids))
+    )
+
+    result = sync.sync_windows([i.pk for i in integrations])
+
+    assert result == {"synced": 1, "skipped": 0, "failed": 0, "passed_on": 2}
+    assert passed_on == [("sync_meeting_windows", [i.pk for i in integrations[1:]])]
+    assert sync.sync_windows(passed_on.pop()[1])["passed_on"] == 1
+    assert sync.sync_windows(passed_on.pop()[1]) == {"synced": 1, "skipped": 0, "failed": 0}
+    calls = sandbox.requests_to("GET", "/v2/calendars/")
+    listed = [r["path"] for r in calls if r["path"].endswith("/events")]
+    assert sorted(listed) == sorted(f"/v2/calendars/{i.remote_id}/events" for i in integrations)

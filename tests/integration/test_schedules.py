@@ -27,6 +27,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
         queue.V1_HEALTH_SCHEDULE: "calendars.tasks.check_v1_health",
         queue.RECONCILIATION_SCHEDULE: "calendars.tasks.reconcile_daily",
+        queue.RECONCILIATION_SWEEP_SCHEDULE: "calendars.tasks.sweep_reconciliations",
     }
 
 
