@@ -205,10 +205,15 @@ def test_a_batch_out_of_time_passes_the_rest_on_and_syncs_each_window_once(
 
     result = sync.sync_windows([i.pk for i in integrations])
 
-    assert result == {"synced": 1, "skipped": 0, "failed": 0, "passed_on": 2}
+    assert result == {"synced": 1, "skipped": 0, "failed": 0, "deferred": 0, "passed_on": 2}
     assert passed_on == [("sync_meeting_windows", [i.pk for i in integrations[1:]])]
     assert sync.sync_windows(passed_on.pop()[1])["passed_on"] == 1
-    assert sync.sync_windows(passed_on.pop()[1]) == {"synced": 1, "skipped": 0, "failed": 0}
+    assert sync.sync_windows(passed_on.pop()[1]) == {
+        "synced": 1,
+        "skipped": 0,
+        "failed": 0,
+        "deferred": 0,
+    }
     calls = sandbox.requests_to("GET", "/v2/calendars/")
     listed = [r["path"] for r in calls if r["path"].endswith("/events")]
     assert sorted(listed) == sorted(f"/v2/calendars/{i.remote_id}/events" for i in integrations)
