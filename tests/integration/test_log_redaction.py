@@ -15,7 +15,7 @@ from django.urls import reverse
 from calendars.lib.log_redaction import redact
 from calendars.models import ConsentLink
 from tests.support.consent import Person, point_providers_at, token_of
-from tests.support.gunicorn import gunicorn, output_of
+from tests.support.gunicorn import gunicorn
 
 CODE, STATE = "4/0AeanS0-secret-code", "st4te-secret-value"
 
@@ -61,7 +61,8 @@ def test_a_whole_consent_flow_leaves_no_token_code_or_state_in_the_portals_log(
 @pytest.mark.django_db(transaction=True)
 def test_gunicorns_access_log_redacts_the_token_and_the_oauth_parameters():
     token = "Zk3" + "q" * 40
-    with gunicorn() as (url, log):
+    with gunicorn() as web:
+        url = web.url
         requests.get(f"{url}/connect/{token}/", timeout=10)
         requests.get(
             f"{url}/connect/callback/",
@@ -70,7 +71,7 @@ def test_gunicorns_access_log_redacts_the_token_and_the_oauth_parameters():
             timeout=10,
         )
         requests.get(f"{url}/healthz", timeout=10)
-        written = output_of(log)
+        written = web.output()
 
     assert '"GET /connect/[redacted]/ HTTP/1.1" 404' in written
     assert "/connect/callback/?code=[redacted]&state=[redacted]" in written

@@ -10,10 +10,8 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,16 +19,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import redis
-import requests
 from django.db import connection
 
+from tests.support.gunicorn import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class TcpProxy:
@@ -172,64 +165,6 @@ class ThrowawayRedis:
     def close(self) -> None:
         self.kill()
         self._dir.cleanup()
-
-
-GUNICORN = (sys.executable, "-m", "gunicorn", "portal.wsgi", "--workers=1", "--threads=4")
-
-
-class Web:
-    """gunicorn serving the portal with production settings (DEBUG off), in a process of its
-    own, so that its database connections go where the test says."""
-
-    def __init__(self, database_url: str, **env: str) -> None:
-        from django.conf import settings
-
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._log = tempfile.TemporaryFile()  # noqa: SIM115 (closed in stop)
-        environment = {
-            **os.environ,
-            "DEBUG": "false",
-            "DJANGO_SETTINGS_MODULE": "tests.support.web_settings",
-            "DATABASE_URL": database_url,
-            "SECRET_KEY": settings.SECRET_KEY,
-            "FIELD_ENCRYPTION_KEYS": ",".join(settings.FIELD_ENCRYPTION_KEYS),
-            "MEETINGBAAS_API_KEY": settings.MEETINGBAAS_API_KEY,
-            "MEETINGBAAS_BASE_URL": settings.MEETINGBAAS_BASE_URL,
-            "MEETINGBAAS_WEBHOOK_SECRET": ",".join(settings.MEETINGBAAS_WEBHOOK_SECRET),
-            "SECURE_SSL_REDIRECT": "false",
-            "LOG_FORMAT": "plain",
-            **env,
-        }
-        self.process = subprocess.Popen(  # noqa: S603 (the portal itself)
-            [*GUNICORN, f"--bind=127.0.0.1:{self.port}"],
-            cwd=ROOT,
-            env=environment,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(requests.RequestException):
-                requests.get(f"{self.url}/healthz", timeout=5)
-                return
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start: {self.stop()[-3000:]}")
-
-    def stop(self) -> str:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self._log.seek(0)
-        output = self._log.read().decode(errors="replace")
-        self._log.close()
-        return output
 
 
 REPORT_HEADER = (

@@ -26,8 +26,8 @@ from calendars import queue
 from calendars.actions import bulk
 from calendars.models import BulkJob, Heartbeat
 from tests.support.cluster import enqueue_onto, start_cluster, stop_cluster
+from tests.support.gunicorn import Web
 from tests.support.outages import (
-    Web,
     database_url_through,
     doubled_effects,
     proxy_to_test_database,
@@ -74,7 +74,13 @@ def test_an_unreachable_database_gets_503_pages_and_everything_resumes(
     }
     with proxy_to_test_database() as proxy, enqueue_onto(name):
         through_proxy = database_url_through(proxy)
-        web = Web(through_proxy, DATABASE_CONNECT_TIMEOUT="2")
+        web = Web(
+            through_proxy,
+            production=True,
+            DATABASE_CONNECT_TIMEOUT="2",
+            WEB_CONCURRENCY="1",
+            WEB_THREADS="4",
+        )
         cluster = start_cluster(sandbox.url, DATABASE_URL=through_proxy, **env)
         try:
             job = bulk.start(

@@ -43,8 +43,8 @@ def answer_before_close(client: socket.socket) -> bytes | None:
 
 def test_healthz_answers_while_twenty_slow_clients_hold_connections():
     env = {"WEB_CONCURRENCY": "2", "WEB_READ_TIMEOUT": str(READ_TIMEOUT)}
-    with gunicorn(**env) as (url, _log):
-        address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+    with gunicorn(**env) as web:
+        url, address = web.url, ("127.0.0.1", web.port)
         clients = [slow_client(address, BODY_START) for _ in range(10)]
         clients += [slow_client(address, HEADERS_START) for _ in range(10)]
         held_since = time.monotonic()
