@@ -23,8 +23,6 @@ from django.db import connection
 
 from tests.support.gunicorn import free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to `target`; `refuse()` drops every connection and refuses new
