@@ -61,8 +61,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--clocks",
         metavar="all|K/N",
         help="also run each test marked `clock` at the moments of tests/support/clocks.py: all "
-        "of them, or with K/N the K-th of N shares of them for tests that use the database "
-        "(passes on the other engines take the other shares; tests without one take all)",
+        "of them, or with K/N the K-th of N shares of them (K may list several: 2,3/3) for "
+        "tests that use the database (passes on the other engines take the other shares; "
+        "tests without one take all)",
     )
 
 
@@ -72,8 +73,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return
     moments = MOMENTS
     if share != "all" and uses_database(metafunc):
-        k, n = (int(part) for part in share.split("/"))
-        moments = MOMENTS[k - 1 :: n]
+        shares, _, of = share.partition("/")
+        taken = {int(k) - 1 for k in shares.split(",")}
+        moments = tuple(m for i, m in enumerate(MOMENTS) if i % int(of) in taken)
     metafunc.parametrize("clock_moment", [None, *moments], ids=["now", *(m.name for m in moments)])
 
 
