@@ -124,6 +124,10 @@ class Credential(models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credentials")
     oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
     account_email = models.EmailField(max_length=254, validators=[reject_control_characters])
+    # The account as its provider's ID token proves it (Google's `sub`, Microsoft's `tid/oid`),
+    # set by consent links; the e-mail is only a label. Blank for credentials made before, or
+    # entered by staff: the first re-consent with the same e-mail sets it.
+    subject = models.CharField("account subject", max_length=255, blank=True, editable=False)
     refresh_token = EncryptedSecretField()
     refresh_token_replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -1120,6 +1124,7 @@ class ConsentLink(models.Model):
         CONNECTED = "connected", "Connected"
         RECONSENTED = "reconsented", "Re-consented"
         WRONG_ACCOUNT = "wrong_account", "Refused: another account"
+        KNOWN_ACCOUNT = "known_account", "Refused: account already connected"
         MISSING_SCOPES = "missing_scopes", "Refused: calendar access not granted"
         DENIED = "denied", "Cancelled by the person"
         PROVIDER_ERROR = "provider_error", "Provider error"

@@ -368,12 +368,20 @@ GOOGLE_OAUTH_USERINFO_URL = env.str(
     if _oauth
     else "https://openidconnect.googleapis.com/v1/userinfo",
 )
+# The keys that sign each provider's ID tokens (JSON Web Key Sets), which prove who granted.
+GOOGLE_OAUTH_JWKS_URL = env.str(
+    "GOOGLE_OAUTH_JWKS_URL",
+    default=f"{_oauth}/google/certs" if _oauth else "https://www.googleapis.com/oauth2/v3/certs",
+)
 _microsoft = f"{_oauth}/microsoft" if _oauth else "https://login.microsoftonline.com"
 MICROSOFT_OAUTH_AUTHORIZE_URL = env.str(
     "MICROSOFT_OAUTH_AUTHORIZE_URL", default=f"{_microsoft}/{{tenant}}/oauth2/v2.0/authorize"
 )
 MICROSOFT_OAUTH_TOKEN_URL = env.str(
     "MICROSOFT_OAUTH_TOKEN_URL", default=f"{_microsoft}/{{tenant}}/oauth2/v2.0/token"
+)
+MICROSOFT_OAUTH_JWKS_URL = env.str(
+    "MICROSOFT_OAUTH_JWKS_URL", default=f"{_microsoft}/{{tenant}}/discovery/v2.0/keys"
 )
 # Microsoft's OpenID Connect userinfo answers with the e-mail for the openid and email scopes
 # alone (Graph's /me would need User.Read too); the sandbox answers like /me.

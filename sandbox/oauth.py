@@ -6,6 +6,14 @@ and the refresh token issued ends in ":<e-mail>", so the sandbox Meeting BaaS ta
 person's account. As the real providers do, Google issues a refresh token only for
 access_type=offline, and on a second grant to the same client only with prompt=consent;
 Microsoft only when offline_access is asked for.
+
+With `openid`, the token answer carries an ID token, RS256-signed with a key each provider
+generates when the sandbox starts and publishes as a JSON Web Key Set (Google's `certs`,
+Microsoft's `discovery/v2.0/keys`): Google's names the account by `sub` with `email` and
+`email_verified`, Microsoft's by its tenant and object ids (`tid`, and `oid` with `profile`),
+the issuer being that tenant's. The consent page can play the attacks a client must resist: a
+Microsoft account of another tenant claiming any e-mail address (the "nOAuth" attack), an
+unverified Google e-mail, and ID tokens spoiled one way each (ID_TOKEN_VARIANTS).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import functools
 import hashlib
 import hmac
 import html
+import json
 import re
 import secrets
 import threading
@@ -25,10 +34,27 @@ from dataclasses import dataclass, field
 from string import Template
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
+from authlib.jose import JsonWebKey, JsonWebToken
+
 Answer = tuple[int, object]
 
 CODE_LIFETIME = 600.0
 ACCESS_TOKEN_LIFETIME = 3599
+ID_TOKEN_LIFETIME = 3600
+# The tenant of the sandbox's Microsoft accounts (contoso), and Microsoft's for personal ones.
+HOME_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+CONSUMER_TENANT = "9188040d-6c67-4c5b-b112-36a304b66dad"
+# What the consent page's "ID token" choice does to the token, to play an attack on a client.
+ID_TOKEN_VARIANTS = {
+    "valid": "as issued",
+    "bad_signature": "claims changed after signing",
+    "wrong_audience": "issued to another client",
+    "wrong_issuer": "another issuer (Microsoft: another tenant's than its tid)",
+    "expired": "expired an hour ago",
+    "wrong_nonce": "another nonce than the client sent",
+    "unverified_email": "email_verified: false (Google)",
+}
+SIGNER = JsonWebToken(["RS256"])
 # Identity scopes: granted with any consent, so the page shows them without a checkbox.
 ALWAYS_GRANTED = ("openid", "email", "profile", "offline_access")
 TENANT_NAMES = ("common", "organizations", "consumers")
@@ -36,6 +62,7 @@ GUID = re.compile(r"^[0-9a-f]{8}-(?:[0-9a-f]{4}-){3}[0-9a-f]{12}$", re.IGNORECAS
 CODE_CHALLENGE = re.compile(r"[A-Za-z0-9._~-]{43,128}")  # RFC 7636 4.2
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 NO_EMAIL = "Type an e-mail address or pick an account."
+NO_TENANT = "The account's tenant id must be a GUID."
 CHOOSE = "Choose Allow or Cancel."
 # The request parameters the consent form carries back; the scope asked for travels as
 # "requested_scope", since "scope" is what the person ticked.
@@ -50,6 +77,7 @@ CARRIED = (
     "prompt",
     "include_granted_scopes",
     "login_hint",
+    "nonce",
 )
 # A consent page may be neither framed (clickjacking) nor load anything from elsewhere.
 PAGE_HEADERS = {
@@ -183,16 +211,36 @@ class AuthorizationRequest:
         return Redirect(urlunsplit(uri._replace(query=query)))
 
 
+@dataclass(frozen=True)
+class Account:
+    """Who granted: an e-mail address; for Microsoft, an account of one tenant (whose
+    administrator sets its e-mail: another tenant's account may claim the same one)."""
+
+    email: str
+    tenant_id: str = ""
+    email_verified: bool = True
+
+    @property
+    def google_sub(self) -> str:
+        return str(int(hashlib.sha256(self.email.encode()).hexdigest()[:16], 16))
+
+    @property
+    def object_id(self) -> str:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"microsoft/{self.tenant_id}/{self.email}"))
+
+
 @dataclass
 class IssuedCode:
     issuer: Issuer
     client_id: str
     redirect_uri: str
     code_challenge: str
-    email: str
+    account: Account
     scopes: tuple[str, ...]
     offline: bool  # whether the exchange returns a refresh token
     expires_at: float
+    nonce: str = ""
+    variant: str = "valid"
     used: bool = False
     access_token: str = ""
 
@@ -200,8 +248,15 @@ class IssuedCode:
 @dataclass
 class AccessToken:
     provider: Provider
-    email: str
+    account: Account
     expires_at: float
+
+
+def _signing_keys() -> dict[str, object]:
+    return {
+        provider.name: JsonWebKey.generate_key("RSA", 2048, is_private=True)
+        for provider in (GOOGLE, MICROSOFT)
+    }
 
 
 @dataclass
@@ -212,6 +267,8 @@ class OAuthMemory:
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     consented: set[tuple[str, str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # One key per provider for the sandbox's life (a reset keeps them, as a provider would).
+    keys: dict[str, object] = field(default_factory=_signing_keys)
 
     def reset(self) -> None:
         with self.lock:
@@ -220,7 +277,12 @@ class OAuthMemory:
             self.consented.clear()
 
     def issue_code(
-        self, issuer: Issuer, request: AuthorizationRequest, email: str, scopes: tuple[str, ...]
+        self,
+        issuer: Issuer,
+        request: AuthorizationRequest,
+        account: Account,
+        scopes: tuple[str, ...],
+        variant: str = "valid",
     ) -> str:
         code = secrets.token_urlsafe(32)
         with self.lock:
@@ -229,12 +291,47 @@ class OAuthMemory:
                 client_id=request.client_id,
                 redirect_uri=request.redirect_uri,
                 code_challenge=request.code_challenge,
-                email=email,
+                account=account,
                 scopes=scopes,
-                offline=self._is_offline(issuer, request, email),
+                offline=self._is_offline(issuer, request, account.email),
                 expires_at=time.monotonic() + CODE_LIFETIME,
+                nonce=request.params.get("nonce", ""),
+                variant=variant,
             )
         return code
+
+    def public_keys(self, provider: Provider) -> dict:
+        """The provider's JSON Web Key Set: its public signing key."""
+        key = self.keys[provider.name]
+        return {"keys": [key.as_dict(is_private=False, kid=_kid(key), use="sig", alg="RS256")]}
+
+    def id_token(self, issued: IssuedCode) -> str:
+        """The ID token of a grant, signed by its provider's key (spoiled as the page chose)."""
+        now = int(time.time())
+        claims = {"aud": issued.client_id, "iat": now, "exp": now + ID_TOKEN_LIFETIME}
+        if issued.nonce:
+            claims["nonce"] = issued.nonce
+        claims |= _who(issued)
+        variant = issued.variant
+        if variant == "wrong_audience":
+            claims["aud"] = "another-client-id"
+        elif variant == "wrong_issuer":
+            other = str(uuid.uuid4())
+            google = issued.issuer.provider is GOOGLE
+            claims["iss"] = "https://accounts.example" if google else _microsoft_issuer(other)
+        elif variant == "expired":
+            claims |= {"iat": now - 2 * ID_TOKEN_LIFETIME, "exp": now - ID_TOKEN_LIFETIME}
+        elif variant == "wrong_nonce":
+            claims["nonce"] = secrets.token_urlsafe(16)
+        key = self.keys[issued.issuer.provider.name]
+        header = {"alg": "RS256", "typ": "JWT", "kid": _kid(key)}
+        signed = SIGNER.encode(header, claims, key).decode()
+        if variant != "bad_signature":
+            return signed
+        head, _, signature = signed.split(".")
+        changed = json.dumps({**claims, "iat": now + 1}).encode()
+        body = base64.urlsafe_b64encode(changed).rstrip(b"=").decode()
+        return f"{head}.{body}.{signature}"
 
     def _is_offline(self, issuer: Issuer, request: AuthorizationRequest, email: str) -> bool:
         if issuer.provider is MICROSOFT:
@@ -261,7 +358,7 @@ class OAuthMemory:
             issued.used = True
             issued.access_token = secrets.token_urlsafe(32)
             self.access_tokens[issued.access_token] = AccessToken(
-                issuer.provider, issued.email, time.monotonic() + ACCESS_TOKEN_LIFETIME
+                issuer.provider, issued.account, time.monotonic() + ACCESS_TOKEN_LIFETIME
             )
         answer = {
             "access_token": issued.access_token,
@@ -270,17 +367,51 @@ class OAuthMemory:
             "scope": " ".join(issued.scopes),
         }
         if issued.offline:
-            answer["refresh_token"] = f"sbx-{secrets.token_urlsafe(24)}:{issued.email}"
+            answer["refresh_token"] = f"sbx-{secrets.token_urlsafe(24)}:{issued.account.email}"
+        if "openid" in issued.scopes:
+            answer["id_token"] = self.id_token(issued)
         return answer
 
-    def holder(self, provider: Provider, authorization: str) -> str:
-        """The e-mail of the account a bearer token was issued for."""
+    def holder(self, provider: Provider, authorization: str) -> Account:
+        """The account a bearer token was issued for."""
         scheme, _, token = authorization.partition(" ")
         with self.lock:
             held = self.access_tokens.get(token.strip()) if scheme.lower() == "bearer" else None
         if held is None or held.provider is not provider or held.expires_at < time.monotonic():
             raise OAuthError(401, "invalid_token", "The access token is missing or unknown.")
-        return held.email
+        return held.account
+
+
+def _kid(key: object) -> str:
+    return key.thumbprint()
+
+
+def _microsoft_issuer(tenant_id: str) -> str:
+    return f"https://login.microsoftonline.com/{tenant_id}/v2.0"
+
+
+def _who(issued: IssuedCode) -> dict:
+    """The claims naming the account, as each provider writes them."""
+    account = issued.account
+    if issued.issuer.provider is GOOGLE:
+        return {
+            "iss": "https://accounts.google.com",
+            "sub": account.google_sub,
+            "email": account.email,
+            "email_verified": account.email_verified,
+        }
+    # Microsoft's `sub` is pairwise (per app); `oid` comes with the profile scope only.
+    pairwise = f"{account.object_id}/{issued.client_id}".encode()
+    claims = {
+        "iss": _microsoft_issuer(account.tenant_id),
+        "tid": account.tenant_id,
+        "sub": base64.urlsafe_b64encode(hashlib.sha256(pairwise).digest()[:24]).decode(),
+        "email": account.email,
+        "ver": "2.0",
+    }
+    if "profile" in issued.scopes:
+        claims |= {"oid": account.object_id, "preferred_username": account.email}
+    return claims
 
 
 def _refusal(
@@ -316,7 +447,7 @@ h1 { font-size: 1.4rem; font-weight: 500; margin-top: 0; }
 fieldset { border: 0; padding: 0; margin: 0 0 1.2rem; }
 legend { font-weight: 600; margin-bottom: .4rem; }
 ul { list-style: none; padding: 0; } li { margin: .3rem 0; }
-input[type=text] { width: 100%; box-sizing: border-box; padding: .5rem; font: inherit; }
+input[type=text], select { width: 100%; box-sizing: border-box; padding: .5rem; font: inherit; }
 .error { color: #b3261e; } .note { color: #5f6368; font-size: .9rem; }
 button { font: inherit; padding: .5rem 1.4rem; border-radius: 4px; border: 1px solid #dadce0; }
 #allow { background: #1a73e8; color: #fff; border-color: #1a73e8; }
@@ -342,9 +473,22 @@ $hidden
 <fieldset><legend>Access asked for</legend>
 <ul>$scopes</ul>
 </fieldset>
+<fieldset><legend>Sandbox: play an attack</legend>
+$tenant
+<label for="id-token">ID token</label>
+<select id="id-token" name="id_token">$variants</select>
+</fieldset>
 <button type="submit" id="allow" name="decision" value="allow">Allow</button>
 <button type="submit" id="cancel" name="decision" value="cancel">Cancel</button>
 </form>
+"""
+)
+
+TENANT = Template(
+    """<label for="tenant">The account's directory (tenant) id</label>
+<input type="text" id="tenant" name="tenant_id" value="$tenant" autocomplete="off">
+<p class="note">Another tenant's account may claim any e-mail address: its administrator
+sets it.</p>
 """
 )
 
@@ -381,6 +525,8 @@ def _consent_page(
     *,
     email: str,
     ticked: tuple[str, ...],
+    tenant: str = "",
+    variant: str = "valid",
     error: str = "",
 ) -> Answer:
     hidden = [
@@ -411,6 +557,15 @@ def _consent_page(
         )
         for n, scope in enumerate(request.consent_scopes(), start=1)
     ]
+    variants = [
+        _render(
+            '<option value="$value"$selected>$label</option>',
+            value=value,
+            label=label,
+            selected=Html(" selected" if value == variant else ""),
+        )
+        for value, label in _variants(issuer.provider).items()
+    ]
     content = _render(
         CONSENT,
         client_id=request.client_id,
@@ -421,8 +576,25 @@ def _consent_page(
         email=email,
         accounts=_lines(accounts),
         scopes=_lines(scopes),
+        tenant=_render(TENANT, tenant=tenant or _home_tenant(issuer))
+        if issuer.provider is MICROSOFT
+        else Html(""),
+        variants=_lines(variants),
     )
     return 200, _render(PAGE, provider=issuer.provider.title, content=content)
+
+
+def _variants(provider: Provider) -> dict[str, str]:
+    if provider is GOOGLE:
+        return ID_TOKEN_VARIANTS
+    return {k: v for k, v in ID_TOKEN_VARIANTS.items() if k != "unverified_email"}
+
+
+def _home_tenant(issuer: Issuer) -> str:
+    """The tenant an account signing in at this issuer belongs to, unless the page says."""
+    if GUID.match(issuer.tenant):
+        return issuer.tenant
+    return CONSUMER_TENANT if issuer.tenant == "consumers" else HOME_TENANT
 
 
 def _as_page(handler: Callable[..., Answer]) -> Callable[..., Answer]:
@@ -473,12 +645,26 @@ def authorize_decision(
     ticked = tuple(s for s in asked.consent_scopes() if s in request.form.get("scope", []))
     # The typed address comes first in the form, a picked account after it.
     email = next((e.strip() for e in reversed(request.form.get("email", [])) if e.strip()), "")
+    tenant = request.param("tenant_id").lower() if issuer.provider is MICROSOFT else ""
+    variant = request.param("id_token") or "valid"
+    if variant not in _variants(issuer.provider):
+        variant = "valid"
+    again = functools.partial(
+        _consent_page, issuer, asked, email=email, ticked=ticked, tenant=tenant, variant=variant
+    )
     if decision != "allow":
-        return _consent_page(issuer, asked, email=email, ticked=ticked, error=CHOOSE)
+        return again(error=CHOOSE)
     if not EMAIL.match(email):
-        return _consent_page(issuer, asked, email=email, ticked=ticked, error=NO_EMAIL)
+        return again(error=NO_EMAIL)
+    if tenant and not GUID.match(tenant):
+        return again(error=NO_TENANT)
+    account = Account(
+        email.lower(),
+        tenant_id=(tenant or _home_tenant(issuer)) if issuer.provider is MICROSOFT else "",
+        email_verified=variant != "unverified_email",
+    )
     granted = tuple(s for s in asked.scopes if s in ALWAYS_GRANTED or s in ticked)
-    code = memory.issue_code(issuer, asked, email.lower(), granted)
+    code = memory.issue_code(issuer, asked, account, granted, variant)
     return 302, asked.redirect(code=code)
 
 
@@ -525,16 +711,26 @@ def token(
 
 @_as_json
 def google_userinfo(memory: OAuthMemory, request: OAuthRequest) -> Answer:
-    email = memory.holder(GOOGLE, request.authorization)
-    sub = str(int(hashlib.sha256(email.encode()).hexdigest()[:16], 16))
-    return 200, {"sub": sub, "email": email, "email_verified": True}
+    account = memory.holder(GOOGLE, request.authorization)
+    return 200, {
+        "sub": account.google_sub,
+        "email": account.email,
+        "email_verified": account.email_verified,
+    }
 
 
 @_as_json
 def microsoft_me(memory: OAuthMemory, request: OAuthRequest) -> Answer:
-    email = memory.holder(MICROSOFT, request.authorization)
-    object_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"microsoft/{email}"))
-    return 200, {"id": object_id, "mail": email, "userPrincipalName": email}
+    account = memory.holder(MICROSOFT, request.authorization)
+    return 200, {"id": account.object_id, "mail": account.email, "userPrincipalName": account.email}
+
+
+@_as_json
+def signing_keys(
+    provider: Provider, memory: OAuthMemory, request: OAuthRequest, tenant: str | None = None
+) -> Answer:
+    Issuer.at(provider, tenant)  # a bad tenant is refused, as at the other endpoints
+    return 200, memory.public_keys(provider)
 
 
 def unavailable(path: str, status: int) -> Answer:
@@ -551,8 +747,14 @@ ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [
     ("POST", "/oauth/google/authorize", functools.partial(authorize_decision, GOOGLE)),
     ("POST", "/oauth/google/token", functools.partial(token, GOOGLE)),
     ("GET", "/oauth/google/userinfo", google_userinfo),
+    ("GET", "/oauth/google/certs", functools.partial(signing_keys, GOOGLE)),
     ("GET", f"{MICROSOFT_BASE}/authorize", functools.partial(authorize_page, MICROSOFT)),
     ("POST", f"{MICROSOFT_BASE}/authorize", functools.partial(authorize_decision, MICROSOFT)),
     ("POST", f"{MICROSOFT_BASE}/token", functools.partial(token, MICROSOFT)),
     ("GET", "/oauth/microsoft/v1.0/me", microsoft_me),
+    (
+        "GET",
+        "/oauth/microsoft/{tenant}/discovery/v2.0/keys",
+        functools.partial(signing_keys, MICROSOFT),
+    ),
 ]

@@ -11,9 +11,11 @@ server posts forms to the token endpoint; in the request log, faults and latency
   POST /oauth/google/authorize         its form: 302 to redirect_uri with code or error
   POST /oauth/google/token             code + PKCE verifier for tokens
   GET  /oauth/google/userinfo          who granted: {"sub", "email", "email_verified"}
+  GET  /oauth/google/certs             the keys that sign its ID tokens (a JWKS)
   GET|POST /oauth/microsoft/{tenant}/oauth2/v2.0/authorize, POST .../token
                                        the same at a tenant (common, organizations,
                                        consumers or a GUID)
+  GET  /oauth/microsoft/{tenant}/discovery/v2.0/keys   its ID tokens' keys (a JWKS)
   GET  /oauth/microsoft/v1.0/me        who granted: {"id", "mail", "userPrincipalName"}
 
 Control endpoints (no API key; the sandbox listens on loopback only):

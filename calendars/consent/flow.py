@@ -1,8 +1,10 @@
 """The OAuth 2.0 authorization-code flow with PKCE (S256), through Authlib's requests client.
 
-`begin` makes the provider URL a person is sent to, with a `state` and a PKCE verifier that
-the caller keeps in the person's session; `finish` exchanges the code the provider sent back
-and asks who granted. The redirect URI is always PORTAL_PUBLIC_URL's, never the request's.
+`begin` makes the provider URL a person is sent to, with a `state`, a PKCE verifier and an
+OpenID Connect `nonce` that the caller keeps in the person's session; `finish` exchanges the
+code the provider sent back, validates the ID token that proves which account granted
+(identity.py) and asks for its e-mail address. The redirect URI is always PORTAL_PUBLIC_URL's,
+never the request's.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from django.conf import settings
 from django.urls import reverse
 from django.views.decorators.debug import sensitive_variables
 
+from calendars.consent.identity import IdentityError, fetch_keys, subject_of
 from calendars.consent.providers import provider_of
 from calendars.lib.encryption import SecretUnreadable
 from calendars.models import OAuthApp
@@ -35,11 +38,14 @@ class Started:
     url: str
     state: str
     code_verifier: str = field(repr=False)
+    nonce: str = field(repr=False)
 
 
 @dataclass(frozen=True)
 class Granted:
     email: str
+    # The account that granted, as its ID token proves it (identity.py).
+    subject: str
     refresh_token: str = field(repr=False)
     scopes: frozenset[str]
 
@@ -57,22 +63,24 @@ def begin(app: OAuthApp, *, login_hint: str = "") -> Started:
         code_challenge_method="S256",
     )
     verifier = generate_token(64)
-    params = provider.authorize_params()
+    nonce = generate_token(32)
+    params = {**provider.authorize_params(), "nonce": nonce}
     if login_hint:
         params["login_hint"] = login_hint
     url, state = client.create_authorization_url(
         provider.authorize_url(app), code_verifier=verifier, **params
     )
-    return Started(url, state, verifier)
+    return Started(url, state, verifier, nonce)
 
 
 def state_matches(expected: str, given: str) -> bool:
     return bool(expected) and secrets.compare_digest(expected.encode(), given.encode())
 
 
-@sensitive_variables("client", "token", "code", "code_verifier")
-def finish(app: OAuthApp, *, code: str, code_verifier: str) -> Granted:
-    """Exchange the code for tokens, then read who granted; FlowError when that fails."""
+@sensitive_variables("client", "token", "code", "code_verifier", "nonce")
+def finish(app: OAuthApp, *, code: str, code_verifier: str, nonce: str) -> Granted:
+    """Exchange the code for tokens, then prove and read who granted; FlowError when that
+    fails."""
     provider = provider_of(app)
     try:
         client = OAuth2Session(
@@ -91,9 +99,13 @@ def finish(app: OAuthApp, *, code: str, code_verifier: str) -> Granted:
             code_verifier=code_verifier,
             timeout=settings.OAUTH_TIMEOUT,
         )
+        keys = fetch_keys(provider.jwks_url(app))
+        subject = subject_of(app, token.get("id_token"), nonce=nonce, keys=keys)
         answer = client.get(provider.userinfo_url(), timeout=settings.OAUTH_TIMEOUT)
         answer.raise_for_status()
         userinfo = answer.json()
+    except IdentityError as exc:
+        raise FlowError(_bounded(str(exc))) from exc
     except AuthlibBaseError as exc:
         raise FlowError(_bounded(f"{exc.error}: {exc.description or ''}".rstrip(": "))) from exc
     except requests.HTTPError as exc:
@@ -112,7 +124,9 @@ def finish(app: OAuthApp, *, code: str, code_verifier: str) -> Granted:
     granted = token.get("scope")
     # RFC 6749 5.1: a token answer without "scope" grants what was asked.
     scopes = granted.split() if isinstance(granted, str) else provider.scopes(app)
-    return Granted(email=email, refresh_token=refresh_token, scopes=frozenset(scopes))
+    return Granted(
+        email=email, subject=subject, refresh_token=refresh_token, scopes=frozenset(scopes)
+    )
 
 
 def _bounded(text: str) -> str:

@@ -2,9 +2,17 @@
 
 Everything a grant changes in the portal is written in one transaction with the link's
 outcome: a refused grant (another account, calendar access unticked) changes nothing but the
-outcome, and leaves the link usable so the person can simply try again. The calls to Meeting
-BaaS that follow (listing calendars, creating integrations, the credential push's bulk job)
-are each recorded where they happen; their failure does not undo the grant.
+outcome, and leaves the link usable so the person can simply try again.
+
+An account is its subject (identity.py), never the e-mail it claims: a re-consent must come
+from the credential's subject (a credential made before subjects were kept takes one at its
+first re-consent, and only from the same e-mail), and a connect link never replaces a token:
+it makes a credential for an account the customer has none for, and asks for a re-consent link
+for one it has.
+
+The calls to Meeting BaaS that follow (listing calendars, creating integrations, the
+credential push's bulk job) are each recorded where they happen; their failure does not undo
+the grant.
 """
 
 from __future__ import annotations
@@ -12,9 +20,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -24,7 +34,7 @@ from calendars.actions.integrations import create_integration
 from calendars.consent.flow import Granted
 from calendars.consent.providers import provider_of
 from calendars.lib.remote_values import fit
-from calendars.models import ConsentLink, Credential, OAuthApp, RawCalendar
+from calendars.models import ConsentLink, Credential, Customer, OAuthApp, RawCalendar
 
 logger = logging.getLogger(__name__)
 Outcome = ConsentLink.Outcome
@@ -91,22 +101,14 @@ def accept(link_id: int, app: OAuthApp, granted: Granted) -> Result:
             )
         if link.kind == ConsentLink.Kind.RECONSENT:
             credential = link.credential
-            if email.casefold() != credential.account_email.casefold():
-                record(
-                    link,
-                    Outcome.WRONG_ACCOUNT,
-                    f"Signed in as {email}, not {credential.account_email}: nothing replaced.",
-                    email=email,
-                )
-                return Result(
-                    Outcome.WRONG_ACCOUNT,
-                    f"You signed in as {email}, but this link is for {credential.account_email}. "
-                    "Nothing was changed. Open the link again and choose that account.",
-                    can_retry=True,
-                )
+            refused = _other_account(link, credential, granted, email)
+            if refused:
+                return refused
             _store(link, credential, granted, email, Outcome.RECONSENTED)
         else:
             credential = _connect(link, app, granted, email)
+            if isinstance(credential, Result):
+                return credential
     _check(link, credential)
     if link.kind == ConsentLink.Kind.CONNECT:
         _create_integrations(link, credential)
@@ -117,33 +119,74 @@ def accept(link_id: int, app: OAuthApp, granted: Granted) -> Result:
     )
 
 
+def _other_account(
+    link: ConsentLink, credential: Credential, granted: Granted, email: str
+) -> Result | None:
+    """The refusal of a re-consent by another account than the credential's; None if it is
+    the credential's own."""
+    if credential.subject:
+        if granted.subject == credential.subject:
+            return None
+        said = f"Signed in as {email}, another account than the credential's: nothing replaced."
+    elif email.casefold() == credential.account_email.casefold():
+        return None
+    else:
+        said = f"Signed in as {email}, not {credential.account_email}: nothing replaced."
+    record(link, Outcome.WRONG_ACCOUNT, said, email=email)
+    return Result(
+        Outcome.WRONG_ACCOUNT,
+        f"You signed in as {email}, but that is not the account this link is for "
+        f"({credential.account_email}). Nothing was changed. Open the link again and choose "
+        "that account.",
+        can_retry=True,
+    )
+
+
 @sensitive_variables("granted")
-def _connect(link: ConsentLink, app: OAuthApp, granted: Granted, email: str) -> Credential:
-    """The customer's credential for this account and app: updated when it exists, else new."""
-    credential = (
-        Credential.objects.select_for_update()
-        .filter(customer=link.customer, oauth_app=app, account_email__iexact=email)
+def _connect(link: ConsentLink, app: OAuthApp, granted: Granted, email: str) -> Credential | Result:
+    """A new credential for the account, or the refusal when the customer has one for it: the
+    same subject, or a credential without one under the same e-mail (it may be the same
+    account, which a re-consent link proves). Another subject claiming a known e-mail gets a
+    credential of its own and never touches the existing one's token."""
+    # Two links of one customer granted at once must not both find no credential.
+    Customer.objects.select_for_update().only("pk").get(pk=link.customer_id)
+    known = (
+        Credential.objects.filter(customer=link.customer, oauth_app=app)
+        .filter(Q(subject=granted.subject) | Q(subject="", account_email__iexact=email))
         .first()
     )
-    if credential is None:
-        credential = Credential.objects.create(
-            customer=link.customer,
-            oauth_app=app,
-            account_email=email,
-            refresh_token=granted.refresh_token,
-            refresh_token_replaced_at=timezone.now(),
-            consented_at=timezone.now(),
+    if known is not None:
+        record(
+            link,
+            Outcome.KNOWN_ACCOUNT,
+            f"{email} is already connected (credential {known.pk}): a connect link does not "
+            "replace its token; send a re-consent link for that credential.",
+            email=email,
         )
-        record_action(
-            None,
-            "connect through link",
-            credential=credential,
-            succeeded=True,
-            message=f"{email} connected by the account owner through link {link.pk}",
+        return Result(
+            Outcome.KNOWN_ACCOUNT,
+            f"The account {email} is already connected for {link.customer}. Nothing was "
+            f"changed. To grant access again, ask {settings.PORTAL_COMPANY_NAME} for a "
+            "re-consent link for it; or open this link again and choose another account.",
+            can_retry=True,
         )
-        _finish(link, credential, Outcome.CONNECTED, f"{email} connected.", email)
-        return credential
-    _store(link, credential, granted, email, Outcome.CONNECTED)
+    credential = Credential.objects.create(
+        customer=link.customer,
+        oauth_app=app,
+        account_email=email,
+        subject=granted.subject,
+        refresh_token=granted.refresh_token,
+        refresh_token_replaced_at=timezone.now(),
+        consented_at=timezone.now(),
+    )
+    record_action(
+        None,
+        "connect through link",
+        credential=credential,
+        succeeded=True,
+        message=f"{email} connected by the account owner through link {link.pk}",
+    )
+    _finish(link, credential, Outcome.CONNECTED, f"{email} connected.", email)
     return credential
 
 
@@ -154,6 +197,12 @@ def _store(
     """Replace the credential's refresh token and push it to its integrations."""
     replaced = replace_refresh_token(credential.pk, granted.refresh_token, acting_user=None)
     Credential.objects.filter(pk=credential.pk).update(consented_at=timezone.now())
+    if not credential.subject:
+        # save(), not update(): staff see in the history when the account was proved (read
+        # again first, so that history row carries what the token replacement wrote).
+        credential.refresh_from_db()
+        credential.subject = granted.subject
+        credential.save(update_fields=["subject"])
     ids = replaced.job.items.values_list("integration_id", flat=True) if replaced.job else []
     record_for_each(
         None,

@@ -1,7 +1,8 @@
 """What the portal asks Google and Microsoft for, and what a grant must include.
 
 Scopes are the setup guide's: reading calendars and their events, offline (a refresh token),
-and who the person is (openid, email) so a grant can be matched to an account.
+and who the person is (openid, email) so a grant can be matched to an account; Microsoft also
+`profile`, without which its ID token carries no object id (`oid`).
 """
 
 from __future__ import annotations
@@ -35,8 +36,9 @@ class Provider:
         return ("Calendars.Read",)
 
     def scopes(self, app: OAuthApp) -> list[str]:
-        offline = ("offline_access",) if self.platform == Platform.MICROSOFT else ()
-        return [*offline, *self.calendar_scopes(app), *IDENTITY_SCOPES]
+        if self.platform == Platform.GOOGLE:
+            return [*self.calendar_scopes(app), *IDENTITY_SCOPES]
+        return ["offline_access", *self.calendar_scopes(app), *IDENTITY_SCOPES, "profile"]
 
     def authorize_params(self) -> dict[str, str]:
         if self.platform == Platform.GOOGLE:
@@ -57,6 +59,12 @@ class Provider:
         if self.platform == Platform.GOOGLE:
             return settings.GOOGLE_OAUTH_TOKEN_URL
         return settings.MICROSOFT_OAUTH_TOKEN_URL.format(tenant=app.tenant or "common")
+
+    def jwks_url(self, app: OAuthApp) -> str:
+        """Where the keys that sign the provider's ID tokens are published."""
+        if self.platform == Platform.GOOGLE:
+            return settings.GOOGLE_OAUTH_JWKS_URL
+        return settings.MICROSOFT_OAUTH_JWKS_URL.format(tenant=app.tenant or "common")
 
     def userinfo_url(self) -> str:
         if self.platform == Platform.GOOGLE:

@@ -1,8 +1,8 @@
 """The public pages a customer's person sees: the link, the provider's round trip, the end.
 
-No admin login: the link's token is the authority, and the OAuth `state` and PKCE verifier
-live in the person's session, so a callback is accepted only in the browser that started it,
-once. Pages name the company, the customer and the account, never an id or a secret.
+No admin login: the link's token is the authority, and the OAuth `state`, PKCE verifier and
+OpenID `nonce` live in the person's session, so a callback is accepted only in the browser that
+started it, once. Pages name the company, the customer and the account, never an id or a secret.
 """
 
 from __future__ import annotations
@@ -135,6 +135,7 @@ def start(request: HttpRequest, token: str, provider: str) -> HttpResponse:
         "app": app.pk,
         "state": started.state,
         "verifier": started.code_verifier,
+        "nonce": started.nonce,
         "at": int(time.time()),
     }
     return HttpResponseRedirect(started.url)
@@ -178,7 +179,10 @@ def callback(request: HttpRequest) -> HttpResponse:
         return _refused(request, link, error)
     try:
         granted = flow.finish(
-            app, code=request.GET.get("code", ""), code_verifier=started["verifier"]
+            app,
+            code=request.GET.get("code", ""),
+            code_verifier=started["verifier"],
+            nonce=started.get("nonce", ""),
         )
     except flow.FlowError as exc:
         grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, str(exc))

@@ -135,7 +135,14 @@ def test_microsoft_is_asked_at_the_apps_tenant_for_offline_calendar_access(
         f"{providers.url}/oauth/microsoft/organizations/oauth2/v2.0/authorize?"
     )
     scopes = parse_qs(urlsplit(authorize).query)["scope"][0].split()
-    assert scopes == ["offline_access", "Calendars.Read", "Calendars.ReadWrite", "openid", "email"]
+    assert scopes == [
+        "offline_access",
+        "Calendars.Read",
+        "Calendars.ReadWrite",
+        "openid",
+        "email",
+        "profile",  # without it, Microsoft's ID token names no object id (oid)
+    ]
     done = person.come_back(person.consent(authorize, email="carol@contoso.example"))
     assert done.status_code == 200, done.content[:500]
     credential = Credential.objects.get(customer=customer)
@@ -167,20 +174,26 @@ def test_a_connect_link_makes_the_credential_lists_calendars_and_creates_integra
     assert (link.outcome, link.credential) == ("connected", credential)
 
 
-def test_a_connect_link_for_a_known_account_updates_its_credential(
+def test_a_connect_link_for_a_known_account_never_replaces_its_token(
     admin_client, person, customer, google_app, credential, providers
 ):
+    """Until issue 26 a connect link updated the known account's credential; now it never
+    replaces a token: the account is asked for a re-consent link (test_consent_identity.py
+    has the other subject's case)."""
     response = admin_client.post(
         reverse("admin:calendars_consentlink_connect", args=[customer.pk]),
         {"oauth_apps": [google_app.pk], "create_integrations": "none"},
     )
     url = re.search(r'id="consent-url"[^>]*>([^<]+)<', response.content.decode()).group(1)
 
-    person.grant(token_of(url), email="ALICE@example.com")
+    page = person.grant(token_of(url), email="ALICE@example.com")
 
+    assert page.status_code == 400 and b"re-consent link" in page.content
     assert Credential.objects.get() == credential
-    credential.refresh_from_db()
-    assert credential.refresh_token.reveal().startswith("sbx-")
+    assert unchanged(credential, "1//refresh:alice@example.com")
+    link = ConsentLink.objects.get()
+    assert link.outcome == "known_account" and link.is_usable
+    assert f"credential {credential.pk}" in link.outcome_message
 
 
 def unchanged(credential: Credential, token: str) -> bool:

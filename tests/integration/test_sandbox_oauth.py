@@ -16,6 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, JsonWebToken
+from authlib.jose.errors import BadSignatureError
 
 from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.types import OAuthGrant, Platform
@@ -91,8 +93,10 @@ def submit(
     pick: str = "",
     untick: tuple[str, ...] = (),
     decision: str = "allow",
+    chosen: tuple[tuple[str, str], ...] = (),
 ) -> requests.Response:
-    """Fill in the consent form the way a browser submits it, and press `decision`."""
+    """Fill in the consent form the way a browser submits it (with `chosen` select and text
+    values), and press `decision`."""
     controls = Controls(page)
     form = [(c["name"], c["value"]) for c in controls.of_type("hidden")]
     form.append(("email", controls.by_id("email")["value"] if typed is None else typed))
@@ -104,6 +108,7 @@ def submit(
         for box in controls.of_type("checkbox")
         if "checked" in box and box["value"] not in untick
     ]
+    form += list(chosen)
     form.append(("decision", controls.by_id(decision)["value"]))
     return requests.post(
         f"{sandbox.url}{base}/authorize", data=form, allow_redirects=False, timeout=5
@@ -568,3 +573,105 @@ def test_authlib_runs_the_flow_with_pkce_and_client_secret_basic(sandbox):
     assert token["scope"] == f"openid email {CALENDAR_READ}"
     sent = sandbox.requests_to("POST", f"{GOOGLE}/token")[0]
     assert "Authorization" in sent["headers"] and "client_secret" not in sent["form"]
+
+
+def id_token_claims(sandbox, keys_path: str, id_token: str) -> dict:
+    keys = requests.get(f"{sandbox.url}{keys_path}", timeout=5).json()
+    claims = JsonWebToken(["RS256"]).decode(id_token, JsonWebKey.import_key_set(keys))
+    claims.validate()
+    return dict(claims)
+
+
+def test_google_signs_an_id_token_with_its_published_key(sandbox, verifier):
+    params = asked(GOOGLE, verifier, nonce="nonce-from-the-portal")
+    page = open_page(sandbox, GOOGLE, params)
+    code = code_from(submit(sandbox, GOOGLE, page.text, pick="bob@example.com"))
+
+    tokens = exchange(sandbox, GOOGLE, code, verifier).json()
+
+    claims = id_token_claims(sandbox, "/oauth/google/certs", tokens["id_token"])
+    userinfo = who(sandbox, "/oauth/google/userinfo", tokens["access_token"]).json()
+    assert claims["iss"] == "https://accounts.google.com" and claims["aud"] == CLIENT_ID
+    assert claims["nonce"] == "nonce-from-the-portal"
+    assert claims["exp"] > time.time() > claims["iat"] - 5
+    assert (claims["sub"], claims["email"], claims["email_verified"]) == (
+        userinfo["sub"],
+        "bob@example.com",
+        True,
+    )
+
+
+def test_microsoft_names_the_account_by_tenant_and_object_id_with_profile_only(sandbox, verifier):
+    base = f"/oauth/microsoft/{TENANT_ID}/oauth2/v2.0"
+    keys = f"/oauth/microsoft/{TENANT_ID}/discovery/v2.0/keys"
+
+    def claims(scope: str, *chosen: tuple[str, str]) -> dict:
+        page = open_page(sandbox, base, asked(base, verifier, scope=scope, nonce="n-1"))
+        code = code_from(
+            submit(sandbox, base, page.text, pick="bob@contoso.example", chosen=chosen)
+        )
+        return id_token_claims(
+            sandbox, keys, exchange(sandbox, base, code, verifier).json()["id_token"]
+        )
+
+    home = claims("openid email profile offline_access Calendars.Read")
+    other = claims(
+        "openid email profile offline_access Calendars.Read",
+        ("tenant_id", "3f2504e0-4f89-11d3-9a0c-0305e82c3301"),
+    )
+    bare = claims("openid email offline_access Calendars.Read")
+
+    assert home["tid"] == TENANT_ID  # an app's own tenant, by default
+    assert home["iss"] == f"https://login.microsoftonline.com/{TENANT_ID}/v2.0"
+    assert (home["email"], home["preferred_username"], home["nonce"]) == (
+        "bob@contoso.example",
+        "bob@contoso.example",
+        "n-1",
+    )
+    # Another tenant's account claiming the same e-mail: another tid, another oid.
+    assert other["tid"] == "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
+    assert other["iss"].startswith(f"https://login.microsoftonline.com/{other['tid']}/")
+    assert other["email"] == home["email"] and other["oid"] != home["oid"]
+    assert "oid" not in bare and bare["tid"] == TENANT_ID
+
+
+@pytest.mark.parametrize(
+    ("spoil", "broken"),
+    [
+        ("wrong_audience", lambda c: c["aud"] != CLIENT_ID),
+        ("wrong_issuer", lambda c: c["iss"] != "https://accounts.google.com"),
+        ("expired", lambda c: c["exp"] < time.time()),
+        ("wrong_nonce", lambda c: c["nonce"] != "n-2"),
+        ("unverified_email", lambda c: c["email_verified"] is False),
+    ],
+)
+def test_the_consent_page_spoils_the_id_token_as_chosen(sandbox, verifier, spoil, broken):
+    page = open_page(sandbox, GOOGLE, asked(GOOGLE, verifier, nonce="n-2"))
+    assert f'<option value="{spoil}">' in page.text
+    code = code_from(
+        submit(sandbox, GOOGLE, page.text, pick="alice@example.com", chosen=(("id_token", spoil),))
+    )
+
+    id_token = exchange(sandbox, GOOGLE, code, verifier).json()["id_token"]
+
+    keys = requests.get(f"{sandbox.url}/oauth/google/certs", timeout=5).json()
+    claims = JsonWebToken(["RS256"]).decode(id_token, JsonWebKey.import_key_set(keys))
+    assert broken(claims)
+
+
+def test_a_bad_signature_id_token_does_not_verify(sandbox, verifier):
+    page = open_page(sandbox, GOOGLE, asked(GOOGLE, verifier))
+    code = code_from(
+        submit(
+            sandbox,
+            GOOGLE,
+            page.text,
+            pick="alice@example.com",
+            chosen=(("id_token", "bad_signature"),),
+        )
+    )
+    id_token = exchange(sandbox, GOOGLE, code, verifier).json()["id_token"]
+
+    keys = requests.get(f"{sandbox.url}/oauth/google/certs", timeout=5).json()
+    with pytest.raises(BadSignatureError):
+        JsonWebToken(["RS256"]).decode(id_token, JsonWebKey.import_key_set(keys))

@@ -27,9 +27,11 @@ def point_providers_at(settings: object, sandbox: Sandbox) -> None:
     settings.GOOGLE_OAUTH_AUTHORIZE_URL = f"{base}/google/authorize"
     settings.GOOGLE_OAUTH_TOKEN_URL = f"{base}/google/token"
     settings.GOOGLE_OAUTH_USERINFO_URL = f"{base}/google/userinfo"
+    settings.GOOGLE_OAUTH_JWKS_URL = f"{base}/google/certs"
     settings.MICROSOFT_OAUTH_AUTHORIZE_URL = f"{base}/microsoft/{{tenant}}/oauth2/v2.0/authorize"
     settings.MICROSOFT_OAUTH_TOKEN_URL = f"{base}/microsoft/{{tenant}}/oauth2/v2.0/token"
     settings.MICROSOFT_OAUTH_USERINFO_URL = f"{base}/microsoft/v1.0/me"
+    settings.MICROSOFT_OAUTH_JWKS_URL = f"{base}/microsoft/{{tenant}}/discovery/v2.0/keys"
 
 
 def token_of(url: str) -> str:
@@ -58,8 +60,12 @@ class Person:
         email: str = "alice@example.com",
         untick: tuple[str, ...] = (),
         decision: str = "allow",
+        tenant: str = "",
+        spoil: str = "valid",
     ) -> str:
-        """Answer the provider's consent screen; the callback URL it redirects to."""
+        """Answer the provider's consent screen; the callback URL it redirects to. `tenant`
+        (Microsoft) signs in with an account of that tenant, `spoil` spoils the ID token
+        (sandbox/oauth.py's ID_TOKEN_VARIANTS): the attacks the sandbox can play."""
         params = {k: v[0] for k, v in parse_qs(urlsplit(authorize_url).query).items()}
         requested = params.pop("scope")
         form = {
@@ -68,6 +74,8 @@ class Person:
             "scope": [s for s in requested.split() if s not in untick],
             "email": email,
             "decision": decision,
+            "tenant_id": tenant,
+            "id_token": spoil,
         }
         answer = requests.post(
             authorize_url.split("?")[0], data=form, allow_redirects=False, timeout=5
