@@ -259,6 +259,8 @@ class CredentialAdmin(ChangePageAdmin):
     autocomplete_fields = ("customer",)
     # The last check's outcome heads the page, with its diagnosis (credential/diagnosis.html).
     readonly_fields = (
+        # Which account a consent link proved (two credentials may share an e-mail).
+        "subject",
         "refresh_token_replaced_at",
         "last_used_at",
         "created_at",

@@ -70,9 +70,11 @@ def token_of_credential(credential: Credential) -> str:
     return credential.refresh_token.reveal()
 
 
-def test_a_connect_link_stores_the_subject_the_id_token_proves(alice, customer):
+def test_a_connect_link_stores_the_subject_the_id_token_proves(admin_client, alice):
     assert alice.subject == microsoft_subject(ALICE)
     assert alice.refresh_token.reveal().endswith(f":{ALICE}")
+    page = admin_client.get(reverse("admin:calendars_credential_change", args=[alice.pk]))
+    assert alice.subject in page.content.decode()
 
 
 def test_a_google_connect_link_stores_the_accounts_sub(
