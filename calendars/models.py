@@ -127,7 +127,9 @@ class Credential(models.Model):
     # The account as its provider's ID token proves it (Google's `sub`, Microsoft's `tid/oid`),
     # set by consent links; the e-mail is only a label. Blank for credentials made before, or
     # entered by staff: the first re-consent with the same e-mail sets it.
-    subject = models.CharField("account subject", max_length=255, blank=True, editable=False)
+    subject = models.CharField(
+        "account subject", max_length=255, blank=True, default="", db_default="", editable=False
+    )
     refresh_token = EncryptedSecretField()
     refresh_token_replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
