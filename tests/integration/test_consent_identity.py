@@ -219,3 +219,20 @@ def test_a_sign_in_started_without_a_nonce_is_refused(
     assert page.status_code == 400
     assert "nonce" in ConsentLink.objects.get().outcome_message
     assert not Credential.objects.exists()
+
+
+def test_the_providers_keys_out_of_reach_change_nothing_and_a_retry_succeeds(
+    admin_client, person, customer, google_app, providers
+):
+    token = connect_link(admin_client, customer, google_app)
+    providers.fault("GET", "/oauth/google/certs", "status", status=503)
+
+    page = person.grant(token, email="dave@example.com")
+
+    assert page.status_code == 400 and b"Nothing was changed" in page.content
+    link = ConsentLink.objects.get()
+    assert link.outcome == "provider_error" and "503" in link.outcome_message
+    assert link.is_usable and not Credential.objects.exists()
+    providers.control("DELETE", "faults")
+    assert person.grant(token, email="dave@example.com").status_code == 200
+    assert Credential.objects.get().subject == Account("dave@example.com").google_sub
