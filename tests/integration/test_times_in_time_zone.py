@@ -52,7 +52,7 @@ def test_a_meeting_at_nine_in_paris_on_the_day_of_the_change_shows_at_nine(admin
         reverse("admin:calendars_meeting_change", args=[meeting.pk])
     ).content.decode()
 
-    assert "2027-03-28 09:00 CEST" in listing
+    assert "2027-03-28 09:00 CEST" in listing and "until 09:30" in listing
     assert "2027-03-28 09:00 CEST" in page
     assert "07:00" not in listing
 
