@@ -3,10 +3,11 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from calendars.metrics import views as metrics
-from calendars.web import health, webhooks
+from calendars.web import health, icon, webhooks
 
 urlpatterns = [
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
+    path("favicon.ico", icon.favicon),
     path("admin/", admin.site.urls),
     path("webhooks/meetingbaas/", webhooks.receive, name="meetingbaas-webhook"),
     path("healthz", health.healthz, name="healthz"),
