@@ -8,6 +8,7 @@ database's connections, or a redis-server it started on a port of its own.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import shutil
 import socket
@@ -15,12 +16,16 @@ import subprocess
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import redis
 from django.db import connection
 
+from calendars.actions.webhook_deliveries import queue_processing
+from calendars.models import WebhookDelivery
 from tests.support.gunicorn import free_port
 
 
@@ -189,3 +194,27 @@ def doubled_effects(calls: list[int]) -> str:
     """The duplicates cell: repeated idempotent calls are not duplicates, but are shown."""
     repeated = sum(n - 1 for n in calls)
     return f"0 ({repeated} resync(s) sent again, idempotent)" if repeated else "0"
+
+
+def connection_updates(
+    integrations: list, count: int, *, sent_at: datetime
+) -> list[WebhookDelivery]:
+    """`count` stored `calendar.connection_updated` deliveries, round the integrations, each a
+    second newer than the last, queued for processing."""
+    rows = WebhookDelivery.objects.bulk_create(
+        WebhookDelivery(
+            api_version="v2",
+            event="calendar.connection_updated",
+            delivery_id=f"msg_{uuid.uuid4().hex}",
+            payload={
+                "event": "calendar.connection_updated",
+                "data": {"calendar_id": str(integration.remote_id), "status": "active"},
+            },
+            remote_id=integration.remote_id,
+            event_time=sent_at + timedelta(seconds=n // len(integrations)),
+        )
+        for n, integration in zip(range(count), itertools.cycle(integrations), strict=False)
+    )
+    for delivery in rows:
+        queue_processing(delivery.pk)
+    return rows

@@ -9,7 +9,6 @@ Afterwards each job has finished once in effect, nothing is left pending, nothin
 from __future__ import annotations
 
 import time
-import uuid
 from collections import Counter
 from datetime import timedelta
 
@@ -20,7 +19,6 @@ from django_q.models import Schedule
 
 from calendars import queue
 from calendars.actions import bulk, reconciliation
-from calendars.actions.webhook_deliveries import queue_processing
 from calendars.meetings.policy import wanting_a_bot
 from calendars.meetings.sync import sync_windows
 from calendars.models import (
@@ -34,7 +32,12 @@ from calendars.models import (
     WebhookDelivery,
 )
 from tests.support.cluster import printed, start_cluster, stop_cluster
-from tests.support.outages import doubled_effects, report, terminate_database_connections
+from tests.support.outages import (
+    connection_updates,
+    doubled_effects,
+    report,
+    terminate_database_connections,
+)
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
 
@@ -117,23 +120,7 @@ def test_a_burst_of_1000_webhook_deliveries_ends_applied_after_its_connections_a
 ):
     integrations = integrations_in_sandbox(sandbox.state, customer, google_app, 100, status="error")
     sent_at = timezone.now() - timedelta(minutes=1)
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            api_version="v2",
-            event="calendar.connection_updated",
-            delivery_id=f"msg_{uuid.uuid4().hex}",
-            payload={
-                "event": "calendar.connection_updated",
-                "data": {"calendar_id": str(i.remote_id), "status": "active"},
-            },
-            remote_id=i.remote_id,
-            event_time=sent_at + timedelta(seconds=n),
-        )
-        for n in range(10)
-        for i in integrations
-    )
-    for delivery in deliveries:
-        queue_processing(delivery.pk)
+    connection_updates(integrations, 1000, sent_at=sent_at)
     cluster(Q_WORKERS="2")
     pending = WebhookDelivery.objects.filter(outcome=WebhookDelivery.Outcome.PENDING)
     assert wait_until(lambda: pending.count() <= 700, 120), "the cluster never got going"

@@ -22,11 +22,17 @@ from django_q.models import Schedule
 
 from calendars import queue
 from calendars.actions import bulk
-from calendars.actions.webhook_deliveries import LOST_AFTER, queue_processing
+from calendars.actions.webhook_deliveries import LOST_AFTER
 from calendars.models import BulkJob, Integration, WebhookDelivery
 from tests.conftest import require_service
 from tests.support.cluster import start_cluster, stop_cluster
-from tests.support.outages import REDIS_SERVER, ThrowawayRedis, doubled_effects, report
+from tests.support.outages import (
+    REDIS_SERVER,
+    ThrowawayRedis,
+    connection_updates,
+    doubled_effects,
+    report,
+)
 from tests.support.seeding import integrations_in_sandbox
 from tests.support.waiting import wait_until
 
@@ -141,27 +147,9 @@ def test_the_sweeps_find_the_work_a_restarted_redis_lost(
 
 
 def _deliveries(integrations) -> list[WebhookDelivery]:
-    sent_at = timezone.now() - timedelta(seconds=30)
-    rows = WebhookDelivery.objects.bulk_create(
-        list(
-            WebhookDelivery(
-                api_version="v2",
-                event="calendar.connection_updated",
-                delivery_id=f"msg_{uuid.uuid4().hex}",
-                payload={
-                    "event": "calendar.connection_updated",
-                    "data": {"calendar_id": str(i.remote_id), "status": "active"},
-                },
-                remote_id=i.remote_id,
-                event_time=sent_at + timedelta(seconds=n),
-            )
-            for n in range(DELIVERIES // len(integrations) + 1)
-            for i in integrations
-        )[:DELIVERIES]
+    return connection_updates(
+        integrations, DELIVERIES, sent_at=timezone.now() - timedelta(seconds=30)
     )
-    for delivery in rows:
-        queue_processing(delivery.pk)
-    return rows
 
 
 def _silent_for(job: BulkJob) -> float:
