@@ -10,6 +10,7 @@ import requests
 import time_machine
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 from django_q.conf import Conf
 
@@ -20,6 +21,7 @@ from sandbox import SandboxServer
 from sandbox.state import SandboxConnection, SandboxState
 from tests.support.clocks import MOMENTS, Moment
 from tests.support.cluster import REDIS_URL, redis_available
+from tests.support.consent import Person, point_providers_at
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -157,6 +159,19 @@ def sandbox(sandbox_server: SandboxServer, settings: object) -> Iterator[Sandbox
     # A webhook still on its way would reach a live server whose database is being flushed.
     sandbox_server.state.webhook_url = None
     sandbox_server.httpd.sender.drain()
+
+
+@pytest.fixture
+def providers(settings, sandbox: Sandbox) -> Sandbox:
+    """The sandbox playing Google's and Microsoft's OAuth endpoints for consent links."""
+    point_providers_at(settings, sandbox)
+    return sandbox
+
+
+@pytest.fixture
+def person() -> Person:
+    """Someone at the customer, in a browser of their own (no admin login)."""
+    return Person(Client())
 
 
 @pytest.fixture

@@ -12,28 +12,16 @@ import re
 import uuid
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from calendars.models import ConsentLink, Credential
 from sandbox.oauth import HOME_TENANT, Account
-from tests.support.consent import Person, point_providers_at, reloaded, token_of
+from tests.support.consent import reloaded, token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ALICE = "alice@contoso.example"
 ATTACKER_TENANT = "3f2504e0-4f89-11d3-9a0c-0305e82c3301"
-
-
-@pytest.fixture
-def providers(settings, sandbox):
-    point_providers_at(settings, sandbox)
-    return sandbox
-
-
-@pytest.fixture
-def person() -> Person:
-    return Person(Client())
 
 
 def connect_link(admin_client, customer, app) -> str:

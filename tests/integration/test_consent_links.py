@@ -29,20 +29,9 @@ from calendars.models import (
     RawCalendar,
 )
 from calendars.status import PortalStatus
-from tests.support.consent import GOOGLE_SCOPES, Person, point_providers_at, reloaded, token_of
+from tests.support.consent import GOOGLE_SCOPES, Person, reloaded, token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def providers(settings, sandbox):
-    point_providers_at(settings, sandbox)
-    return sandbox
-
-
-@pytest.fixture
-def person() -> Person:
-    return Person(Client())
 
 
 @pytest.fixture

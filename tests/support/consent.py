@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from django.test import Client
 
 from calendars.models import ConsentLink
-from tests.conftest import Sandbox
+
+if TYPE_CHECKING:  # tests.conftest imports this module for its consent fixtures
+    from tests.conftest import Sandbox
 
 GOOGLE_SCOPES = (
     "https://www.googleapis.com/auth/calendar.readonly",
