@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -40,6 +40,12 @@ from calendars.meetingbaas.types import (
 )
 
 PAGE_SIZE = 250  # the largest page GET /v2/calendars, /events and /series serve
+
+
+# How far past the window's end a meeting that starts within it may end and still be listed
+# (an all-day event lasts a day; longer ones starting at the window's edge are left to the
+# next sync, once the window has moved on).
+LONGEST_MEETING = timedelta(days=1)
 
 
 class V2Client:
@@ -170,10 +176,18 @@ class V2Client:
     def iter_events(
         self, remote_id: UUID, *, start: datetime, end: datetime
     ) -> Iterator[RemoteEvent]:
-        """Every event of the window, page after page (a bounded number of pages)."""
-        return iter_pages(
-            lambda cursor: self.list_events(remote_id, start=start, end=end, cursor=cursor)
+        """Every event starting within the window, page after page (a bounded number of pages).
+
+        v2 filters on when an event ends, the window is about when it starts: a meeting that
+        starts before the window's end may end after it, so the listing reaches
+        LONGEST_MEETING further and leaves out what starts later.
+        """
+        pages = iter_pages(
+            lambda cursor: self.list_events(
+                remote_id, start=start, end=end + LONGEST_MEETING, cursor=cursor
+            )
         )
+        return (event for event in pages if event.start <= end)
 
     def list_series(self, remote_id: UUID, cursor: str | None = None) -> SeriesPage:
         params: dict[str, str | int] = {"limit": PAGE_SIZE, "show_cancelled": "true"}

@@ -17,7 +17,7 @@ from calendars.meetingbaas.types import (
     Platform,
     RecordingMode,
 )
-from calendars.meetingbaas.v2 import V2Client
+from calendars.meetingbaas.v2 import LONGEST_MEETING, V2Client
 from tests.support.client_events import synced_calendar, upcoming, window
 
 pytestmark = pytest.mark.clock
@@ -50,15 +50,39 @@ def test_it_lists_the_window_with_the_spec_query(client, calendar, sandbox):
 
 
 def test_it_follows_cursors_through_every_page(client, calendar, sandbox):
-    whole = [e.event_id for e in client.list_events(calendar, **window()).events]
+    span = window()
+    listed = client.list_events(
+        calendar, start=span["start"], end=span["end"] + LONGEST_MEETING
+    ).events
     sandbox.control("POST", "config", {"event_page_limit": 4})
 
-    paged = [e.event_id for e in client.iter_events(calendar, **window())]
+    paged = [e.event_id for e in client.iter_events(calendar, **span)]
 
-    assert paged == whole
+    assert paged == [e.event_id for e in listed if e.start <= span["end"]]
     calls = sandbox.requests_to("GET", f"/v2/calendars/{calendar}/events")[1:]
-    assert len(calls) == -(-len(whole) // 4)
+    assert len(calls) == -(-len(listed) // 4)
     assert all("cursor" in call["query"] for call in calls[1:])
+
+
+def test_a_meeting_starting_before_the_windows_end_and_ending_after_it_is_listed(
+    client, calendar, sandbox
+):
+    """v2 filters on when an event ends, the window is about when it starts."""
+    span = window()
+    straddling = sandbox.control(
+        "POST",
+        "events",
+        {
+            "connection_id": str(calendar),
+            "title": "Offsite planning",
+            "start": (span["end"] - timedelta(minutes=30)).isoformat(),
+            "end": (span["end"] + timedelta(minutes=30)).isoformat(),
+        },
+    )
+
+    listed = {str(e.event_id) for e in client.iter_events(calendar, **span)}
+
+    assert straddling["event_id"] in listed
 
 
 def test_an_event_says_its_platform_organizer_and_bot(client, calendar):
