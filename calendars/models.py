@@ -25,7 +25,7 @@ from calendars.meetingbaas.types import (
     RecordingMode,
 )
 from calendars.problems import CAUSES, PROBLEM_STATUSES, charted_as, problem_code
-from calendars.status import Cause, PortalStatus, expiry_horizon
+from calendars.status import REVOKED, Cause, PortalStatus, expiry_horizon, is_revoked
 
 
 def _choices(enum_type: type) -> list[tuple[str, str]]:
@@ -234,21 +234,35 @@ class IntegrationQuerySet(models.QuerySet):
         """Not disconnected: the connection exists on Meeting BaaS (as far as we know)."""
         return self.exclude(status=PortalStatus.DISCONNECTED)
 
+    def revoked(self) -> IntegrationQuerySet:
+        """Disconnected because Meeting BaaS reports the grant revoked (`status.is_revoked`)."""
+        return self.filter(status=PortalStatus.DISCONNECTED, remote_status=REVOKED).exclude(
+            status_cause=Cause.ADMIN_ACTION
+        )
+
+    def gone(self) -> IntegrationQuerySet:
+        """Disconnected and not revoked: Meeting BaaS holds no connection (one may be made)."""
+        return self.filter(status=PortalStatus.DISCONNECTED).exclude(
+            Q(remote_status=REVOKED) & ~Q(status_cause=Cause.ADMIN_ACTION)
+        )
+
+    def reachable(self) -> IntegrationQuerySet:
+        """Whose connection exists on Meeting BaaS: the live integrations and the revoked ones."""
+        return self.filter(
+            ~Q(status=PortalStatus.DISCONNECTED)
+            | Q(remote_status=REVOKED) & ~Q(status_cause=Cause.ADMIN_ACTION)
+        )
+
     def pushable(self) -> IntegrationQuerySet:
-        """What new OAuth credentials should reach: the live integrations, and those Meeting BaaS
-        reports as revoked (their connection still exists there, and a credentials update
-        brings it back), unless another integration has taken their raw calendar since."""
+        """What new OAuth credentials should reach: the reachable integrations (a credentials
+        update brings a revoked connection back), unless another integration has taken their
+        raw calendar since."""
         taken = (
             Integration.objects.live()
             .filter(raw_calendar=models.OuterRef("raw_calendar"))
             .exclude(pk=models.OuterRef("pk"))
         )
-        revoked = Q(status=PortalStatus.DISCONNECTED, remote_status="revoked") & ~Q(
-            status_cause=Cause.ADMIN_ACTION
-        )
-        return self.filter(~Q(status=PortalStatus.DISCONNECTED) | revoked).exclude(
-            models.Exists(taken)
-        )
+        return self.reachable().exclude(models.Exists(taken))
 
     def in_status(self, status: PortalStatus) -> IntegrationQuerySet:
         return self.filter(status=status)
@@ -492,6 +506,16 @@ class Integration(models.Model):
     def is_live(self) -> bool:
         """Not disconnected: the connection exists on Meeting BaaS (as far as we know)."""
         return self.status != PortalStatus.DISCONNECTED
+
+    @property
+    def is_revoked(self) -> bool:
+        """Disconnected by a withdrawn grant: the connection still exists on Meeting BaaS."""
+        return is_revoked(self.status, self.status_cause, self.remote_status)
+
+    @property
+    def is_reachable(self) -> bool:
+        """Its connection exists on Meeting BaaS: live, or revoked (new credentials revive it)."""
+        return self.is_live or self.is_revoked
 
 
 def _add_to_count(counted: models.QuerySet, delta: int, **row: object) -> None:
@@ -951,7 +975,9 @@ class ActionRecord(models.Model):
     raw_calendar = models.ForeignKey(
         RawCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
     )
-    succeeded = models.BooleanField()
+    # None: queued in a bulk job, whose outcome for the row's integration is a record of its own
+    # (work still to do is not "done").
+    succeeded = models.BooleanField(null=True)
     message = models.TextField(blank=True)
 
     class Meta:
@@ -961,6 +987,11 @@ class ActionRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} by {self.username}"
+
+    @property
+    def outcome(self) -> str:
+        """How it went, in a word: done, failed, or queued."""
+        return {True: "done", False: "failed"}.get(self.succeeded, "queued")
 
 
 class BulkJob(models.Model):

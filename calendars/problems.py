@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 
 from calendars.meetingbaas import errors
-from calendars.status import PortalStatus, is_deliberately_disconnected
+from calendars.meetingbaas.status import REVOKED_WORDING
+from calendars.status import REVOKED, PortalStatus, is_deliberately_disconnected
 
 
 class Fix(enum.StrEnum):
@@ -42,9 +43,9 @@ TOKEN_REFUSED = Diagnosis(
     "The customer's grant no longer works: they revoked access, the token expired (Google: unused "
     'for 6 months; Microsoft: 90 days), or the Google app is in "Testing" and consent lapsed '
     "after 7 days.",
-    'Send the account\'s owner a "Create re-consent link" link: once they grant access again, '
-    "the new token reaches every integration by itself. With a new token in hand, use "
-    '"Replace refresh token" on the credential.',
+    'Send the account\'s owner a re-consent link ("Create re-consent link"): once they grant '
+    "access again, the new token reaches every integration by itself. With a new token in "
+    'hand, use "Replace refresh token" on the credential.',
     fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RECREATE),
 )
 CLIENT_SECRET = Diagnosis(
@@ -68,8 +69,8 @@ PERMISSION = Diagnosis(
     "permission_denied",
     "Permission denied",
     "The account did not grant the calendar scopes, or an administrator policy blocks the app.",
-    'Send the account\'s owner a "Create re-consent link" link and ask them to grant calendar '
-    "access (or their admin to allow the app); or replace the refresh token.",
+    'Send the account\'s owner a re-consent link ("Create re-consent link") and ask them to '
+    "grant calendar access (or their admin to allow the app); or replace the refresh token.",
     fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN, Fix.RESYNC),
 )
 TRANSIENT = Diagnosis(
@@ -80,13 +81,21 @@ TRANSIENT = Diagnosis(
     transient=True,
     fixes=(Fix.RESYNC,),
 )
+REVOKED_GRANT = Diagnosis(
+    "access_revoked",
+    "Access revoked",
+    "The account's owner (or their administrator) withdrew the app's access at Google or "
+    "Microsoft. Meeting BaaS keeps the connection, paused: no events sync and no bot is sent.",
+    'Send the account\'s owner a re-consent link ("Create re-consent link"): once they grant '
+    "access again, this same integration comes back by itself. With a new token in hand, use "
+    '"Replace refresh token" on the credential.',
+    fixes=(Fix.RECONSENT_LINK, Fix.REPLACE_REFRESH_TOKEN),
+)
 GONE = Diagnosis(
     "not_found",
     "Not found remotely",
-    "The connection no longer exists on Meeting BaaS: it was deleted outside the portal or its "
-    "access was revoked.",
-    "Recreate the integration from its raw calendar (after a new refresh token if access was "
-    "revoked).",
+    "The connection no longer exists on Meeting BaaS: it was deleted outside the portal.",
+    "Recreate the integration from its raw calendar.",
     fixes=(Fix.RECREATE, Fix.DISCONNECT),
 )
 UNKNOWN = Diagnosis(
@@ -113,6 +122,7 @@ AMBIGUOUS_WORDING = (errors.OAuthRefused.summary,)
 # (`.*`, `.+`): searched from every position of the text, an unbounded gap makes a search
 # quadratic in the text's length. Bounded gaps keep it linear.
 PATTERNS: list[tuple[re.Pattern, Diagnosis]] = [
+    (re.compile(re.escape(REVOKED_WORDING), re.I), REVOKED_GRANT),
     (re.compile(r"invalid_client|client secret|unauthorized_client", re.I), CLIENT_SECRET),
     (
         re.compile(
@@ -137,19 +147,28 @@ def diagnose(status: str, message: str, remote_status: str = "") -> Diagnosis | 
     """The class of problem behind an error or disconnection, or None when nothing is wrong."""
     if status not in PROBLEM_STATUSES:
         return None
-    if remote_status == "permission_denied":
-        return PERMISSION
+    if status == PortalStatus.DISCONNECTED and remote_status == REVOKED:
+        return REVOKED_GRANT
     text = (message or "")[:CLASSIFIED_CHARS]
     for wording in AMBIGUOUS_WORDING:
         text = text.replace(wording, "")
-    for pattern, diagnosis in PATTERNS:
-        if pattern.search(text):
-            return diagnosis
+    found = next((d for pattern, d in PATTERNS if pattern.search(text)), None)
+    if remote_status == "permission_denied" and found not in NAMED_REFUSALS:
+        return PERMISSION
+    if found is not None:
+        return found
     return GONE if status == PortalStatus.DISCONNECTED else UNKNOWN
 
 
+# Refusals a message names more exactly than Meeting BaaS's `permission_denied` status does (a
+# mailbox without a licence is reported as permission denied): one classification everywhere,
+# whether the words come from a credential's check or an integration's status.
+NAMED_REFUSALS = (LICENCE, CLIENT_SECRET, TOKEN_REFUSED)
+
 # Every class the diagnosis can give, in its own order (the most specific first).
-CAUSES: tuple[Diagnosis, ...] = tuple(dict.fromkeys([d for _, d in PATTERNS] + [UNKNOWN]))
+CAUSES: tuple[Diagnosis, ...] = tuple(
+    dict.fromkeys([REVOKED_GRANT] + [d for _, d in PATTERNS] + [UNKNOWN])
+)
 
 
 def problem_code(status: str, cause: str, message: str, remote_status: str) -> str:

@@ -89,3 +89,29 @@ def needs_detail(api_version: str, current: str, listed: PortalStatus) -> bool:
 def is_deliberately_disconnected(status: str, cause: str) -> bool:
     """Disconnected by someone through the portal: history, not a problem to diagnose."""
     return status == PortalStatus.DISCONNECTED and cause == Cause.ADMIN_ACTION
+
+
+# The v2 status of a connection whose grant its owner (or their admin) withdrew.
+REVOKED = "revoked"
+
+
+def is_revoked(status: str, cause: str, remote_status: str) -> bool:
+    """Disconnected because Meeting BaaS reports the grant revoked: unlike a connection deleted
+    or gone (404), it still exists there, and new credentials bring it back to active."""
+    return (
+        status == PortalStatus.DISCONNECTED
+        and remote_status == REVOKED
+        and not is_deliberately_disconnected(status, cause)
+    )
+
+
+def cause_of_news(cause: str, to_status: str) -> str:
+    """The cause a status learned from Meeting BaaS is recorded under.
+
+    A disconnection found while a person's action checked the connection (a 404, a revoked
+    grant) is Meeting BaaS's news, not that person's decision: recorded as an admin action, it
+    would read as disconnected on purpose, and no fix would be offered for it.
+    """
+    if to_status == PortalStatus.DISCONNECTED and cause == Cause.ADMIN_ACTION:
+        return Cause.REFRESH
+    return cause

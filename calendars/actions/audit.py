@@ -23,7 +23,7 @@ def record_action(
     user: AbstractBaseUser | None,
     action: str,
     *,
-    succeeded: bool,
+    succeeded: bool | None,
     message: str = "",
     integration: Integration | None = None,
     credential: Credential | None = None,
@@ -45,12 +45,13 @@ def record_action(
 def record_for_each(
     user: AbstractBaseUser | None, action: str, integration_ids: Iterable[int], *, message: str
 ) -> None:
-    """One successful record per integration, written together (a bulk job's thousands)."""
+    """One record per integration queued in a bulk job, written together (a job's thousands):
+    neither done nor failed yet (the job records each one's outcome as it finishes)."""
     ActionRecord.objects.bulk_create(
         ActionRecord(
             action=action,
             **_who(user),
-            succeeded=True,
+            succeeded=None,
             message=fit(ActionRecord, "message", message),
             integration_id=pk,
         )

@@ -92,6 +92,11 @@ WHY_LEFT = {
 }
 
 
+def fixed_word(kind: str) -> str:
+    """What an item that worked is, in its job's words."""
+    return "disconnected" if kind == Kind.DISCONNECT else "fixed"
+
+
 @dataclass(frozen=True)
 class Progress:
     kind: str
@@ -114,7 +119,7 @@ class Progress:
 
     @property
     def fixed_word(self) -> str:
-        return "disconnected" if self.kind == Kind.DISCONNECT else "fixed"
+        return fixed_word(self.kind)
 
     @property
     def all_fixed(self) -> bool:
@@ -350,8 +355,8 @@ def _judge(
     checks = 0
     check_problem = ""
     while integration.status != aim and time.monotonic() < give_up_at:
-        if not integration.is_live:
-            break  # disconnected: no refresh can bring it back
+        if not integration.is_reachable:
+            break  # gone from Meeting BaaS: no refresh can bring it back
         pause = min(settings.FIX_CHECK_INTERVAL_SECONDS, give_up_at - time.monotonic())
         time.sleep(max(0.0, pause))
         checks += 1
@@ -402,15 +407,31 @@ def _finish(
     recreated_as: Integration | None = None,
 ) -> None:
     global _in_hand
-    BulkJobItem.objects.filter(pk=item.pk).update(
-        state=state,
-        reason=fit(BulkJobItem, "reason", reason),
-        status_after=status_after,
-        recreated_as=recreated_as,
-        finished_at=timezone.now(),
-        claimed_until=None,
-    )
+    with transaction.atomic():
+        BulkJobItem.objects.filter(pk=item.pk).update(
+            state=state,
+            reason=fit(BulkJobItem, "reason", reason),
+            status_after=status_after,
+            recreated_as=recreated_as,
+            finished_at=timezone.now(),
+            claimed_until=None,
+        )
+        _record_outcome(item, state, reason)
     _in_hand = None
+
+
+def _record_outcome(item: BulkJobItem, state: str, reason: str) -> None:
+    """The item's outcome in its integration's action log, under the person who started the
+    job: what it was queued for is done only once it worked."""
+    job = item.job  # known to the item: it was claimed through the job's items
+    fixed = state == State.DONE
+    record_action(
+        job.created_by,
+        job.get_kind_display(),
+        integration=Integration(pk=item.integration_id),
+        succeeded=fixed,
+        message=f"bulk job {job.pk}: {fixed_word(job.kind) if fixed else reason}",
+    )
 
 
 def sweep() -> list[int]:

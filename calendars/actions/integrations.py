@@ -30,6 +30,12 @@ from calendars.status import Cause, PortalStatus
 
 # How a person's Disconnect words the integration's last status change.
 DISCONNECTED_BY = "Disconnected through the portal by "
+# Why a calendar whose grant was revoked gets no new connection.
+REVOKED_NOT_RECREATED = (
+    "Its access was revoked, and Meeting BaaS keeps the connection: a new one would be refused. "
+    "Send the account's owner a re-consent link (or replace the refresh token): their new grant "
+    "brings this same integration back."
+)
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +96,9 @@ def _create(raw_calendar: RawCalendar, acting_user: AbstractBaseUser | None) -> 
         live = raw_calendar.integrations.live().order_by("-pk").first()
         if live is not None:
             return CreateOutcome(live, created=False)
+        if raw_calendar.integrations.revoked().exists():
+            # Meeting BaaS keeps a revoked connection and refuses a second one (409).
+            raise errors.InvalidRequest(REVOKED_NOT_RECREATED)
         credential = raw_calendar.credential
         client = meetingbaas.client()
         grant = credential.grant()
@@ -165,7 +174,7 @@ def push_credentials(
         meetingbaas.client(integration.api_version).update_credentials(integration.remote_id, grant)
     except errors.NotFound as exc:
         mark_disconnected(
-            integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, acting_user=acting_user
+            integration_id, message=str(exc), cause=Cause.REFRESH, acting_user=acting_user
         )
         raise
     return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
@@ -185,7 +194,7 @@ def disconnect_integration(
 ) -> Integration:
     """Delete the connection on Meeting BaaS and keep the integration, disconnected, as history."""
     integration = Integration.objects.get(pk=integration_id)
-    if integration.is_live:
+    if integration.is_reachable:
         # A connection already gone remotely is the outcome we want.
         with contextlib.suppress(errors.NotFound):
             meetingbaas.client(integration.api_version).delete_connection(integration.remote_id)
@@ -207,6 +216,8 @@ def recreate_integration(
         raise errors.InvalidRequest(
             "Only a disconnected integration can be recreated; this one is live."
         )
+    if integration.is_revoked:
+        raise errors.InvalidRequest(REVOKED_NOT_RECREATED)
     _may_connect_again(integration.raw_calendar, acting_user)
     return _create(integration.raw_calendar, acting_user).integration
 
@@ -245,7 +256,7 @@ def resync_integration(
             client.resync(integration.remote_id)
     except errors.NotFound as exc:
         return mark_disconnected(
-            integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, acting_user=acting_user
+            integration_id, message=str(exc), cause=Cause.REFRESH, acting_user=acting_user
         )
     return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
 

@@ -49,7 +49,7 @@ from calendars.models import (
     ReconciliationFinding,
     ReconciliationListed,
 )
-from calendars.status import Cause, PortalStatus, needs_detail
+from calendars.status import REVOKED, Cause, PortalStatus, is_revoked, needs_detail
 
 logger = logging.getLogger(__name__)
 Kind = ReconciliationFinding.Kind
@@ -227,6 +227,8 @@ def _compare_part(
             "pk",
             "remote_id",
             "status",
+            "status_cause",
+            "remote_status",
             "credential__account_email",
             "raw_calendar__provider_id",
         )
@@ -245,10 +247,10 @@ def _compare_part(
                 too_recent += 1
             elif row is None:
                 found.append(_orphan(run, client.api_version, remote))
-            elif row["status"] == PortalStatus.DISCONNECTED:
+            elif not _reachable(row):
                 # Revoked connections stay on Meeting BaaS by design (new credentials revive
                 # them).
-                if remote.status != "revoked":
+                if remote.status != REVOKED:
                     found.append(_orphan(run, client.api_version, remote, held_by=row["pk"]))
             elif remote.remote_id not in details or details[remote.remote_id] is not None:
                 found.append(_settle_drift(run, client, row, remote, details))
@@ -271,7 +273,7 @@ def _details(
         return details
     for remote in page:
         row = held.get(remote.remote_id)
-        if row is None or row["status"] == PortalStatus.DISCONNECTED:
+        if row is None or not _reachable(row):
             continue
         if not needs_detail(client.api_version, row["status"], remote.portal_status):
             continue
@@ -283,6 +285,14 @@ def _details(
             logger.warning("reconciliation %s: GET %s failed: %s", run.pk, remote.remote_id, exc)
             details[remote.remote_id] = None
     return details
+
+
+def _reachable(row: dict) -> bool:
+    """Whether a held row's connection exists on Meeting BaaS: live, or revoked (a new grant
+    revives it, and then the row must follow, not be called an orphan)."""
+    return row["status"] != PortalStatus.DISCONNECTED or is_revoked(
+        row["status"], row["status_cause"], row["remote_status"]
+    )
 
 
 def _record(findings: list[ReconciliationFinding]) -> None:
@@ -446,7 +456,7 @@ def _find_ghosts(run: Reconciliation, client: meetingbaas.Client) -> None:
     # Younger integrations may belong to connections made after the listing passed their page.
     named = ReconciliationListed.objects.filter(run=run, remote_id=OuterRef("remote_id"))
     missing = list(
-        Integration.objects.live()
+        Integration.objects.reachable()
         .filter(
             api_version=client.api_version,
             created_at__lt=run.started_at,

@@ -27,6 +27,7 @@ from calendars.status import (
     Cause,
     PortalStatus,
     after_remote,
+    cause_of_news,
     ended_by_sync,
     is_older,
     needs_detail,
@@ -50,12 +51,13 @@ class RefreshSummary:
 def queue_refresh(
     integrations: Iterable[Integration], *, acting_user: AbstractBaseUser | None
 ) -> int:
-    """Queue a refresh of each live integration, recorded as asked; returns how many.
+    """Queue a refresh of each reachable integration (live, or revoked: a new grant may have
+    revived it), recorded as asked; returns how many.
 
     While Meeting BaaS is unreachable nothing is queued (each task would only fail): every
     integration is recorded as refused, saying why, and `errors.Unreachable` is raised.
     """
-    live = [integration for integration in integrations if integration.is_live]
+    live = [integration for integration in integrations if integration.is_reachable]
     outage = breaker.current()
     if outage is not None:
         refused = errors.Unreachable(since_words(outage.since))
@@ -87,14 +89,17 @@ def refresh_integration(
 ) -> Integration:
     """Fetch one integration's state from Meeting BaaS and record any status change."""
     integration = Integration.objects.get(pk=integration_id)
-    if not integration.is_live:
+    if not integration.is_reachable:
         return integration
     client = meetingbaas.client(integration.api_version)
     try:
         remote = client.get_connection(integration.remote_id)
     except errors.NotFound as exc:
         return mark_disconnected(
-            integration_id, message=str(exc), cause=cause, acting_user=acting_user
+            integration_id,
+            message=str(exc),
+            cause=cause_of_news(cause, PortalStatus.DISCONNECTED),
+            acting_user=acting_user,
         )
     return apply_remote(integration_id, remote, cause=cause, acting_user=acting_user)
 
@@ -110,7 +115,7 @@ def apply_remote(
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
         updated_at = no_later_than_now(remote.updated_at)
-        if not integration.is_live or is_older(updated_at, integration.remote_updated_at):
+        if not integration.is_reachable or is_older(updated_at, integration.remote_updated_at):
             return integration
         if updated_at:
             integration.remote_updated_at = updated_at
@@ -121,7 +126,12 @@ def apply_remote(
             integration.error_message = (
                 error_message_of(remote) if new_status != PortalStatus.ACTIVE else ""
             )
-        integration.move_to(new_status, integration.error_message, cause=cause, user=acting_user)
+        integration.move_to(
+            new_status,
+            integration.error_message,
+            cause=cause_of_news(cause, new_status),
+            user=acting_user,
+        )
         integration.last_refreshed_at = timezone.now()
         integration.save()
     return integration
@@ -181,7 +191,10 @@ def mark_disconnected(
     cause: str,
     acting_user: AbstractBaseUser | None = None,
 ) -> Integration:
-    """Record that the connection no longer exists remotely; the row stays as history."""
+    """Record that the connection no longer exists remotely; the row stays as history.
+
+    `cause` is Cause.ADMIN_ACTION only for a person's Disconnect: one found gone while a person's
+    action checked is news (`cause_of_news`), not their decision."""
     with transaction.atomic():
         integration = Integration.objects.select_for_update().get(pk=integration_id)
         disconnect_locked(integration, message, cause=cause, acting_user=acting_user)
@@ -197,8 +210,15 @@ def disconnect_locked(
     cause: str,
     acting_user: AbstractBaseUser | None = None,
 ) -> None:
-    """Move an integration locked for update to disconnected, saying why; the caller saves."""
+    """Move an integration locked for update to disconnected, saying why; the caller saves.
+
+    The connection is gone from Meeting BaaS: whatever status it last reported (revoked, say)
+    no longer holds, and nothing can revive it."""
     integration.error_message = fit(Integration, "error_message", message)
+    integration.remote_status = ""
+    if integration.status == PortalStatus.DISCONNECTED:
+        # Already disconnected (revoked), now gone: why it is disconnected is what changed.
+        integration.status_cause = cause
     integration.move_to(PortalStatus.DISCONNECTED, message, cause=cause, user=acting_user)
 
 
@@ -231,7 +251,8 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
         _finish_run(run, summary, listed=0, error=str(exc), failures=[])
         raise
     failures: list[str] = []
-    live = Integration.objects.live().filter(api_version=client.api_version)
+    # Revoked ones too: the owner's new grant may have revived them outside the portal.
+    live = Integration.objects.reachable().filter(api_version=client.api_version)
     for integration_id, remote_id, status in live.values_list(
         "pk", "remote_id", "status"
     ).iterator():

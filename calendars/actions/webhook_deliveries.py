@@ -135,7 +135,7 @@ def retry_unknown_connection(remote_id: UUID) -> int:
 
 
 def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> str:
-    if not integration.is_live:
+    if not integration.is_reachable:
         return Outcome.RECORDED
     if is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE
@@ -168,7 +168,7 @@ def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> 
 
 
 def _connection_deleted(integration: Integration, delivery: WebhookDelivery) -> str:
-    if not integration.is_live:
+    if not integration.is_reachable:
         return Outcome.RECORDED
     if is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE

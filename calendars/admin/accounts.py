@@ -434,7 +434,15 @@ class CredentialAdmin(ChangePageAdmin):
                 credential.pk,
                 form.cleaned_data["refresh_token"],
             )
-            return _pushing(request, done.result) if done.succeeded else None
+            if not done.succeeded:
+                return None
+            # As on the edit form: the new token is checked at once, and the credential's page
+            # shows the check's outcome beside the push's job.
+            _say_pushed(request, done.result)
+            self._check_token(request, credential, "given a new refresh token")
+            return HttpResponseRedirect(
+                reverse("admin:calendars_credential_change", args=[credential.pk])
+            )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Replace the refresh token of {credential.account_email}",

@@ -368,7 +368,8 @@ class IntegrationAdmin(ChangePageAdmin):
         explanation: str,
     ) -> HttpResponse:
         selected = queryset.select_related("raw_calendar", "credential__customer")
-        eligible = selected.live() if live else selected.disconnected()
+        # A revoked connection still exists on Meeting BaaS: it can be deleted, not recreated.
+        eligible = selected.reachable() if live else selected.gone()
         eligible = list(eligible.order_by("pk"))
         return confirm_and_start(
             self,

@@ -7,6 +7,8 @@ from datetime import datetime
 from calendars.status import PortalStatus
 
 V2_ERROR_STATUSES = {"error", "permission_denied"}
+# How the portal words a connection Meeting BaaS reports as revoked.
+REVOKED_WORDING = "Access revoked (Meeting BaaS keeps the connection, paused)"
 
 
 def v2_portal_status(
@@ -19,7 +21,10 @@ def v2_portal_status(
 ) -> tuple[PortalStatus, str]:
     """Return the portal status and its message for a v2 connection's fields."""
     if status == "revoked":
-        return PortalStatus.DISCONNECTED, status_message or "Access was revoked."
+        # Worded so that the status change alone says what happened (the home page charts
+        # changes by their message; the remote status is not kept with them).
+        said = f": {status_message}" if status_message else "."
+        return PortalStatus.DISCONNECTED, f"{REVOKED_WORDING}{said}"
     if status in V2_ERROR_STATUSES:
         return PortalStatus.ERROR, status_message or f"Meeting BaaS reports status '{status}'."
     if sync_status == "failed":

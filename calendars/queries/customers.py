@@ -170,8 +170,7 @@ def _status_entry(change: StatusChange) -> TimelineEntry:
 
 
 def _action_entry(record: ActionRecord) -> TimelineEntry:
-    outcome = "done" if record.succeeded else "failed"
-    text = f"{record.action} ({outcome})" + (f": {record.message}" if record.message else "")
+    text = f"{record.action} ({record.outcome})" + (f": {record.message}" if record.message else "")
     return TimelineEntry(
         record.at, "action", record.username, text, record.integration, record.credential
     )

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from calendars.meetingbaas.types import ApiVersion
 from calendars.models import Credential, Integration, StatusChange
-from calendars.problems import Diagnosis, Fix, diagnose
+from calendars.problems import REVOKED_GRANT, Diagnosis, Fix, diagnose
 from calendars.status import PortalStatus, is_deliberately_disconnected
 
 # What an integration's page offers besides its diagnosis's fixes, in this order.
@@ -35,11 +35,14 @@ class Remedies:
 
 def _applies(fix: Fix, integration: Integration) -> bool:
     if fix == Fix.RECREATE:
-        return not integration.is_live
+        # A revoked connection still exists on Meeting BaaS: a new one would be refused (409).
+        return not integration.is_reachable
     if fix == Fix.RESUBSCRIBE:
         # v1 connections have no push subscription: the action could only fail.
         return integration.is_live and integration.api_version != ApiVersion.V1
-    if fix in (Fix.RESYNC, Fix.DISCONNECT):
+    if fix == Fix.DISCONNECT:
+        return integration.is_reachable
+    if fix == Fix.RESYNC:
         return integration.is_live
     return True  # the credential's and the app's fixes act whatever the integration's state
 
@@ -83,7 +86,8 @@ LIVE_INTEGRATIONS_SHOWN = 50
 
 @dataclass(frozen=True)
 class CredentialHealth:
-    """A credential's last token check and the live integrations that depend on its token."""
+    """A credential's last token check and the integrations that depend on its token (the live
+    ones and the revoked ones)."""
 
     checked_at: datetime | None
     check_ok: bool | None  # None: never checked
@@ -91,6 +95,8 @@ class CredentialHealth:
     diagnosis: Diagnosis | None  # the class of a failed check
     live_integrations: list[Integration]  # the first LIVE_INTEGRATIONS_SHOWN
     live_count: int
+    # Integrations whose grant was revoked: the token's owner must consent again.
+    revoked_count: int
     remedies: Remedies
 
 
@@ -100,9 +106,15 @@ def credential_health(credential: Credential) -> CredentialHealth:
     if credential.last_check_ok is False:
         # Classified as an integration error would be: the same providers word the same refusals.
         diagnosis = diagnose(PortalStatus.ERROR, credential.last_check_message)
+    revoked_count = credential.integrations.revoked().count()
+    if revoked_count and diagnosis is None:
+        # The token may still list calendars (the check predates the revocation, or another
+        # grant of the account still works): the integrations say what the owner withdrew.
+        diagnosis = REVOKED_GRANT
     suggested = [f for f in (diagnosis.fixes if diagnosis else ()) if f in ON_A_CREDENTIAL]
     usual = [f for f in CREDENTIAL_FIXES if f not in suggested]
-    live = credential.integrations.live().select_related("raw_calendar").order_by("pk")
+    # Revoked ones too: the token (once its owner consents again) is what brings them back.
+    live = credential.integrations.reachable().select_related("raw_calendar").order_by("pk")
     shown = list(live[: LIVE_INTEGRATIONS_SHOWN + 1])
     return CredentialHealth(
         checked_at=credential.last_checked_at,
@@ -111,6 +123,7 @@ def credential_health(credential: Credential) -> CredentialHealth:
         diagnosis=diagnosis,
         live_integrations=shown[:LIVE_INTEGRATIONS_SHOWN],
         live_count=len(shown) if len(shown) <= LIVE_INTEGRATIONS_SHOWN else live.count(),
+        revoked_count=revoked_count,
         remedies=Remedies(
             recommended=suggested[0] if suggested else None,
             others=tuple([*suggested[1:], *usual]),

@@ -289,8 +289,7 @@ def _status_entry(change: StatusChange) -> Entry:
 
 
 def _action_entry(record: ActionRecord) -> Entry:
-    outcome = "done" if record.succeeded else "failed"
-    text = f"{record.action} ({outcome})" + (f": {record.message}" if record.message else "")
+    text = f"{record.action} ({record.outcome})" + (f": {record.message}" if record.message else "")
     about = {**_about_integration(record.integration), **_about_credential(record.credential)}
     if record.oauth_app is not None:
         about["oauth_app"] = record.oauth_app.name

@@ -316,7 +316,7 @@ def _activity(entry: StatusChange | ActionRecord) -> dict:
             "text": f"{entry} ({entry.get_cause_display()}{who})",
         }
     target = entry.integration or entry.credential or entry.oauth_app or entry.raw_calendar
-    failed = "" if entry.succeeded else " (failed)"
+    failed = "" if entry.succeeded else f" ({entry.outcome})"
     return {
         "at": entry.at,
         "target": _target(target) if target else None,

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from calendars.actions import bulk
 from calendars.actions.refresh import refresh_integration
-from calendars.models import BulkJob, BulkJobItem, Integration
+from calendars.models import ActionRecord, BulkJob, BulkJobItem, Integration
 
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 QUOTA = "Calendar API quota exceeded"
@@ -214,3 +214,24 @@ def test_a_connection_gone_remotely_is_not_fixed_at_once_without_waiting(
     assert (item.state, item.status_after) == ("not_fixed", "disconnected")
     assert item.reason.startswith("Disconnected: Meeting BaaS does not know this calendar")
     assert "0 fixed, 1 disconnected: see below." in job_page(admin_client, item.job)
+
+
+def test_no_action_record_says_done_for_work_that_failed(
+    admin_client, sandbox, two_broken_one_healthy
+):
+    act(admin_client, "resync", two_broken_one_healthy, confirm="1")
+
+    job = BulkJob.objects.get()
+    broken, healthy = two_broken_one_healthy[0], two_broken_one_healthy[2]
+    queued = ActionRecord.objects.get(integration=broken, action="resync")
+    assert (queued.succeeded, queued.outcome) == (None, "queued")
+    [outcome] = ActionRecord.objects.filter(integration=broken, action="Resync events")
+    assert outcome.succeeded is False and outcome.username == queued.username == "admin"
+    assert outcome.message == f"bulk job {job.pk}: Still in error after 0.5 s: {QUOTA}"
+    [worked] = ActionRecord.objects.filter(integration=healthy, action="Resync events")
+    assert worked.succeeded and worked.message == f"bulk job {job.pk}: fixed"
+    timeline = admin_client.get(
+        reverse("admin:calendars_customer_change", args=[broken.credential.customer_id])
+    ).content.decode()
+    assert "resync (queued)" in timeline and "Resync events (failed)" in timeline
+    assert "resync (done)" not in timeline

@@ -44,7 +44,7 @@ def test_a_refused_token_shows_its_class_message_time_and_what_it_breaks(role_cl
     assert refused.last_check_message.replace('"', "&quot;") in box  # the exact message
     assert "last checked" in box
     integration = refused.integrations.get()
-    assert "This breaks the 1 live integration(s) that use this token" in box
+    assert "This breaks the 1 integration that uses this token" in box
     assert reverse("admin:calendars_integration_change", args=[integration.pk]) in box
     assert buttons(box) == [
         "Recommended: Create re-consent link",
@@ -83,8 +83,9 @@ def test_a_working_token_says_when_it_was_checked(role_client, sandbox, credenti
 
     box = diagnosis_box(role_client("Support"), credential)
 
-    assert "the token works. 3 calendar(s) listed." in box
-    assert "No live integration uses this token." in box
+    assert "the token worked then." in box
+    assert "listed" in box
+    assert "No integration uses this token." in box
     assert buttons(box) == [
         "List raw calendars",
         "Create re-consent link",
@@ -96,3 +97,27 @@ def test_a_credential_never_checked_says_so(role_client, credential):
     box = diagnosis_box(role_client("Admin"), credential)
 
     assert "Never checked." in box
+
+
+def test_replace_refresh_token_checks_the_new_token_and_lands_on_the_credential(
+    role_client, refused
+):
+    client = role_client("Support")
+    refused_at = refused.last_checked_at
+
+    answer = client.post(
+        reverse("admin:calendars_credential_changelist"),
+        {
+            "action": "replace_refresh_token",
+            "_selected_action": [refused.pk],
+            "apply": "1",
+            "refresh_token": "1//new:alice@example.com",
+        },
+    )
+
+    assert answer.status_code == 302
+    assert answer["Location"] == reverse("admin:calendars_credential_change", args=[refused.pk])
+    refused.refresh_from_db()
+    assert refused.last_check_ok is True and refused.last_checked_at > refused_at
+    box = diagnosis_box(client, refused)
+    assert "the token worked then" in box and "Refresh token refused" not in box

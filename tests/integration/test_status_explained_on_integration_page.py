@@ -47,8 +47,10 @@ def test_a_disconnection_found_by_a_refresh_says_so_with_the_api_message(
     box = diagnosis_box(role_client("Support"), integration)
 
     assert "by a status refresh (Refresh)" in box
-    assert "“Access was revoked.”" in box
-    assert "Not found remotely" in box  # the diagnosis stays: nobody meant this
+    assert (
+        "“Access revoked (Meeting BaaS keeps the connection, paused): Access was revoked.”" in box
+    )
+    assert "Access revoked" in box  # the diagnosis stays: nobody meant this
 
 
 def test_syncing_beside_an_active_remote_status_is_explained(role_client, make_integration):

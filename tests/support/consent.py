@@ -12,7 +12,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from django.test import Client
 
-from calendars.models import ConsentLink
+from calendars.actions.integrations import create_integration
+from calendars.actions.refresh import refresh_integration
+from calendars.models import ConsentLink, Credential, Customer, Integration, OAuthApp, RawCalendar
 
 if TYPE_CHECKING:  # tests.conftest imports this module for its consent fixtures
     from tests.conftest import Sandbox
@@ -99,3 +101,29 @@ class Person:
 def reloaded(link: ConsentLink) -> ConsentLink:
     link.refresh_from_db()
     return link
+
+
+def alices_integration(sandbox: Sandbox, **remote: object) -> Integration:
+    """Acme Corp's Alice connected through the sandbox's Google, then her connection put in the
+    state `remote` gives (status, status_message) and refreshed: what support finds."""
+    app = OAuthApp.objects.create(
+        provider="google", name="Acme Google", client_id="c.apps", client_secret="GOCSPX-x"
+    )
+    credential = Credential.objects.create(
+        customer=Customer.objects.create(name="Acme Corp"),
+        oauth_app=app,
+        account_email="alice@example.com",
+        refresh_token="1//old:alice@example.com",
+    )
+    raw = RawCalendar.objects.create(
+        credential=credential,
+        provider_id="alice@example.com",
+        name="Alice",
+        listed_at="2026-01-01T00:00Z",
+    )
+    integration = create_integration(raw).integration
+    sandbox.force(integration.remote_id, **remote)
+    # The connection's own webhooks (created, updated) land first, so that none of them can
+    # overwrite the state the refresh then reads.
+    sandbox.server.httpd.sender.drain()
+    return refresh_integration(integration.pk)

@@ -48,6 +48,15 @@ MEGABYTE = 1_000_000
             "",
             "not_found",
         ),
+        ("disconnected", "Access was revoked.", "revoked", "access_revoked"),
+        ("disconnected", "The user withdrew consent.", "revoked", "access_revoked"),
+        (
+            "error",
+            "Insufficient permissions for the calendar.",
+            "permission_denied",
+            "permission_denied",
+        ),
+        ("error", "", "permission_denied", "permission_denied"),
         ("error", "something nobody has seen before", "", "unknown"),
         ("error", "The access token expired at 10:00.", "", "token_refused"),
         ("error", "Token was revoked by the user.", "", "token_refused"),
@@ -58,6 +67,21 @@ def test_each_error_gets_its_class(status, message, remote_status, code):
 
     assert diagnosis.code == code
     assert diagnosis.hint and diagnosis.next_action
+
+
+MAILBOX = (
+    "The mailbox is either inactive, soft-deleted, or is hosted on-premise. "
+    "(Microsoft Graph, 403 ErrorInvalidUser)"
+)
+
+
+def test_a_licence_refusal_has_one_class_on_a_credential_and_on_an_integration():
+    """Meeting BaaS reports a mailbox without a licence as `permission_denied`: the words name
+    the cause more exactly, whichever page reads them."""
+    on_credential = diagnose("error", MAILBOX)
+    on_integration = diagnose("error", MAILBOX, "permission_denied")
+
+    assert on_credential.code == on_integration.code == "licence_missing"
 
 
 @pytest.mark.parametrize("status", ["active", "syncing"])
