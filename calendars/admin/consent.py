@@ -7,8 +7,10 @@ only its hash.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import smtplib
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -27,6 +29,8 @@ from calendars.meetingbaas.types import Platform
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp
 
 logger = logging.getLogger(__name__)
+# PORTAL_COMPANY_NAME's default: the consent pages would name no real company.
+DEFAULT_COMPANY_NAME = "Our company"
 
 
 # ConsentLink.state's values, as people read them.
@@ -189,6 +193,10 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(back)
 
+    def _warn_about_setup(self, request: HttpRequest) -> None:
+        for warning in setup_warnings():
+            messages.warning(request, warning)
+
     def connect_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
         self._may_create(request)
         customer = get_object_or_404(Customer, pk=customer_id)
@@ -232,6 +240,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         )
 
     def _form(self, request: HttpRequest, form: forms.Form, title: str, **context) -> HttpResponse:
+        self._warn_about_setup(request)
         return TemplateResponse(
             request,
             "admin/calendars/consentlink/create.html",
@@ -258,6 +267,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
                     f"The link was made but the e-mail to {send_to} could not be sent "
                     f"({type(exc).__name__}). Copy the link below and send it yourself.",
                 )
+        self._warn_about_setup(request)
         return TemplateResponse(
             request,
             "admin/calendars/consentlink/created.html",
@@ -270,6 +280,33 @@ class ConsentLinkAdmin(admin.ModelAdmin):
                 "link_page": link(new.link, f"link {new.link.pk}"),
             },
         )
+
+
+def setup_warnings() -> list[str]:
+    """What in the portal's configuration makes a link fail or mislead the customer."""
+    warnings = []
+    if is_loopback(settings.PORTAL_PUBLIC_URL):
+        warnings.append(
+            f"Links start with {settings.PORTAL_PUBLIC_URL}, an address of this machine only: "
+            "the customer cannot open them from theirs. Set PORTAL_PUBLIC_URL to the portal's "
+            "public address (README.md, Configuration)."
+        )
+    if settings.PORTAL_COMPANY_NAME == DEFAULT_COMPANY_NAME:
+        warnings.append(
+            f"The pages the customer sees name the company \"{DEFAULT_COMPANY_NAME}\": set "
+            "PORTAL_COMPANY_NAME to the name they know you by (README.md, Configuration)."
+        )
+    return warnings
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _without_mail[F: forms.Form](form: F) -> F:
