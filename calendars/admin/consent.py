@@ -22,6 +22,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from calendars.admin.common import allows, link
 from calendars.consent import links, mail
@@ -105,14 +106,14 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "customer",
         "account",
         "state_label",
-        "outcome",
+        "outcome_label",
         "opened_count",
         "created_by",
         "created_at",
         "expires_at",
     )
     list_filter = (StateFilter, "kind", "outcome", "created_at")
-    list_select_related = ("customer", "credential", "created_by")
+    list_select_related = ("customer", "credential", "created_by", "revoked_by")
     search_fields = ("customer__name", "credential__account_email", "granted_by_email")
     fields = (
         "kind",
@@ -128,7 +129,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "opened_count",
         "last_opened_at",
         "used_at",
-        "outcome",
+        "outcome_label",
         "outcome_message",
         "outcome_at",
         "granted_by_email",
@@ -155,14 +156,48 @@ class ConsentLinkAdmin(admin.ModelAdmin):
     def state_label(self, consent_link: ConsentLink) -> str:
         return STATE_LABELS[consent_link.state]
 
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_label(self, consent_link: ConsentLink) -> str:
+        """The last attempt's outcome; a link revoked, or expired unused, says that instead."""
+        if consent_link.revoked_at:
+            by = f" by {consent_link.revoked_by}" if consent_link.revoked_by else ""
+            when = date_format(timezone.localtime(consent_link.revoked_at), "DATETIME_FORMAT")
+            return f"Revoked{by} {when}"
+        if consent_link.outcome == ConsentLink.Outcome.WAITING and consent_link.state == "expired":
+            return "Expired unused"
+        return consent_link.get_outcome_display()
+
     @admin.action(description="Revoke link", permissions=["revoke"])
-    def revoke_links(self, request: HttpRequest, queryset: QuerySet[ConsentLink]) -> None:
-        revoked = sum(links.revoke(item, acting_user=request.user) for item in queryset)
-        left = queryset.count() - revoked
-        message = f"{revoked} link(s) revoked."
+    def revoke_links(
+        self, request: HttpRequest, queryset: QuerySet[ConsentLink]
+    ) -> HttpResponse | None:
+        if "confirm" not in request.POST:
+            return self._confirm_revoke(request, queryset)
+        revoked = [item for item in queryset if links.revoke(item, acting_user=request.user)]
+        left = queryset.count() - len(revoked)
+        names = ", ".join(str(item) for item in revoked)
+        message = f"{len(revoked)} link(s) revoked{f': {names}' if names else ''}."
         if left:
             message += f" {left} already used or revoked: unchanged."
         self.message_user(request, message, messages.SUCCESS if revoked else messages.WARNING)
+        return None
+
+    def _confirm_revoke(
+        self, request: HttpRequest, queryset: QuerySet[ConsentLink]
+    ) -> TemplateResponse:
+        chosen = list(queryset.select_related("customer", "credential", "created_by"))
+        return TemplateResponse(
+            request,
+            "admin/calendars/consentlink/confirm_revoke.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Revoke consent links?",
+                "opts": self.model._meta,
+                "chosen": chosen,
+                "to_revoke": [item for item in chosen if item.state in ("open", "expired")],
+                "unchanged": [item for item in chosen if item.state in ("used", "revoked")],
+            },
+        )
 
     def get_urls(self) -> list:
         return [
@@ -293,7 +328,7 @@ def setup_warnings() -> list[str]:
         )
     if settings.PORTAL_COMPANY_NAME == DEFAULT_COMPANY_NAME:
         warnings.append(
-            f"The pages the customer sees name the company \"{DEFAULT_COMPANY_NAME}\": set "
+            f'The pages the customer sees name the company "{DEFAULT_COMPANY_NAME}": set '
             "PORTAL_COMPANY_NAME to the name they know you by (README.md, Configuration)."
         )
     return warnings
