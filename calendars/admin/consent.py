@@ -65,6 +65,20 @@ class StateFilter(admin.SimpleListFilter):
         return queryset
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """The attempts' outcomes; a link nobody has used yet is the state filter's business (its
+    outcome field says "waiting" even once it is revoked or expired)."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [c for c in ConsentLink.Outcome.choices if c[0] != ConsentLink.Outcome.WAITING]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
+
+
 class ConnectLinkForm(forms.Form):
     oauth_apps = forms.ModelMultipleChoiceField(
         label="Grant through",
@@ -112,7 +126,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
     )
-    list_filter = (StateFilter, "kind", "outcome", "created_at")
+    list_filter = (StateFilter, "kind", OutcomeFilter, "created_at")
     list_select_related = ("customer", "credential", "created_by", "revoked_by")
     search_fields = ("customer__name", "credential__account_email", "granted_by_email")
     fields = (

@@ -51,6 +51,9 @@ def test_confirmed_revocation_says_it_was_done_and_the_outcome_names_who_and_whe
     for html in (listed, page.content.decode()):
         assert f"Revoked by support-user {when}" in html
         assert "Waiting for the customer" not in html.split('id="changelist-filter"')[0]
+    # Nor does the outcome filter offer "waiting", which revoked links would match.
+    by_outcome = listed.split("By outcome")[1].split("By created at")[0]
+    assert "Provider error" in by_outcome and "Waiting for the customer" not in by_outcome
 
 
 def test_a_link_already_used_is_listed_as_left_unchanged(role_client, credential):
