@@ -345,6 +345,11 @@ def setup_warnings() -> list[str]:
             f'The pages the customer sees name the company "{DEFAULT_COMPANY_NAME}": set '
             "PORTAL_COMPANY_NAME to the name they know you by (README.md, Configuration)."
         )
+    if not settings.PORTAL_CONTACT_EMAIL:
+        warnings.append(
+            "The pages the customer sees give no address to write to with a question: set "
+            "PORTAL_CONTACT_EMAIL (README.md, Configuration)."
+        )
     return warnings
 
 

@@ -72,6 +72,7 @@ GONE = {
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context) -> HttpResponse:
     context.setdefault("company", settings.PORTAL_COMPANY_NAME)
+    context.setdefault("contact", settings.PORTAL_CONTACT_EMAIL)
     response = render(request, f"consent/{template}", context, status=status)
     response["X-Robots-Tag"] = "noindex"
     return response

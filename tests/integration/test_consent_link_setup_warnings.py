@@ -1,5 +1,6 @@
 """The link pages warn when a link made with this configuration would fail or mislead the
-customer: a loopback public address, or the default company name."""
+customer: a loopback public address, the default company name, no contact address. The pages
+the customer sees give the contact address when there is one."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ import pytest
 from django.urls import reverse
 
 from calendars.admin.consent import is_loopback
+from calendars.consent import links, mail
+from tests.support.consent import token_of
 
 LOOPBACK = "an address of this machine only"
 UNNAMED = "set PORTAL_COMPANY_NAME"
+NO_CONTACT = "set PORTAL_CONTACT_EMAIL"
 
 
 def reconsent_pages(client, credential) -> tuple[str, str]:
@@ -34,14 +38,43 @@ def test_a_loopback_public_address_is_warned_about_where_links_are_made(
     assert f"{public_url}/connect/" in made
 
 
-def test_a_public_address_and_a_company_name_need_no_warning(role_client, credential, settings):
+def test_a_public_address_a_company_name_and_a_contact_need_no_warning(
+    role_client, credential, settings
+):
     settings.PORTAL_PUBLIC_URL = "https://portal.example.com"
     settings.PORTAL_COMPANY_NAME = "Acme Recording"
+    settings.PORTAL_CONTACT_EMAIL = "help@acme.example"
 
     form, made = reconsent_pages(role_client("Support"), credential)
 
     for page in (form, made):
-        assert LOOPBACK not in page and UNNAMED not in page
+        assert LOOPBACK not in page and UNNAMED not in page and NO_CONTACT not in page
+
+
+def test_no_contact_address_is_warned_about(role_client, credential, settings):
+    settings.PORTAL_PUBLIC_URL = "https://portal.example.com"
+    settings.PORTAL_CONTACT_EMAIL = ""
+
+    form, made = reconsent_pages(role_client("Support"), credential)
+
+    for page in (form, made):
+        assert NO_CONTACT in page
+
+
+def test_the_customers_pages_give_the_contact_address_when_there_is_one(
+    person, credential, providers, settings
+):
+    settings.PORTAL_COMPANY_NAME = "Acme Recording"
+    url = links.create_reconsent_link(credential, acting_user=None).url
+    settings.PORTAL_CONTACT_EMAIL = ""
+    without = person.open(token_of(url)).content.decode()
+    settings.PORTAL_CONTACT_EMAIL = "help@acme.example"
+    page = person.open(token_of(url)).content.decode()
+    unknown = person.open("no-such-token").content.decode()
+
+    assert 'id="contact"' not in without
+    for html in (page, unknown):
+        assert 'Write to Acme Recording at <a href="mailto:help@acme.example">' in html
 
 
 def test_the_default_company_name_is_warned_about(role_client, credential, settings):
@@ -70,3 +103,14 @@ def test_the_default_company_name_is_warned_about(role_client, credential, setti
 )
 def test_loopback_addresses_are_told_apart(url, loopback):
     assert is_loopback(url) is loopback
+
+
+def test_the_e_mail_gives_the_contact_address(credential, settings, mailoutbox):
+    settings.PORTAL_CONTACT_EMAIL = "help@acme.example"
+    new = links.create_reconsent_link(credential, acting_user=None)
+
+    mail.send_link(new, "alice@example.com")
+
+    sent = mailoutbox[0]
+    assert "Write to help@acme.example." in sent.body
+    assert '<a href="mailto:help@acme.example">' in sent.alternatives[0].content

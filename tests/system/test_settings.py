@@ -153,3 +153,12 @@ def test_a_debug_runs_public_address_follows_the_port_it_binds_to(tmp_path):
     assert on_8100.returncode == 0, on_8100.stderr
     assert on_8100.stdout.strip() == "http://127.0.0.1:8100"
     assert unset.stdout.strip() == "http://127.0.0.1:8000"
+
+
+def test_a_contact_address_that_is_not_one_is_refused(tmp_path):
+    result = import_settings(
+        DEBUG="true", PORTAL_VAR_DIR=str(tmp_path), PORTAL_CONTACT_EMAIL="help desk"
+    )
+
+    assert result.returncode != 0
+    assert "PORTAL_CONTACT_EMAIL ('help desk') is not an e-mail address" in result.stderr
