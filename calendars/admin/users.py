@@ -86,7 +86,8 @@ class RoleUserChangeForm(PortalUserChangeForm):
 
 
 class SuperuserChangeForm(PortalUserChangeForm):
-    """Django's full change form with the role field: a role is needed unless a superuser."""
+    """Django's full change form with the role field: a role is needed unless a superuser, and
+    changed here, never taken away."""
 
     role = _role_field(required=False)
 
@@ -96,7 +97,13 @@ class SuperuserChangeForm(PortalUserChangeForm):
 
     def clean(self) -> dict:
         cleaned = super().clean()
-        if not cleaned.get("role") and not cleaned.get("is_superuser"):
+        if cleaned.get("role"):
+            return cleaned
+        if role_of(self.instance):
+            self.add_error(
+                "role", "Pick another role: none is taken away here (untick Active to stop one)."
+            )
+        elif not cleaned.get("is_superuser"):
             self.add_error("role", "Give a role: an account that is not a superuser needs one.")
         return cleaned
 

@@ -139,7 +139,8 @@ def start(request: HttpRequest, token: str, provider: str) -> HttpResponse:
 @never_cache
 @require_GET
 def retry(request: HttpRequest) -> HttpResponse:
-    """ "Try again" after a cancelled or failed attempt: the same link, through the same app."""
+    """The page's "Try again" after a cancelled or failed attempt: the same link, through the
+    same app, while the link still works."""
     last = request.session.pop(RETRY_KEY, None)
     link = ConsentLink.objects.filter(pk=last["link"]).first() if last else None
     if link is None or not link.is_usable:

@@ -226,6 +226,18 @@ def test_only_a_superuser_account_may_be_left_without_a_role(client, root, suppo
     assert kept.status_code == 302 and powers(root) == (True, [], [])
 
 
+def test_a_superuser_cannot_clear_a_role_even_when_making_a_superuser(client, root, support_user):
+    client.force_login(root)
+
+    response = client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {"username": "sam", "is_active": "on", "is_superuser": "on", "role": "", **JOINED},
+    )
+
+    assert response.status_code == 200 and response.context["adminform"].form.errors["role"]
+    assert powers(support_user) == (False, ["Support"], [])
+
+
 def new_user(client, username: str):
     return client.post(
         reverse("admin:auth_user_add"),
