@@ -11,7 +11,8 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 from django.utils.csp import CSP
 
 from portal import local_keys
@@ -339,11 +340,21 @@ if min(MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS, MEETINGS_SYNC
 # --- Consent links ------------------------------------------------------------------------
 # Customers grant calendar access through a link (calendars/consent/). The provider sends the
 # person back to PORTAL_PUBLIC_URL + /connect/callback/, which must be registered as a redirect
-# URI of each OAuth app; it is never taken from the request.
+# URI of each OAuth app; it is never taken from the request. A debug run's default names this
+# machine at the port the portal binds to (PORT, read by scripts/dev and portal/gunicorn.py):
+# the admin warns that customers elsewhere cannot open such links.
+_port = env.str("PORT", default="8000")
 PORTAL_PUBLIC_URL = env.str(
-    "PORTAL_PUBLIC_URL", default="http://127.0.0.1:8000" if DEBUG else ""
+    "PORTAL_PUBLIC_URL", default=f"http://127.0.0.1:{_port}" if DEBUG else ""
 ).rstrip("/")
 PORTAL_COMPANY_NAME = env.str("PORTAL_COMPANY_NAME", default="Our company")
+# Where the customer's person writes with a question (shown on the consent pages and e-mails).
+PORTAL_CONTACT_EMAIL = env.str("PORTAL_CONTACT_EMAIL", default="").strip()
+try:
+    if PORTAL_CONTACT_EMAIL:
+        validate_email(PORTAL_CONTACT_EMAIL)
+except ValidationError:
+    _problems.append(f"PORTAL_CONTACT_EMAIL ({PORTAL_CONTACT_EMAIL!r}) is not an e-mail address")
 CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
 if CONSENT_LINK_DAYS < 1:
     _problems.append(f"CONSENT_LINK_DAYS is {CONSENT_LINK_DAYS}, not 1 or more")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
 from django.contrib.admin.views.main import ChangeList
 from django.db.models import Prefetch, QuerySet
+from django.forms import Script
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -34,6 +36,7 @@ from calendars.admin.common import (
 )
 from calendars.admin.fixes import fix_buttons
 from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
+from calendars.consent import flow
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
@@ -117,41 +120,65 @@ class OAuthAppAdmin(admin.ModelAdmin):
     search_fields = ("name", "client_id")
     actions = ("rotate_client_secret",)
 
-    class Media:
-        js = ("calendars/oauth_app_form.js",)  # the add form shows the tenant for Microsoft only
+    # Each provider's own fields (what decides how long the app's grants and secret live, on the
+    # "Expiring soon" list, and Microsoft's tenant and scopes).
+    by_provider = {
+        Platform.MICROSOFT: ("tenant", "needs_calendar_write", "client_secret_expires_on"),
+        Platform.GOOGLE: ("publishing_status",),
+    }
 
-    def get_fields(self, request: HttpRequest, obj: OAuthApp | None = None) -> list[str]:
-        if obj is None:
-            return [
-                "provider",
-                "name",
-                "client_id",
-                "client_secret",
-                "tenant",
-                "needs_calendar_write",
-                "publishing_status",
-                "client_secret_expires_on",
-            ]
-        # What decides how long the app's grants and secret live (the "Expiring soon" list).
-        by_provider = {
-            Platform.MICROSOFT: ["tenant", "needs_calendar_write", "client_secret_expires_on"],
-            Platform.GOOGLE: ["publishing_status"],
-        }
+    class Media:
+        # The add form shows each provider's fieldset only while that provider is chosen.
+        js = ("calendars/oauth_app_form.js", Script("calendars/copy_summary.js", defer=True))
+
+    def get_fieldsets(self, request: HttpRequest, obj: OAuthApp | None = None) -> list:
+        common = ("provider", "name", "client_id", "client_secret")
+        if obj is not None:
+            fields = (*common, *self.by_provider.get(obj.provider, ()))
+            return [(None, {"fields": (*fields, "client_secret_replaced_at", "redirect_uri")})]
         return [
-            "provider",
-            "name",
-            "client_id",
-            "client_secret",
-            *by_provider.get(obj.provider, []),
-            "client_secret_replaced_at",
+            (None, {"fields": common}),
+            *(
+                (
+                    f"{provider.capitalize()} apps only",
+                    {"classes": (f"provider-{provider}",), "fields": fields},
+                )
+                for provider, fields in self.by_provider.items()
+            ),
+            ("Registering the app", {"fields": ("redirect_uri",)}),
         ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: OAuthApp | None = None) -> list[str]:
         if obj is None:
-            return []
+            return ["redirect_uri"]
         # Integrations copy their app's provider, and its credentials' tokens were issued by that
         # provider: an app never changes provider (register a new one instead).
-        return ["provider", "client_secret_replaced_at"]
+        return ["provider", "client_secret_replaced_at", "redirect_uri"]
+
+    @admin.display(description="Redirect URI")
+    def redirect_uri(self, app: OAuthApp) -> str:
+        """What to register as the app's redirect URI at Google or Microsoft, to copy."""
+        if not settings.PORTAL_PUBLIC_URL:
+            return (
+                "Set PORTAL_PUBLIC_URL, the portal's public address, first: the redirect URI "
+                "is PORTAL_PUBLIC_URL/connect/callback/ (README.md, Configuration)."
+            )
+        note = (
+            " This address opens only on the portal's machine: set PORTAL_PUBLIC_URL before "
+            "customers grant access."
+            if consent.is_loopback(settings.PORTAL_PUBLIC_URL)
+            else ""
+        )
+        return format_html(
+            '<input id="redirect-uri" type="text" readonly size="60" value="{}"> '
+            '<button type="button" class="button" id="copy-summary" data-source="redirect-uri">'
+            "Copy</button> "
+            '<span id="copy-summary-status" role="status"></span>'
+            '<div class="help">Register it on the app at Google (Authorized redirect URIs) or '
+            "Microsoft (Authentication, Web platform).{}</div>",
+            flow.callback_url(),
+            note,
+        )
 
     @admin.display(description="Microsoft tenant", ordering="tenant")
     def microsoft_tenant(self, app: OAuthApp) -> str:

@@ -7,8 +7,10 @@ only its hash.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import smtplib
+from urllib.parse import urlsplit
 
 from django import forms
 from django.conf import settings
@@ -20,6 +22,7 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from calendars.admin.common import allows, link
 from calendars.consent import links, mail
@@ -27,6 +30,8 @@ from calendars.meetingbaas.types import Platform
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp
 
 logger = logging.getLogger(__name__)
+# PORTAL_COMPANY_NAME's default: the consent pages would name no real company.
+DEFAULT_COMPANY_NAME = "Our company"
 
 
 # ConsentLink.state's values, as people read them.
@@ -58,6 +63,20 @@ class StateFilter(admin.SimpleListFilter):
             case "revoked":
                 return queryset.filter(revoked_at__isnull=False)
         return queryset
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """The attempts' outcomes; a link nobody has used yet is the state filter's business (its
+    outcome field says "waiting" even once it is revoked or expired)."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [c for c in ConsentLink.Outcome.choices if c[0] != ConsentLink.Outcome.WAITING]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(outcome=self.value()) if self.value() else queryset
 
 
 class ConnectLinkForm(forms.Form):
@@ -101,14 +120,14 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "customer",
         "account",
         "state_label",
-        "outcome",
+        "outcome_label",
         "opened_count",
         "created_by",
         "created_at",
         "expires_at",
     )
-    list_filter = (StateFilter, "kind", "outcome", "created_at")
-    list_select_related = ("customer", "credential", "created_by")
+    list_filter = (StateFilter, "kind", OutcomeFilter, "created_at")
+    list_select_related = ("customer", "credential", "created_by", "revoked_by")
     search_fields = ("customer__name", "credential__account_email", "granted_by_email")
     fields = (
         "kind",
@@ -124,7 +143,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "opened_count",
         "last_opened_at",
         "used_at",
-        "outcome",
+        "outcome_label",
         "outcome_message",
         "outcome_at",
         "granted_by_email",
@@ -151,14 +170,48 @@ class ConsentLinkAdmin(admin.ModelAdmin):
     def state_label(self, consent_link: ConsentLink) -> str:
         return STATE_LABELS[consent_link.state]
 
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_label(self, consent_link: ConsentLink) -> str:
+        """The last attempt's outcome; a link revoked, or expired unused, says that instead."""
+        if consent_link.revoked_at:
+            by = f" by {consent_link.revoked_by}" if consent_link.revoked_by else ""
+            when = date_format(timezone.localtime(consent_link.revoked_at), "DATETIME_FORMAT")
+            return f"Revoked{by} {when}"
+        if consent_link.outcome == ConsentLink.Outcome.WAITING and consent_link.state == "expired":
+            return "Expired unused"
+        return consent_link.get_outcome_display()
+
     @admin.action(description="Revoke link", permissions=["revoke"])
-    def revoke_links(self, request: HttpRequest, queryset: QuerySet[ConsentLink]) -> None:
-        revoked = sum(links.revoke(item, acting_user=request.user) for item in queryset)
-        left = queryset.count() - revoked
-        message = f"{revoked} link(s) revoked."
+    def revoke_links(
+        self, request: HttpRequest, queryset: QuerySet[ConsentLink]
+    ) -> HttpResponse | None:
+        if "confirm" not in request.POST:
+            return self._confirm_revoke(request, queryset)
+        revoked = [item for item in queryset if links.revoke(item, acting_user=request.user)]
+        left = queryset.count() - len(revoked)
+        names = ", ".join(str(item) for item in revoked)
+        message = f"{len(revoked)} link(s) revoked{f': {names}' if names else ''}."
         if left:
             message += f" {left} already used or revoked: unchanged."
         self.message_user(request, message, messages.SUCCESS if revoked else messages.WARNING)
+        return None
+
+    def _confirm_revoke(
+        self, request: HttpRequest, queryset: QuerySet[ConsentLink]
+    ) -> TemplateResponse:
+        chosen = list(queryset.select_related("customer", "credential", "created_by"))
+        return TemplateResponse(
+            request,
+            "admin/calendars/consentlink/confirm_revoke.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "Revoke consent links?",
+                "opts": self.model._meta,
+                "chosen": chosen,
+                "to_revoke": [item for item in chosen if item.state in ("open", "expired")],
+                "unchanged": [item for item in chosen if item.state in ("used", "revoked")],
+            },
+        )
 
     def get_urls(self) -> list:
         return [
@@ -188,6 +241,10 @@ class ConsentLinkAdmin(admin.ModelAdmin):
             "Configuration): ask whoever runs the portal to set it.",
         )
         return HttpResponseRedirect(back)
+
+    def _warn_about_setup(self, request: HttpRequest) -> None:
+        for warning in setup_warnings():
+            messages.warning(request, warning)
 
     def connect_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
         self._may_create(request)
@@ -232,6 +289,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         )
 
     def _form(self, request: HttpRequest, form: forms.Form, title: str, **context) -> HttpResponse:
+        self._warn_about_setup(request)
         return TemplateResponse(
             request,
             "admin/calendars/consentlink/create.html",
@@ -258,6 +316,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
                     f"The link was made but the e-mail to {send_to} could not be sent "
                     f"({type(exc).__name__}). Copy the link below and send it yourself.",
                 )
+        self._warn_about_setup(request)
         return TemplateResponse(
             request,
             "admin/calendars/consentlink/created.html",
@@ -270,6 +329,38 @@ class ConsentLinkAdmin(admin.ModelAdmin):
                 "link_page": link(new.link, f"link {new.link.pk}"),
             },
         )
+
+
+def setup_warnings() -> list[str]:
+    """What in the portal's configuration makes a link fail or mislead the customer."""
+    warnings = []
+    if is_loopback(settings.PORTAL_PUBLIC_URL):
+        warnings.append(
+            f"Links start with {settings.PORTAL_PUBLIC_URL}, an address of this machine only: "
+            "the customer cannot open them from theirs. Set PORTAL_PUBLIC_URL to the portal's "
+            "public address (README.md, Configuration)."
+        )
+    if settings.PORTAL_COMPANY_NAME == DEFAULT_COMPANY_NAME:
+        warnings.append(
+            f'The pages the customer sees name the company "{DEFAULT_COMPANY_NAME}": set '
+            "PORTAL_COMPANY_NAME to the name they know you by (README.md, Configuration)."
+        )
+    if not settings.PORTAL_CONTACT_EMAIL:
+        warnings.append(
+            "The pages the customer sees give no address to write to with a question: set "
+            "PORTAL_CONTACT_EMAIL (README.md, Configuration)."
+        )
+    return warnings
+
+
+def is_loopback(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _without_mail[F: forms.Form](form: F) -> F:

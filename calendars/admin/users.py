@@ -7,6 +7,10 @@ as for any field a form does not have), gives each account exactly one role, and
 change, reset or delete an account holding more than a role gives (a superuser, direct
 permissions, another group), nor reset another Admin's password. Usernames are ASCII letters,
 digits and . - _ @, unique whatever their case.
+
+A superuser gives roles through the same role field (the add form is the Admin role's; the
+change form keeps Django's superuser, staff and permission fields beside the role, but not the
+groups picker, which would undo the role given).
 """
 
 from __future__ import annotations
@@ -39,8 +43,11 @@ ROLE_HELP = (
 )
 
 
-def _role_field() -> forms.ChoiceField:
-    return forms.ChoiceField(choices=[(role, role) for role in ROLES], help_text=ROLE_HELP)
+def _role_field(*, required: bool = True) -> forms.ChoiceField:
+    choices = [(role, role) for role in ROLES]
+    if not required:
+        choices.insert(0, ("", "None (superusers only)"))
+    return forms.ChoiceField(choices=choices, required=required, help_text=ROLE_HELP)
 
 
 class UsernameRules:
@@ -78,6 +85,29 @@ class RoleUserChangeForm(PortalUserChangeForm):
         self.initial["role"] = role_of(self.instance)
 
 
+class SuperuserChangeForm(PortalUserChangeForm):
+    """Django's full change form with the role field: a role is needed unless a superuser, and
+    changed here, never taken away."""
+
+    role = _role_field(required=False)
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.initial["role"] = role_of(self.instance) or ""
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("role"):
+            return cleaned
+        if role_of(self.instance):
+            self.add_error(
+                "role", "Pick another role: none is taken away here (untick Active to stop one)."
+            )
+        elif not cleaned.get("is_superuser"):
+            self.add_error("role", "Give a role: an account that is not a superuser needs one.")
+        return cleaned
+
+
 def holds_only_a_role(user: AbstractUser) -> bool:
     """True when the account has no power beyond one of the three roles."""
     return (
@@ -88,8 +118,8 @@ def holds_only_a_role(user: AbstractUser) -> bool:
 
 
 class PortalUserAdmin(UserAdmin):
-    add_form = PortalUserCreationForm
-    form = PortalUserChangeForm
+    add_form = RoleUserCreationForm
+    form = RoleUserChangeForm
     list_display = ("username", "email", "first_name", "last_name", "role", "is_active")
     role_add_fieldsets = (
         (
@@ -105,6 +135,11 @@ class PortalUserAdmin(UserAdmin):
         ("Personal info", {"fields": ("first_name", "last_name", "email")}),
         ("Access", {"fields": ("is_active", "role")}),
     )
+    superuser_fieldsets = (
+        *role_fieldsets,
+        ("Beyond a role", {"fields": ("is_superuser", "is_staff", "user_permissions")}),
+        ("Important dates", {"fields": ("last_login", "date_joined")}),
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
         return super().get_queryset(request).prefetch_related("groups")
@@ -114,15 +149,15 @@ class PortalUserAdmin(UserAdmin):
         return "superuser" if user.is_superuser else role_of(user) or "none"
 
     def get_fieldsets(self, request: HttpRequest, obj: AbstractUser | None = None) -> tuple:
-        if request.user.is_superuser:
-            return super().get_fieldsets(request, obj)
-        return self.role_add_fieldsets if obj is None else self.role_fieldsets
+        if obj is None:
+            return self.role_add_fieldsets
+        return self.superuser_fieldsets if request.user.is_superuser else self.role_fieldsets
 
     def get_form(
         self, request: HttpRequest, obj: AbstractUser | None = None, **kwargs: object
     ) -> type[forms.ModelForm]:
-        if not request.user.is_superuser:
-            kwargs["form"] = RoleUserCreationForm if obj is None else RoleUserChangeForm
+        if obj is not None and request.user.is_superuser:
+            kwargs["form"] = SuperuserChangeForm
         return super().get_form(request, obj, **kwargs)
 
     def _may_manage(self, request: HttpRequest, obj: AbstractUser | None) -> bool:

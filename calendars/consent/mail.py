@@ -20,6 +20,7 @@ def send_link(new: NewLink, to: str) -> None:
     link = new.link
     context = {
         "company": settings.PORTAL_COMPANY_NAME,
+        "contact": settings.PORTAL_CONTACT_EMAIL,
         "customer": link.customer.name,
         "url": new.url,
         "expires_at": link.expires_at,

@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 FLOW_KEY = "consent_flow"
 # The links this browser session has opened: a link's opening counts once per session.
 OPENED_KEY = "consent_opened"
+# The link and app of this session's last attempt that can be tried again ("Try again").
+RETRY_KEY = "consent_retry"
+# This session's last completed grant: its callback, reloaded, says it is already done.
+DONE_KEY = "consent_done"
 # The `error` codes an authorization endpoint may send back: RFC 6749 (4.1.2.1), OpenID
 # Connect Core (3.1.2.6) and those Google and Microsoft document. The parameter is written by
 # whoever holds the link, so anything else is not repeated to staff.
@@ -68,6 +72,7 @@ GONE = {
 
 def _page(request: HttpRequest, template: str, status: int = 200, **context) -> HttpResponse:
     context.setdefault("company", settings.PORTAL_COMPANY_NAME)
+    context.setdefault("contact", settings.PORTAL_CONTACT_EMAIL)
     response = render(request, f"consent/{template}", context, status=status)
     response["X-Robots-Tag"] = "noindex"
     return response
@@ -128,6 +133,25 @@ def start(request: HttpRequest, token: str, provider: str) -> HttpResponse:
     app = link.oauth_apps.filter(provider=provider).first()
     if app is None:
         raise Http404("No such provider for this link")
+    return _begin(request, link, app)
+
+
+@never_cache
+@require_GET
+def retry(request: HttpRequest) -> HttpResponse:
+    """The page's "Try again" after a cancelled or failed attempt: the same link, through the
+    same app, while the link still works."""
+    last = request.session.pop(RETRY_KEY, None)
+    link = ConsentLink.objects.filter(pk=last["link"]).first() if last else None
+    if link is None or not link.is_usable:
+        return _unusable(request, link)
+    app = link.oauth_apps.filter(pk=last["app"]).first()
+    if app is None:  # removed from the link, or deleted, since
+        return _unusable(request, None)
+    return _begin(request, link, app)
+
+
+def _begin(request: HttpRequest, link: ConsentLink, app: OAuthApp) -> HttpResponse:
     hint = link.credential.account_email if link.credential else ""
     started = flow.begin(app, login_hint=hint)
     request.session[FLOW_KEY] = {
@@ -156,6 +180,9 @@ def callback(request: HttpRequest) -> HttpResponse:
                 stray, ConsentLink.Outcome.PROVIDER_ERROR, "The callback's state did not match."
             )
         started = None
+    done = request.session.get(DONE_KEY)
+    if not started and done and flow.state_matches(done["state"], given_state):
+        return _page(request, "done.html", message=done["message"], already=True)
     if not started:
         return _problem(
             request,
@@ -167,13 +194,14 @@ def callback(request: HttpRequest) -> HttpResponse:
     link = ConsentLink.objects.select_related("customer").get(pk=started["link"])
     if not link.is_usable:
         return _unusable(request, link)
-    if time.time() - started["at"] > FLOW_SECONDS:
-        grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The sign-in took too long.")
-        return _retry(request, "The sign-in took too long", "Please open your link again.")
     app = OAuthApp.objects.filter(pk=started["app"]).first()
     if app is None:  # removed while the person was at the provider
         grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The OAuth app no longer exists.")
         return _unusable(request, None)
+    request.session[RETRY_KEY] = {"link": link.pk, "app": app.pk}
+    if time.time() - started["at"] > FLOW_SECONDS:
+        grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The sign-in took too long.")
+        return _retry(request, "The sign-in took too long", "Please try again.")
     error = request.GET.get("error", "")
     if error:
         return _refused(request, link, error)
@@ -198,6 +226,8 @@ def callback(request: HttpRequest) -> HttpResponse:
     if result.can_retry:
         return _retry(request, "Access was not granted", result.message)
     if result.outcome in (ConsentLink.Outcome.CONNECTED, ConsentLink.Outcome.RECONSENTED):
+        request.session.pop(RETRY_KEY, None)
+        request.session[DONE_KEY] = {"state": given_state, "message": result.message}
         return _page(request, "done.html", message=result.message)
     return _problem(request, "This link cannot be used", result.message, 410)
 
@@ -208,7 +238,7 @@ def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpRespons
         return _retry(
             request,
             "You cancelled",
-            "Nothing was changed. If you change your mind, open the link again.",
+            "Nothing was changed. If you change your mind, try again.",
         )
     said = f"with error {error}" if error in OAUTH_ERRORS else "(unknown reason)"
     grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider refused {said}.")
@@ -220,4 +250,5 @@ def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpRespons
 
 
 def _retry(request: HttpRequest, title: str, message: str) -> HttpResponse:
+    # The session's RETRY_KEY names the link and app "Try again" starts over with.
     return _problem(request, title, message, 400, can_retry=True)

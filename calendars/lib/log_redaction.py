@@ -13,8 +13,8 @@ import logging
 import re
 
 REDACTED = "[redacted]"
-# /connect/<token>/… but not the callback, whose path holds no secret.
-CONSENT_TOKEN = re.compile(r"(/connect/)(?!callback(?:/|\b))[^/?#\s\"']+")
+# /connect/<token>/… but not the callback or "Try again", whose paths hold no secret.
+CONSENT_TOKEN = re.compile(r"(/connect/)(?!(?:callback|retry)(?:[/?#\s\"']|$))[^/?#\s\"']+")
 OAUTH_PARAMETER = re.compile(
     r"(?i)\b(code|state|session_state|id_token|access_token|refresh_token|code_verifier)"
     r"(=|%3D)[^&\s\"'#]*"

@@ -161,6 +161,10 @@ def test_support_and_auditors_cannot_manage_users(role_client, role):
     assert client.post(reverse("admin:auth_user_add"), {"username": "x"}).status_code == 403
 
 
+# A superuser's change form keeps Django's "Important dates", the date joined required.
+JOINED = {"date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"}
+
+
 def test_a_superuser_keeps_full_control(client, root, support_user):
     client.force_login(root)
 
@@ -169,14 +173,69 @@ def test_a_superuser_keeps_full_control(client, root, support_user):
         {
             "username": "sam",
             "is_active": "on",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "00:00:00",
+            "role": "Admin",
+            **JOINED,
             **escalation(),
         },
     )
 
     assert response.status_code == 302
     assert powers(support_user) == (True, ["Admin"], ["delete_user"])
+
+
+def test_a_superuser_creates_a_user_with_a_role(client, root):
+    client.force_login(root)
+
+    form = client.get(reverse("admin:auth_user_add")).context["adminform"].form
+    response = new_user(client, "newcomer")
+
+    assert "role" in form.fields and form.fields["role"].required
+    assert response.status_code == 302
+    newcomer = User.objects.get(username="newcomer")
+    assert powers(newcomer) == (False, ["Support"], []) and newcomer.is_staff
+
+
+def test_a_superuser_gives_a_role_on_the_change_form_which_has_no_groups_picker(
+    client, root, support_user
+):
+    client.force_login(root)
+    url = reverse("admin:auth_user_change", args=[support_user.pk])
+
+    form = client.get(url).context["adminform"].form
+    response = client.post(url, {"username": "sam", "is_active": "on", "role": "Auditor", **JOINED})
+
+    assert "groups" not in form.fields and form.initial["role"] == "Support"
+    assert response.status_code == 302
+    assert powers(support_user) == (False, ["Auditor"], [])
+
+
+def test_only_a_superuser_account_may_be_left_without_a_role(client, root, support_user):
+    client.force_login(root)
+
+    refused = client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {"username": "sam", "is_active": "on", "role": "", **JOINED},
+    )
+    kept = client.post(
+        reverse("admin:auth_user_change", args=[root.pk]),
+        {"username": "root", "is_active": "on", "is_superuser": "on", "role": "", **JOINED},
+    )
+
+    assert refused.status_code == 200 and refused.context["adminform"].form.errors["role"]
+    assert powers(support_user) == (False, ["Support"], [])
+    assert kept.status_code == 302 and powers(root) == (True, [], [])
+
+
+def test_a_superuser_cannot_clear_a_role_even_when_making_a_superuser(client, root, support_user):
+    client.force_login(root)
+
+    response = client.post(
+        reverse("admin:auth_user_change", args=[support_user.pk]),
+        {"username": "sam", "is_active": "on", "is_superuser": "on", "role": "", **JOINED},
+    )
+
+    assert response.status_code == 200 and response.context["adminform"].form.errors["role"]
+    assert powers(support_user) == (False, ["Support"], [])
 
 
 def new_user(client, username: str):

@@ -19,6 +19,8 @@ CLEAN = (
     "MEETINGBAAS_API_KEY",
     "DEBUG",
     "DJANGO_SETTINGS_MODULE",
+    "PORT",
+    "PORTAL_PUBLIC_URL",
 )
 
 
@@ -141,3 +143,22 @@ def test_local_keys_are_generated_once_and_kept_private(tmp_path):
     assert first == second
     assert first["SECRET_KEY"] and Fernet(first["FIELD_ENCRYPTION_KEYS"])
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_debug_runs_public_address_follows_the_port_it_binds_to(tmp_path):
+    shown = "from portal import settings; print(settings.PORTAL_PUBLIC_URL)"
+    on_8100 = run_with_settings(shown, DEBUG="true", PORT="8100", PORTAL_VAR_DIR=str(tmp_path))
+    unset = run_with_settings(shown, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path))
+
+    assert on_8100.returncode == 0, on_8100.stderr
+    assert on_8100.stdout.strip() == "http://127.0.0.1:8100"
+    assert unset.stdout.strip() == "http://127.0.0.1:8000"
+
+
+def test_a_contact_address_that_is_not_one_is_refused(tmp_path):
+    result = import_settings(
+        DEBUG="true", PORTAL_VAR_DIR=str(tmp_path), PORTAL_CONTACT_EMAIL="help desk"
+    )
+
+    assert result.returncode != 0
+    assert "PORTAL_CONTACT_EMAIL ('help desk') is not an e-mail address" in result.stderr
