@@ -983,6 +983,9 @@ class BulkJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Last sign of life from any of the job's tasks; the sweeper resumes a job silent too long.
     active_at = models.DateTimeField(null=True, blank=True)
+    # Why its integrations' statuses move: someone at the portal, or (a push of the token an
+    # account's owner granted again) the owner's consent.
+    cause = models.CharField(max_length=16, choices=Cause.choices, default=Cause.ADMIN_ACTION)
 
     class Meta:
         ordering = ["-created_at", "-id"]

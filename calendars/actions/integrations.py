@@ -156,7 +156,10 @@ def _create_or_adopt(
 
 @sensitive_variables("grant")
 def push_credentials(
-    integration_id: int, *, acting_user: AbstractBaseUser | None = None
+    integration_id: int,
+    *,
+    acting_user: AbstractBaseUser | None = None,
+    cause: Cause = Cause.ADMIN_ACTION,
 ) -> Integration:
     """PATCH the integration's current OAuth fields to Meeting BaaS, then refresh it."""
     integration = Integration.objects.select_related("credential__oauth_app").get(pk=integration_id)
@@ -164,11 +167,9 @@ def push_credentials(
     try:
         meetingbaas.client(integration.api_version).update_credentials(integration.remote_id, grant)
     except errors.NotFound as exc:
-        mark_disconnected(
-            integration_id, message=str(exc), cause=Cause.ADMIN_ACTION, acting_user=acting_user
-        )
+        mark_disconnected(integration_id, message=str(exc), cause=cause, acting_user=acting_user)
         raise
-    return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
+    return refresh_integration(integration_id, cause=cause, acting_user=acting_user)
 
 
 def resubscribe_integration(
