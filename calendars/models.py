@@ -1372,7 +1372,8 @@ class BotAttempt(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     username = models.CharField(max_length=150, help_text="As it was when the action ran")
-    at = models.DateTimeField("time", auto_now_add=True)
+    # Indexed: the history export reads every attempt in its order.
+    at = models.DateTimeField("time", auto_now_add=True, db_index=True)
     succeeded = models.BooleanField()
     message = models.TextField(blank=True)
 
