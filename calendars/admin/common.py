@@ -127,7 +127,7 @@ class FullHistoryAdmin(admin.ModelAdmin):
     """The object's "History" page shows its whole timeline (calendars/queries/history.py):
     status changes, actions, bots, field changes, consent links and the admin's own log."""
 
-    object_history_template = "admin/calendars/object_history.html"
+    object_history_template = "admin/calendars/full_history.html"
     # The export's filter that holds this object's history, for the page's link to it.
     export_scope = ""
 

@@ -374,9 +374,9 @@ def _about_integration(integration: Integration | None) -> dict[str, object]:
 
 
 def _newest(limit: int, *sources: Iterable[Entry]) -> list[Entry]:
-    return sorted((e for source in sources for e in source), key=lambda e: e.at, reverse=True)[
-        :limit
-    ]
+    """The newest `limit` entries of the sources (each already cut to its own newest `limit`)."""
+    entries = [entry for source in sources for entry in source]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
 
 
 def _admin_log(obj: Model, limit: int) -> Iterator[Entry]:

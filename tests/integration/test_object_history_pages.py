@@ -138,3 +138,11 @@ def test_no_history_page_shows_a_raw_iso_time(admin_client, credential):
     ):
         assert not ISO_TIME.search(page)
         assert "∅" not in page
+
+
+def test_a_model_without_a_timeline_keeps_djangos_history_page(admin_client, credential):
+    raw = credential.raw_calendars.create(provider_id="team@example.com", listed_at=timezone.now())
+
+    page = history_page(admin_client, raw)
+
+    assert NO_HISTORY in page
