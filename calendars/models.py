@@ -1014,6 +1014,9 @@ class BulkJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     # Last sign of life from any of the job's tasks; the sweeper resumes a job silent too long.
     active_at = models.DateTimeField(null=True, blank=True)
+    # Why its integrations' statuses move: someone at the portal, or (a push of the token an
+    # account's owner granted again) the owner's consent.
+    cause = models.CharField(max_length=16, choices=Cause.choices, default=Cause.ADMIN_ACTION)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -1406,7 +1409,11 @@ class BotAttempt(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["meeting", "-at"], name="bot_attempt_meeting")]
+        indexes = [
+            models.Index(fields=["meeting", "-at"], name="bot_attempt_meeting"),
+            # The history export reads every attempt in time order.
+            models.Index(fields=["at"], name="bot_attempt_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.username}"

@@ -32,6 +32,8 @@ class Cause(models.TextChoices):
     ADMIN_ACTION = "admin_action", "Admin action"
     REFRESH = "refresh", "Refresh"
     WEBHOOK = "webhook", "Webhook"
+    # The account's owner granted access again through a consent link: nobody at the portal.
+    OWNER_CONSENT = "owner_consent", "Owner's consent"
 
 
 # API versions whose connections carry no status (v1): nothing remote can say an error is over,

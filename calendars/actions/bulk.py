@@ -13,6 +13,7 @@ the job has finished, what did not succeed (the failed and not-fixed items).
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -157,10 +158,12 @@ def start(
     acting_user: AbstractBaseUser | None,
     description: str,
     action: str | None = None,
+    cause: Cause = Cause.ADMIN_ACTION,
 ) -> BulkJob:
     """Create the job and its items, and queue its lanes once they are committed.
 
-    With `action`, each integration's action log says it was queued in this job, by whom.
+    With `action`, each integration's action log says it was queued in this job, by whom;
+    `cause` is what its status changes say moved them.
     """
     ids = sorted(set(integration_ids))
     with transaction.atomic():
@@ -168,6 +171,7 @@ def start(
             kind=kind,
             description=fit(BulkJob, "description", description),
             created_by=acting_user,
+            cause=cause,
         )
         BulkJobItem.objects.bulk_create([BulkJobItem(job=job, integration_id=pk) for pk in ids])
         job.items.update(status_before=_status_now())
@@ -230,6 +234,8 @@ def run(job_id: int) -> Progress:
     BulkJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
     acting_user = get_user_model().objects.filter(pk=job.created_by_id).first()
     perform = PERFORM[job.kind]
+    if job.cause != Cause.ADMIN_ACTION:  # only a push of an owner's re-consent has another
+        perform = functools.partial(perform, cause=job.cause)
     checked_for = check_seconds()
     deadline = time.monotonic() + settings.BULK_TASK_SECONDS - checked_for
     alive_at = 0.0
@@ -266,7 +272,7 @@ def run(job_id: int) -> Progress:
         except PROBLEMS as exc:
             _finish(item, State.FAILED, str(exc), status_after=_status_of(item.integration_id))
         else:
-            _judge(item, integration, AIM[job.kind], checked_for, acting_user)
+            _judge(item, integration, AIM[job.kind], checked_for, acting_user, job.cause)
     result = progress(job)
     BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
     logger.info("bulk job %s (%s): %s", job_id, job.kind, result)
@@ -348,6 +354,7 @@ def _judge(
     aim: PortalStatus,
     seconds: float,
     acting_user: AbstractBaseUser | None,
+    cause: str = Cause.ADMIN_ACTION,
 ) -> None:
     """Finish the item as fixed once its integration has the status `aim`, refreshing it for up
     to `seconds` while Meeting BaaS catches up; otherwise as not fixed, saying how it was left."""
@@ -361,9 +368,7 @@ def _judge(
         time.sleep(max(0.0, pause))
         checks += 1
         try:
-            integration = refresh_integration(
-                integration.pk, cause=Cause.ADMIN_ACTION, acting_user=acting_user
-            )
+            integration = refresh_integration(integration.pk, cause=cause, acting_user=acting_user)
             check_problem = ""
         except PROBLEMS as exc:
             check_problem = str(exc)

@@ -21,6 +21,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import Platform
 from calendars.models import BulkJob, Credential, Integration, OAuthApp, RawCalendar
+from calendars.status import Cause
 
 
 @dataclass(frozen=True)
@@ -96,9 +97,14 @@ def _record_check(credential: Credential, *, ok: bool, message: str) -> None:
 
 @sensitive_variables("refresh_token")
 def replace_refresh_token(
-    credential_id: int, refresh_token: str, *, acting_user: AbstractBaseUser | None = None
+    credential_id: int,
+    refresh_token: str,
+    *,
+    acting_user: AbstractBaseUser | None = None,
+    cause: Cause = Cause.ADMIN_ACTION,
 ) -> SecretReplaced:
-    """Store a new refresh token and start pushing it to the integrations that use it."""
+    """Store a new refresh token and start pushing it to the integrations that use it (for
+    the account's owner, with `cause` OWNER_CONSENT)."""
     with transaction.atomic():
         # A new token is a new grant: its owner consented now, as far as the portal knows.
         credential = _replace_secret(
@@ -110,6 +116,7 @@ def replace_refresh_token(
             f"new refresh token of {credential.account_email}",
             acting_user=acting_user,
             record={"action": "replace refresh token", "credential": credential},
+            cause=cause,
         )
 
 
@@ -149,10 +156,14 @@ def _push(
     *,
     acting_user: AbstractBaseUser | None,
     record: dict,
+    cause: Cause = Cause.ADMIN_ACTION,
 ) -> SecretReplaced:
     # Only what the job's description names: an app's secret may serve 100,000 integrations.
     targets = list(live.select_related("credential__customer").only("credential__customer__name"))
-    record_action(acting_user, succeeded=True, message=f"stored; {len(targets)} to push", **record)
+    given = " (the account owner's consent)" if cause == Cause.OWNER_CONSENT else ""
+    record_action(
+        acting_user, succeeded=True, message=f"stored{given}; {len(targets)} to push", **record
+    )
     if not targets:
         return SecretReplaced(what, job=None, pushed_to=0)
     job = bulk.start(
@@ -160,5 +171,6 @@ def _push(
         [i.pk for i in targets],
         acting_user=acting_user,
         description=f"{what} for {bulk.describe_target(targets)}",
+        cause=cause,
     )
     return SecretReplaced(what, job=job, pushed_to=len(targets))

@@ -26,7 +26,7 @@ from calendars.actions.refresh import (
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Credential, Integration, RawCalendar
-from calendars.status import Cause, PortalStatus
+from calendars.status import Cause, PortalStatus, cause_of_news
 
 # How a person's Disconnect words the integration's last status change.
 DISCONNECTED_BY = "Disconnected through the portal by "
@@ -165,7 +165,10 @@ def _create_or_adopt(
 
 @sensitive_variables("grant")
 def push_credentials(
-    integration_id: int, *, acting_user: AbstractBaseUser | None = None
+    integration_id: int,
+    *,
+    acting_user: AbstractBaseUser | None = None,
+    cause: Cause = Cause.ADMIN_ACTION,
 ) -> Integration:
     """PATCH the integration's current OAuth fields to Meeting BaaS, then refresh it."""
     integration = Integration.objects.select_related("credential__oauth_app").get(pk=integration_id)
@@ -174,10 +177,13 @@ def push_credentials(
         meetingbaas.client(integration.api_version).update_credentials(integration.remote_id, grant)
     except errors.NotFound as exc:
         mark_disconnected(
-            integration_id, message=str(exc), cause=Cause.REFRESH, acting_user=acting_user
+            integration_id,
+            message=str(exc),
+            cause=cause_of_news(cause, PortalStatus.DISCONNECTED),
+            acting_user=acting_user,
         )
         raise
-    return refresh_integration(integration_id, cause=Cause.ADMIN_ACTION, acting_user=acting_user)
+    return refresh_integration(integration_id, cause=cause, acting_user=acting_user)
 
 
 def resubscribe_integration(

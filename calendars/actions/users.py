@@ -6,6 +6,8 @@ from django.contrib.auth.models import AbstractBaseUser, AbstractUser, Group
 from django.db import transaction
 
 from calendars.actions.audit import record_action
+from calendars.lib.remote_values import fit
+from calendars.models import ActionRecord
 from calendars.roles import ROLES
 
 
@@ -18,7 +20,7 @@ def give_role(user: AbstractUser, role: str, *, acting_user: AbstractBaseUser | 
         user.save(update_fields=["is_staff"])
         record_action(
             acting_user,
-            "give role",
+            fit(ActionRecord, "action", f"give role to {user.get_username()}"),
             succeeded=True,
             message=f"{user.get_username()} now has the {role} role",
         )

@@ -29,6 +29,7 @@ from calendars.admin import consent, raw_calendars
 from calendars.admin.big_lists import EstimatingPaginator, PageByIdsChangeList
 from calendars.admin.common import (
     ChangePageAdmin,
+    FullHistoryAdmin,
     allows,
     attempt,
     export_link,
@@ -61,7 +62,8 @@ class CustomerChangeList(ChangeList):
 
 
 @admin.register(Customer)
-class CustomerAdmin(ChangePageAdmin):
+class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
+    export_scope = "customer"
     list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
     change_form_template = "admin/calendars/customer/change_form.html"
@@ -107,7 +109,7 @@ class CustomerAdmin(ChangePageAdmin):
 
 
 @admin.register(OAuthApp)
-class OAuthAppAdmin(admin.ModelAdmin):
+class OAuthAppAdmin(FullHistoryAdmin):
     form = OAuthAppForm
     list_display = (
         "name",
@@ -265,7 +267,8 @@ class ReplaceRefreshTokenForm(forms.Form):
 
 
 @admin.register(Credential)
-class CredentialAdmin(ChangePageAdmin):
+class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
+    export_scope = "credential"
     form = CredentialForm
     list_display = (
         "account_email",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -18,7 +19,13 @@ from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.actions.audit import PROBLEMS
-from calendars.queries.history import BULK_JOB_MENTION, Entry
+from calendars.queries.history import (
+    BULK_JOB_MENTION,
+    REPLACED,
+    SECRET_MARKERS,
+    Entry,
+    object_timeline,
+)
 
 # A list cell shows the start of a long text (a message, a name), so that the list fits its
 # window and stays light with a megabyte message; the start of the rest is on hover, and the
@@ -116,6 +123,26 @@ class ChangePageAdmin(admin.ModelAdmin):
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 
+class FullHistoryAdmin(admin.ModelAdmin):
+    """The object's "History" page shows its whole timeline (calendars/queries/history.py):
+    status changes, actions, bots, field changes, consent links and the admin's own log."""
+
+    object_history_template = "admin/calendars/full_history.html"
+    # The export's filter that holds this object's history, for the page's link to it.
+    export_scope = ""
+
+    def history_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        obj = viewable_or_redirect(self, request, object_id)
+        if isinstance(obj, HttpResponseRedirect):
+            return obj
+        context = {**(extra_context or {}), "timeline": render_timeline(object_timeline(obj))}
+        if self.export_scope and allows(request, "export_history"):
+            context["export_link"] = export_link(**{self.export_scope: obj.pk})
+        return super().history_view(request, object_id, context)
+
+
 def render_timeline(entries: list[Entry]) -> str:
     if not entries:
         return "Nothing recorded yet."
@@ -124,17 +151,14 @@ def render_timeline(entries: list[Entry]) -> str:
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}{}</td></tr>",
         (
             (
-                date_format(localtime(entry.at), "DATETIME_FORMAT"),
+                when(entry.at),
                 entry.kind,
                 entry.user,
                 with_job_link(entry.summary),
                 format_html_join(
                     "",
-                    "<br><small>{}: {} → {}</small>",
-                    (
-                        (field, before or "∅", after or "∅")
-                        for field, before, after in entry.changes
-                    ),
+                    "<br><small>{}</small>",
+                    ((change_words(*change),) for change in entry.changes),
                 ),
             )
             for entry in entries
@@ -145,6 +169,36 @@ def render_timeline(entries: list[Entry]) -> str:
         "{}</table>",
         rows,
     )
+
+
+def when(moment: datetime) -> str:
+    """A time as every page writes it: DATETIME_FORMAT, in the current time zone, zone named."""
+    return date_format(localtime(moment), "DATETIME_FORMAT")
+
+
+def change_words(field: str, before: object, after: object) -> str:
+    """One field's change as a sentence: "refresh token replaced", "consented at set to …"."""
+    if after == REPLACED and field in SECRET_MARKERS.values():
+        return f"{field} {REPLACED}"
+    if _is_blank(before):
+        return f"{field} set to {_value_words(after)}"
+    if _is_blank(after):
+        return f"{field} cleared (was {_value_words(before)})"
+    return f"{field}: {_value_words(before)} → {_value_words(after)}"
+
+
+def _is_blank(value: object) -> bool:
+    return value is None or value == ""
+
+
+def _value_words(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, datetime):
+        return when(value)
+    if isinstance(value, date):
+        return date_format(value, "DATE_FORMAT")
+    return str(value)
 
 
 def export_link(**scope: int) -> str:

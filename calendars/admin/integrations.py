@@ -26,6 +26,7 @@ from calendars.admin.attention import PARAMETER, AttentionPaginator, ProblemFilt
 from calendars.admin.big_lists import EstimatingPaginator, PageByIdsChangeList
 from calendars.admin.common import (
     ChangePageAdmin,
+    FullHistoryAdmin,
     ReadOnlyAdmin,
     allows,
     excerpt,
@@ -78,7 +79,8 @@ RECREATE = (
 
 
 @admin.register(Integration)
-class IntegrationAdmin(ChangePageAdmin):
+class IntegrationAdmin(FullHistoryAdmin, ChangePageAdmin):
+    export_scope = "integration"
     # Few columns, so that the list fits a laptop's window beside the filters: the account
     # under its customer, the API version under the provider, Meeting BaaS's message (its
     # start) under the problem; the whole message is on the integration's page.

@@ -28,7 +28,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
-from calendars.admin.common import ChangePageAdmin, allows, excerpt, link
+from calendars.admin.common import ChangePageAdmin, FullHistoryAdmin, allows, excerpt, link
 from calendars.admin.records import CustomerFilter, IntegrationFilter, meeting_search
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback
@@ -479,7 +479,7 @@ ADMIN_ONLY_POLICY_FIELDS = ("transcription_enabled", "transcription_api_key", "c
 
 
 @admin.register(BotPolicy)
-class BotPolicyAdmin(admin.ModelAdmin):
+class BotPolicyAdmin(FullHistoryAdmin):
     form = BotPolicyForm
     list_display = ("customer", "mode", "bot_name", "recording_mode", "key_stored", "updated_at")
     list_filter = ("mode",)

@@ -35,6 +35,7 @@ from calendars.consent.flow import Granted
 from calendars.consent.providers import provider_of
 from calendars.lib.remote_values import fit
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp, RawCalendar
+from calendars.status import Cause
 
 logger = logging.getLogger(__name__)
 Outcome = ConsentLink.Outcome
@@ -195,7 +196,9 @@ def _store(
     link: ConsentLink, credential: Credential, granted: Granted, email: str, outcome: str
 ) -> None:
     """Replace the credential's refresh token and push it to its integrations."""
-    replaced = replace_refresh_token(credential.pk, granted.refresh_token, acting_user=None)
+    replaced = replace_refresh_token(
+        credential.pk, granted.refresh_token, acting_user=None, cause=Cause.OWNER_CONSENT
+    )
     Credential.objects.filter(pk=credential.pk).update(consented_at=timezone.now())
     if not credential.subject:
         # save(), not update(): staff see in the history when the account was proved (read

@@ -1,8 +1,13 @@
 """Connection history for auditors: a readable timeline per object, and a streamed export.
 
 The sources are the status timeline (StatusChange), what people asked for (ActionRecord),
-field changes (django-simple-history's records of customers, OAuth apps, credentials and
-integrations, secrets excluded) and webhook deliveries.
+what was asked of meetings' bots (BotAttempt, by a person or the bot policy), field changes
+(django-simple-history's records of customers, OAuth apps, credentials, integrations, bot
+policies and consent links, secrets excluded), webhook deliveries, and, on one object's page,
+the admin's own log (LogEntry).
+
+Values stay as they were read (times as datetimes): the CSV writes them ISO 8601, the pages
+in words (calendars/admin/common.py).
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from itertools import islice
 
+from django.contrib.admin.models import ADDITION, CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendars.models import (
     ActionRecord,
+    BotAttempt,
+    BotPolicy,
+    ConsentLink,
     Credential,
     Customer,
     Integration,
@@ -27,12 +37,17 @@ from calendars.models import (
     StatusChange,
     WebhookDelivery,
 )
+from calendars.status import Cause
 
 # History keeps no secret; these timestamps say one changed, and are shown as "replaced".
 SECRET_MARKERS = {
     "client_secret_replaced_at": "client secret",
     "refresh_token_replaced_at": "refresh token",
+    "transcription_api_key_replaced_at": "transcription API key",
 }
+REPLACED = "replaced"
+# What the admin's log says when its entry carries no message of its own.
+LOGGED = {ADDITION: "Added.", CHANGE: "Changed.", DELETION: "Deleted."}
 CHUNK = 2000
 # A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
 # remote text and what people type reach the export's cells.
@@ -63,13 +78,14 @@ EXPORT_COLUMNS = [
 @dataclass(frozen=True)
 class Entry:
     at: datetime
-    kind: str  # status, action, change, webhook
+    kind: str  # status, action, bot, change, webhook, admin
     user: str
     summary: str
     integration_id: int | None = None
     credential_id: int | None = None
     customer: str = ""
-    changes: tuple[tuple[str, str, str], ...] = ()  # (field, before, after)
+    # (field, before, after), the values as read: None, a datetime, a bool, text, REPLACED.
+    changes: tuple[tuple[str, object, object], ...] = ()
     calendar: str = ""
     remote_id: str = ""
     account_email: str = ""
@@ -84,6 +100,7 @@ INTEGRATION_NAMES = (
 )
 CREDENTIAL_NAMES = ("credential__customer", "credential__oauth_app")
 ACTION_NAMES = (*INTEGRATION_NAMES, *CREDENTIAL_NAMES, "oauth_app", "raw_calendar")
+CONSENT_LINK_NAMES = ("history_user", "customer", "credential__customer", "credential__oauth_app")
 
 
 def integration_timeline(integration: Integration, limit: int = 100) -> list[Entry]:
@@ -92,26 +109,88 @@ def integration_timeline(integration: Integration, limit: int = 100) -> list[Ent
     statuses = statuses.order_by("-changed_at", "-id")[:limit]
     actions = integration.action_records.select_related(*ACTION_NAMES)
     actions = actions.order_by("-at", "-id")[:limit]
+    bots = BotAttempt.objects.filter(integration=integration).select_related(*INTEGRATION_NAMES)
+    bots = bots.order_by("-at", "-id")[:limit]
     changes = integration.history.select_related("history_user", "raw_calendar", *CREDENTIAL_NAMES)
     changes = changes.order_by("-history_id")[:limit]
     webhooks = integration.webhook_deliveries.select_related(*INTEGRATION_NAMES)
     webhooks = webhooks.order_by("-received_at", "-id")[:limit]
-    entries = [
-        *(_status_entry(s) for s in statuses),
-        *(_action_entry(a) for a in actions),
-        *_change_entries(list(changes)),
-        *(_webhook_entry(w) for w in webhooks),
-    ]
-    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+    return _newest(
+        limit,
+        (_status_entry(s) for s in statuses),
+        (_action_entry(a) for a in actions),
+        (_bot_entry(b) for b in bots),
+        _change_entries(list(changes)),
+        (_webhook_entry(w) for w in webhooks),
+        _admin_log(integration, limit),
+    )
 
 
 def credential_timeline(credential: Credential, limit: int = 100) -> list[Entry]:
+    """The newest `limit` events of one credential (its token replacements and consent-link
+    outcomes among them), newest first."""
     actions = credential.action_records.select_related(*ACTION_NAMES)
     actions = actions.order_by("-at", "-id")[:limit]
     changes = credential.history.select_related("history_user", "customer", "oauth_app")
     changes = changes.order_by("-history_id")[:limit]
-    entries = [*(_action_entry(a) for a in actions), *_change_entries(list(changes))]
-    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+    links = ConsentLink.history.filter(credential_id=credential.pk)
+    links = links.select_related(*CONSENT_LINK_NAMES).order_by("-history_id")[:limit]
+    return _newest(
+        limit,
+        (_action_entry(a) for a in actions),
+        _change_entries(list(changes)),
+        _change_entries(list(links)),
+        _admin_log(credential, limit),
+    )
+
+
+def oauth_app_timeline(app: OAuthApp, limit: int = 100) -> list[Entry]:
+    """The newest `limit` events of one OAuth app (its secret rotations among them)."""
+    actions = app.action_records.select_related(*ACTION_NAMES).order_by("-at", "-id")[:limit]
+    changes = app.history.select_related("history_user").order_by("-history_id")[:limit]
+    return _newest(
+        limit,
+        (_action_entry(a) for a in actions),
+        _change_entries(list(changes)),
+        _admin_log(app, limit),
+    )
+
+
+def customer_timeline(customer: Customer, limit: int = 100) -> list[Entry]:
+    """The newest `limit` changes of one customer, its bot policy's and its consent links'."""
+    changes = customer.history.select_related("history_user").order_by("-history_id")[:limit]
+    policies = BotPolicy.history.filter(customer_id=customer.pk)
+    policies = policies.select_related("history_user", "customer").order_by("-history_id")[:limit]
+    links = ConsentLink.history.filter(customer_id=customer.pk)
+    links = links.select_related(*CONSENT_LINK_NAMES).order_by("-history_id")[:limit]
+    return _newest(
+        limit,
+        _change_entries(list(changes)),
+        _change_entries(list(policies)),
+        _change_entries(list(links)),
+        _admin_log(customer, limit),
+    )
+
+
+def bot_policy_timeline(policy: BotPolicy, limit: int = 100) -> list[Entry]:
+    """The newest `limit` changes of one bot policy (its key replacements among them)."""
+    changes = policy.history.select_related("history_user", "customer")
+    changes = changes.order_by("-history_id")[:limit]
+    return _newest(limit, _change_entries(list(changes)), _admin_log(policy, limit))
+
+
+TIMELINES = {
+    Integration: integration_timeline,
+    Credential: credential_timeline,
+    OAuthApp: oauth_app_timeline,
+    Customer: customer_timeline,
+    BotPolicy: bot_policy_timeline,
+}
+
+
+def object_timeline(obj: Model, limit: int = 100) -> list[Entry]:
+    """The newest `limit` events of any object with a timeline, newest first."""
+    return TIMELINES[type(obj)](obj, limit)
 
 
 def export_entries(
@@ -176,6 +255,17 @@ def export_entries(
     # An OAuth app serves many customers: its changes (like the actions on it) belong to no
     # customer, credential or integration, so only an unscoped export holds them.
     oauth_app_changes = scoped(OAuthApp.history.select_related("history_user"), "history_date", {})
+    bots = scoped(BotAttempt.objects.select_related(*INTEGRATION_NAMES), "at", through_integration)
+    policy_changes = scoped(
+        BotPolicy.history.select_related("history_user", "customer"),
+        "history_date",
+        {"customer": ["customer_id"]},
+    )
+    consent_link_changes = scoped(
+        ConsentLink.history.select_related(*CONSENT_LINK_NAMES),
+        "history_date",
+        {"customer": ["customer_id"], "credential": ["credential_id"]},
+    )
     webhooks = scoped(
         WebhookDelivery.objects.select_related(*INTEGRATION_NAMES),
         "received_at",
@@ -184,10 +274,13 @@ def export_entries(
     return heapq.merge(
         (_status_entry(s) for s in statuses.iterator(chunk_size=CHUNK)),
         (_action_entry(a) for a in actions.iterator(chunk_size=CHUNK)),
+        (_bot_entry(b) for b in bots.iterator(chunk_size=CHUNK)),
         _chunked_changes(integration_changes),
         _chunked_changes(credential_changes),
         _chunked_changes(customer_changes),
         _chunked_changes(oauth_app_changes),
+        _chunked_changes(policy_changes),
+        _chunked_changes(consent_link_changes),
         (_webhook_entry(w) for w in webhooks.iterator(chunk_size=CHUNK)),
         key=lambda e: e.at,
     )
@@ -236,7 +329,12 @@ def _raw_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
             e.summary,
         ]
         for field, before, after in e.changes or [("", "", "")]:
-            yield [*base, field, before, after]
+            yield [*base, field, _cell(before), _cell(after)]
+
+
+def _cell(value: object) -> str:
+    """A change's value as the CSV keeps it: machine-readable, times in ISO 8601."""
+    return value.isoformat() if isinstance(value, date) else _text(value)
 
 
 def _window(start: date | None, end: date | None) -> dict[str, datetime]:
@@ -275,17 +373,42 @@ def _about_integration(integration: Integration | None) -> dict[str, object]:
     }
 
 
+def _newest(limit: int, *sources: Iterable[Entry]) -> list[Entry]:
+    """The newest `limit` entries of the sources (each already cut to its own newest `limit`)."""
+    entries = [entry for source in sources for entry in source]
+    return sorted(entries, key=lambda e: e.at, reverse=True)[:limit]
+
+
+def _admin_log(obj: Model, limit: int) -> Iterator[Entry]:
+    """What the admin's own log (LogEntry) says of `obj`: additions, edits and deletions made
+    on its forms."""
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(obj), object_id=str(obj.pk)
+    )
+    for log in entries.select_related("user").order_by("-action_time", "-id")[:limit]:
+        said = log.get_change_message() or LOGGED[log.action_flag]
+        yield Entry(log.action_time, "admin", _name(log.user), f"admin form: {said}")
+
+
 def _status_entry(change: StatusChange) -> Entry:
-    text = f"status {change.from_status or '∅'} → {change.to_status} ({change.get_cause_display()})"
+    moved = (
+        f"{change.from_status} → {change.to_status}"
+        if change.from_status
+        else f"set to {change.to_status}"
+    )
+    text = f"status {moved} ({change.get_cause_display()})"
     if change.message:
         text += f": {change.message}"
-    return Entry(
-        change.changed_at,
-        "status",
-        _name(change.user),
-        text,
-        **_about_integration(change.integration),
-    )
+    about = _about_integration(change.integration)
+    return Entry(change.changed_at, "status", _status_actor(change, about), text, **about)
+
+
+def _status_actor(change: StatusChange, about: dict[str, object]) -> str:
+    """Who moved the status: the person, the account's owner granting access again, or the
+    portal."""
+    if change.user is None and change.cause == Cause.OWNER_CONSENT:
+        return f"owner of {about.get('account_email') or 'the account'}"
+    return _name(change.user)
 
 
 def _action_entry(record: ActionRecord) -> Entry:
@@ -296,6 +419,16 @@ def _action_entry(record: ActionRecord) -> Entry:
     if record.raw_calendar is not None and "calendar" not in about:
         about["calendar"] = str(record.raw_calendar)  # a create that failed: no integration
     return Entry(record.at, "action", record.username, text, **about)
+
+
+def _bot_entry(attempt: BotAttempt) -> Entry:
+    outcome = "done" if attempt.succeeded else "failed"
+    meeting = attempt.meeting_title or f"event {attempt.remote_event_id}"
+    text = f"bot: {attempt.get_action_display()} on {meeting} ({outcome})"
+    if attempt.message:
+        text += f": {attempt.message}"
+    about = _about_integration(attempt.integration)
+    return Entry(attempt.at, "bot", attempt.username, text, **about)
 
 
 def _webhook_entry(delivery: WebhookDelivery) -> Entry:
@@ -355,6 +488,10 @@ def _about_record(record: Model) -> dict[str, object]:
         return {"customer": record.name}
     if model is OAuthApp:
         return {"oauth_app": record.name}
+    if model is BotPolicy:
+        return {"customer": _text(record.customer)}
+    if model is ConsentLink:
+        return {**_about_credential(record.credential), "customer": _text(record.customer)}
     raise TypeError(f"no history export for {model.__name__}")
 
 
@@ -373,16 +510,16 @@ def _previous_records(records: list) -> dict[int, Model]:
     return {history_id: found.get(prev_id) for history_id, prev_id in pairs.items() if prev_id}
 
 
-def _changes(record: Model, prev: Model | None) -> tuple[tuple[str, str, str], ...]:
+def _changes(record: Model, prev: Model | None) -> tuple[tuple[str, object, object], ...]:
     if prev is None:
         return ()
     out = []
     for change in record.diff_against(prev).changes:
         if change.field in SECRET_MARKERS:
-            out.append((SECRET_MARKERS[change.field], "", "replaced"))
+            out.append((SECRET_MARKERS[change.field], "", REPLACED))
         else:
             label = str(record.instance_type._meta.get_field(change.field).verbose_name)
-            out.append((label, _text(change.old), _text(change.new)))
+            out.append((label, change.old, change.new))
     return tuple(out)
 
 

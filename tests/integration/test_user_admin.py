@@ -65,7 +65,7 @@ def test_the_admin_role_creates_a_user_with_exactly_one_role(admin_client):
     newcomer = User.objects.get(username="newcomer")
     assert powers(newcomer) == (False, ["Support"], [])
     assert newcomer.is_staff  # every role logs in to the admin
-    record = ActionRecord.objects.get(action="give role", message__contains="newcomer")
+    record = ActionRecord.objects.get(action="give role to newcomer")
     assert record.username == "admin-user"
 
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calendars', '0029_credential_subject'),
+        ('calendars', '0031_bot_attempt_time'),
     ]
 
     operations = [
