@@ -72,7 +72,7 @@ def queue_refresh(
         raise refused
     for integration in live:
         record_action(
-            acting_user, "refresh status", integration=integration, succeeded=True, message="queued"
+            acting_user, "refresh status", integration=integration, succeeded=None, message="queued"
         )
     for integration in live:
         queue.enqueue(

@@ -15,7 +15,7 @@ from calendars.actions.integrations import disconnect_integration, recreate_inte
 from calendars.actions.reconciliation import reconcile_now
 from calendars.actions.refresh import refresh_integration
 from calendars.meetingbaas import errors
-from calendars.models import BulkJob, Integration, ReconciliationFinding
+from calendars.models import ActionRecord, BulkJob, Integration, ReconciliationFinding
 from calendars.status import PortalStatus
 from tests.integration.test_consent_links import make_reconsent
 from tests.integration.test_webhook_receiver import updated
@@ -113,6 +113,10 @@ def test_refresh_status_refreshes_a_revoked_connection_not_one_disconnected_on_p
 
     said = " ".join(str(m) for m in answer.context["messages"])
     assert "1 disconnected skipped" in said
+    # Asked, not done: what the refresh found is the status it moved to.
+    assert ActionRecord.objects.get(integration=revoked, action="refresh status").outcome == (
+        "queued"
+    )
     revoked.refresh_from_db()
     assert revoked.status == PortalStatus.ACTIVE
     on_purpose.refresh_from_db()
