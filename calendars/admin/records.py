@@ -201,6 +201,25 @@ class EventFilter(admin.SimpleListFilter):
         return queryset.filter(event=value) if value else queryset
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """Done, failed, or queued (a bulk job's item, whose outcome is a record of its own)."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+    SUCCEEDED = {"done": True, "failed": False, "queued": None}
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [(word, word.capitalize()) for word in self.SUCCEEDED]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() not in self.SUCCEEDED:
+            return queryset
+        succeeded = self.SUCCEEDED[self.value()]
+        if succeeded is None:
+            return queryset.filter(succeeded__isnull=True)
+        return queryset.filter(succeeded=succeeded)
+
+
 class CustomerFilter(IdFilter):
     title = parameter_name = "customer"
     model = Customer
@@ -274,7 +293,7 @@ class ActionRecordAdmin(ReadOnlyAdmin):
         "at",
         "action",
         "username",
-        "succeeded",
+        "outcome",
         "integration_then",
         "credential_link",
         "oauth_app_link",
@@ -283,10 +302,10 @@ class ActionRecordAdmin(ReadOnlyAdmin):
     )
     # Fewer columns than the page has fields, to fit the window: what the action was about in
     # one (the raw calendar left out: only a failed create names one), the message's start.
-    list_display = ("at", "action", "username", "succeeded", "about", "message_excerpt")
+    list_display = ("at", "action", "username", "outcome", "about", "message_excerpt")
     # Not by action: its names are free text, and listing them would read every record (the
     # search box finds an action by name).
-    list_filter = ("succeeded", IntegrationFilter)
+    list_filter = (OutcomeFilter, IntegrationFilter)
     show_full_result_count = False
     paginator = EstimatingPaginator
     list_select_related = ("integration__raw_calendar", "credential__oauth_app", "oauth_app")
@@ -320,6 +339,10 @@ class ActionRecordAdmin(ReadOnlyAdmin):
         )
         who_or_what = Q(username__icontains=term) | Q(action__icontains=term)
         return queryset.filter(who_or_what | about), False
+
+    @admin.display(description="Outcome", ordering="succeeded")
+    def outcome(self, record: ActionRecord) -> str:
+        return record.outcome.capitalize()
 
     @admin.display(description="Integration (status then)", ordering="integration")
     def integration_then(self, record: ActionRecord) -> str:

@@ -235,3 +235,20 @@ def test_no_action_record_says_done_for_work_that_failed(
     ).content.decode()
     assert "resync (queued)" in timeline and "Resync events (failed)" in timeline
     assert "resync (done)" not in timeline
+
+
+def test_the_action_records_list_filters_done_failed_and_queued(
+    admin_client, sandbox, two_broken_one_healthy
+):
+    act(admin_client, "resync", two_broken_one_healthy, confirm="1")
+    changelist = reverse("admin:calendars_actionrecord_changelist")
+
+    counts = {
+        word: admin_client.get(changelist, {"outcome": word}).context["cl"].result_count
+        for word in ("done", "failed", "queued")
+    }
+
+    # Done: the three integrations' creation and the one the resync fixed.
+    assert counts == {"done": 4, "failed": 2, "queued": 3}
+    page = admin_client.get(changelist, {"outcome": "queued"}).content.decode()
+    assert '<td class="field-outcome">Queued</td>' in page
