@@ -1,0 +1,64 @@
+"""Reading the portal in Debian's chromium at 1440 x 900: what the first screen shows, and
+long words and addresses wrapped where they can be."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django.urls import reverse
+from playwright.sync_api import Page
+
+from calendars.actions.refresh import refresh_integration
+from tests.conftest import require_service
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+WINDOW = {"width": 1440, "height": 900}
+
+
+@pytest.fixture
+def support_page(live_server, monkeypatch) -> Iterator[Page]:
+    """A 1440 x 900 browser window signed in as Support."""
+    require_service(
+        CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)"
+    )
+    from playwright.sync_api import sync_playwright
+
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM runs beside Playwright
+    get_user_model().objects.create_user("sam", password="pw")
+    call_command("assign_role", "sam", "Support")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport=WINDOW)
+        page.set_default_timeout(15_000)
+        page.goto(f"{live_server.url}/admin/login/")
+        page.fill("#id_username", "sam")
+        page.fill("#id_password", "pw")
+        page.click("input[type=submit]")
+        page.wait_for_selector("#site-name")
+        yield page
+        browser.close()
+
+
+def test_the_worklists_first_group_is_on_the_first_screen(
+    live_server, support_page, sandbox, make_integration, tmp_path: Path
+):
+    broken = make_integration()
+    make_integration("alice.team@group.calendar.google.com")
+    sandbox.force(broken.remote_id, status="error", status_message="invalid_grant: revoked.")
+    refresh_integration(broken.pk)
+
+    support_page.goto(live_server.url + reverse("admin:index"))
+    support_page.screenshot(path=str(tmp_path / "home.png"))
+
+    first = support_page.locator("ul.attention-groups > li").first.bounding_box()
+    charts = support_page.locator("div.charts").bounding_box()
+    assert first["y"] + first["height"] <= WINDOW["height"]
+    assert charts["y"] > first["y"]
