@@ -35,6 +35,7 @@ from calendars.admin.common import (
 from calendars.admin.fixes import fix_buttons
 from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
+from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.queries.customers import (
@@ -342,7 +343,7 @@ class CredentialAdmin(ChangePageAdmin):
             )
         self.message_user(
             request,
-            f"Refresh token checked: {len(listed)} calendar(s) listed.",
+            f"Refresh token checked: {counted(len(listed), 'calendar')} listed.",
             messages.INFO,
         )
         return None
@@ -455,7 +456,8 @@ def _pushing(request: HttpRequest, replaced: SecretReplaced) -> HttpResponse | N
         return None
     messages.success(
         request,
-        f"The {replaced.what} is stored; pushing it to {replaced.pushed_to} integration(s).",
+        f"The {replaced.what} is stored; pushing it to "
+        f"{counted(replaced.pushed_to, 'integration')}.",
     )
     return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[replaced.job.pk]))
 
@@ -469,9 +471,9 @@ def _say_pushed(request: HttpRequest, replaced: SecretReplaced) -> None:
     messages.success(
         request,
         format_html(
-            'The {} is stored; pushing it to {} integration(s): <a href="{}">bulk job {}</a>.',
+            'The {} is stored; pushing it to {}: <a href="{}">bulk job {}</a>.',
             replaced.what,
-            replaced.pushed_to,
+            counted(replaced.pushed_to, "integration"),
             url,
             replaced.job.pk,
         ),

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from calendars.admin.common import allows, link
 from calendars.consent import links, mail
+from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp
 
@@ -155,7 +156,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
     def revoke_links(self, request: HttpRequest, queryset: QuerySet[ConsentLink]) -> None:
         revoked = sum(links.revoke(item, acting_user=request.user) for item in queryset)
         left = queryset.count() - revoked
-        message = f"{revoked} link(s) revoked."
+        message = f"{counted(revoked, 'link')} revoked."
         if left:
             message += f" {left} already used or revoked: unchanged."
         self.message_user(request, message, messages.SUCCESS if revoked else messages.WARNING)

@@ -44,7 +44,7 @@ def test_a_refused_token_shows_its_class_message_time_and_what_it_breaks(role_cl
     assert refused.last_check_message.replace('"', "&quot;") in box  # the exact message
     assert "last checked" in box
     integration = refused.integrations.get()
-    assert "This breaks the 1 live integration(s) that use this token" in box
+    assert "This breaks the 1 live integration that uses this token" in box
     assert reverse("admin:calendars_integration_change", args=[integration.pk]) in box
     assert buttons(box) == [
         "Recommended: Create re-consent link",
@@ -83,7 +83,7 @@ def test_a_working_token_says_when_it_was_checked(role_client, sandbox, credenti
 
     box = diagnosis_box(role_client("Support"), credential)
 
-    assert "the token works. 3 calendar(s) listed." in box
+    assert "the token works. 3 calendars listed." in box
     assert "No live integration uses this token." in box
     assert buttons(box) == [
         "List raw calendars",
