@@ -12,7 +12,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from playwright.sync_api import Page
 
+from calendars.actions.audit import record_action
 from calendars.actions.refresh import refresh_integration
+from calendars.models import Credential, WebhookDelivery
 from tests.conftest import require_service
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 
@@ -62,3 +64,53 @@ def test_the_worklists_first_group_is_on_the_first_screen(
     charts = support_page.locator("div.charts").bounding_box()
     assert first["y"] + first["height"] <= WINDOW["height"]
     assert charts["y"] > first["y"]
+
+
+# How many lines each cell's text takes: a word or an address broken across lines takes two.
+LINES = """(selector) => [...document.querySelectorAll(selector)].map((cell) => {
+  const range = document.createRange();
+  range.selectNodeContents(cell);
+  const tops = new Set([...range.getClientRects()].map((r) => Math.round(r.top)));
+  return [cell.textContent.trim(), tops.size];
+})"""
+
+
+def test_the_customer_timeline_breaks_no_word_or_address(
+    live_server, support_page, sandbox, credential, make_integration, tmp_path: Path
+):
+    integration = make_integration()
+    Credential.objects.filter(pk=credential.pk).update(
+        account_email="someone.longer@subsidiary.example.com"
+    )
+    words = " ".join(["the connection could not be refreshed"] * 40)
+    for n in range(3):
+        WebhookDelivery.objects.create(
+            api_version="v2",
+            event="calendar.updated",
+            delivery_id=f"msg_{n}",
+            payload={},
+            integration=integration,
+            outcome="failed",
+            error=words,
+        )
+    record_action(
+        None,
+        "refresh",
+        succeeded=False,
+        message="https://example.com/" + "a" * 400,
+        credential=credential,
+    )
+    customer = credential.customer
+
+    support_page.goto(
+        live_server.url + reverse("admin:calendars_customer_change", args=[customer.pk])
+    )
+    support_page.screenshot(path=str(tmp_path / "customer.png"), full_page=True)
+
+    cells = [
+        support_page.evaluate(LINES, f"#customer-timeline {cell}")
+        for cell in ("td:nth-child(1)", "td:nth-child(2)", "td:nth-child(3) a")
+    ]
+    assert {kind for kind, _ in cells[1]} == {"webhook", "status", "action"}
+    assert [(text, lines) for column in cells for text, lines in column if lines > 1] == []
+    assert support_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
