@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IS_POPUP_VAR
@@ -33,6 +35,7 @@ from calendars.admin.common import (
     render_timeline,
 )
 from calendars.admin.fixes import fix_buttons
+from calendars.admin.meetings import StartsFilter
 from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.lib.words import counted
@@ -41,6 +44,7 @@ from calendars.models import Credential, Customer, Integration, OAuthApp, RawCal
 from calendars.queries.customers import (
     customer_overview,
     integration_counts,
+    meetings_around,
     ticket_summary,
     with_integration_counts,
 )
@@ -101,6 +105,22 @@ class CustomerAdmin(ChangePageAdmin):
             "ticket_summary": ticket_summary(overview),
             "integrations_url": reverse("admin:calendars_integration_changelist")
             + f"?customer={customer.pk}",
+            # The list action's page, as a button: the person is on the customer already.
+            "connect_link_url": consent.connect_link_url(customer)
+            if self.has_create_consent_link_permission(request)
+            else "",
+            **self._meetings(request, customer, overview.at),
+        }
+
+    def _meetings(self, request: HttpRequest, customer: Customer, at: datetime) -> dict:
+        """The customer's meetings around now with their bots and calendars, for those who may
+        see meetings; the Meetings list, filtered alike, for the rest."""
+        if not allows(request, "view_meeting"):
+            return {}
+        query = {"customer": customer.pk, "starts": StartsFilter.AROUND_NOW}
+        return {
+            "meetings": meetings_around(customer, at),
+            "meetings_url": reverse("admin:calendars_meeting_changelist") + f"?{urlencode(query)}",
         }
 
 

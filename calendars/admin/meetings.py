@@ -41,6 +41,7 @@ from calendars.lib.validators import allowed_callback
 from calendars.meetings import bots, risk
 from calendars.meetings.policy import policy_of
 from calendars.models import BotPolicy, Meeting
+from calendars.queries.customers import MEETINGS_AROUND
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 BOT_ACTION_LIMIT = 50
@@ -73,8 +74,11 @@ VERBS = {
 class StartsFilter(admin.SimpleListFilter):
     title = "starts"
     parameter_name = "starts"
+    # The customer page's meetings: the day before now and the day after.
+    AROUND_NOW = "around_now"
     CHOICES = {
         "past_day": "Past day",
+        AROUND_NOW: "Past day and next 24 h",
         "next_hour": "Next hour",
         "today": "Today",
         "next_24h": "Next 24 h",
@@ -97,6 +101,7 @@ class StartsFilter(admin.SimpleListFilter):
         monday = midnight - timedelta(days=midnight.weekday())
         return {
             "past_day": (now - timedelta(days=1), now),
+            StartsFilter.AROUND_NOW: (now - MEETINGS_AROUND, now + MEETINGS_AROUND),
             "next_hour": (now, now + timedelta(hours=1)),
             "today": (midnight, midnight + timedelta(days=1)),
             "next_24h": (now, now + timedelta(hours=24)),
