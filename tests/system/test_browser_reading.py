@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import dateformat, timezone
 from playwright.sync_api import Page
 
 from calendars.actions.audit import record_action
@@ -23,8 +25,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 WINDOW = {"width": 1440, "height": 900}
 
 
-@pytest.fixture
-def support_page(live_server, monkeypatch) -> Iterator[Page]:
+def signed_in(live_server, monkeypatch, **context: object) -> Iterator[Page]:
     """A 1440 x 900 browser window signed in as Support."""
     require_service(
         CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)"
@@ -38,7 +39,7 @@ def support_page(live_server, monkeypatch) -> Iterator[Page]:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport=WINDOW)
+        page = browser.new_context(viewport=WINDOW, **context).new_page()
         page.set_default_timeout(15_000)
         page.goto(f"{live_server.url}/admin/login/")
         page.fill("#id_username", "sam")
@@ -47,6 +48,17 @@ def support_page(live_server, monkeypatch) -> Iterator[Page]:
         page.wait_for_selector("#site-name")
         yield page
         browser.close()
+
+
+@pytest.fixture
+def support_page(live_server, monkeypatch) -> Iterator[Page]:
+    yield from signed_in(live_server, monkeypatch)
+
+
+@pytest.fixture
+def browser_in_auckland(live_server, monkeypatch) -> Iterator[Page]:
+    """The same, in a browser whose clock reads New Zealand's time."""
+    yield from signed_in(live_server, monkeypatch, timezone_id="Pacific/Auckland")
 
 
 def test_the_worklists_first_group_is_on_the_first_screen(
@@ -114,3 +126,16 @@ def test_the_customer_timeline_breaks_no_word_or_address(
     assert {kind for kind, _ in cells[1]} == {"webhook", "status", "action"}
     assert [(text, lines) for column in cells for text, lines in column if lines > 1] == []
     assert support_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+
+def test_times_follow_the_browsers_time_zone_from_the_next_page(
+    live_server, browser_in_auckland: Page, make_integration
+):
+    integration = make_integration()
+    url = live_server.url + reverse("admin:calendars_integration_change", args=[integration.pk])
+
+    browser_in_auckland.goto(url)
+    browser_in_auckland.goto(url)
+
+    auckland = timezone.localtime(integration.created_at, ZoneInfo("Pacific/Auckland"))
+    assert dateformat.format(auckland, "Y-m-d H:i T") in browser_in_auckland.content()
