@@ -122,7 +122,9 @@ class Credential(models.Model):
     """One end user's grant: a refresh token for an account, through one OAuth app."""
 
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="credentials")
-    oauth_app = models.ForeignKey(OAuthApp, on_delete=models.PROTECT, related_name="credentials")
+    oauth_app = models.ForeignKey(
+        OAuthApp, on_delete=models.PROTECT, related_name="credentials", verbose_name="OAuth app"
+    )
     account_email = models.EmailField(max_length=254, validators=[reject_control_characters])
     # The account as its provider's ID token proves it (Google's `sub`, Microsoft's `tid/oid`),
     # set by consent links; the e-mail is only a label. Blank for credentials made before, or
@@ -970,7 +972,12 @@ class ActionRecord(models.Model):
         Credential, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
     )
     oauth_app = models.ForeignKey(
-        OAuthApp, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
+        OAuthApp,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="action_records",
+        verbose_name="OAuth app",
     )
     raw_calendar = models.ForeignKey(
         RawCalendar, on_delete=models.PROTECT, null=True, blank=True, related_name="action_records"
@@ -1177,7 +1184,9 @@ class ConsentLink(models.Model):
         related_name="consent_links",
     )
     # The apps the person may grant through: one button each.
-    oauth_apps = models.ManyToManyField(OAuthApp, related_name="consent_links")
+    oauth_apps = models.ManyToManyField(
+        OAuthApp, related_name="consent_links", verbose_name="OAuth apps"
+    )
     create_integrations = models.CharField(
         max_length=10, choices=Create.choices, default=Create.PRIMARY
     )
@@ -1267,8 +1276,12 @@ class BotPolicy(models.Model):
     )
     transcription_enabled = models.BooleanField(default=False)
     # The speech-to-text provider's key: a secret like the others, never shown back.
-    transcription_api_key = EncryptedSecretField(null=True, blank=True)
-    transcription_api_key_replaced_at = models.DateTimeField(null=True, blank=True)
+    transcription_api_key = EncryptedSecretField(
+        null=True, blank=True, verbose_name="transcription API key"
+    )
+    transcription_api_key_replaced_at = models.DateTimeField(
+        "transcription API key replaced at", null=True, blank=True
+    )
     callback_url = models.URLField("callback URL", max_length=500, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["transcription_api_key", "updated_at"])

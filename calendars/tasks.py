@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from calendars.actions import bulk, reconciliation, refresh, subscriptions, webhook_deliveries
 from calendars.lib.database import reconnecting
+from calendars.lib.words import counted
 from calendars.meetings import bots
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
@@ -81,7 +82,7 @@ def renew_expiring_subscriptions() -> str:
     job = subscriptions.renew_expiring_subscriptions()
     if job is None:
         return "no subscription lapses soon"
-    return f"bulk job {job.pk} renews {job.items.count()} subscription(s)"
+    return f"bulk job {job.pk} renews {counted(job.items.count(), 'subscription')}"
 
 
 @reconnecting
@@ -108,7 +109,7 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
     """Schedule the bot policy's bots on meetings that still want one (once per event)."""
     outcomes = bots.apply_policy(meeting_ids)
     done = sum(outcome.succeeded for outcome in outcomes)
-    return f"{done} of {len(outcomes)} bot(s) scheduled"
+    return f"{done} of {counted(len(outcomes), 'bot')} scheduled"
 
 
 def refused(reason: str) -> None:

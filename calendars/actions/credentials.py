@@ -18,6 +18,7 @@ from calendars import meetingbaas
 from calendars.actions import bulk
 from calendars.actions.audit import PROBLEMS, record_action
 from calendars.lib.remote_values import fit
+from calendars.lib.words import counted
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import Platform
 from calendars.models import BulkJob, Credential, Integration, OAuthApp, RawCalendar
@@ -69,7 +70,7 @@ def list_raw_calendars(
             )[0]
             for item in storable
         ]
-        message = f"{len(stored)} calendar(s) listed."
+        message = f"{counted(len(stored), 'calendar')} listed."
         if len(storable) < len(remote):
             message += f" {len(remote) - len(storable)} left out: their ids are too long or odd."
         _record_check(credential, ok=True, message=message)

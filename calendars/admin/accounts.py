@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
@@ -36,14 +38,17 @@ from calendars.admin.common import (
     render_timeline,
 )
 from calendars.admin.fixes import fix_buttons
+from calendars.admin.meetings import StartsFilter
 from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
 from calendars.consent import flow
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
+from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from calendars.queries.customers import (
     customer_overview,
     integration_counts,
+    meetings_around,
     ticket_summary,
     with_integration_counts,
 )
@@ -105,6 +110,22 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
             "ticket_summary": ticket_summary(overview),
             "integrations_url": reverse("admin:calendars_integration_changelist")
             + f"?customer={customer.pk}",
+            # The list action's page, as a button: the person is on the customer already.
+            "connect_link_url": consent.connect_link_url(customer)
+            if self.has_create_consent_link_permission(request)
+            else "",
+            **self._meetings(request, customer, overview.at),
+        }
+
+    def _meetings(self, request: HttpRequest, customer: Customer, at: datetime) -> dict:
+        """The customer's meetings around now with their bots and calendars, for those who may
+        see meetings; the Meetings list, filtered alike, for the rest."""
+        if not allows(request, "view_meeting"):
+            return {}
+        query = {"customer": customer.pk, "starts": StartsFilter.AROUND_NOW}
+        return {
+            "meetings": meetings_around(customer, at),
+            "meetings_url": reverse("admin:calendars_meeting_changelist") + f"?{urlencode(query)}",
         }
 
 
@@ -372,7 +393,7 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
             )
         self.message_user(
             request,
-            f"Refresh token checked: {len(listed)} calendar(s) listed.",
+            f"Refresh token checked: {counted(len(listed), 'calendar')} listed.",
             messages.INFO,
         )
         return None
@@ -493,7 +514,8 @@ def _pushing(request: HttpRequest, replaced: SecretReplaced) -> HttpResponse | N
         return None
     messages.success(
         request,
-        f"The {replaced.what} is stored; pushing it to {replaced.pushed_to} integration(s).",
+        f"The {replaced.what} is stored; pushing it to "
+        f"{counted(replaced.pushed_to, 'integration')}.",
     )
     return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[replaced.job.pk]))
 
@@ -507,9 +529,9 @@ def _say_pushed(request: HttpRequest, replaced: SecretReplaced) -> None:
     messages.success(
         request,
         format_html(
-            'The {} is stored; pushing it to {} integration(s): <a href="{}">bulk job {}</a>.',
+            'The {} is stored; pushing it to {}: <a href="{}">bulk job {}</a>.',
             replaced.what,
-            replaced.pushed_to,
+            counted(replaced.pushed_to, "integration"),
             url,
             replaced.job.pk,
         ),

@@ -26,6 +26,7 @@ from django.utils.formats import date_format
 
 from calendars.admin.common import allows, link
 from calendars.consent import links, mail
+from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp
 
@@ -190,7 +191,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         revoked = [item for item in queryset if links.revoke(item, acting_user=request.user)]
         left = queryset.count() - len(revoked)
         names = ", ".join(str(item) for item in revoked)
-        message = f"{len(revoked)} link(s) revoked{f': {names}' if names else ''}."
+        message = f"{counted(len(revoked), 'link')} revoked{f': {names}' if names else ''}."
         if left:
             message += f" {left} already used or revoked: unchanged."
         self.message_user(request, message, messages.SUCCESS if revoked else messages.WARNING)

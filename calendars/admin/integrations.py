@@ -44,6 +44,7 @@ from calendars.admin.records import (
     integration_then,
     integrations_matching,
 )
+from calendars.lib.words import counted
 from calendars.meetingbaas.errors import Unreachable
 from calendars.models import BulkJob, Credential, Customer, Integration, StatusChange
 from calendars.queries.diagnosis import (
@@ -234,9 +235,9 @@ class IntegrationAdmin(FullHistoryAdmin, ChangePageAdmin):
         )
         return format_html(
             "<table><tr><th>Received</th><th>Event</th><th>Outcome</th></tr>{}</table>"
-            '<p>{} calendar event message(s) in all. <a href="{}">All deliveries</a></p>',
+            '<p>{} in all. <a href="{}">All deliveries</a></p>',
             rows,
-            event_messages,
+            counted(event_messages, "calendar event message"),
             url,
         )
 
@@ -315,7 +316,7 @@ class IntegrationAdmin(FullHistoryAdmin, ChangePageAdmin):
         note = f" ({skipped} disconnected skipped)" if skipped else ""
         self.message_user(
             request,
-            f"Status refresh queued for {queued} integration(s){note}.",
+            f"Status refresh queued for {counted(queued, 'integration')}{note}.",
             messages.SUCCESS,
         )
 

@@ -17,6 +17,7 @@ from calendars.admin.common import (
     shown_or_redirect,
     viewable_or_redirect,
 )
+from calendars.lib.words import counted
 from calendars.models import BulkJob, BulkJobItem, Integration
 
 PREVIEW_LIMIT = 200
@@ -193,7 +194,7 @@ class BulkJobAdmin(ReadOnlyAdmin):
             )
         elif again := bulk.rerun(job, acting_user=request.user):
             self.message_user(
-                request, f"Running {again} item(s) of the job again.", messages.SUCCESS
+                request, f"Running {counted(again, 'item')} of the job again.", messages.SUCCESS
             )
         else:
             self.message_user(request, "Nothing is left to run again.", messages.INFO)

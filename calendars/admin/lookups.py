@@ -27,6 +27,8 @@ def offered_lookups(model_admin: admin.ModelAdmin, request: HttpRequest) -> set[
     for item in model_admin.get_list_filter(request):
         if isinstance(item, type) and issubclass(item, SimpleListFilter):
             offered.add(item.parameter_name)
+            # A filter that reads a second parameter names it (the Meetings' customer name).
+            offered.update(getattr(item, "extra_parameters", ()))
         else:
             path = item[0] if isinstance(item, list | tuple) else item
             offered.update(path + suffix for suffix in FIELD_FILTER_SUFFIXES)

@@ -9,13 +9,14 @@ before the page answers, and each meeting's page keeps the outcome in its bot hi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.utils import flatten_fieldsets
-from django.contrib.admin.views.main import SEARCH_VAR
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
@@ -29,15 +30,23 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, FullHistoryAdmin, allows, excerpt, link
-from calendars.admin.records import CustomerFilter, IntegrationFilter, meeting_search
+from calendars.admin.records import (
+    CustomerFilter,
+    IntegrationFilter,
+    customers_named,
+    meeting_search,
+)
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback
 from calendars.meetings import bots, risk
 from calendars.meetings.policy import policy_of
 from calendars.models import BotPolicy, Meeting
+from calendars.queries.customers import MEETINGS_AROUND
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 BOT_ACTION_LIMIT = 50
+# The part of a customer's name the Meetings list's customer filter looks for, at most.
+NAME_CHARS = 200
 # Meetings listed on the at-risk page; the count above it tells how many there are in all.
 # As many as each rule reads (its soonest): so many are exactly the soonest of all.
 AT_RISK_LISTED = risk.COUNTED
@@ -65,8 +74,11 @@ VERBS = {
 class StartsFilter(admin.SimpleListFilter):
     title = "starts"
     parameter_name = "starts"
+    # The customer page's meetings: the day before now and the day after.
+    AROUND_NOW = "around_now"
     CHOICES = {
         "past_day": "Past day",
+        AROUND_NOW: "Past day and next 24 h",
         "next_hour": "Next hour",
         "today": "Today",
         "next_24h": "Next 24 h",
@@ -89,6 +101,7 @@ class StartsFilter(admin.SimpleListFilter):
         monday = midnight - timedelta(days=midnight.weekday())
         return {
             "past_day": (now - timedelta(days=1), now),
+            StartsFilter.AROUND_NOW: (now - MEETINGS_AROUND, now + MEETINGS_AROUND),
             "next_hour": (now, now + timedelta(hours=1)),
             "today": (midnight, midnight + timedelta(days=1)),
             "next_24h": (now, now + timedelta(hours=24)),
@@ -124,12 +137,71 @@ class IntegrationStatusFilter(admin.SimpleListFilter):
 
 
 class MeetingCustomerFilter(CustomerFilter):
+    """A customer by id (the links from a customer's page), or the customers whose name
+    contains what was typed into the filter's box (`customer_name`): there are too many
+    customers to list them as choices."""
+
     lookup = "integration__credential__customer_id"
+    template = "admin/calendars/meeting/customer_filter.html"
+    name_parameter = "customer_name"
+    extra_parameters = (name_parameter,)  # offered besides parameter_name (admin/lookups.py)
+
+    def __init__(
+        self, request: HttpRequest, params: dict, model: type, model_admin: admin.ModelAdmin
+    ) -> None:
+        self.name = params.pop(self.name_parameter, [""])[-1].strip()[:NAME_CHARS]
+        super().__init__(request, params, model, model_admin)
+        if self.name:
+            self.used_parameters[self.name_parameter] = self.name
+        # The list's other parameters, kept by the box's form (a new filter starts on page 1).
+        self.kept = [
+            (name, value)
+            for name, values in request.GET.lists()
+            if name not in (*self.expected_parameters(), PAGE_VAR)
+            for value in values
+        ]
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name, self.name_parameter]
+
+    def has_output(self) -> bool:
+        return True
+
+    def choices(self, changelist: ChangeList) -> Iterator[dict]:
+        everyone = self.value() is None and not self.name
+        yield {
+            "selected": everyone,
+            "query_string": changelist.get_query_string(remove=self.expected_parameters()),
+            "display": "All",
+        }
+        for value, title in self.lookup_choices:
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(
+                    {self.parameter_name: value}, [self.name_parameter]
+                ),
+                "display": title,
+            }
+        if self.name:
+            yield {
+                "selected": True,
+                "query_string": changelist.get_query_string(
+                    {self.name_parameter: self.name}, [self.parameter_name]
+                ),
+                "display": f"Name contains “{self.name}”",
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        queryset = super().queryset(request, queryset)
+        if not self.name:
+            return queryset
+        return queryset.filter(**{f"{self.lookup}__in": customers_named(self.name)})
 
 
 @admin.register(Meeting)
 class MeetingAdmin(ChangePageAdmin):
     list_display = ("when", "title_cell", "customer", "platform", "bot", "integration_status")
+    list_display_links = ("when", "title_cell")
     list_filter = (
         StartsFilter,
         "has_bot",

@@ -100,9 +100,14 @@ class SelectedIdsFilter(admin.SimpleListFilter):
         return queryset.filter(pk__in=self.ids())
 
 
+def customers_named(term: str) -> list[int] | QuerySet[Customer]:
+    """Customers whose name contains `term`."""
+    return _ids(Customer.objects.filter(name__icontains=term))
+
+
 def credentials_matching(term: str) -> list[int] | QuerySet[Credential]:
     """Credentials whose account e-mail or customer's name contains `term`."""
-    customers = _ids(Customer.objects.filter(name__icontains=term))
+    customers = customers_named(term)
     condition = Q(account_email__icontains=term) | Q(customer__in=customers)
     return _ids(Credential.objects.filter(condition))
 

@@ -34,6 +34,7 @@ from calendars.actions.integrations import create_integration
 from calendars.consent.flow import Granted
 from calendars.consent.providers import provider_of
 from calendars.lib.remote_values import fit
+from calendars.lib.words import counted, possessive
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp, RawCalendar
 from calendars.status import Cause
 
@@ -115,7 +116,7 @@ def accept(link_id: int, app: OAuthApp, granted: Granted) -> Result:
         _create_integrations(link, credential)
     return Result(
         link.outcome,
-        f"Thank you: {link.customer}'s calendar access for {email} is in place. "
+        f"Thank you: {possessive(link.customer)} calendar access for {email} is in place. "
         "You can close this page.",
     )
 
@@ -214,7 +215,7 @@ def _store(
         message=f"re-consented by the account owner through link {link.pk}",
     )
     pushed = (
-        f"; pushed to {replaced.pushed_to} integration(s) in bulk job {replaced.job.pk}"
+        f"; pushed to {counted(replaced.pushed_to, 'integration')} in bulk job {replaced.job.pk}"
         if (replaced.job)
         else "; no integration to push to"
     )
@@ -254,7 +255,7 @@ def _create_integrations(link: ConsentLink, credential: Credential) -> None:
             failed += 1  # recorded by create_integration with its reason
             continue
         created += outcome.created
-    note = f"{created} integration(s) created"
+    note = f"{counted(created, 'integration')} created"
     if failed:
         note += f", {failed} failed (see the action records)"
     _append(link, note + ".")

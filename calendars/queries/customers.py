@@ -8,7 +8,7 @@ refresh token is ever revealed here.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
@@ -18,6 +18,7 @@ from calendars.models import (
     Credential,
     Customer,
     Integration,
+    Meeting,
     RawCalendar,
     StatusChange,
     WebhookDelivery,
@@ -32,6 +33,11 @@ LIST_LIMIT = 200
 TIMELINE_LIMIT = 100
 # The ticket carries the newest events only: Meeting BaaS support asks for what just happened.
 TICKET_EVENTS = 20
+# "Why did no bot join my meeting this morning?": the meetings of the day before and the day
+# after now, at most this many on the page (a customer with hundreds of calendars has
+# thousands); the Meetings list, filtered to the customer and those days, has the rest.
+MEETINGS_AROUND = timedelta(days=1)
+MEETINGS_SHOWN = 50
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,30 @@ class CustomerOverview:
     last_webhook: WebhookDelivery | None
     timeline: list[TimelineEntry]
     at: datetime
+
+
+@dataclass(frozen=True)
+class MeetingsAround:
+    """The customer's meetings starting within MEETINGS_AROUND of `at`: at most
+    MEETINGS_SHOWN of `count` in the order they start, each with its integration, calendar and
+    account."""
+
+    meetings: list[Meeting]
+    count: int
+    since: datetime
+    until: datetime
+
+
+def meetings_around(customer: Customer, at: datetime) -> MeetingsAround:
+    """The customer's meetings of the last day and the next, in two queries however many."""
+    since, until = at - MEETINGS_AROUND, at + MEETINGS_AROUND
+    found = Meeting.objects.filter(
+        integration__credential__customer=customer, starts_at__gte=since, starts_at__lt=until
+    )
+    shown = found.select_related("integration__raw_calendar", "integration__credential")
+    meetings = list(shown.order_by("starts_at", "pk")[:MEETINGS_SHOWN])
+    count = len(meetings) if len(meetings) < MEETINGS_SHOWN else found.count()
+    return MeetingsAround(meetings, count, since, until)
 
 
 def with_integration_counts(customers: QuerySet[Customer]) -> QuerySet[Customer]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from urllib.parse import urlencode
 
 from django import template
@@ -23,6 +25,7 @@ from calendars.outage import breaker
 from calendars.queries import dashboard, expiry
 from calendars.queries.diagnosis import Fix
 from calendars.queries.reconciliation import latest_open_orphans
+from calendars.roles import role_permissions
 
 register = template.Library()
 BAR_WIDTH = 240
@@ -242,7 +245,10 @@ def _expiring(request: HttpRequest, now: datetime) -> dict:
         )
         allowed = actions[model]
         buttons = []
-        if entry.fix.value in allowed:
+        fixed_by = None
+        if entry.fix.value not in allowed:
+            fixed_by = _fixed_by(model, entry.fix)
+        else:
             buttons.append(
                 FixButton(
                     label=str(allowed[entry.fix.value].description),
@@ -266,9 +272,47 @@ def _expiring(request: HttpRequest, now: datetime) -> dict:
                 if ahead.total_seconds() > 0
                 else f"broke {duration_words(-ahead)} ago",
                 "fix_buttons": buttons,
+                "fixed_by": fixed_by,
             }
         )
     return {"rows": rows, "total": found.total, "days": settings.EXPIRY_WARNING_DAYS}
+
+
+@dataclass(frozen=True)
+class _RoleHolder:
+    """Someone holding exactly a role's permissions: asks a model admin what the role may run."""
+
+    permissions: frozenset[str]
+    is_active = True
+    is_staff = True
+    is_superuser = False
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        return perm in self.permissions
+
+    def has_perms(self, perms: list[str], obj: object = None) -> bool:
+        return all(perm in self.permissions for perm in perms)
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return any(perm.startswith(f"{app_label}.") for perm in self.permissions)
+
+
+def _fixed_by(model: type[models.Model], fix: Fix) -> dict | None:
+    """For a fix the person may not run: its name and the roles that may, asked of the same
+    permission checks as the action's own (so that support knows whom to ask)."""
+    model_admin = admin.site.get_model_admin(model)
+    roles = [
+        role
+        for role, permissions in role_permissions().items()
+        if fix.value
+        in model_admin.get_actions(
+            SimpleNamespace(user=_RoleHolder(frozenset(permissions)), GET={})
+        )
+    ]
+    action = model_admin.get_action(fix.value)
+    if not roles or action is None:
+        return None
+    return {"label": str(action.description), "roles": roles}
 
 
 def _problem_chart(history: dashboard.ProblemHistory, changelist: str) -> dict:

@@ -190,3 +190,6 @@ def test_the_integration_page_lists_its_next_meetings(role_client, sandbox, make
 
     assert b"Next meetings" in page.content and b"Design review" in page.content
     assert reverse("admin:calendars_meeting_change", args=[meeting.pk]).encode() in page.content
+    # In the page's content, above its Close button, not below it.
+    html = page.content.decode()
+    assert html.index("Next meetings") < html.index('class="submit-row"')

@@ -137,7 +137,7 @@ def test_recreate_makes_a_new_integration_for_a_disconnected_one(admin_client, s
     act(admin_client, "recreate", three[:1], confirm="1")
     act(admin_client, "recreate", three[:1], confirm="1")  # again: still one new integration
 
-    assert "2 selected one(s) are left out" in page.content.decode()
+    assert "2 selected ones are left out" in page.content.decode()
     live = Integration.objects.filter(raw_calendar=three[0].raw_calendar).exclude(
         status="disconnected"
     )

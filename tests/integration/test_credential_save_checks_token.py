@@ -31,7 +31,7 @@ def test_a_working_token_is_added_and_says_what_the_check_listed(
 
     messages = shown(added)
     assert any(level == "success" and "was added successfully" in m for level, m in messages)
-    assert ("info", "Refresh token checked: 3 calendar(s) listed.") in messages
+    assert ("info", "Refresh token checked: 3 calendars listed.") in messages
     credential = Credential.objects.get()
     assert credential.last_check_ok is True and credential.raw_calendars.count() == 3
     record = ActionRecord.objects.get(action="list raw calendars")

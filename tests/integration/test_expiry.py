@@ -206,6 +206,25 @@ def test_the_lane_offers_no_fix_a_role_may_not_run(role_client, customer, testin
     assert "a@example.com" in lane and "create_reconsent_link" not in lane
 
 
+def test_the_lane_says_who_may_run_a_fix_the_role_may_not(
+    role_client, customer, testing_app, microsoft_app
+):
+    make_credential(
+        customer, testing_app, "a@example.com", consented_at=timezone.now() - timedelta(days=6)
+    )
+    microsoft_app.client_secret_expires_on = timezone.localdate()
+    microsoft_app.save()
+
+    page = role_client("Support").get(reverse("admin:index")).content.decode()
+
+    lane = page[
+        page.index('id="expiring-soon"') : page.index("</table>", page.index('id="expiring-soon"'))
+    ]
+    assert "Rotate client secret: by someone with the Admin role" in lane
+    assert 'value="create_reconsent_link"' in lane  # Support's own fix stays a button
+    assert lane.count('class="fixed-by"') == 1
+
+
 def test_a_successful_listing_records_the_microsoft_tokens_last_use(
     sandbox, customer, microsoft_app, google_app
 ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from html import unescape
 
 import pytest
 from django.conf import settings
@@ -13,6 +14,7 @@ from django.utils import timezone
 
 from calendars.actions.refresh import refresh_integration
 from calendars.models import BulkJob, BulkJobItem, RawCalendar, StatusChange
+from tests.support.consent import token_of
 
 
 def when_in_time_zone() -> re.Pattern:
@@ -47,6 +49,46 @@ def test_labels_use_the_domains_spelling(admin_client, make_integration, google_
     assert "Client ID" in page(admin_client, "oauthapp_change", google_app.pk)
     integrations = page(admin_client, "integration_changelist")
     assert "API version" in integrations and "Api version" not in integrations
+
+
+def test_oauth_is_spelled_as_its_owners_spell_it(admin_client, credential, make_integration):
+    make_integration()
+
+    credentials = page(admin_client, "credential_changelist")
+    form = page(admin_client, "credential_change", credential.pk)
+    records = page(admin_client, "actionrecord_changelist")
+
+    for html in (credentials, form, records):
+        assert "OAuth app" in html and "Oauth app" not in html
+
+
+def test_a_count_says_one_or_many_without_brackets(admin_client, sandbox, credential):
+    response = admin_client.post(
+        reverse("admin:calendars_credential_changelist"),
+        {"action": "list_raw_calendars", "_selected_action": [credential.pk]},
+        follow=True,
+    )
+    form = page(admin_client, "credential_change", credential.pk)
+
+    assert "3 calendars listed" in response.content.decode() + form
+    assert "(s)" not in response.content.decode() + form
+
+
+def test_a_customer_name_ending_in_s_takes_only_an_apostrophe(
+    admin_client, person, customer, google_app, providers
+):
+    customer.name = "Northwind Traders"
+    customer.save()
+    response = admin_client.post(
+        reverse("admin:calendars_consentlink_connect", args=[customer.pk]),
+        {"oauth_apps": [google_app.pk], "create_integrations": "none"},
+    )
+    url = re.search(r'id="consent-url"[^>]*>([^<]+)<', response.content.decode()).group(1)
+
+    done = person.come_back(person.consent(person.start(token_of(url), "google")))
+
+    text = unescape(done.content.decode())
+    assert "Northwind Traders' calendar access" in text and "Traders's" not in text
 
 
 def test_primary_is_a_plain_yes_or_no(admin_client, credential, make_integration):

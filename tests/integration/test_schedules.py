@@ -51,7 +51,7 @@ def test_subscriptions_about_to_lapse_are_renewed_in_a_bulk_job(sandbox, make_in
     job = BulkJob.objects.get()
     assert job.kind == "resubscribe" and job.created_by is None
     assert list(job.items.values_list("integration_id", flat=True)) == [lapsing.pk]
-    assert summary == f"bulk job {job.pk} renews 1 subscription(s)"
+    assert summary == f"bulk job {job.pk} renews 1 subscription"
     # Until its job has run, the next hour's check leaves the integration to it.
     assert tasks.renew_expiring_subscriptions() == "no subscription lapses soon"
     assert BulkJob.objects.count() == 1

@@ -36,7 +36,7 @@ def test_a_refresh_token_entered_on_the_edit_form_is_pushed_to_live_integrations
 
     job = BulkJob.objects.get(kind=BulkJob.Kind.PUSH_CREDENTIALS)
     text = saved.content.decode()
-    assert "pushing it to 1 integration(s)" in text
+    assert "pushing it to 1 integration:" in text
     job_url = reverse("admin:calendars_bulkjob_change", args=[job.pk])
     assert f'<a href="{job_url}">bulk job {job.pk}</a>' in text
     credential.refresh_from_db()
@@ -55,7 +55,7 @@ def test_a_client_secret_entered_on_the_edit_form_is_pushed_to_live_integrations
     with TestCase.captureOnCommitCallbacks(execute=True):
         saved = role_client("Admin").post(url, data, follow=True)
 
-    assert "pushing it to 1 integration(s)" in saved.content.decode()
+    assert "pushing it to 1 integration:" in saved.content.decode()
     assert BulkJob.objects.filter(kind=BulkJob.Kind.PUSH_CREDENTIALS).count() == 1
     assert sandbox.connection(integration.remote_id).client_secret == "new-one"
     assert ActionRecord.objects.filter(action="rotate client secret").count() == 1

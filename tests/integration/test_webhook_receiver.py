@@ -222,7 +222,7 @@ def test_event_messages_are_counted_on_the_integration_page(admin_client, integr
 
     page = admin_client.get(reverse("admin:calendars_integration_change", args=[integration.pk]))
 
-    assert b"1 calendar event message(s)" in page.content
+    assert b"1 calendar event message in all" in page.content
     assert WebhookDelivery.objects.get().outcome == Outcome.RECORDED
 
 
