@@ -32,6 +32,7 @@ from calendars.actions import integrations
 from calendars.actions.audit import PROBLEMS, record_action, record_for_each
 from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
+from calendars.lib.words import counted
 from calendars.meetingbaas.errors import Unreachable
 from calendars.models import BulkJob, BulkJobItem, Integration
 from calendars.outage import breaker
@@ -214,7 +215,7 @@ def rerun(job: BulkJob, *, acting_user: AbstractBaseUser | None) -> int:
             acting_user,
             f"re-run bulk job {job.pk}",
             succeeded=True,
-            message=f"{job}: {again} item(s) again",
+            message=f"{job}: {counted(again, 'item')} again",
         )
         transaction.on_commit(lambda: enqueue(job.pk))
     return again

@@ -42,7 +42,7 @@ def test_confirmed_revocation_says_it_was_done_and_the_outcome_names_who_and_whe
 
     done = revoke(client, link, confirm=True)
 
-    assert f"1 link(s) revoked: {link}." in done.content.decode()
+    assert f"1 link revoked: {link}." in done.content.decode()
     link = reloaded(link)
     assert link.state == "revoked" and link.revoked_by.username == "support-user"
     when = timezone.localtime(link.revoked_at).strftime("%Y-%m-%d %H:%M %Z")
@@ -65,7 +65,7 @@ def test_a_link_already_used_is_listed_as_left_unchanged(role_client, credential
     done = revoke(client, link, confirm=True).content.decode()
 
     assert "Already used or revoked" in page and 'id="confirm-revoke"' not in page
-    assert "0 link(s) revoked. 1 already used or revoked: unchanged." in done
+    assert "0 links revoked. 1 already used or revoked: unchanged." in done
 
 
 def test_a_link_that_expired_unused_says_so(role_client, credential):

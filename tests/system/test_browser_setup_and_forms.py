@@ -155,6 +155,6 @@ def test_support_revokes_a_link_after_a_confirmation(site, browser, credential, 
     support.wait_for_selector(".messagelist")
     shots.take(support, "revoked")
 
-    assert "1 link(s) revoked" in support.inner_text(".messagelist")
+    assert "1 link revoked" in support.inner_text(".messagelist")
     outcome = support.locator("td.field-outcome_label").inner_text()
     assert outcome.startswith("Revoked by sam ")
