@@ -487,11 +487,11 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
             )
             if not done.succeeded:
                 return None
-            # As on the edit form: the new token is checked at once, and the credential's page
-            # shows the check's outcome beside the push's job.
-            _say_pushed(request, done.result)
+            # As on the edit form, the new token is checked at once (its outcome is said on the
+            # next page); then the push's progress, or the credential when nothing uses it.
+            pushing = _pushing(request, done.result)
             self._check_token(request, credential, "given a new refresh token")
-            return HttpResponseRedirect(
+            return pushing or HttpResponseRedirect(
                 reverse("admin:calendars_credential_change", args=[credential.pk])
             )
         context = {

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from calendars.actions.credentials import list_raw_calendars
 from calendars.meetingbaas import errors
-from calendars.models import Credential
+from calendars.models import BulkJob, Credential
 
 
 def diagnosis_box(client, credential: Credential) -> str:
@@ -99,9 +99,12 @@ def test_a_credential_never_checked_says_so(role_client, credential):
     assert "Never checked." in box
 
 
-def test_replace_refresh_token_checks_the_new_token_and_lands_on_the_credential(
-    role_client, refused
-):
+@pytest.mark.parametrize("in_use", [True, False], ids=["pushed", "unused"])
+def test_replace_refresh_token_checks_the_new_token(role_client, refused, in_use):
+    """Then the push's progress, or the credential's page when no integration uses the token
+    (it landed on the credentials list)."""
+    if not in_use:
+        refused.integrations.update(status="disconnected", status_cause="admin_action")
     client = role_client("Support")
     refused_at = refused.last_checked_at
 
@@ -116,8 +119,14 @@ def test_replace_refresh_token_checks_the_new_token_and_lands_on_the_credential(
     )
 
     assert answer.status_code == 302
-    assert answer["Location"] == reverse("admin:calendars_credential_change", args=[refused.pk])
+    if in_use:
+        job = BulkJob.objects.get()
+        assert answer["Location"] == reverse("admin:calendars_bulkjob_change", args=[job.pk])
+    else:
+        assert answer["Location"] == reverse("admin:calendars_credential_change", args=[refused.pk])
     refused.refresh_from_db()
     assert refused.last_check_ok is True and refused.last_checked_at > refused_at
+    said = [str(m) for m in client.get(answer["Location"]).context["messages"]]
+    assert any("Refresh token checked: 3 calendars listed." in m for m in said)
     box = diagnosis_box(client, refused)
     assert "the token worked then" in box and "Refresh token refused" not in box
