@@ -21,7 +21,12 @@ CLEAN = (
     "DJANGO_SETTINGS_MODULE",
     "PORT",
     "PORTAL_PUBLIC_URL",
+    "DATABASE_URL",
+    "ALLOW_SQLITE_IN_PRODUCTION",
+    "USE_SANDBOX",
 )
+# A production database for settings that are only read: nothing connects to it.
+POSTGRES = "postgres://portal@db.invalid:5432/portal"
 
 
 def import_settings(**env: str) -> subprocess.CompletedProcess:
@@ -74,6 +79,7 @@ def test_debug_is_off_unless_set(tmp_path):
         SECRET_KEY="x" * 50,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         MEETINGBAAS_API_KEY="live-key",
+        DATABASE_URL=POSTGRES,
     )
 
     assert result.returncode == 0, result.stderr
@@ -128,6 +134,7 @@ def test_production_starts_with_its_variables_set(tmp_path):
         SECRET_KEY="x" * 50,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         MEETINGBAAS_API_KEY="live-key",
+        DATABASE_URL=POSTGRES,
     )
 
     assert result.returncode == 0, result.stderr
