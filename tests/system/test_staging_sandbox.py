@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from cryptography.fernet import Fernet
 from django.utils import timezone
 
 from calendars.actions.integrations import create_integration
@@ -25,6 +26,7 @@ from tests.support.cluster import ROOT, start_cluster, stop_cluster
 from tests.support.gunicorn import free_port, gunicorn
 from tests.support.tls_proxy import TlsProxy
 from tests.support.waiting import wait_until
+from tests.system.test_settings import POSTGRES, run_with_settings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -137,3 +139,28 @@ def test_the_standalone_sandbox_will_not_send_webhooks_without_a_secret_given():
         "SANDBOX_WEBHOOK_SECRET is not set: webhooks to "
         "https://portal.example.com/webhooks/meetingbaas/ would be refused"
     ) in result.stderr
+
+
+def test_use_sandbox_points_a_production_portal_at_it_with_its_key_and_no_public_secret(tmp_path):
+    result = run_with_settings(
+        "from portal import settings as s; print(s.DEBUG, s.MEETINGBAAS_BASE_URL, "
+        "s.MEETINGBAAS_API_KEY, s.GOOGLE_OAUTH_TOKEN_URL, s.MEETINGBAAS_WEBHOOK_SECRET)",
+        DEBUG="false",
+        USE_SANDBOX="true",
+        SANDBOX_PORT="9876",
+        SANDBOX_API_KEY=API_KEY,
+        MEETINGBAAS_API_KEY="the-real-live-key",
+        SECRET_KEY="k" * 50,
+        FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
+        DATABASE_URL=POSTGRES,
+        PORTAL_VAR_DIR=str(tmp_path),
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "False",
+        "http://127.0.0.1:9876",
+        API_KEY,  # the real key is never sent to the sandbox
+        "http://127.0.0.1:9876/oauth/google/token",
+        "[]",  # the sandbox's public default secret is a debug run's only
+    ]
