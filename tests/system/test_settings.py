@@ -24,6 +24,7 @@ CLEAN = (
     "DATABASE_URL",
     "ALLOW_SQLITE_IN_PRODUCTION",
     "USE_SANDBOX",
+    "STATIC_ROOT",
 )
 # A production database for settings that are only read: nothing connects to it.
 POSTGRES = "postgres://portal@db.invalid:5432/portal"
@@ -169,3 +170,14 @@ def test_a_contact_address_that_is_not_one_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "PORTAL_CONTACT_EMAIL ('help desk') is not an e-mail address" in result.stderr
+
+
+def test_static_root_is_where_the_environment_says(tmp_path):
+    shown = "from portal import settings; print(settings.STATIC_ROOT)"
+    set_ = run_with_settings(
+        shown, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path), STATIC_ROOT="/srv/portal/static"
+    )
+    unset = run_with_settings(shown, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path))
+
+    assert set_.stdout.strip() == "/srv/portal/static", set_.stderr
+    assert unset.stdout.strip() == str(ROOT / "staticfiles")
