@@ -38,7 +38,7 @@ elif _missing:
     _keys = {name: value or _local[name] for name, value in _keys.items()}
 
 SECRET_KEY = _keys["SECRET_KEY"]
-# Keys SECRET_KEY replaced, still taken for what they signed (sessions, password-reset links)
+# Keys SECRET_KEY replaced, still taken for what they signed (sessions, messages cookies)
 # while a rotation settles (README, "Rotating SECRET_KEY and FIELD_ENCRYPTION_KEYS").
 SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Comma-separated Fernet keys: the first encrypts, every one decrypts (for rotation).
