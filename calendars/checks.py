@@ -75,4 +75,12 @@ def _lacks() -> list[tuple[int, bool, str, str]]:
             "USE_SANDBOX is on: the portal talks to the sandbox, not Meeting BaaS.",
             "Right for staging only.",
         ),
+        (
+            8,
+            settings.SECURE_SSL_REDIRECT and not settings.SECURE_PROXY_SSL_HEADER,
+            "TRUST_X_FORWARDED_PROTO is off: behind a TLS-terminating proxy every request is "
+            "redirected to https:// again, in a loop.",
+            "Set it to true behind a proxy that sets X-Forwarded-Proto (and strips a client's); "
+            "leave it off only where gunicorn itself serves TLS.",
+        ),
     ]

@@ -30,6 +30,7 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         "MEETINGBAAS_WEBHOOK_SECRET": "whsec_c2VjcmV0LW9mLXRoZS1lbmRwb2ludA==",
         "PORTAL_PUBLIC_URL": "https://portal.example.com",
         "PORTAL_COMPANY_NAME": "Example Ltd",
+        "TRUST_X_FORWARDED_PROTO": "true",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

@@ -65,9 +65,18 @@ def test_check_deploy_warns_for_every_setting_production_needs_but_lacks(tmp_pat
         "PORTAL_PUBLIC_URL is not set",
         "ALLOWED_HOSTS names this machine only",
         "PORTAL_COMPANY_NAME is not set",
+        "TRUST_X_FORWARDED_PROTO is off",
     ):
         assert name in warned
     assert "runs on SQLite" not in warned and "USE_SANDBOX" not in warned
+
+
+def test_trusting_the_proxys_header_or_no_https_redirect_is_not_warned(tmp_path):
+    trusted = check_deploy(tmp_path, DATABASE_URL=POSTGRES, TRUST_X_FORWARDED_PROTO="true")
+    no_redirect = check_deploy(tmp_path, DATABASE_URL=POSTGRES, SECURE_SSL_REDIRECT="false")
+
+    assert "TRUST_X_FORWARDED_PROTO is off" not in trusted.stdout + trusted.stderr
+    assert "TRUST_X_FORWARDED_PROTO is off" not in no_redirect.stdout + no_redirect.stderr
 
 
 def test_a_plain_http_public_address_and_the_sandbox_are_warned(tmp_path):
