@@ -20,7 +20,11 @@ class CalendarsConfig(AppConfig):
         from django_q.models import Schedule
         from django_q.signals import pre_enqueue, pre_execute
 
-        from calendars import meetingbaas, task_guard
+        from calendars import (
+            checks,  # noqa: F401 (registers the production settings' checks)
+            meetingbaas,
+            task_guard,
+        )
         from calendars.lib.request_ids import adopt_task_id, stamp_task
         from calendars.lib.sessions import restart_on_sign_in
         from calendars.metrics import observers

@@ -16,7 +16,9 @@ from gunicorn.workers.gthread import ThreadWorker
 
 from calendars.lib.log_redaction import redact
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# The web hosts are reached only through the proxies (README, Running in production): by
+# default a proxy on this host; WEB_BIND names the private address a proxy elsewhere reaches.
+bind = f"{os.environ.get('WEB_BIND', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 threads = int(os.environ.get("WEB_THREADS", "32"))
 worker_class = "portal.gunicorn.ReadTimeoutThreadWorker"

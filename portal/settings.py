@@ -38,6 +38,9 @@ elif _missing:
     _keys = {name: value or _local[name] for name, value in _keys.items()}
 
 SECRET_KEY = _keys["SECRET_KEY"]
+# Keys SECRET_KEY replaced, still taken for what they signed (sessions, messages cookies)
+# while a rotation settles (README, "Rotating SECRET_KEY and FIELD_ENCRYPTION_KEYS").
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 # Comma-separated Fernet keys: the first encrypts, every one decrypts (for rotation).
 FIELD_ENCRYPTION_KEYS = [k.strip() for k in _keys["FIELD_ENCRYPTION_KEYS"].split(",") if k.strip()]
 # A malformed key would otherwise pass start-up and fail on the first secret read or written.
@@ -121,7 +124,16 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'portal.sqlite3'}"),
 }
+# SQLite holds one host's processes and no more: production runs on PostgreSQL unless an
+# operator says otherwise (a single-host trial), rather than quietly on a file under var/.
+ALLOW_SQLITE_IN_PRODUCTION = env.bool("ALLOW_SQLITE_IN_PRODUCTION", default=False)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if not DEBUG and not ALLOW_SQLITE_IN_PRODUCTION:
+        _which = "names SQLite" if env.str("DATABASE_URL", default="") else "is not set"
+        _problems.append(
+            f"DATABASE_URL {_which} (production runs on PostgreSQL; "
+            "ALLOW_SQLITE_IN_PRODUCTION=true allows SQLite)"
+        )
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     # The web process and the django-q2 cluster write at once: WAL lets readers run beside
     # the writer, IMMEDIATE takes the write lock at BEGIN (so a transaction never fails
@@ -236,7 +248,8 @@ DEFAULT_EXCEPTION_REPORTER_FILTER = "calendars.lib.error_reports.SecretSafeExcep
 SIMPLE_HISTORY_REVERT_DISABLED = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` (the release step) writes the static files WhiteNoise serves.
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 # WhiteNoise serves the static files; in production from hashed, compressed copies made by
 # `collectstatic` (the release step).
 STORAGES = {
@@ -250,17 +263,20 @@ STORAGES = {
 
 # --- Meeting BaaS -------------------------------------------------------------------------
 # With DEBUG on and no API key, the portal talks to the local sandbox (manage.py run_sandbox).
+# USE_SANDBOX=true has a production-configured portal talk to it too: a staging set-up, the
+# sandbox run on the same host by `python -m sandbox` (README, "Staging with the sandbox").
 SANDBOX_PORT = env.int("SANDBOX_PORT", default=8765)
 SANDBOX_API_KEY = env.str("SANDBOX_API_KEY", default="sandbox-key")
 MEETINGBAAS_API_KEY = env.str("MEETINGBAAS_API_KEY", default="")
-_use_sandbox = DEBUG and not MEETINGBAAS_API_KEY
-if not MEETINGBAAS_API_KEY and not DEBUG:
-    _problems.append("MEETINGBAAS_API_KEY is not set")
-if _use_sandbox:
+USE_SANDBOX = env.bool("USE_SANDBOX", default=DEBUG and not MEETINGBAAS_API_KEY)
+if USE_SANDBOX:
+    # Never a real key sent to the sandbox.
     MEETINGBAAS_API_KEY = SANDBOX_API_KEY
+elif not MEETINGBAAS_API_KEY:
+    _problems.append("MEETINGBAAS_API_KEY is not set")
 MEETINGBAAS_BASE_URL = env.str(
     "MEETINGBAAS_BASE_URL",
-    default=f"http://127.0.0.1:{SANDBOX_PORT}" if _use_sandbox else "https://api.meetingbaas.com",
+    default=f"http://127.0.0.1:{SANDBOX_PORT}" if USE_SANDBOX else "https://api.meetingbaas.com",
 )
 MEETINGBAAS_API_VERSION = env.str("MEETINGBAAS_API_VERSION", default="v2")
 if MEETINGBAAS_API_VERSION not in ("v1", "v2"):
@@ -287,7 +303,8 @@ SANDBOX_WEBHOOK_SECRET = env.str(
     "SANDBOX_WEBHOOK_SECRET", default="whsec_c2FuZGJveC13ZWJob29rLXNlY3JldC1ub3QtcmVhbA=="
 )
 MEETINGBAAS_WEBHOOK_SECRET = env.list("MEETINGBAAS_WEBHOOK_SECRET", default=[])
-if _use_sandbox and not MEETINGBAAS_WEBHOOK_SECRET:
+# The default secret is public (it is in this file): only a debug run takes it unasked.
+if USE_SANDBOX and DEBUG and not MEETINGBAAS_WEBHOOK_SECRET:
     MEETINGBAAS_WEBHOOK_SECRET = [SANDBOX_WEBHOOK_SECRET]
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1_000_000)
 # Which API versions' webhooks the receiver takes; a version switched off is answered 403.
@@ -364,7 +381,7 @@ if CONSENT_LINK_DAYS < 1:
 OAUTH_TIMEOUT = env.float("OAUTH_TIMEOUT", default=10.0)
 # The providers' endpoints; with the sandbox, its fake Google and Microsoft. Microsoft's carry
 # the OAuth app's tenant in place of {tenant}.
-_oauth = f"http://127.0.0.1:{SANDBOX_PORT}/oauth" if _use_sandbox else None
+_oauth = f"http://127.0.0.1:{SANDBOX_PORT}/oauth" if USE_SANDBOX else None
 GOOGLE_OAUTH_AUTHORIZE_URL = env.str(
     "GOOGLE_OAUTH_AUTHORIZE_URL",
     default=f"{_oauth}/google/authorize"

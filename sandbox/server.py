@@ -426,3 +426,21 @@ class SandboxServer:
         self._stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+def run(state: SandboxState, port: int) -> None:
+    """Serve on loopback `port` until interrupted: the sandbox as a process of its own."""
+    logging.getLogger("sandbox").setLevel(logging.INFO)
+    server = SandboxServer(port=port, state=state)
+    print(
+        f"Sandbox Meeting BaaS on {server.url} (Google and Microsoft OAuth under /oauth/), "
+        f"webhooks to {state.webhook_url or 'nowhere'}; "
+        "control POSTs to /_sandbox/ need Content-Type: application/json",
+        flush=True,
+    )
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.httpd.server_close()

@@ -117,6 +117,7 @@ def test_in_production_a_plain_http_probe_gets_an_answer_not_a_redirect(tmp_path
         DJANGO_SETTINGS_MODULE="portal.settings",
         PORTAL_VAR_DIR=str(tmp_path),
         DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+        ALLOW_SQLITE_IN_PRODUCTION="true",
         SECRET_KEY="x" * 50,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         MEETINGBAAS_API_KEY="live-key",

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django_q.models import Task
 
 from calendars import roles
+from calendars.management.commands import assign_role
 from calendars.models import (
     ActionRecord,
     Customer,
@@ -61,6 +62,27 @@ def test_assign_role_replaces_the_previous_role(django_user_model):
     user.refresh_from_db()
     assert [g.name for g in user.groups.all()] == ["Auditor"]
     assert user.is_staff
+
+
+@pytest.mark.parametrize("spelling", ["support", "Support", "SUPPORT"])
+def test_assign_role_takes_a_role_named_as_the_readme_or_its_help_writes_it(
+    django_user_model, spelling
+):
+    django_user_model.objects.create_user("sam")
+    out = io.StringIO()
+
+    call_command("assign_role", "sam", spelling, stdout=out)
+
+    assert "sam now has the Support role." in out.getvalue()
+    assert list(
+        django_user_model.objects.get(username="sam").groups.values_list("name", flat=True)
+    ) == ["Support"]
+
+
+def test_assign_role_says_its_roles_may_be_written_in_any_case():
+    parser = assign_role.Command().create_parser("manage.py", "assign_role")
+
+    assert "support and Support alike" in " ".join(parser.format_help().split())
 
 
 def test_assign_role_refuses_an_unknown_user(db):

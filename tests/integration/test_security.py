@@ -10,7 +10,7 @@ from cryptography.fernet import Fernet
 from django.test import Client
 from django.urls import reverse
 
-from tests.system.test_settings import ROOT
+from tests.system.test_settings import POSTGRES, ROOT
 
 LOGIN = reverse("admin:login")
 
@@ -26,6 +26,11 @@ def test_check_deploy_passes_with_production_settings(tmp_path):
         "MEETINGBAAS_API_KEY": "live-key",
         "ALLOWED_HOSTS": "portal.example.com",
         "PORTAL_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": POSTGRES,
+        "MEETINGBAAS_WEBHOOK_SECRET": "whsec_c2VjcmV0LW9mLXRoZS1lbmRwb2ludA==",
+        "PORTAL_PUBLIC_URL": "https://portal.example.com",
+        "PORTAL_COMPANY_NAME": "Example Ltd",
+        "TRUST_X_FORWARDED_PROTO": "true",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

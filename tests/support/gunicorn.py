@@ -48,6 +48,8 @@ class Web:
             environment |= {
                 "DEBUG": "false",
                 "DJANGO_SETTINGS_MODULE": "tests.support.web_settings",
+                # The test's database may be SQLite.
+                "ALLOW_SQLITE_IN_PRODUCTION": "true",
                 "SECURE_SSL_REDIRECT": "false",
                 "LOG_FORMAT": "plain",
             }

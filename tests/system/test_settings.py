@@ -21,7 +21,13 @@ CLEAN = (
     "DJANGO_SETTINGS_MODULE",
     "PORT",
     "PORTAL_PUBLIC_URL",
+    "DATABASE_URL",
+    "ALLOW_SQLITE_IN_PRODUCTION",
+    "USE_SANDBOX",
+    "STATIC_ROOT",
 )
+# A production database for settings that are only read: nothing connects to it.
+POSTGRES = "postgres://portal@db.invalid:5432/portal"
 
 
 def import_settings(**env: str) -> subprocess.CompletedProcess:
@@ -74,6 +80,7 @@ def test_debug_is_off_unless_set(tmp_path):
         SECRET_KEY="x" * 50,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         MEETINGBAAS_API_KEY="live-key",
+        DATABASE_URL=POSTGRES,
     )
 
     assert result.returncode == 0, result.stderr
@@ -128,6 +135,7 @@ def test_production_starts_with_its_variables_set(tmp_path):
         SECRET_KEY="x" * 50,
         FIELD_ENCRYPTION_KEYS=Fernet.generate_key().decode(),
         MEETINGBAAS_API_KEY="live-key",
+        DATABASE_URL=POSTGRES,
     )
 
     assert result.returncode == 0, result.stderr
@@ -162,3 +170,14 @@ def test_a_contact_address_that_is_not_one_is_refused(tmp_path):
 
     assert result.returncode != 0
     assert "PORTAL_CONTACT_EMAIL ('help desk') is not an e-mail address" in result.stderr
+
+
+def test_static_root_is_where_the_environment_says(tmp_path):
+    shown = "from portal import settings; print(settings.STATIC_ROOT)"
+    set_ = run_with_settings(
+        shown, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path), STATIC_ROOT="/srv/portal/static"
+    )
+    unset = run_with_settings(shown, DEBUG="true", PORTAL_VAR_DIR=str(tmp_path))
+
+    assert set_.stdout.strip() == "/srv/portal/static", set_.stderr
+    assert unset.stdout.strip() == str(ROOT / "staticfiles")

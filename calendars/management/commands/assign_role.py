@@ -10,11 +10,21 @@ from calendars.roles import ROLES
 
 
 class Command(BaseCommand):
-    help = "Assign a role (Admin, Support or Auditor) to an existing user, replacing any other."
+    help = (
+        "Assign a role (Admin, Support or Auditor, in any case: support and Support alike) "
+        "to an existing user, replacing any other."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("username")
-        parser.add_argument("role", type=str.capitalize, choices=ROLES)
+        # The README writes the roles in lower case, the admin capitalised: both are taken.
+        parser.add_argument(
+            "role",
+            type=str.capitalize,
+            choices=ROLES,
+            metavar="role",
+            help="admin, support or auditor (any case)",
+        )
 
     def handle(self, *args: object, username: str, role: str, **options: object) -> None:
         try:

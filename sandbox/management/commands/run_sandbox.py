@@ -1,13 +1,11 @@
-"""Run the sandbox Meeting BaaS the embedded default talks to."""
+"""Run the sandbox Meeting BaaS the embedded default talks to (`python -m sandbox` for staging)."""
 
 from __future__ import annotations
-
-import logging
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from sandbox import SandboxServer
+from sandbox.server import run
 from sandbox.state import SandboxState
 
 
@@ -26,22 +24,10 @@ class Command(BaseCommand):
     def handle(
         self, *args: object, port: int, sync_delay: float, webhook_url: str, **options: object
     ) -> None:
-        logging.getLogger("sandbox").setLevel(logging.INFO)
         state = SandboxState(
             api_key=settings.SANDBOX_API_KEY,
             sync_delay=sync_delay,
             webhook_url=webhook_url or None,
             webhook_secret=settings.SANDBOX_WEBHOOK_SECRET,
         )
-        server = SandboxServer(port=port, state=state)
-        self.stdout.write(
-            f"Sandbox Meeting BaaS on {server.url} (Google and Microsoft OAuth under /oauth/), "
-            f"webhooks to {webhook_url or 'nowhere'}; "
-            "control POSTs to /_sandbox/ need Content-Type: application/json"
-        )
-        try:
-            server.serve_forever()
-        except KeyboardInterrupt:
-            pass
-        finally:
-            server.httpd.server_close()
+        run(state, port)
