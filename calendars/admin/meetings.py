@@ -401,14 +401,20 @@ class MeetingAdmin(ChangePageAdmin):
         integration = meeting.integration
         reasons = risk.reasons(meeting, h)
         fixes_here = any(reason.fix_on == "meeting" for reason in reasons)
+        not_active = any(reason.rule == risk.Rule.NOT_ACTIVE for reason in reasons)
         return {
             "meeting": meeting,
             "url": reverse("admin:calendars_meeting_change", args=[meeting.pk]),
             "integration_url": reverse("admin:calendars_integration_change", args=[integration.pk]),
             "reasons": reasons,
             "fix_on_integration": any(reason.fix_on == "integration" for reason in reasons),
-            # The bot can be scheduled from the list when that is the fix and a URL exists.
-            "can_schedule": fixes_here and bool(meeting.meeting_url) and not meeting.has_bot,
+            # The bot can be scheduled from the list when that is the fix, a URL exists and
+            # the calendar connection is active: Meeting BaaS sends no bot through one that is
+            # not, so its fix comes first.
+            "can_schedule": fixes_here
+            and not not_active
+            and bool(meeting.meeting_url)
+            and not meeting.has_bot,
         }
 
 
