@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from calendars.lib.durations import duration_words
 from calendars.models import BotPolicy, Integration, Meeting
@@ -229,3 +230,51 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
             )
         )
     return found
+
+
+def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
+    """Why `meeting` has no bot yet, in plain words, and what gets it one ("" with a bot)."""
+    now = now or timezone.now()
+    if meeting.has_bot:
+        return ""
+    if meeting.is_cancelled:
+        return "The meeting is cancelled."
+    if meeting.starts_at <= now:
+        return "The meeting has begun or is over: the policy asks only for meetings still to come."
+    if meeting.bot_failure:
+        return f"Scheduling its bot failed: {meeting.bot_failure}"
+    status = meeting.integration.status
+    if status != PortalStatus.ACTIVE:
+        return (
+            f"Its calendar connection {CONNECTION_IS.get(status, 'is not active')}: Meeting BaaS "
+            "cannot send a bot until it is active again. Fix it on its integration's page."
+        )
+    if mode != RECORD_ALL:
+        return "The customer's policy does not record every meeting: schedule its bot here."
+    if not meeting.meeting_url:
+        return "It has no meeting URL, so no bot can join: ask its organizer to add a video link."
+    if policy_yet_to_ask(meeting, mode, now):
+        return (
+            "The policy has not asked for its bot yet: the next sync of its calendar will "
+            f"(every {settings.MEETINGS_SYNC_MINUTES} min), or saving the policy asks now."
+        )
+    return (
+        "The policy asked for its bot at "
+        f"{date_format(timezone.localtime(meeting.auto_bot_at), 'DATETIME_FORMAT')} and asks "
+        "only once per meeting: a bot someone removed stays removed. Schedule it here to send "
+        "one."
+    )
+
+
+def policy_yet_to_ask(meeting: Meeting, mode: str, now: datetime | None = None) -> bool:
+    """Whether the customer's policy is still to ask for the meeting's bot (the meetings of
+    `policy.wanting_a_bot`), through an active connection."""
+    return (
+        mode == RECORD_ALL
+        and meeting.integration.status == PortalStatus.ACTIVE
+        and not meeting.has_bot
+        and not meeting.is_cancelled
+        and meeting.auto_bot_at is None
+        and bool(meeting.meeting_url)
+        and meeting.starts_at > (now or timezone.now())
+    )
