@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import TestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from calendars.actions import bulk
 from calendars.actions.refresh import refresh_integration
@@ -136,3 +137,34 @@ def test_the_meeting_page_says_why_it_has_no_bot_yet(role_client, sandbox, integ
     Integration.objects.filter(pk=integration.pk).update(status="error")
     page = client.get(url).content.decode()
     assert "Its calendar connection is in error: Meeting BaaS cannot send a bot" in page
+
+
+def test_the_meeting_page_names_the_job_applying_the_policy_while_it_runs(
+    role_client, sandbox, integration, policy
+):
+    sync(integration)
+    meeting = wanting(integration)[0]
+    BotPolicy.objects.filter(pk=policy.pk).update(mode=BotPolicy.Mode.RECORD_ALL)
+    job = BulkJob.objects.create(kind=BulkJob.Kind.APPLY_POLICY, description="1 integration")
+    job.items.create(integration=integration)
+
+    page = role_client("Auditor").get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
+
+    job_page = reverse("admin:calendars_bulkjob_change", args=[job.pk])
+    assert (
+        f'The policy is being applied to the known meetings: <a href="{job_page}">job {job.pk}</a>'
+        in page.content.decode()
+    )
+
+
+def test_the_meeting_page_says_the_policy_asks_only_once(role_client, sandbox, integration, policy):
+    sync(integration)
+    meeting = wanting(integration)[0]
+    BotPolicy.objects.filter(pk=policy.pk).update(mode=BotPolicy.Mode.RECORD_ALL)
+    Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=timezone.now())  # then removed
+
+    page = role_client("Auditor").get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
+
+    assert "asks only once per meeting: a bot someone removed stays removed" in (
+        page.content.decode()
+    )
