@@ -1010,6 +1010,7 @@ class BulkJob(models.Model):
         PUSH_CREDENTIALS = "push_credentials", "Push new OAuth credentials"
         DISCONNECT = "disconnect", "Disconnect"
         RECREATE = "recreate", "Recreate from raw calendar"
+        APPLY_POLICY = "apply_policy", "Apply bot policy to known meetings"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     description = models.CharField(max_length=300)

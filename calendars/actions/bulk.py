@@ -34,6 +34,8 @@ from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
 from calendars.lib.words import counted
 from calendars.meetingbaas.errors import Unreachable
+from calendars.meetings import bots
+from calendars.meetings.risk import CONNECTION_IS
 from calendars.models import BulkJob, BulkJobItem, Integration
 from calendars.outage import breaker
 from calendars.status import Cause, PortalStatus
@@ -60,6 +62,7 @@ PERFORM: dict[str, Callable[..., object]] = {
     Kind.PUSH_CREDENTIALS: integrations.push_credentials,
     Kind.DISCONNECT: integrations.disconnect_integration,
     Kind.RECREATE: integrations.recreate_integration,
+    Kind.APPLY_POLICY: bots.apply_policy_to,
 }
 # Who may start (or re-run) each kind of job.
 PERMISSION = {
@@ -68,16 +71,19 @@ PERMISSION = {
     Kind.PUSH_CREDENTIALS: "replace_refresh_token",
     Kind.DISCONNECT: "disconnect_integration",
     Kind.RECREATE: "create_integration",
+    Kind.APPLY_POLICY: "change_botpolicy",
 }
 
 
-# The status each kind of fix aims at: its item is fixed only once the integration has it.
+# The status each kind of fix aims at: its item is fixed only once the integration has it
+# (applying a policy is judged by its meetings' bots, through an active connection).
 AIM = {
     Kind.RESYNC: PortalStatus.ACTIVE,
     Kind.RESUBSCRIBE: PortalStatus.ACTIVE,
     Kind.PUSH_CREDENTIALS: PortalStatus.ACTIVE,
     Kind.DISCONNECT: PortalStatus.DISCONNECTED,
     Kind.RECREATE: PortalStatus.ACTIVE,
+    Kind.APPLY_POLICY: PortalStatus.ACTIVE,
 }
 # How an item that did not fix was left, in the job's summary ("2 still in error").
 LEFT_IN = {
@@ -95,8 +101,8 @@ WHY_LEFT = {
 
 
 def fixed_word(kind: str) -> str:
-    """What an item that worked is, in its job's words."""
-    return "disconnected" if kind == Kind.DISCONNECT else "fixed"
+    """What an item that succeeded is, for the kind of job: "fixed", "disconnected", "done"."""
+    return {Kind.DISCONNECT: "disconnected", Kind.APPLY_POLICY: "done"}.get(kind, "fixed")
 
 
 @dataclass(frozen=True)
@@ -135,7 +141,11 @@ class Progress:
         if self.all_fixed:
             return f"{'All ' if self.total > 1 else ''}{self.total} {self.fixed_word}."
         parts = [f"{self.done} {self.fixed_word}"]
-        parts += [f"{n} {LEFT_IN.get(status, 'not fixed')}" for status, n in self.left_in]
+        if self.kind == Kind.APPLY_POLICY:
+            # An item left undone is about its meetings, whatever its integration's status.
+            parts += [f"{self.not_fixed} not done"] if self.not_fixed else []
+        else:
+            parts += [f"{n} {LEFT_IN.get(status, 'not fixed')}" for status, n in self.left_in]
         if self.failed:
             parts.append(f"{self.failed} failed")
         if self.pending:
@@ -263,7 +273,7 @@ def run(job_id: int) -> Progress:
             )
             continue
         try:
-            integration = perform(item.integration_id, acting_user=acting_user)
+            result = perform(item.integration_id, acting_user=acting_user)
         except Unreachable as exc:
             # Every other item would be refused too: the lane stops, the items wait, and the
             # catch-up (calendars/meetings/sync.py) queues the job again once it answers.
@@ -273,7 +283,10 @@ def run(job_id: int) -> Progress:
         except PROBLEMS as exc:
             _finish(item, State.FAILED, str(exc), status_after=_status_of(item.integration_id))
         else:
-            _judge(item, integration, AIM[job.kind], checked_for, acting_user, job.cause)
+            if job.kind == Kind.APPLY_POLICY:
+                _judge_policy(item, result)
+            else:
+                _judge(item, result, AIM[job.kind], checked_for, acting_user, job.cause)
     result = progress(job)
     BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).update(finished_at=timezone.now())
     logger.info("bulk job %s (%s): %s", job_id, job.kind, result)
@@ -391,6 +404,30 @@ def _judge(
         status_after=integration.status,
         recreated_as=recreated_as,
     )
+
+
+def _judge_policy(item: BulkJobItem, applied: bots.PolicyApplied) -> None:
+    """Done once every known upcoming meeting of the integration that wanted the policy's bot
+    got it; otherwise not done, saying why (a re-run asks again for what is left)."""
+    integration = applied.integration
+    if integration.status != PortalStatus.ACTIVE:
+        connection = CONNECTION_IS.get(integration.status, "is not active")
+        reason = (
+            f"Its calendar connection {connection}: Meeting BaaS sends no bot through it. Its "
+            "meetings get theirs from the policy once it is active again."
+        )
+        _finish(item, State.NOT_FIXED, reason, status_after=integration.status)
+        return
+    got = applied.asked - len(applied.failures)
+    if applied.failures:
+        reason = (
+            f"{got} of {applied.asked} meeting(s) got their bot; {len(applied.failures)} did "
+            f"not: {applied.failures[0]}"
+        )
+        _finish(item, State.NOT_FIXED, reason, status_after=integration.status)
+        return
+    reason = f"{got} meeting(s) got their bot." if got else "No meeting was waiting for a bot."
+    _finish(item, State.DONE, reason, status_after=integration.status)
 
 
 def _status_of(integration_id: int) -> str:

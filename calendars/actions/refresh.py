@@ -9,10 +9,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from calendars import meetingbaas, queue
@@ -238,7 +240,8 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
 
     One listing gives every connection's status; only integrations whose status looks
     different (or that are in error, whose details the list omits) get a GET and a write of
-    their own. The others are confirmed by the RefreshRun, with no write per row. An
+    their own. The others are confirmed together: their `last_refreshed_at` becomes the
+    listing's time, a few UPDATEs for them all and no history. An
     integration that cannot be refreshed, for whatever reason, is counted as failed (its
     reason in the run's error) and the run goes on.
     """
@@ -250,7 +253,9 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
     except errors.MeetingBaasError as exc:
         _finish_run(run, summary, listed=0, error=str(exc), failures=[])
         raise
+    listed_at = timezone.now()
     failures: list[str] = []
+    confirmed: list[int] = []
     # Revoked ones too: the owner's new grant may have revived them outside the portal.
     live = Integration.objects.reachable().filter(api_version=client.api_version)
     for integration_id, remote_id, status in live.values_list(
@@ -261,6 +266,7 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
         if remote is not None and not needs_detail(
             client.api_version, status, remote.portal_status
         ):
+            confirmed.append(integration_id)
             continue
         summary.details_fetched += 1
         try:
@@ -278,8 +284,18 @@ def refresh_all(api_version: str | None = None) -> RefreshSummary:
             logger.exception("refresh of integration %s failed", integration_id)
             continue
         summary.changed += int(updated.status != status)
+    _confirm(confirmed, listed_at)
     _finish_run(run, summary, listed=len(listed), error="", failures=failures)
     return summary
+
+
+def _confirm(integration_ids: list[int], listed_at: datetime) -> None:
+    """Each integration the listing confirmed unchanged was refreshed when it was listed: its
+    page says so (one UPDATE per IDS_PER_QUERY, no row of history)."""
+    not_since = Q(last_refreshed_at__isnull=True) | Q(last_refreshed_at__lt=listed_at)
+    for start in range(0, len(integration_ids), IDS_PER_QUERY):
+        chunk = integration_ids[start : start + IDS_PER_QUERY]
+        Integration.objects.filter(not_since, pk__in=chunk).update(last_refreshed_at=listed_at)
 
 
 def _finish_run(

@@ -134,29 +134,48 @@ def retry_unknown_connection(remote_id: UUID) -> int:
     return len(ids)
 
 
+# What a connection webhook may carry beside its status, named as the GET of one connection
+# names it, and the field that stores it.
+CARRIED = {
+    "sync_status": "sync_status",
+    "sync_error": "sync_error",
+    "status_message": "remote_status_message",
+}
+
+
 def _connection_changed(integration: Integration, delivery: WebhookDelivery) -> str:
     if not integration.is_reachable:
         return Outcome.RECORDED
     if is_older(delivery.event_time, integration.remote_updated_at):
         return Outcome.STALE
-    remote_status = str(delivery.payload["data"].get("status") or "")
-    # The webhook carries the status alone; the sync facts we hold complete the picture.
+    data = delivery.payload["data"]
+    remote_status = str(data.get("status") or "")
+    # The spec's webhook carries the status alone; any sync facts or message it carries as
+    # well are newer than those we hold, which complete the picture otherwise.
+    carried = {name: data[name] for name in CARRIED if isinstance(data.get(name), str)}
+    if "sync_status" in carried:
+        # A sync state comes with its own error or none: an older error no longer holds.
+        carried.setdefault("sync_error", "")
+    for name, value in carried.items():
+        setattr(integration, CARRIED[name], fit(Integration, CARRIED[name], value))
+    status_message = carried.get("status_message") or None
     new_status, message = v2_portal_status(
         remote_status,
         synced_at=integration.synced_at,
         sync_status=integration.sync_status or None,
-        status_message=None,
+        status_message=status_message,
         sync_error=integration.sync_error or None,
     )
     integration.remote_status = fit(Integration, "remote_status", remote_status)
     integration.remote_updated_at = delivery.event_time or integration.remote_updated_at
-    if new_status != integration.status:
+    carries_why = bool(status_message or carried.get("sync_error"))
+    if new_status != integration.status or carries_why:
         integration.error_message = (
             fit(Integration, "error_message", message) if new_status != PortalStatus.ACTIVE else ""
         )
     integration.move_to(new_status, integration.error_message, cause=Cause.WEBHOOK, user=None)
     integration.save()
-    if new_status == PortalStatus.ERROR:
+    if new_status == PortalStatus.ERROR and not carries_why:
         # The webhook has no message: fetch the details support staff need.
         queue.enqueue_on_commit(
             "refresh_integration",

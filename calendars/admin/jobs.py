@@ -101,8 +101,10 @@ class BulkJobAdmin(ReadOnlyAdmin):
 
     @admin.display(description="Outcome")
     def outcome(self, job: BulkJob) -> str:
-        fixed = "disconnected" if job.kind == BulkJob.Kind.DISCONNECT else "fixed"
-        text = f"{job.fixed} {fixed}, {job.not_fixed} did not fix, {job.failed} failed"
+        text = (
+            f"{job.fixed} {bulk.fixed_word(job.kind)}, {job.not_fixed} did not fix, "
+            f"{job.failed} failed"
+        )
         return f"{text}; {job.pending} to go" if job.pending else text
 
     def get_urls(self) -> list:

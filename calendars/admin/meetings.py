@@ -28,6 +28,7 @@ from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from calendars.actions import bulk
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, FullHistoryAdmin, allows, excerpt, link
 from calendars.admin.records import (
@@ -39,8 +40,8 @@ from calendars.admin.records import (
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback
 from calendars.meetings import bots, risk
-from calendars.meetings.policy import policy_of
-from calendars.models import BotPolicy, Meeting
+from calendars.meetings.policy import integrations_to_apply, policy_of
+from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
 from calendars.queries.customers import MEETINGS_AROUND
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
@@ -249,7 +250,7 @@ class MeetingAdmin(ChangePageAdmin):
             },
         ),
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
-        ("Bot", {"fields": ("bot", "bot_summary", "policy")}),
+        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy")}),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -348,6 +349,29 @@ class MeetingAdmin(ChangePageAdmin):
             link(integration, str(integration.raw_calendar)),
             integration.credential.account_email,
             status_label(integration.status),
+        )
+
+    @admin.display(description="Why no bot yet")
+    def why_no_bot(self, meeting: Meeting) -> str:
+        mode = policy_of(meeting.integration.credential.customer_id).mode
+        words = risk.why_no_bot(meeting, mode) or "It has its bot."
+        if not risk.policy_yet_to_ask(meeting, mode):
+            return words
+        applying = (
+            BulkJobItem.objects.filter(
+                integration_id=meeting.integration_id,
+                state=BulkJobItem.State.PENDING,
+                job__kind=BulkJob.Kind.APPLY_POLICY,
+            )
+            .values_list("job_id", flat=True)
+            .first()
+        )
+        if applying is None:
+            return words
+        return format_html(
+            'The policy is being applied to the known meetings: <a href="{}">job {}</a>.',
+            reverse("admin:calendars_bulkjob_change", args=[applying]),
+            applying,
         )
 
     @admin.display(description="Bot policy")
@@ -473,14 +497,20 @@ class MeetingAdmin(ChangePageAdmin):
         integration = meeting.integration
         reasons = risk.reasons(meeting, h)
         fixes_here = any(reason.fix_on == "meeting" for reason in reasons)
+        not_active = any(reason.rule == risk.Rule.NOT_ACTIVE for reason in reasons)
         return {
             "meeting": meeting,
             "url": reverse("admin:calendars_meeting_change", args=[meeting.pk]),
             "integration_url": reverse("admin:calendars_integration_change", args=[integration.pk]),
             "reasons": reasons,
             "fix_on_integration": any(reason.fix_on == "integration" for reason in reasons),
-            # The bot can be scheduled from the list when that is the fix and a URL exists.
-            "can_schedule": fixes_here and bool(meeting.meeting_url) and not meeting.has_bot,
+            # The bot can be scheduled from the list when that is the fix, a URL exists and
+            # the calendar connection is active: Meeting BaaS sends no bot through one that is
+            # not, so its fix comes first.
+            "can_schedule": fixes_here
+            and not not_active
+            and bool(meeting.meeting_url)
+            and not meeting.has_bot,
         }
 
 
@@ -571,3 +601,47 @@ class BotPolicyAdmin(FullHistoryAdmin):
     @admin.display(description="Transcription key", boolean=True)
     def key_stored(self, policy: BotPolicy) -> bool:
         return policy.transcription_api_key is not None
+
+    def save_model(
+        self, request: HttpRequest, obj: BotPolicy, form: forms.ModelForm, change: bool
+    ) -> None:
+        super().save_model(request, obj, form, change)
+        request.policy_job = self._apply_to_known_meetings(request, obj)
+
+    def response_add(self, request: HttpRequest, obj: BotPolicy, *args: object) -> HttpResponse:
+        return self._to_job(request) or super().response_add(request, obj, *args)
+
+    def response_change(self, request: HttpRequest, obj: BotPolicy) -> HttpResponse:
+        return self._to_job(request) or super().response_change(request, obj)
+
+    def _apply_to_known_meetings(self, request: HttpRequest, policy: BotPolicy) -> BulkJob | None:
+        """Under "record every meeting", the meetings the portal knows already are asked a bot
+        for now, in a job (the new ones get theirs as they arrive)."""
+        if policy.mode != BotPolicy.Mode.RECORD_ALL:
+            return None
+        integrations = integrations_to_apply(policy.customer_id)
+        if not integrations:
+            self.message_user(
+                request,
+                "No known upcoming meeting of this customer is waiting for a bot.",
+                messages.INFO,
+            )
+            return None
+        return bulk.start(
+            BulkJob.Kind.APPLY_POLICY,
+            [i.pk for i in integrations],
+            acting_user=request.user,
+            description=bulk.describe_target(integrations),
+            action="apply bot policy",
+        )
+
+    def _to_job(self, request: HttpRequest) -> HttpResponse | None:
+        job = getattr(request, "policy_job", None)
+        if job is None:
+            return None
+        self.message_user(
+            request,
+            "The policy is saved and is now being applied to the known upcoming meetings.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:calendars_bulkjob_change", args=[job.pk]))

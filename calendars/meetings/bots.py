@@ -25,7 +25,8 @@ from calendars.meetingbaas.errors import BotConflict, EventNotFound
 from calendars.meetingbaas.types import BotConfig, BotScheduling
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
-from calendars.models import BotAttempt, Meeting
+from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
+from calendars.status import PortalStatus
 
 logger = logging.getLogger(__name__)
 Action = BotAttempt.Action
@@ -113,6 +114,34 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
             Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
     return outcomes
+
+
+@dataclass(frozen=True)
+class PolicyApplied:
+    """What applying the policy to one integration's known upcoming meetings did."""
+
+    integration: Integration
+    asked: int
+    # The API's reasons for the meetings that did not get their bot.
+    failures: list[str]
+
+
+def apply_policy_to(
+    integration_id: int, *, acting_user: AbstractBaseUser | None = None
+) -> PolicyApplied:
+    """Ask the policy's bot for each of the integration's known upcoming meetings that want
+    one (an item of the job a saved policy starts); nothing through a connection not active,
+    which sends no bot, nor once the policy no longer records every meeting."""
+    integration = Integration.objects.select_related("credential").get(pk=integration_id)
+    mode = policy_of(integration.credential.customer_id).mode
+    if integration.status != PortalStatus.ACTIVE or mode != BotPolicy.Mode.RECORD_ALL:
+        return PolicyApplied(integration, 0, [])
+    wanted = wanting_a_bot(Meeting.objects.filter(integration=integration)).values_list(
+        "pk", flat=True
+    )
+    outcomes = apply_policy(list(wanted))
+    failures = [outcome.message for outcome in outcomes if not outcome.succeeded]
+    return PolicyApplied(integration, len(outcomes), failures)
 
 
 def _give_back_claim() -> None:

@@ -36,6 +36,20 @@ def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
     ).exclude(meeting_url="")
 
 
+def integrations_to_apply(customer_id: int) -> list[Integration]:
+    """The customer's live integrations with known upcoming meetings the policy has yet to ask a
+    bot for: the items of the job that applies a policy just saved."""
+    waiting = wanting_a_bot(
+        Meeting.objects.filter(integration__credential__customer_id=customer_id)
+    )
+    return list(
+        Integration.objects.live()
+        .filter(credential__customer_id=customer_id, pk__in=waiting.values("integration_id"))
+        .select_related("credential__customer", "raw_calendar")
+        .order_by("pk")
+    )
+
+
 def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) -> int:
     """Queue the policy's bots for the integration's meetings (those of the remote
     `event_ids`, or all) that want one; returns how many."""

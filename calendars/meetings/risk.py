@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from calendars.lib.durations import duration_words
-from calendars.models import BotPolicy, Meeting
+from calendars.models import BotPolicy, Integration, Meeting
 from calendars.status import PortalStatus
 
 RECORD_ALL = BotPolicy.Mode.RECORD_ALL
@@ -51,6 +52,14 @@ FIX_ON = {
     Rule.NO_BOT: "meeting",
     Rule.NO_URL: "meeting",
     Rule.STALE_SYNC: "integration",
+}
+
+
+# A calendar connection's status, as a person would say it.
+CONNECTION_IS = {
+    PortalStatus.SYNCING: "is still syncing for the first time",
+    PortalStatus.ERROR: "is in error",
+    PortalStatus.DISCONNECTED: "is disconnected",
 }
 
 
@@ -95,19 +104,27 @@ def conditions(h: Horizon) -> dict[Rule, Q]:
 
 
 def soon(h: Horizon) -> QuerySet[Meeting]:
-    return Meeting.objects.filter(starts_at__gte=h.now, starts_at__lte=h.until, is_cancelled=False)
+    """The meetings of the coming hours, but those of a calendar connection a newer one of the
+    same calendar replaced (a recreate): the new one's copies speak for them."""
+    replaced = Integration.objects.filter(
+        raw_calendar_id=OuterRef("integration__raw_calendar_id"), pk__gt=OuterRef("integration_id")
+    )
+    return Meeting.objects.filter(
+        starts_at__gte=h.now, starts_at__lte=h.until, is_cancelled=False
+    ).exclude(Exists(replaced))
 
 
 @dataclass(frozen=True)
 class Found:
-    """The meetings at risk as far as they were read: each rule's, soonest first, at most
-    COUNTED of each."""
+    """The meetings at risk as far as they were read, soonest first."""
 
     # The ids of the meetings at risk found, soonest first.
     ids: list[int]
+    # How many of them each rule is the first reason of (a meeting may have several): these
+    # add up to the total.
     by_rule: dict[Rule, int]
-    # The rules with more meetings than were read: their counts and the total are then lower
-    # bounds ("at least").
+    # The rules with more meetings than were read: the total is then a lower bound ("at
+    # least"), the meetings found all those starting before the first one left unread.
     capped: frozenset[Rule]
 
     @property
@@ -123,23 +140,33 @@ def find(h: Horizon | None = None) -> Found:
     """The meetings at risk: one query per rule, each read soonest first through an index that
     fits it and stopped at COUNTED, merged here.
 
-    Each rule's list holds its soonest meetings, so the merge's soonest are exact up to COUNTED,
-    whatever else a capped rule holds; a count reads at most COUNTED rows per rule rather than
-    every meeting of the coming hours.
+    A rule read to its cap holds every one of its meetings up to the last one read; past the
+    earliest such meeting another capped rule may hold more unread, so the merge stops there:
+    what it holds is then exactly every meeting at risk up to that point, each counted once,
+    under its first reason, rather than every meeting of the coming hours.
     """
     h = h or horizon()
     starts: dict[int, datetime] = {}
-    by_rule: dict[Rule, int] = {}
+    first_reason: dict[int, Rule] = {}
     capped: set[Rule] = set()
+    last_read: list[tuple[datetime, int]] = []
     for rule, condition in conditions(h).items():
         rows = soon(h).filter(condition).order_by("starts_at", "pk")
         read = list(rows.values_list("pk", "starts_at")[: COUNTED + 1])
         if len(read) > COUNTED:
             read = read[:COUNTED]
             capped.add(rule)
-        by_rule[rule] = len(read)
-        starts.update(read)
+            last_read.append((read[-1][1], read[-1][0]))
+        for pk, starts_at in read:
+            starts[pk] = starts_at
+            first_reason.setdefault(pk, rule)
     ids = sorted(starts, key=lambda pk: (starts[pk], pk))
+    if last_read:
+        cut = min(last_read)
+        ids = [pk for pk in ids if (starts[pk], pk) <= cut]
+    by_rule = dict.fromkeys(Rule, 0)
+    for pk in ids:
+        by_rule[first_reason[pk]] += 1
     return Found(ids, by_rule, frozenset(capped))
 
 
@@ -147,7 +174,7 @@ def at_risk(ids: list[int]) -> list[Meeting]:
     """The meetings of `ids` in that order, with what their reasons need to be worded."""
     meetings = (
         Meeting.objects.filter(pk__in=ids)
-        .select_related("integration__credential__customer")
+        .select_related("integration__credential__customer", "integration__raw_calendar")
         .annotate(policy_mode=F("integration__credential__customer__bot_policy__mode"))
         .in_bulk()
     )
@@ -155,14 +182,10 @@ def at_risk(ids: list[int]) -> list[Meeting]:
 
 
 def summary(found: Found) -> list[tuple[str, str]]:
-    """The rules with meetings under them, as (label, how many in words), in the rules' order."""
+    """The meetings found by their first reason, as (label, how many), in the rules' order:
+    the numbers add up to the total."""
     return [
-        (
-            label,
-            f"at least {found.by_rule[rule]}" if rule in found.capped else str(found.by_rule[rule]),
-        )
-        for rule, label in LABELS.items()
-        if found.by_rule[rule]
+        (label, str(found.by_rule[rule])) for rule, label in LABELS.items() if found.by_rule[rule]
     ]
 
 
@@ -175,8 +198,8 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
         found.append(
             Reason(
                 Rule.NOT_ACTIVE,
-                f"Its calendar connection is {integration.status}: Meeting BaaS cannot send "
-                "a bot until the connection is active again.",
+                f"Its calendar connection {CONNECTION_IS.get(integration.status, 'is not active')}"
+                ": Meeting BaaS cannot send a bot until the connection is active again.",
             )
         )
     if not meeting.has_bot and meeting.bot_failure and (meeting.meeting_url or not records_all):
@@ -207,3 +230,51 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
             )
         )
     return found
+
+
+def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
+    """Why `meeting` has no bot yet, in plain words, and what gets it one ("" with a bot)."""
+    now = now or timezone.now()
+    if meeting.has_bot:
+        return ""
+    if meeting.is_cancelled:
+        return "The meeting is cancelled."
+    if meeting.starts_at <= now:
+        return "The meeting has begun or is over: the policy asks only for meetings still to come."
+    if meeting.bot_failure:
+        return f"Scheduling its bot failed: {meeting.bot_failure}"
+    status = meeting.integration.status
+    if status != PortalStatus.ACTIVE:
+        return (
+            f"Its calendar connection {CONNECTION_IS.get(status, 'is not active')}: Meeting BaaS "
+            "cannot send a bot until it is active again. Fix it on its integration's page."
+        )
+    if mode != RECORD_ALL:
+        return "The customer's policy does not record every meeting: schedule its bot here."
+    if not meeting.meeting_url:
+        return "It has no meeting URL, so no bot can join: ask its organizer to add a video link."
+    if policy_yet_to_ask(meeting, mode, now):
+        return (
+            "The policy has not asked for its bot yet: the next sync of its calendar will "
+            f"(every {settings.MEETINGS_SYNC_MINUTES} min), or saving the policy asks now."
+        )
+    return (
+        "The policy asked for its bot at "
+        f"{date_format(timezone.localtime(meeting.auto_bot_at), 'DATETIME_FORMAT')} and asks "
+        "only once per meeting: a bot someone removed stays removed. Schedule it here to send "
+        "one."
+    )
+
+
+def policy_yet_to_ask(meeting: Meeting, mode: str, now: datetime | None = None) -> bool:
+    """Whether the customer's policy is still to ask for the meeting's bot (the meetings of
+    `policy.wanting_a_bot`), through an active connection."""
+    return (
+        mode == RECORD_ALL
+        and meeting.integration.status == PortalStatus.ACTIVE
+        and not meeting.has_bot
+        and not meeting.is_cancelled
+        and meeting.auto_bot_at is None
+        and bool(meeting.meeting_url)
+        and meeting.starts_at > (now or timezone.now())
+    )

@@ -8,6 +8,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from calendars.actions.integrations import recreate_integration
+from calendars.actions.refresh import refresh_integration
 from calendars.models import BotPolicy, Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
@@ -49,8 +51,90 @@ def test_a_meeting_of_an_integration_not_active_is_at_risk(
     page = rows(admin_client)
 
     assert "Sales review" in page
-    assert "Its calendar connection is error" in page
+    assert "Its calendar connection is in error: Meeting BaaS cannot send a bot" in page
     assert reverse("admin:calendars_integration_change", args=[integration.pk]) in page
+
+
+@pytest.mark.parametrize(
+    ("status", "words"),
+    [
+        ("error", "is in error"),
+        ("disconnected", "is disconnected"),
+        ("syncing", "is still syncing for the first time"),
+    ],
+)
+def test_the_status_of_a_calendar_not_active_is_worded_as_a_person_would(
+    admin_client, sandbox, integration, policy, status, words
+):
+    mirrored(admin_client, sandbox, integration, title="Sales review")
+    Integration.objects.filter(pk=integration.pk).update(status=status)
+
+    page = rows(admin_client)
+
+    assert f"Its calendar connection {words}:" in page
+
+
+def test_a_calendar_not_active_is_fixed_first_no_bot_is_offered_through_it(
+    admin_client, sandbox, integration, policy
+):
+    mirrored(admin_client, sandbox, integration, title="Pipeline review")
+    BotPolicy.objects.filter(pk=policy.pk).update(mode=BotPolicy.Mode.RECORD_ALL)
+    Integration.objects.filter(pk=integration.pk).update(status="error")
+
+    page = rows(admin_client)
+
+    assert "records every meeting, but no bot is scheduled" in page
+    assert 'value="schedule_bot"' not in page
+    fix = reverse("admin:calendars_integration_change", args=[integration.pk])
+    assert page.index(f'href="{fix}"') < page.index("Open the meeting")
+
+
+def test_the_summary_counts_each_meeting_once_and_adds_up(
+    admin_client, sandbox, integration, make_integration, policy
+):
+    mirrored(admin_client, sandbox, integration, title="Pipeline review")
+    other = refresh_integration(make_integration("alice.team@group.calendar.google.com").pk)
+    mirrored(admin_client, sandbox, other, title="Team sync")
+    BotPolicy.objects.filter(pk=policy.pk).update(mode=BotPolicy.Mode.RECORD_ALL)
+    Integration.objects.filter(pk=integration.pk).update(status="error")
+
+    page = rows(admin_client)
+
+    # Pipeline review has both reasons, Team sync only the second: 1 + 1 = 2.
+    assert (
+        "2 meetings in the next 24 h may go without a bot</strong>: "
+        "1 calendar connection not active; "
+        "1 no bot although the policy records every meeting (each meeting counted once" in page
+    )
+
+
+def test_each_row_names_its_calendar_not_only_the_account(
+    admin_client, sandbox, integration, make_integration, policy
+):
+    mirrored(admin_client, sandbox, integration, title="Pipeline review")
+    other = refresh_integration(make_integration("alice.team@group.calendar.google.com").pk)
+    mirrored(admin_client, sandbox, other, title="Team sync")
+    Integration.objects.filter(pk__in=[integration.pk, other.pk]).update(status="error")
+
+    page = rows(admin_client)
+
+    assert "Cal alice@example.com (alice@example.com)" in page
+    assert "Cal alice.team@group.calendar.google.com (alice@example.com)" in page
+
+
+def test_a_recreated_calendars_old_meetings_are_not_at_risk_beside_the_new_copies(
+    admin_client, sandbox, integration, policy
+):
+    mirrored(admin_client, sandbox, integration, title="Sales review")
+    sandbox.control("POST", "reset")
+    refresh_integration(integration.pk)  # gone remotely: disconnected
+    new = recreate_integration(integration.pk)
+    assert new.raw_calendar_id == integration.raw_calendar_id and new.pk != integration.pk
+
+    page = rows(admin_client)
+
+    assert "Sales review" not in page
+    assert "is disconnected" not in page
 
 
 def test_a_meeting_the_policy_records_without_a_bot_is_at_risk(

@@ -96,6 +96,24 @@ def test_refresh_all_reads_pages_and_fetches_only_what_changed(sandbox, make_int
     assert first.last_refreshed_at is not None
 
 
+def test_a_run_that_lists_a_connection_unchanged_moves_its_last_refreshed_at(
+    sandbox, make_integration
+):
+    integration = make_integration()
+    sandbox.force(integration.remote_id, synced=True)
+    before = refresh_integration(integration.pk).last_refreshed_at
+    time.sleep(0.01)
+
+    summary = refresh_all()
+
+    assert (summary.checked, summary.details_fetched) == (1, 0)
+    integration.refresh_from_db()
+    run = RefreshRun.objects.get()
+    assert run.started_at < integration.last_refreshed_at < run.finished_at
+    assert integration.last_refreshed_at > before
+    assert integration.status_changes.count() == 2  # created, then active: the run wrote none
+
+
 def test_refresh_all_notices_a_connection_deleted_remotely(sandbox, make_integration):
     integration = make_integration()
     sandbox.control("POST", "reset")

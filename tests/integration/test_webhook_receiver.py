@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from calendars.actions.refresh import refresh_integration
 from calendars.models import Integration, StatusChange, WebhookDelivery
 from tests.support.webhook_signing import post, post_v2, svix_headers
 
@@ -54,6 +55,40 @@ def test_a_signed_update_changes_the_status_with_a_webhook_cause(client, integra
     # the webhook has no message, so a refresh fetched the API's own words
     assert integration.error_message == "Quota exceeded"
     assert WebhookDelivery.objects.get().outcome == Outcome.APPLIED
+
+
+def test_a_failed_sync_the_update_carries_puts_the_integration_in_error(
+    client, integration, sandbox
+):
+    sandbox.force(integration.remote_id, synced=True)
+    integration = refresh_integration(integration.pk)
+    assert integration.status == "active"
+    payload = updated(integration, "active", datetime.now(UTC))
+    payload["data"] |= {"sync_status": "failed", "sync_error": "410 Gone: the sync token expired"}
+
+    post_v2(client, payload)
+
+    integration.refresh_from_db()
+    assert (integration.status, integration.sync_status) == ("error", "failed")
+    assert integration.error_message == "410 Gone: the sync token expired"
+    assert integration.sync_error == "410 Gone: the sync token expired"
+    change = integration.status_changes.first()
+    assert (change.from_status, change.to_status, change.cause) == ("active", "error", "webhook")
+    assert WebhookDelivery.objects.get().outcome == Outcome.APPLIED
+
+
+def test_a_successful_sync_the_update_carries_ends_a_failed_one(client, integration, sandbox):
+    sandbox.force(integration.remote_id, synced=True, sync_status="failed", sync_error="410 Gone")
+    integration = refresh_integration(integration.pk)
+    assert integration.status == "error"
+    payload = updated(integration, "active", datetime.now(UTC))
+    payload["data"]["sync_status"] = "success"
+
+    post_v2(client, payload)
+
+    integration.refresh_from_db()
+    assert (integration.status, integration.sync_status) == ("active", "success")
+    assert (integration.sync_error, integration.error_message) == ("", "")
 
 
 @pytest.mark.parametrize(

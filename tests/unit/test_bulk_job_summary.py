@@ -33,6 +33,12 @@ def progress(kind: str = "resync", **counts: object) -> Progress:
         ({"total": 3, "done": 3}, "All 3 fixed."),
         ({"total": 1, "done": 1}, "1 fixed."),
         ({"kind": "disconnect", "total": 2, "done": 2}, "All 2 disconnected."),
+        # A policy's item is about its meetings' bots, whatever its integration's status.
+        (
+            {"kind": "apply_policy", "total": 3, "done": 2, "not_fixed": 1},
+            "2 done, 1 not done: see below.",
+        ),
+        ({"kind": "apply_policy", "total": 2, "done": 2}, "All 2 done."),
         ({}, "Nothing to do."),
     ],
 )
