@@ -61,6 +61,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: its `qcluster` command is the portal's (calendars/cluster/).
+    "calendars.cluster",
     "django_q",
     "simple_history",
     "axes",
