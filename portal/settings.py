@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
 from django.utils.csp import CSP
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from portal import local_keys
 
@@ -497,6 +498,9 @@ LOGGING = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": ["asctime", "levelname", "name", "message", "request_id"],
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Django's request lines carry the request, whose text is its path (a consent
+            # link's token): the message names the path, redacted.
+            "reserved_attrs": [*RESERVED_ATTRS, "request"],
         },
     },
     "handlers": {
