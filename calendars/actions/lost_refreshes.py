@@ -6,7 +6,8 @@ Q_RETRY, Redis never does. A refresh still queued (its record) after Q_RETRY, wh
 was not refreshed since and whose task never ran, was lost: it is queued again, and if that one
 is lost too, its record says "not done" so the person sees it was not. Both count in
 portal_tasks_lost_total. Bulk jobs (the consent's credential pushes among them) recover their
-own items (bulk.sweep); the bot policy's bots are asked again by the next meeting sync.
+own items (bulk.sweep); a bot policy task lost before claiming its meetings is queued again by
+their next sync; "Schedule bot" runs in the request.
 """
 
 from __future__ import annotations
