@@ -1,5 +1,6 @@
-"""A cluster stops within Q_TIMEOUT, its running task done, when its whole process group is sent
-SIGTERM (as systemd's default KillMode, honcho and `kill -TERM -- -PGID` do)."""
+"""A cluster stops within Q_TIMEOUT, its running task done, whether its main process alone or its
+whole process group is sent SIGTERM (as systemd's default KillMode, honcho and
+`kill -TERM -- -PGID` do)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,9 @@ Q_TIMEOUT = 10
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)
-def test_a_cluster_signalled_as_a_group_finishes_its_task_and_exits(
-    broker, sandbox, make_integration
+@pytest.mark.parametrize("signalled", ["group", "main"])
+def test_a_signalled_cluster_finishes_its_task_and_exits(
+    broker, sandbox, make_integration, signalled
 ):
     integration = make_integration("alice@example.com")
     time.sleep(0.35)  # the sandbox's sync is over: a refresh finds the calendar active
@@ -35,11 +37,14 @@ def test_a_cluster_signalled_as_a_group_finishes_its_task_and_exits(
         ), "the worker never started the refresh"
 
         started = time.monotonic()
-        os.killpg(cluster.pid, signal.SIGTERM)
+        if signalled == "group":
+            os.killpg(cluster.pid, signal.SIGTERM)
+        else:
+            cluster.send_signal(signal.SIGTERM)
         cluster.wait(timeout=Q_TIMEOUT)
         took = time.monotonic() - started
     except subprocess.TimeoutExpired:
-        pytest.fail(f"still running {Q_TIMEOUT} s after SIGTERM to its group")
+        pytest.fail(f"still running {Q_TIMEOUT} s after SIGTERM to its {signalled}")
     finally:
         output = stop_cluster(cluster)
 
