@@ -74,8 +74,8 @@ def test_a_refresh_lost_twice_is_recorded_as_not_done(asked, settings, client, a
     assert ActionRecord.objects.filter(succeeded=False).get().outcome == "failed"
     assert lost_refreshes.sweep() == lost_refreshes.Swept()  # said once
     home = admin_client.get(reverse("admin:index")).content.decode()
-    assert "2 refreshes people asked for in the last 7 days were lost with a stopped worker" in home
-    assert "1 queued again" in home and ">1 not done</a>" in home
+    assert "2 refresh tasks people asked for were lost with a stopped worker" in home
+    assert "1 queued again, of which" in home and ">1 lost again and not done</a>" in home
     settings.METRICS_TOKEN = TOKEN
     totals._pending.clear()
     scraped = scrape(client)
