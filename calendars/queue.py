@@ -25,6 +25,7 @@ TASKS: dict[str, str] = {
     "retry_unknown_connection": "calendars.tasks.retry_unknown_connection",
     "sweep_pending_webhooks": "calendars.tasks.sweep_pending_webhooks",
     "sweep_bulk_jobs": "calendars.tasks.sweep_bulk_jobs",
+    "sweep_lost_refreshes": "calendars.tasks.sweep_lost_refreshes",
     "renew_expiring_subscriptions": "calendars.tasks.renew_expiring_subscriptions",
     "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
@@ -46,6 +47,7 @@ REFRESH_ALL_SCHEDULE = "Refresh all integration statuses"
 WEBHOOK_SWEEP_SCHEDULE = "Process webhook deliveries left pending"
 HEARTBEAT_SCHEDULE = "Cluster heartbeat"
 BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
+LOST_REFRESH_SCHEDULE = "Queue again refreshes whose tasks were lost"
 RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
 MEETING_SYNC_SCHEDULE = "Sync meetings (this minute's share of the calendars)"
 V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
@@ -68,6 +70,7 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(REFRESH_ALL_SCHEDULE, "refresh_all_integrations", settings.STATUS_REFRESH_MINUTES),
         Periodic(WEBHOOK_SWEEP_SCHEDULE, "sweep_pending_webhooks", 5),
         Periodic(BULK_SWEEP_SCHEDULE, "sweep_bulk_jobs", 2),
+        Periodic(LOST_REFRESH_SCHEDULE, "sweep_lost_refreshes", 2),
         Periodic(RENEWAL_SCHEDULE, "renew_expiring_subscriptions", 60),
         # Every minute, each integration in its turn (calendars/meetings/sync.py).
         Periodic(MEETING_SYNC_SCHEDULE, "queue_meeting_syncs", 1),

@@ -18,7 +18,14 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
-from calendars.actions import bulk, reconciliation, refresh, subscriptions, webhook_deliveries
+from calendars.actions import (
+    bulk,
+    lost_refreshes,
+    reconciliation,
+    refresh,
+    subscriptions,
+    webhook_deliveries,
+)
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
 from calendars.meetings import bots
@@ -69,6 +76,13 @@ def retry_unknown_connection(remote_id: str) -> int:
 def sweep_pending_webhooks() -> int:
     """Queue again the deliveries whose task was lost (a broker outage, a killed worker)."""
     return webhook_deliveries.sweep_pending()
+
+
+@reconnecting
+def sweep_lost_refreshes() -> str:
+    """Queue again the refreshes people asked for whose tasks were lost; record twice lost."""
+    swept = lost_refreshes.sweep()
+    return f"{swept.requeued} queued again, {swept.not_done} not done"
 
 
 @reconnecting

@@ -1,13 +1,18 @@
 """gunicorn's settings for the portal (`gunicorn -c python:portal.gunicorn portal.wsgi`).
 
 Threaded workers, each read of a request bounded in time: a few clients trickling their
-headers or a webhook's body once held every sync worker, and /healthz with them. The access log
-writes each request's line through the portal's redaction: a consent link's path is its secret,
-and a callback's query holds the OAuth code and state.
+headers or a webhook's body once held every sync worker, and /healthz with them.
+
+gunicorn's own lines and its access log go through the portal's log handler (settings.LOGGING:
+JSON in production, each access line with its response's request id), and the access log's
+request line, path, query and referrer through the portal's redaction: a consent link's path is
+its secret, and a callback's query holds the OAuth code and state.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.config
 import os
 import socket
 
@@ -66,6 +71,32 @@ REDACTED_ATOMS = ("r", "U", "q", "f", "{raw_uri}e")
 
 
 class RedactingLogger(Logger):
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        # gunicorn's plain-text handlers off: its lines go up to the root logger, which the
+        # portal's LOGGING gives its handler here, in the master, before any worker loads Django.
+        for log in (self.error_log, self.access_log):
+            for handler in [h for h in log.handlers if getattr(h, "_gunicorn", False)]:
+                log.removeHandler(handler)
+            log.propagate = True
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
+        from django.conf import settings
+
+        logging.config.dictConfig(settings.LOGGING)
+        logging.captureWarnings(True)  # a warning is a log line too, not bare text on stderr
+
+    def access(self, resp: object, req: object, environ: dict, request_time: object) -> None:
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        # Written after the response, outside the request: its id is the one the response sent.
+        request_id = atoms.get("{x-request-id}o") or "-"
+        self.access_log.info(
+            self.cfg.access_log_format,
+            self.atoms_wrapper_class(atoms),
+            extra={"request_id": request_id},
+        )
+
     def atoms(self, resp: object, req: object, environ: dict, request_time: object) -> dict:
         atoms = super().atoms(resp, req, environ, request_time)
         for key in REDACTED_ATOMS:

@@ -14,6 +14,7 @@ import environ
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.validators import validate_email
 from django.utils.csp import CSP
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 from portal import local_keys
 
@@ -64,6 +65,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # Before django_q: its `qcluster` command is the portal's (calendars/cluster/).
+    "calendars.cluster",
     "django_q",
     "simple_history",
     "axes",
@@ -232,7 +235,7 @@ if not DEBUG:
     # Served over HTTPS only (README: Running in production).
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # A load balancer's health check probes over plain HTTP and does not follow redirects.
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    SECURE_REDIRECT_EXEMPT = [r"^healthz(/|/live|/ready)?$"]
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
@@ -514,6 +517,9 @@ LOGGING = {
             "()": "pythonjsonlogger.json.JsonFormatter",
             "fmt": ["asctime", "levelname", "name", "message", "request_id"],
             "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            # Django's request lines carry the request, whose text is its path (a consent
+            # link's token): the message names the path, redacted.
+            "reserved_attrs": [*RESERVED_ATTRS, "request"],
         },
     },
     "handlers": {

@@ -11,6 +11,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("webhooks/meetingbaas/", webhooks.receive, name="meetingbaas-webhook"),
     path("healthz", health.healthz, name="healthz"),
+    path("healthz/", health.healthz),
+    path("healthz/live", health.live, name="healthz-live"),
+    path("healthz/ready", health.ready, name="healthz-ready"),
     path("metrics", metrics.metrics, name="metrics"),
     # Public: customers' people open consent links here, without an admin login.
     path("connect/", include("calendars.consent.urls")),

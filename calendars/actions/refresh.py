@@ -81,9 +81,14 @@ def queue_refresh(
             "refresh_integration",
             integration.pk,
             group="refresh",
-            task_name=f"refresh-{integration.pk}",
+            task_name=refresh_task_name(integration.pk),
         )
     return len(live)
+
+
+def refresh_task_name(integration_id: int) -> str:
+    """The name a refresh a person asked for is queued under (its Task row's, once it ran)."""
+    return f"refresh-{integration_id}"
 
 
 def refresh_integration(

@@ -24,6 +24,7 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         given = request.headers.get(HEADER, "")
         request_id = given if SAFE.match(given) else uuid.uuid4().hex
+        request.request_id = request_id  # for the lines written after the request (django.request)
         token = current.set(request_id)
         try:
             response = self.get_response(request)
@@ -34,8 +35,14 @@ class RequestIdMiddleware:
 
 
 class RequestIdFilter(logging.Filter):
+    """Stamps a line with its request's id: the one it was given (gunicorn's access log), its
+    request's (Django's request logger writes after RequestIdMiddleware has returned), or the
+    current one."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = current.get()
+        given = getattr(record, "request_id", None)
+        of_request = getattr(getattr(record, "request", None), "request_id", None)
+        record.request_id = given or of_request or current.get()
         return True
 
 

@@ -86,6 +86,13 @@ def _problems() -> Metric:
 # The totals the processes add to: (name, help, label names, histogram buckets or None).
 TOTALS = [
     (
+        names.TASKS_LOST,
+        "Tasks a person asked for that a stopped worker lost, by task and outcome (requeued: "
+        "queued again; not_done: lost again, recorded as not done).",
+        ["task", "outcome"],
+        None,
+    ),
+    (
         names.MEETINGBAAS_CALLS,
         "Requests sent to Meeting BaaS (each attempt), by operation and outcome "
         "(ok, client_error, rate_limited, server_error, timeout, connection_error).",

@@ -16,6 +16,9 @@ LAG_BUCKETS = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0
 
 BOT_ATTEMPTS = "portal_bot_attempts_total"
 
+# Queued work a person asked for, found lost with a worker (calendars/actions/lost_refreshes.py).
+TASKS_LOST = "portal_tasks_lost_total"
+
 # Consent links ever made, used and revoked: kept in the writer's transaction (the states are
 # read from them, exactly), not shown as such.
 CONSENT_LINKS_MADE = "consent_links_made"

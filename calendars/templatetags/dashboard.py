@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import urlencode
 
@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
+from calendars.actions import lost_refreshes
 from calendars.admin.attention import PARAMETER
 from calendars.admin.fixes import ACTED_ON, FixButton
 from calendars.consent import links
@@ -39,6 +40,8 @@ MESSAGE_SHOWN_CHARS = 160
 # A group fixed on its credentials gives this many of them a fix button; the others are in
 # the credentials list, one link away.
 FIX_BUTTONS_SHOWN = 3
+# Refreshes lost with a stopped worker, counted over this past.
+LOST_SHOWN = timedelta(days=7)
 
 
 @register.inclusion_tag("admin/calendars/dashboard.html", takes_context=True)
@@ -69,6 +72,9 @@ def portal_dashboard(context: template.Context) -> dict:
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
+        "lost": lost_refreshes.lost_since(now - LOST_SHOWN),
+        "lost_days": LOST_SHOWN.days,
+        "not_done_url": reverse("admin:calendars_actionrecord_changelist") + "?outcome=failed",
         "links_url": reverse("admin:calendars_consentlink_changelist") + "?state=open",
         "at_risk": _meetings_at_risk(request),
         "expiring": _expiring(request, now),

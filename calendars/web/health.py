@@ -1,8 +1,15 @@
-"""GET /healthz: is this portal able to do its work? No login, no secrets.
+"""The health probes. No login, no secrets.
 
-Anyone (a load balancer's probe) gets each check's verdict and ages. What would help an
-attacker map the deployment (host name, database engine, broker kind, error names) is shown
-only to a caller presenting HEALTHZ_TOKEN as `Authorization: Bearer <token>`.
+- GET /healthz/live: the process answers (200, touches nothing).
+- GET /healthz/ready: this web host can serve, its database reachable (200, else 503): the load
+  balancer's check. The queue's side (broker, cluster heartbeat, queue, refresh) is not in it: a
+  worker outage must not take the web hosts, and the webhook receiver with them, out of rotation.
+- GET /healthz (or /healthz/): ready's verdict as its status, and every check's.
+
+Anyone gets each check's verdict and ages. What would help an attacker map the deployment (the
+web host that answered, database engine, broker kind, the cluster's node, error names) is shown
+only to a caller presenting HEALTHZ_TOKEN as `Authorization: Bearer <token>`. A failing probe
+writes no ERROR line: a probe every few seconds would bury the one that matters.
 """
 
 from __future__ import annotations
@@ -32,6 +39,20 @@ PUBLIC_FIELDS = frozenset(
 
 @never_cache
 @require_GET
+def live(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+@never_cache
+@require_GET
+def ready(request: HttpRequest) -> JsonResponse:
+    database = _database()
+    answer = {"ok": database["ok"], "checks": {"database": database}}
+    return _answer(request, answer)
+
+
+@never_cache
+@require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
     database = _database()
     if database["ok"]:
@@ -50,16 +71,24 @@ def healthz(request: HttpRequest) -> JsonResponse:
         )
         if not Conf.ORM:
             checks["broker"] = _broker()
-    healthy = all(check["ok"] for check in checks.values())
-    if not _shows_details(request):
-        checks = {
-            name: {k: v for k, v in check.items() if k in PUBLIC_FIELDS}
-            for name, check in checks.items()
-        }
-    answer = {"ok": healthy, "checks": checks}
-    if not database["ok"]:
+    return _answer(request, {"ok": database["ok"], "checks": checks})
+
+
+def _answer(request: HttpRequest, answer: dict) -> JsonResponse:
+    """`answer` as JSON, 200 if its "ok" else 503, with the details only for the token."""
+    if not answer["checks"]["database"]["ok"]:
         answer["message"] = "the database is unavailable; try again in a minute"
-    return JsonResponse(answer, status=200 if healthy else 503)
+    if _shows_details(request):
+        answer["node"] = settings.NODE_NAME
+    else:
+        answer["checks"] = {
+            name: {k: v for k, v in check.items() if k in PUBLIC_FIELDS}
+            for name, check in answer["checks"].items()
+        }
+    response = JsonResponse(answer, status=200 if answer["ok"] else 503)
+    # Django's request logger writes an ERROR line for every 5xx it has not seen logged.
+    response._has_been_logged = True
+    return response
 
 
 def _shows_details(request: HttpRequest) -> bool:

@@ -1,16 +1,20 @@
-"""GET /healthz: database, broker, a live cluster, a moving queue, a recent refresh."""
+"""The health probes: /healthz/live, /healthz/ready (the web host's verdict: its database), and
+/healthz with every check (database, broker, a live cluster, a moving queue, a recent refresh)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from cryptography.fernet import Fernet
+from django.db import OperationalError
 from django.utils import timezone
 from django_q.conf import Conf
 from django_q.models import OrmQ
 
 from calendars import tasks
 from calendars.models import RefreshRun
+from calendars.web import health
 from tests.system.test_settings import run_with_settings
 
 TOKEN = "healthz-token-for-the-monitoring"
@@ -30,15 +34,21 @@ def test_a_portal_with_a_live_cluster_is_healthy(client, db):
     assert body["checks"]["cluster"]["last_seen_seconds"] < 5
 
 
-def test_no_cluster_seen_is_unhealthy(client, db, settings):
+def test_no_cluster_seen_is_shown_but_leaves_the_web_host_serving(client, db, settings):
+    # A fresh start (no heartbeat yet) or a worker outage: the web hosts, and the webhook
+    # receiver with them, stay in the load balancer's rotation.
     settings.HEALTHZ_TOKEN = TOKEN
     response = client.get("/healthz", headers=BEARER)
 
-    assert response.status_code == 503
-    assert "no django-q2 cluster" in response.json()["checks"]["cluster"]["error"]
+    assert response.status_code == 200
+    body = response.json()
+    assert body["ok"] is True
+    assert body["checks"]["cluster"]["ok"] is False
+    assert "no django-q2 cluster" in body["checks"]["cluster"]["error"]
+    assert client.get("/healthz/ready").status_code == 200
 
 
-def test_a_stalled_queue_is_unhealthy(client, db):
+def test_a_stalled_queue_is_shown_not_failed(client, db):
     tasks.heartbeat()
     # The ORM broker stamps a waiting task's lock with the time it was queued.
     queued_at = timezone.now() - timedelta(seconds=Conf.RETRY + 60)
@@ -48,19 +58,20 @@ def test_a_stalled_queue_is_unhealthy(client, db):
 
     response = client.get("/healthz")
 
-    assert response.status_code == 503
+    assert response.status_code == 200
+    assert response.json()["checks"]["queue"]["ok"] is False
     oldest = response.json()["checks"]["queue"]["oldest_queued_seconds"]
     assert Conf.RETRY + 60 <= oldest < Conf.RETRY + 120
 
 
-def test_a_refresh_that_stopped_succeeding_is_unhealthy(client, db, settings):
+def test_a_refresh_that_stopped_succeeding_is_shown_not_failed(client, db, settings):
     tasks.heartbeat()
     started = timezone.now() - timedelta(minutes=3 * settings.STATUS_REFRESH_MINUTES)
     RefreshRun.objects.create(api_version="v2", started_at=started, succeeded=True)
 
     response = client.get("/healthz")
 
-    assert response.status_code == 503
+    assert response.status_code == 200
     assert response.json()["checks"]["refresh"]["ok"] is False
 
 
@@ -87,12 +98,50 @@ def test_without_the_token_only_verdicts_and_ages_are_shown(client, db, settings
 
 def test_with_the_token_the_details_are_shown(client, db, settings):
     settings.HEALTHZ_TOKEN = TOKEN
+    settings.NODE_NAME = "web-2"
     tasks.heartbeat()
 
-    checks = client.get("/healthz", headers=BEARER).json()["checks"]
+    body = client.get("/healthz", headers=BEARER).json()
 
+    checks = body["checks"]
     assert checks["database"]["engine"] and checks["broker"]["kind"] == "database"
-    assert checks["cluster"]["node"] == settings.NODE_NAME
+    assert checks["cluster"]["node"] == "web-2"  # the heartbeat ran in this process
+    assert body["node"] == "web-2"  # the web host that answered
+    assert "node" not in client.get("/healthz").json()
+
+
+def test_live_answers_without_touching_the_database(client):
+    # No `db` fixture: any query would fail the test.
+    response = client.get("/healthz/live")
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+
+
+def test_ready_answers_from_the_database_alone(client, db):
+    response = client.get("/healthz/ready")
+
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "checks": {"database": {"ok": True}}}
+
+
+def test_ready_fails_without_the_database_and_logs_no_error_per_probe(
+    client, db, monkeypatch, caplog
+):
+    monkeypatch.setattr(health, "connection", SimpleNamespace(cursor=_gone, vendor="postgresql"))
+
+    for path in ("/healthz/ready", "/healthz", "/healthz/"):
+        response = client.get(path)
+
+        assert response.status_code == 503, path
+        assert response.json()["checks"]["database"]["ok"] is False
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+def test_healthz_with_a_slash_answers_as_without(client, db):
+    tasks.heartbeat()
+
+    assert client.get("/healthz/").json() == client.get("/healthz").json()
 
 
 def test_no_token_configured_means_no_one_sees_the_details(client, db, settings):
@@ -105,10 +154,11 @@ def test_no_token_configured_means_no_one_sees_the_details(client, db, settings)
 
 def test_in_production_a_plain_http_probe_gets_an_answer_not_a_redirect(tmp_path):
     # The production settings as a deployment without TRUST_X_FORWARDED_PROTO has them; the
-    # database has no tables, so the answer is 503 naming no exception.
+    # database answers but has no tables, so the queue's checks fail naming no exception.
     probe = (
         "import django; django.setup(); from django.test import Client; c = Client(); "
         "r = c.get('/healthz'); print(r.status_code, r.content.decode()); "
+        "print(c.get('/healthz/ready').status_code, c.get('/healthz/live').status_code); "
         "print(c.get('/admin/').status_code)"
     )
     result = run_with_settings(
@@ -126,7 +176,12 @@ def test_in_production_a_plain_http_probe_gets_an_answer_not_a_redirect(tmp_path
     )
 
     assert result.returncode == 0, result.stderr
-    healthz, admin = result.stdout.splitlines()
-    assert healthz.startswith("503 ")
+    healthz, probes, admin = result.stdout.splitlines()
+    assert healthz.startswith("200 ") and '"cluster": {"ok": false}' in healthz
+    assert probes == "200 200"
     assert "OperationalError" not in healthz and "sqlite" not in healthz
     assert admin == "301"  # everything else still goes to HTTPS
+
+
+def _gone(*args, **kwargs):
+    raise OperationalError('connection to server at "127.0.0.1", port 5432 failed')

@@ -47,6 +47,7 @@ FAMILIES = {
     "portal_webhook_delivery_lag_seconds",
     "portal_webhook_last_received_timestamp_seconds",
     "portal_bot_attempts",
+    "portal_tasks_lost",
     "portal_broker_up",
     "portal_queue_tasks",
     "portal_queue_oldest_task_age_seconds",

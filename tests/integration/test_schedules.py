@@ -22,6 +22,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.REFRESH_ALL_SCHEDULE: "calendars.tasks.refresh_all_integrations",
         queue.WEBHOOK_SWEEP_SCHEDULE: "calendars.tasks.sweep_pending_webhooks",
         queue.BULK_SWEEP_SCHEDULE: "calendars.tasks.sweep_bulk_jobs",
+        queue.LOST_REFRESH_SCHEDULE: "calendars.tasks.sweep_lost_refreshes",
         queue.RENEWAL_SCHEDULE: "calendars.tasks.renew_expiring_subscriptions",
         queue.MEETING_SYNC_SCHEDULE: "calendars.tasks.queue_meeting_syncs",
         queue.HEARTBEAT_SCHEDULE: "calendars.tasks.heartbeat",
