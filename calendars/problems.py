@@ -8,9 +8,14 @@ import enum
 import re
 from dataclasses import dataclass
 
+from calendars.lib.encryption import SecretUnreadable
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.status import REVOKED_WORDING
 from calendars.status import REVOKED, PortalStatus, is_deliberately_disconnected
+
+# What a verb (an action, a bot's scheduling, a sync) can fail with and still say something
+# useful to the person who asked: Meeting BaaS's refusals and a secret this host cannot read.
+PROBLEMS = (errors.MeetingBaasError, SecretUnreadable)
 
 
 class Fix(enum.StrEnum):

@@ -10,13 +10,8 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from calendars.lib.encryption import SecretUnreadable
 from calendars.lib.remote_values import fit
-from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, RawCalendar
-
-# What a verb can fail with and still say something useful to the person who asked.
-PROBLEMS = (MeetingBaasError, SecretUnreadable)
 
 
 def record_action(

@@ -29,7 +29,7 @@ from django.utils import timezone
 
 from calendars import queue
 from calendars.actions import integrations
-from calendars.actions.audit import PROBLEMS, record_action, record_for_each
+from calendars.actions.audit import record_action, record_for_each
 from calendars.actions.refresh import refresh_integration
 from calendars.lib.remote_values import fit
 from calendars.lib.words import counted
@@ -38,6 +38,7 @@ from calendars.meetings import bots
 from calendars.meetings.risk import CONNECTION_IS
 from calendars.models import BulkJob, BulkJobItem, Integration
 from calendars.outage import breaker
+from calendars.problems import PROBLEMS
 from calendars.status import Cause, PortalStatus
 
 logger = logging.getLogger(__name__)

@@ -16,12 +16,13 @@ from django.views.decorators.debug import sensitive_variables
 
 from calendars import meetingbaas
 from calendars.actions import bulk
-from calendars.actions.audit import PROBLEMS, record_action
+from calendars.actions.audit import record_action
 from calendars.lib.remote_values import fit
 from calendars.lib.words import counted
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import Platform
 from calendars.models import BulkJob, Credential, Integration, OAuthApp, RawCalendar
+from calendars.problems import PROBLEMS
 from calendars.status import Cause
 
 

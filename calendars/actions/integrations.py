@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 from calendars import meetingbaas, queue
-from calendars.actions.audit import PROBLEMS, record_action
+from calendars.actions.audit import record_action
 from calendars.actions.refresh import (
     apply_resync_outcome,
     create_from_remote,
@@ -26,6 +26,7 @@ from calendars.actions.refresh import (
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Credential, Integration, RawCalendar
+from calendars.problems import PROBLEMS
 from calendars.status import Cause, PortalStatus, cause_of_news
 
 # How a person's Disconnect words the integration's last status change.

@@ -35,7 +35,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars import meetingbaas, queue
-from calendars.actions.audit import PROBLEMS, record_action
+from calendars.actions.audit import record_action
 from calendars.actions.credentials import list_raw_calendars
 from calendars.actions.refresh import apply_remote, create_from_remote, mark_disconnected
 from calendars.lib.remote_values import fit
@@ -49,6 +49,7 @@ from calendars.models import (
     ReconciliationFinding,
     ReconciliationListed,
 )
+from calendars.problems import PROBLEMS
 from calendars.status import REVOKED, Cause, PortalStatus, is_revoked, needs_detail
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,6 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 from django.views.decorators.debug import sensitive_post_parameters
 
-from calendars.actions.audit import PROBLEMS
 from calendars.actions.credentials import (
     SecretReplaced,
     list_raw_calendars,
@@ -45,6 +44,7 @@ from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
+from calendars.problems import PROBLEMS
 from calendars.queries.customers import (
     customer_overview,
     integration_counts,

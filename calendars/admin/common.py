@@ -18,7 +18,7 @@ from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
-from calendars.actions.audit import PROBLEMS
+from calendars.problems import PROBLEMS
 from calendars.queries.history import (
     BULK_JOB_MENTION,
     REPLACED,

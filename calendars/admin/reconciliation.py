@@ -18,9 +18,9 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from calendars.actions import reconciliation
-from calendars.actions.audit import PROBLEMS
 from calendars.admin.common import ReadOnlyAdmin, allows, shown_or_redirect
 from calendars.models import Integration, Reconciliation, ReconciliationFinding
+from calendars.problems import PROBLEMS
 
 # Findings listed on a run's page, the open orphans first.
 FINDING_LIMIT = 500

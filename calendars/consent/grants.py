@@ -28,7 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from calendars.actions.audit import PROBLEMS, record_action, record_for_each
+from calendars.actions.audit import record_action, record_for_each
 from calendars.actions.credentials import list_raw_calendars, replace_refresh_token
 from calendars.actions.integrations import create_integration
 from calendars.consent.flow import Granted
@@ -36,6 +36,7 @@ from calendars.consent.providers import provider_of
 from calendars.lib.remote_values import fit
 from calendars.lib.words import counted, possessive
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp, RawCalendar
+from calendars.problems import PROBLEMS
 from calendars.status import Cause
 
 logger = logging.getLogger(__name__)

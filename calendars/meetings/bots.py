@@ -18,7 +18,6 @@ from django.db.models import Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from calendars.actions.audit import PROBLEMS
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
@@ -26,6 +25,7 @@ from calendars.meetingbaas.types import BotConfig, BotScheduling
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
+from calendars.problems import PROBLEMS
 from calendars.status import PortalStatus
 
 logger = logging.getLogger(__name__)

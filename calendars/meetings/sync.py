@@ -23,13 +23,13 @@ from django.utils import timezone
 
 from calendars import queue
 from calendars.actions import bulk
-from calendars.actions.audit import PROBLEMS
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import EventNotFound, Unreachable
 from calendars.meetingbaas.types import RemoteEvent
 from calendars.meetings import mirror, policy
 from calendars.models import Integration
 from calendars.outage import breaker
+from calendars.problems import PROBLEMS
 from calendars.status import PortalStatus
 
 logger = logging.getLogger(__name__)

@@ -166,6 +166,43 @@ def test_a_task_path_is_written_only_in_the_registry():
     assert offenders == []
 
 
-@pytest.mark.parametrize("package", ["actions", "queries", "web", "lib"])
+@pytest.mark.parametrize("package", ["actions", "queries", "web", "lib", "models"])
 def test_the_packages_of_the_layout_exist(package):
     assert (APP / package / "__init__.py").is_file()
+
+
+# Each models module may import only these others: accounts first, integrations on it, the
+# rest on both (`calendars/models/__init__.py`).
+MODELS_BELOW = {
+    "calendars.models.choices": set(),
+    "calendars.models.accounts": {"calendars.models.choices"},
+    "calendars.models.integrations": {"calendars.models.choices", "calendars.models.accounts"},
+}
+MODELS_BASE = {
+    "calendars.models.choices",
+    "calendars.models.accounts",
+    "calendars.models.integrations",
+}
+
+
+def test_the_models_modules_depend_one_way():
+    offenders = sorted(
+        f"{name} -> {target}"
+        for name, imported in graph().items()
+        if name.startswith("calendars.models.")
+        for target in imported
+        if target.startswith("calendars.models")
+        and target not in MODELS_BELOW.get(name, MODELS_BASE)
+    )
+    assert offenders == []
+
+
+def test_the_meetings_take_the_failures_they_expect_from_below_the_actions():
+    offenders = sorted(
+        f"{name} -> {target}"
+        for name, imported in graph().items()
+        if is_in(name, ("calendars.meetings",))
+        for target in imported
+        if target == "calendars.actions.audit"
+    )
+    assert offenders == []

@@ -1,0 +1,204 @@
+"""Meetings mirrored from the integrations' calendars, the bot policy that decides their bots,
+and every attempt to schedule or remove one."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from simple_history.models import HistoricalRecords
+
+from calendars.lib.encryption import EncryptedSecretField
+from calendars.lib.validators import allowed_callback, reject_control_characters
+from calendars.meetingbaas.types import BotConfig, MeetingPlatform, RecordingMode
+from calendars.models.accounts import Customer
+from calendars.models.integrations import Integration
+
+
+class BotPolicy(models.Model):
+    """Which of a customer's meetings get a bot, and the bot's settings."""
+
+    class Mode(models.TextChoices):
+        RECORD_ALL = "record_all", "Record every meeting with a meeting URL"
+        SCHEDULED_ONLY = "scheduled_only", "Only meetings someone scheduled"
+        NONE = "none", "None"
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="bot_policy")
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SCHEDULED_ONLY)
+    bot_name = models.CharField(
+        max_length=255, default="Notetaker", validators=[reject_control_characters]
+    )
+    recording_mode = models.CharField(
+        max_length=16,
+        choices=[(m.value, m.value.replace("_", " ").capitalize()) for m in RecordingMode],
+        default=RecordingMode.SPEAKER_VIEW.value,
+    )
+    bot_image = models.URLField("bot image URL", max_length=500, blank=True)
+    entry_message = models.CharField(
+        max_length=500, blank=True, validators=[reject_control_characters]
+    )
+    waiting_room_timeout = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds; blank leaves Meeting BaaS's default"
+    )
+    no_one_joined_timeout = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds; blank leaves Meeting BaaS's default"
+    )
+    silence_timeout = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Seconds; blank leaves Meeting BaaS's default"
+    )
+    transcription_enabled = models.BooleanField(default=False)
+    # The speech-to-text provider's key: a secret like the others, never shown back.
+    transcription_api_key = EncryptedSecretField(
+        null=True, blank=True, verbose_name="transcription API key"
+    )
+    transcription_api_key_replaced_at = models.DateTimeField(
+        "transcription API key replaced at", null=True, blank=True
+    )
+    callback_url = models.URLField("callback URL", max_length=500, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    history = HistoricalRecords(excluded_fields=["transcription_api_key", "updated_at"])
+
+    class Meta:
+        verbose_name = "bot policy"
+        verbose_name_plural = "bot policies"
+        permissions = [
+            ("run_bot_actions", "Can schedule, change and remove meeting bots"),
+            (
+                "change_bot_destinations",
+                "Can change where bots send recordings and transcripts (callback, transcription)",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Bot policy of {self.customer}"
+
+    @property
+    def records_every_meeting(self) -> bool:
+        return self.mode == self.Mode.RECORD_ALL
+
+    def bot_config(self) -> BotConfig:
+        """The settings sent with each bot, the key decrypted for the length of one call."""
+        key = self.transcription_api_key
+        return BotConfig(
+            bot_name=self.bot_name,
+            recording_mode=RecordingMode(self.recording_mode),
+            bot_image=self.bot_image or None,
+            entry_message=self.entry_message or None,
+            waiting_room_timeout=self.waiting_room_timeout,
+            no_one_joined_timeout=self.no_one_joined_timeout,
+            silence_timeout=self.silence_timeout,
+            transcription_enabled=self.transcription_enabled,
+            transcription_api_key=key.reveal() if key else None,
+            # A policy saved before its host left BOT_CALLBACK_HOSTS sends no callback.
+            callback_url=self.callback_url if allowed_callback(self.callback_url) else None,
+        )
+
+
+class Meeting(models.Model):
+    """One upcoming (or just past) occurrence of a calendar event, mirrored from Meeting BaaS.
+
+    Only what support needs is kept (title, times, URL, organizer): never attendees or
+    descriptions. Neither API names a calendar bot by an id: a bot is its calendar and event.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="meetings")
+    remote_event_id = models.UUIDField("Meeting BaaS event id")
+    # v2's series UUID or v1's provider id of the recurring series.
+    series_id = models.CharField("series id", max_length=1024, blank=True)
+    title = models.CharField(max_length=500, blank=True)
+    starts_at = models.DateTimeField("starts")
+    ends_at = models.DateTimeField("ends")
+    meeting_url = models.CharField("meeting URL", max_length=2000, blank=True)
+    platform = models.CharField(
+        max_length=16,
+        choices=[(p.value, p.value.replace("_", " ").title()) for p in MeetingPlatform],
+        default=MeetingPlatform.NONE.value,
+    )
+    is_cancelled = models.BooleanField("cancelled", default=False)
+    is_recurring = models.BooleanField("recurring", default=False)
+    organizer_email = models.CharField("organizer", max_length=254, blank=True)
+    has_bot = models.BooleanField("bot scheduled", default=False)
+    # v2 reports no bot settings back: what the portal sent is kept here.
+    bot_summary = models.CharField("bot settings", max_length=300, blank=True)
+    # Why the last attempt to schedule or change the bot failed, in the API's words.
+    bot_failure = models.TextField(blank=True)
+    # When the bot policy asked for this event's bot: it asks once per event.
+    auto_bot_at = models.DateTimeField(null=True, blank=True)
+    synced_at = models.DateTimeField("last synced")
+    # As of when the held state was true remotely (a webhook's time, or when the listing or
+    # fetch that brought it began): news older than this is ignored.
+    remote_updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["starts_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "remote_event_id"], name="meeting_unique_per_integration"
+            )
+        ]
+        indexes = [
+            # The list's order and its "starts" filters; the window's pruning.
+            models.Index(fields=["starts_at", "id"], name="meeting_starts"),
+            # At risk and "next 24 h without a bot": meetings without a bot, soonest first.
+            models.Index(fields=["has_bot", "starts_at"], name="meeting_bot_starts"),
+            # At risk, the rarer rules read through their own (small) index, soonest first:
+            # bots that failed, and meetings without a URL. (Led by has_bot, which the rules
+            # test too: SQLite then prefers them to meeting_bot_starts.)
+            models.Index(
+                fields=["has_bot", "starts_at", "id"],
+                name="meeting_bot_failed",
+                condition=Q(is_cancelled=False) & ~Q(bot_failure=""),
+            ),
+            models.Index(
+                fields=["has_bot", "starts_at", "id"],
+                name="meeting_no_url",
+                condition=Q(is_cancelled=False, meeting_url=""),
+            ),
+            # The search by exact event id (the unique constraint leads with the integration).
+            models.Index(fields=["remote_event_id"], name="meeting_remote_event"),
+            # The search by part of a title has an index outside Django's, made by migration
+            # 0022 (on SQLite, a table kept by triggers that remaking this table would drop).
+        ]
+
+    def __str__(self) -> str:
+        return self.title or f"Meeting {self.remote_event_id}"
+
+
+class BotAttempt(models.Model):
+    """Append-only history of what was asked of a meeting's bot, by whom, and how it went."""
+
+    class Action(models.TextChoices):
+        SCHEDULE = "schedule", "Schedule bot"
+        SCHEDULE_SERIES = "schedule_series", "Schedule bot on every occurrence"
+        CHANGE = "change", "Change bot settings"
+        REMOVE = "remove", "Remove bot"
+        POLICY = "policy", "Scheduled by the bot policy"
+
+    # History outlives the mirror: a meeting that leaves the window is pruned, its attempts stay,
+    # naming the event as it was.
+    meeting = models.ForeignKey(
+        Meeting, on_delete=models.SET_NULL, null=True, blank=True, related_name="bot_attempts"
+    )
+    integration = models.ForeignKey(Integration, on_delete=models.PROTECT, related_name="+")
+    remote_event_id = models.UUIDField("Meeting BaaS event id")
+    meeting_title = models.CharField(max_length=500, blank=True)
+    meeting_starts_at = models.DateTimeField("meeting starts")
+    action = models.CharField(max_length=20, choices=Action.choices)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    username = models.CharField(max_length=150, help_text="As it was when the action ran")
+    at = models.DateTimeField("time", auto_now_add=True)
+    succeeded = models.BooleanField()
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["meeting", "-at"], name="bot_attempt_meeting"),
+            # The history export reads every attempt in time order.
+            models.Index(fields=["at"], name="bot_attempt_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} by {self.username}"
