@@ -101,6 +101,28 @@ class Meeting(models.Model):
     descriptions. Neither API names a calendar bot by an id: a bot is its calendar and event.
     """
 
+    class Outcome(models.TextChoices):
+        """What became of a meeting, for support ("" while nothing is known yet)."""
+
+        SCHEDULED = "scheduled", "Scheduled"  # a bot is scheduled, the meeting has not begun
+        JOINING = "joining", "Joining"  # the bot is joining, or waits in the waiting room
+        RECORDING = "recording", "Recording"
+        RECORDED = "recorded", "Recorded"
+        BOT_FAILED = "bot_failed", "Bot failed"
+        NO_BOT = "no_bot", "No bot"  # with its cause
+        NO_NEWS = "no_news", "No news"  # ended, nothing heard from Meeting BaaS: the poll asks
+
+    class Cause(models.TextChoices):
+        """Why a meeting had no bot (outcome NO_BOT), or why its bot failed (BOT_FAILED)."""
+
+        POLICY = "policy", "The customer's bot policy does not record it"
+        NO_URL = "no_url", "No meeting URL"
+        CALENDAR_BROKEN = "calendar_broken", "The calendar was broken at the time"
+        REMOVED = "removed", "A person removed the bot"
+        CANCELLED = "cancelled", "Cancelled"
+        REFUSED = "refused", "Meeting BaaS refused the bot"
+        BOT_ERROR = "bot_error", "The bot failed in the meeting"
+
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="meetings")
     remote_event_id = models.UUIDField("Meeting BaaS event id")
     # v2's series UUID or v1's provider id of the recurring series.
@@ -128,6 +150,29 @@ class Meeting(models.Model):
     # As of when the held state was true remotely (a webhook's time, or when the listing or
     # fetch that brought it began): news older than this is ignored.
     remote_updated_at = models.DateTimeField(null=True, blank=True)
+
+    # What Meeting BaaS said of the meeting's bot (bot webhooks, or the bots list polled for a
+    # meeting that ended without news). A bot is matched to its meeting by the calendar event id
+    # and, failing that, by the meeting's id the portal puts in the bot's `extra`.
+    bot_id = models.UUIDField("Meeting BaaS bot id", null=True, blank=True)
+    # The last status code heard (e.g. joining_call, in_waiting_room, in_call_recording), and
+    # when it held: a status older than what is held never undoes it.
+    bot_status = models.CharField("bot status", max_length=64, blank=True)
+    bot_status_at = models.DateTimeField("bot status at", null=True, blank=True)
+    bot_joined_at = models.DateTimeField("bot joined", null=True, blank=True)
+    bot_exited_at = models.DateTimeField("bot left", null=True, blank=True)
+    bot_duration_seconds = models.PositiveIntegerField("recorded for (s)", null=True, blank=True)
+    # A failed bot: Meeting BaaS's code (MEETING_NOT_FOUND, BOT_NOT_ACCEPTED…) and its message.
+    bot_error_code = models.CharField("bot error code", max_length=64, blank=True)
+    bot_error_message = models.TextField("bot error", blank=True)
+
+    # What became of the meeting, in support's words (`Outcome`), when, and why: kept current
+    # from the fields above, the bot's scheduling and the integration's status history.
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField("outcome since", null=True, blank=True)
+    # The cause behind a missed meeting (`Cause`), and the plain words shown with it.
+    outcome_cause = models.CharField("cause", max_length=24, choices=Cause.choices, blank=True)
+    outcome_reason = models.CharField("why", max_length=500, blank=True)
 
     class Meta:
         ordering = ["starts_at", "id"]
