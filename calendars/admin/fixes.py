@@ -15,6 +15,7 @@ from django.db import models
 from django.http import HttpRequest
 from django.urls import reverse
 
+from calendars.actions.integrations import disconnected_on_purpose
 from calendars.consent import links
 from calendars.models import ConsentLink, Credential, Integration, OAuthApp
 from calendars.queries.diagnosis import Fix, Remedies
@@ -64,6 +65,8 @@ def fix_buttons(
         allowed = admin_site.get_model_admin(model).get_actions(request)
         if target is None or fix.value not in allowed:
             continue
+        if fix is Fix.RECREATE and not _may_connect_again(request, target):
+            continue
         waiting = (
             links.waiting_by_credential([credential.pk]).get(credential.pk)
             if fix is Fix.RECONSENT_LINK
@@ -81,3 +84,11 @@ def fix_buttons(
             )
         )
     return buttons
+
+
+def _may_connect_again(request: HttpRequest, integration: Integration) -> bool:
+    """Connecting again what an Admin disconnected on purpose is the Admin role's: the action
+    refuses it to the others, so they are not offered a button that can only fail."""
+    return request.user.has_perm("calendars.disconnect_integration") or not disconnected_on_purpose(
+        integration.raw_calendar
+    )

@@ -158,3 +158,15 @@ def test_an_admin_recreates_what_an_admin_disconnected(role_client, make_integra
 
     assert item.state == "done"
     assert Integration.objects.count() == 2
+
+
+def test_only_an_admin_is_offered_recreate_for_what_an_admin_disconnected(
+    role_client, make_integration
+):
+    integration = make_integration()
+    admin_client = role_client("Admin")
+    disconnect_as_admin(admin_client, integration)
+    page = reverse("admin:calendars_integration_change", args=[integration.pk])
+
+    assert b'id="fix-recreate"' in admin_client.get(page).content
+    assert b'id="fix-recreate"' not in role_client("Support").get(page).content
