@@ -1,5 +1,6 @@
 """Consent links in the admin: made from a customer (connect) or a credential (re-consent),
-listed with what became of them, and revoked.
+or from either for a customer's Microsoft administrator (admin consent), listed with what
+became of them, and revoked.
 
 A link's URL exists once, on the page shown to the person who made it: the database keeps
 only its hash.

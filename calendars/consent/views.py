@@ -1,4 +1,5 @@
-"""The public pages a customer's person sees: the link, the provider's round trip, the end.
+"""The public pages a customer's person sees: the link, the provider's round trip, the end;
+and, for an admin consent link, the page its Microsoft administrator sees (admin_consent.py).
 
 No admin login: the link's token is the authority, and the OAuth `state`, PKCE verifier and
 OpenID `nonce` live in the person's session, so a callback is accepted only in the browser that

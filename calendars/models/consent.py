@@ -54,11 +54,13 @@ class ConsentLink(models.Model):
     )
     # An admin consent link: the link whose person Microsoft refused for want of an
     # administrator's approval (none when support made it); the approval is recorded on both.
+    # No index: building one would lock the table, and it is only read with the customer's.
     for_link = models.ForeignKey(
         "self",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
+        db_index=False,
         related_name="admin_consent_links",
         verbose_name="asked for by link",
     )
@@ -87,7 +89,10 @@ class ConsentLink(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["token_hash", "opened_count", "last_opened_at"])
+    # for_link is set once, at creation, and named in the outcome messages history keeps.
+    history = HistoricalRecords(
+        excluded_fields=["token_hash", "opened_count", "last_opened_at", "for_link"]
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
