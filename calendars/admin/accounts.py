@@ -349,6 +349,11 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
             "integrations_url": reverse("admin:calendars_integration_changelist")
             + "?"
             + urlencode({"q": credential.account_email}),
+            # For a Microsoft account whose organisation lets only its administrator approve.
+            "admin_consent_link_url": consent.admin_consent_link_url(credential)
+            if credential.oauth_app.provider == Platform.MICROSOFT
+            and allows(request, "add_consentlink")
+            else "",
         }
 
     def save_model(

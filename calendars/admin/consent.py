@@ -317,6 +317,11 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         customer = get_object_or_404(Customer, pk=customer_id)
         if refused := self._unconfigured(request, link_url(customer)):
             return refused
+        if not OAuthApp.objects.filter(provider=Platform.MICROSOFT).exists():
+            messages.error(
+                request, "Admin consent is Microsoft's: add a Microsoft OAuth app first."
+            )
+            return HttpResponseRedirect(link_url(customer))
         form = AdminConsentLinkForm(_posted(request))
         if request.method == "POST" and form.is_valid():
             new = links.create_admin_consent_link(

@@ -167,6 +167,8 @@ def test_support_makes_an_admin_consent_link_for_a_credentials_own_tenant(
     )
     support = role_client("Support")
     url = reverse("admin:calendars_consentlink_credential_admin_consent", args=[credential.pk])
+    page = support.get(reverse("admin:calendars_credential_change", args=[credential.pk]))
+    assert f'<a href="{url}">Create admin consent link</a>' in page.content.decode()
     assert b"IT administrator" in support.get(url).content
 
     made = support.post(url)
@@ -210,6 +212,15 @@ def test_an_administrator_who_declines_is_recorded_on_both_links(person, connect
     assert ConsentLink.objects.get(kind="admin").outcome == "admin_refused"
 
 
+def test_without_a_microsoft_app_no_admin_consent_link_is_made(role_client, customer, google_app):
+    url = reverse("admin:calendars_consentlink_admin_consent", args=[customer.pk])
+
+    page = role_client("Support").post(url, {"oauth_app": google_app.pk}, follow=True)
+
+    assert b"add a Microsoft OAuth app first" in page.content
+    assert not ConsentLink.objects.exists()
+
+
 def test_support_makes_an_admin_consent_link_from_the_customer_and_auditors_cannot(
     role_client, client, customer, microsoft_app, google_app, credential
 ):
@@ -218,7 +229,9 @@ def test_support_makes_an_admin_consent_link_from_the_customer_and_auditors_cann
     url = reverse("admin:calendars_consentlink_admin_consent", args=[customer.pk])
     assert f'<a href="{url}">Create admin consent link</a>' in page.content.decode()
     google = reverse("admin:calendars_consentlink_credential_admin_consent", args=[credential.pk])
-    assert b"not" in support.get(google, follow=True).content
+    assert b"this credential is not" in support.get(google, follow=True).content
+    google_page = support.get(reverse("admin:calendars_credential_change", args=[credential.pk]))
+    assert google not in google_page.content.decode()
 
     made = support.post(url, {"oauth_app": microsoft_app.pk})
 
