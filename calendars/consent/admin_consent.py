@@ -109,8 +109,9 @@ def finish(link: ConsentLink, app: OAuthApp, answer: Mapping[str, str], *, said:
         )
         return Result(
             Outcome.PROVIDER_ERROR,
-            f"You approved for another Microsoft organisation than {link.customer}'s. Nothing "
-            "was changed: try again, signed in as an administrator of that organisation.",
+            f"You approved for another Microsoft organisation than {link.customer}'s, which "
+            f"does not help its people. Try again, signed in as an administrator of "
+            f"{link.customer}'s organisation.",
             can_retry=True,
         )
     message = f"Approved by the administrator of tenant {tenant}."
