@@ -416,6 +416,11 @@ MICROSOFT_OAUTH_TOKEN_URL = env.str(
 MICROSOFT_OAUTH_JWKS_URL = env.str(
     "MICROSOFT_OAUTH_JWKS_URL", default=f"{_microsoft}/{{tenant}}/discovery/v2.0/keys"
 )
+# Where a customer's IT administrator approves the app for their whole organisation (a tenant
+# whose policy lets no user consent alone).
+MICROSOFT_OAUTH_ADMIN_CONSENT_URL = env.str(
+    "MICROSOFT_OAUTH_ADMIN_CONSENT_URL", default=f"{_microsoft}/{{tenant}}/v2.0/adminconsent"
+)
 # Microsoft's OpenID Connect userinfo answers with the e-mail for the openid and email scopes
 # alone (Graph's /me would need User.Read too); the sandbox answers like /me.
 MICROSOFT_OAUTH_USERINFO_URL = env.str(

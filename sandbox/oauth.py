@@ -14,6 +14,12 @@ Microsoft's `discovery/v2.0/keys`): Google's names the account by `sub` with `em
 the issuer being that tenant's. The consent page can play the attacks a client must resist: a
 Microsoft account of another tenant claiming any e-mail address (the "nOAuth" attack), an
 unverified Google e-mail, and ID tokens spoiled one way each (ID_TOKEN_VARIANTS).
+
+A Microsoft tenant can be told to require admin consent (the control API's
+/_sandbox/tenants/{tenant}): its accounts' Allow then comes back as Microsoft's "Need admin
+approval" refusal (access_denied, AADSTS90094) until an administrator accepts the client at the
+tenant's admin consent page (/oauth/microsoft/{tenant}/v2.0/adminconsent), which answers the
+client with admin_consent=True and the tenant's id, as Microsoft's does.
 """
 
 from __future__ import annotations
@@ -176,15 +182,7 @@ class AuthorizationRequest:
                 raise refuse(f"Missing required parameter: {name}")
         if params["response_type"] != "code":
             raise refuse("Only response_type=code is supported.")
-        uri = urlsplit(params["redirect_uri"])
-        # Printable ASCII only: the URI goes back out in a Location header.
-        if (
-            uri.scheme not in ("http", "https")
-            or not uri.netloc
-            or uri.fragment
-            or not re.fullmatch(r"[!-~]+", params["redirect_uri"])
-        ):
-            raise refuse("redirect_uri must be an http(s) URL without a fragment.")
+        _check_redirect_uri(params["redirect_uri"])
         if params.get("code_challenge_method") != "S256":
             raise refuse("code_challenge_method must be S256.")
         if not CODE_CHALLENGE.fullmatch(params["code_challenge"]):
@@ -203,12 +201,30 @@ class AuthorizationRequest:
         return tuple(s for s in self.scopes if s not in ALWAYS_GRANTED)
 
     def redirect(self, **outcome: str) -> Redirect:
-        """The redirect URI with `outcome` and the state added to its query."""
-        if self.state:
-            outcome["state"] = self.state
-        uri = urlsplit(self.redirect_uri)
-        query = "&".join(part for part in (uri.query, urlencode(outcome)) if part)
-        return Redirect(urlunsplit(uri._replace(query=query)))
+        return _redirect(self.redirect_uri, self.state, outcome)
+
+
+def _check_redirect_uri(redirect_uri: str) -> None:
+    uri = urlsplit(redirect_uri)
+    # Printable ASCII only: the URI goes back out in a Location header.
+    if (
+        uri.scheme not in ("http", "https")
+        or not uri.netloc
+        or uri.fragment
+        or not re.fullmatch(r"[!-~]+", redirect_uri)
+    ):
+        raise OAuthError(
+            400, "invalid_request", "redirect_uri must be an http(s) URL without a fragment."
+        )
+
+
+def _redirect(redirect_uri: str, state: str, outcome: dict[str, str]) -> Redirect:
+    """The redirect URI with `outcome` and the state added to its query."""
+    if state:
+        outcome["state"] = state
+    uri = urlsplit(redirect_uri)
+    query = "&".join(part for part in (uri.query, urlencode(outcome)) if part)
+    return Redirect(urlunsplit(uri._replace(query=query)))
 
 
 @dataclass(frozen=True)
@@ -266,6 +282,9 @@ class OAuthMemory:
     codes: dict[str, IssuedCode] = field(default_factory=dict)
     access_tokens: dict[str, AccessToken] = field(default_factory=dict)
     consented: set[tuple[str, str, str]] = field(default_factory=set)
+    # Microsoft tenants whose users may not consent alone, and the clients their admins approved.
+    admin_only: set[str] = field(default_factory=set)
+    admin_approved: set[tuple[str, str]] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # One key per provider for the sandbox's life (a reset keeps them, as a provider would).
     keys: dict[str, object] = field(default_factory=_signing_keys)
@@ -275,6 +294,26 @@ class OAuthMemory:
             self.codes.clear()
             self.access_tokens.clear()
             self.consented.clear()
+            self.admin_only.clear()
+            self.admin_approved.clear()
+
+    def require_admin_consent(self, tenant: str, required: bool) -> dict:
+        """Tell a tenant (a GUID) whether its users need their administrator's approval."""
+        if not GUID.match(tenant):
+            raise OAuthError(400, "invalid_request", NO_TENANT)
+        tenant = tenant.lower()
+        with self.lock:
+            (self.admin_only.add if required else self.admin_only.discard)(tenant)
+            approved = sorted(client for t, client in self.admin_approved if t == tenant)
+        return {"tenant": tenant, "admin_consent_required": required, "approved_clients": approved}
+
+    def needs_admin(self, tenant: str, client_id: str) -> bool:
+        with self.lock:
+            return tenant in self.admin_only and (tenant, client_id) not in self.admin_approved
+
+    def approve(self, tenant: str, client_id: str) -> None:
+        with self.lock:
+            self.admin_approved.add((tenant, client_id))
 
     def issue_code(
         self,
@@ -663,9 +702,92 @@ def authorize_decision(
         tenant_id=(tenant or _home_tenant(issuer)) if issuer.provider is MICROSOFT else "",
         email_verified=variant != "unverified_email",
     )
+    if issuer.provider is MICROSOFT and memory.needs_admin(account.tenant_id, asked.client_id):
+        # Microsoft's "Need admin approval", left through "Back to the application".
+        return 302, asked.redirect(
+            error="access_denied",
+            error_description="AADSTS90094: The grant requires admin permission.",
+        )
     granted = tuple(s for s in asked.scopes if s in ALWAYS_GRANTED or s in ticked)
     code = memory.issue_code(issuer, asked, account, granted, variant)
     return 302, asked.redirect(code=code)
+
+
+ADMIN_CONSENT = Template(
+    """<p><strong>$client_id</strong> asks an administrator to approve, for the whole
+organisation, access to:</p>
+<ul>$scopes</ul>
+<form method="post" action="$action">
+$hidden
+<fieldset><legend>Sign in as an administrator</legend>
+<label for="email">E-mail address</label>
+<input type="text" id="email" name="email" value="" autocomplete="off">
+$tenant
+</fieldset>
+<button type="submit" id="allow" name="decision" value="allow">Accept</button>
+<button type="submit" id="cancel" name="decision" value="cancel">Cancel</button>
+</form>
+"""
+)
+ADMIN_CARRIED = ("client_id", "redirect_uri", "state", "scope")
+
+
+@dataclass(frozen=True)
+class AdminConsentRequest:
+    """What a client asked the admin consent endpoint for."""
+
+    params: dict[str, str]
+
+    @classmethod
+    def parse(cls, params: Mapping[str, str]) -> AdminConsentRequest:
+        for name in ("client_id", "redirect_uri", "scope"):
+            if not params.get(name):
+                raise OAuthError(400, "invalid_request", f"Missing required parameter: {name}")
+        _check_redirect_uri(params["redirect_uri"])
+        return cls({name: params[name] for name in ADMIN_CARRIED if params.get(name)})
+
+    def redirect(self, **outcome: str) -> Redirect:
+        return _redirect(self.params["redirect_uri"], self.params.get("state", ""), outcome)
+
+
+@_as_page
+def admin_consent_page(
+    provider: Provider, memory: OAuthMemory, request: OAuthRequest, tenant: str | None = None
+) -> Answer:
+    issuer = Issuer.at(provider, tenant)
+    asked = AdminConsentRequest.parse(request.query)
+    hidden = [
+        _render('<input type="hidden" name="$name" value="$value">', name=name, value=value)
+        for name, value in asked.params.items()
+    ]
+    scopes = [_render("<li>$scope</li>", scope=scope) for scope in asked.params["scope"].split()]
+    content = _render(
+        ADMIN_CONSENT,
+        client_id=asked.params["client_id"],
+        scopes=_lines(scopes),
+        action=f"/oauth/microsoft/{issuer.tenant}/v2.0/adminconsent",
+        hidden=_lines(hidden),
+        tenant=_render(TENANT, tenant=_home_tenant(issuer)),
+    )
+    return 200, _render(PAGE, provider=provider.title, content=content)
+
+
+@_as_page
+def admin_consent_decision(
+    provider: Provider, memory: OAuthMemory, request: OAuthRequest, tenant: str | None = None
+) -> Answer:
+    issuer = Issuer.at(provider, tenant)
+    asked = AdminConsentRequest.parse({name: request.param(name) for name in ADMIN_CARRIED})
+    if request.param("decision") != "allow":
+        return 302, asked.redirect(
+            error="access_denied",
+            error_description="AADSTS65004: User declined to consent to access the app.",
+        )
+    tenant_id = (request.param("tenant_id") or _home_tenant(issuer)).lower()
+    if not GUID.match(tenant_id):
+        raise OAuthError(400, "invalid_request", NO_TENANT)
+    memory.approve(tenant_id, asked.params["client_id"])
+    return 302, asked.redirect(admin_consent="True", tenant=tenant_id, scope=asked.params["scope"])
 
 
 def _client_id(request: OAuthRequest) -> str:
@@ -752,6 +874,16 @@ ROUTES: list[tuple[str, str, Callable[..., Answer]]] = [
     ("POST", f"{MICROSOFT_BASE}/authorize", functools.partial(authorize_decision, MICROSOFT)),
     ("POST", f"{MICROSOFT_BASE}/token", functools.partial(token, MICROSOFT)),
     ("GET", "/oauth/microsoft/v1.0/me", microsoft_me),
+    (
+        "GET",
+        "/oauth/microsoft/{tenant}/v2.0/adminconsent",
+        functools.partial(admin_consent_page, MICROSOFT),
+    ),
+    (
+        "POST",
+        "/oauth/microsoft/{tenant}/v2.0/adminconsent",
+        functools.partial(admin_consent_decision, MICROSOFT),
+    ),
     (
         "GET",
         "/oauth/microsoft/{tenant}/discovery/v2.0/keys",

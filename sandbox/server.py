@@ -17,6 +17,8 @@ server posts forms to the token endpoint; in the request log, faults and latency
                                        consumers or a GUID)
   GET  /oauth/microsoft/{tenant}/discovery/v2.0/keys   its ID tokens' keys (a JWKS)
   GET  /oauth/microsoft/v1.0/me        who granted: {"id", "mail", "userPrincipalName"}
+  GET|POST /oauth/microsoft/{tenant}/v2.0/adminconsent   an administrator approves a client
+                                       for the tenant: 302 with admin_consent=True&tenant=
 
 Control endpoints (no API key; the sandbox listens on loopback only):
   GET  /_sandbox/requests              the request log (newest last), secrets redacted
@@ -27,6 +29,9 @@ Control endpoints (no API key; the sandbox listens on loopback only):
                                        webhook_secret, write_rate, latency (seconds added to
                                        every API answer), event_page_limit (largest page of
                                        events served)
+  POST /_sandbox/tenants/{tenant}      {"admin_consent_required": true}: the Microsoft tenant's
+                                       users may not consent alone (refused with AADSTS90094)
+                                       until its admin accepts the client at adminconsent
   POST /_sandbox/webhooks              send a webhook now: {"connection_id", "event",
                                        "event_id" (an event webhook's event; default: the
                                        next one), "variant": null | "bad_signature" |
@@ -311,6 +316,13 @@ class SandboxHandler(BaseHTTPRequestHandler):
         match = re.match(r"^/_sandbox/events/([^/]+)$", path)
         if method == "POST" and match:
             return 200, control_event(state.change_event(match.group(1), body))
+        match = re.match(r"^/_sandbox/tenants/([^/]+)$", path)
+        if method == "POST" and match:
+            required = bool(body.get("admin_consent_required"))
+            try:
+                return 200, state.oauth.require_admin_consent(match.group(1), required)
+            except oauth.OAuthError as exc:
+                raise SandboxError(400, "FST_ERR_VALIDATION", exc.description) from exc
         match = re.match(r"^/_sandbox/connections/([^/]+)$", path)
         if method == "POST" and match:
             connection = state.force(match.group(1), body)

@@ -72,7 +72,7 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
     list_display = ("name", "external_ref", "created_at", "integrations")
     search_fields = ("name", "external_ref")
     change_form_template = "admin/calendars/customer/change_form.html"
-    actions = ("create_connect_link",)
+    actions = ("create_connect_link", "create_admin_consent_link")
 
     class Media:
         css = {"all": ("calendars/customer.css",)}  # status chips, on the list and the page
@@ -88,6 +88,12 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
         self, request: HttpRequest, queryset: QuerySet[Customer]
     ) -> HttpResponse | None:
         return consent.redirect_to_one(self, request, queryset, consent.connect_link_url)
+
+    @admin.action(description="Create admin consent link", permissions=["create_consent_link"])
+    def create_admin_consent_link(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> HttpResponse | None:
+        return consent.redirect_to_one(self, request, queryset, consent.admin_consent_link_url)
 
     # Sorting by this column puts the customers with the most integrations in error together.
     @admin.display(description="Integrations by status", ordering="integrations_error")
@@ -112,6 +118,9 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
             + f"?customer={customer.pk}",
             # The list action's page, as a button: the person is on the customer already.
             "connect_link_url": consent.connect_link_url(customer)
+            if self.has_create_consent_link_permission(request)
+            else "",
+            "admin_consent_link_url": consent.admin_consent_link_url(customer)
             if self.has_create_consent_link_permission(request)
             else "",
             **self._meetings(request, customer, overview.at),
@@ -319,7 +328,12 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
         "timeline",
         "history_export",  # last: dropped for roles that may not export
     )
-    actions = ("list_raw_calendars", "create_reconsent_link", "replace_refresh_token")
+    actions = (
+        "list_raw_calendars",
+        "create_reconsent_link",
+        "create_admin_consent_link",
+        "replace_refresh_token",
+    )
     change_form_template = "admin/calendars/credential/change_form.html"
 
     class Media:
@@ -335,6 +349,11 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
             "integrations_url": reverse("admin:calendars_integration_changelist")
             + "?"
             + urlencode({"q": credential.account_email}),
+            # For a Microsoft account whose organisation lets only its administrator approve.
+            "admin_consent_link_url": consent.admin_consent_link_url(credential)
+            if credential.oauth_app.provider == Platform.MICROSOFT
+            and allows(request, "add_consentlink")
+            else "",
         }
 
     def save_model(
@@ -463,6 +482,12 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
         self, request: HttpRequest, queryset: QuerySet[Credential]
     ) -> HttpResponse | None:
         return consent.redirect_to_one(self, request, queryset, consent.reconsent_link_url)
+
+    @admin.action(description="Create admin consent link", permissions=["create_consent_link"])
+    def create_admin_consent_link(
+        self, request: HttpRequest, queryset: QuerySet[Credential]
+    ) -> HttpResponse | None:
+        return consent.redirect_to_one(self, request, queryset, consent.admin_consent_link_url)
 
     @admin.action(description="Replace refresh token", permissions=["replace_refresh_token"])
     def replace_refresh_token(

@@ -1,5 +1,6 @@
 """Consent links in the admin: made from a customer (connect) or a credential (re-consent),
-listed with what became of them, and revoked.
+or from either for a customer's Microsoft administrator (admin consent), listed with what
+became of them, and revoked.
 
 A link's URL exists once, on the page shown to the person who made it: the database keeps
 only its hash.
@@ -114,6 +115,15 @@ class ReconsentLinkForm(forms.Form):
     )
 
 
+class AdminConsentLinkForm(forms.Form):
+    oauth_app = forms.ModelChoiceField(
+        label="Microsoft OAuth app",
+        queryset=OAuthApp.objects.filter(provider=Platform.MICROSOFT),
+        empty_label=None,
+        help_text="The app the customer's administrator approves for their organisation.",
+    )
+
+
 @admin.register(ConsentLink)
 class ConsentLinkAdmin(admin.ModelAdmin):
     list_display = (
@@ -134,6 +144,7 @@ class ConsentLinkAdmin(admin.ModelAdmin):
         "kind",
         "customer",
         "credential",
+        "for_link",
         "oauth_apps",
         "create_integrations",
         "state_label",
@@ -226,6 +237,16 @@ class ConsentLinkAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.reconsent_view),
                 name="calendars_consentlink_reconsent",
             ),
+            path(
+                "new/admin-consent/<int:customer_id>/",
+                self.admin_site.admin_view(self.admin_consent_view),
+                name="calendars_consentlink_admin_consent",
+            ),
+            path(
+                "new/admin-consent/credential/<int:credential_id>/",
+                self.admin_site.admin_view(self.credential_admin_consent_view),
+                name="calendars_consentlink_credential_admin_consent",
+            ),
             *super().get_urls(),
         ]
 
@@ -287,6 +308,58 @@ class ConsentLinkAdmin(admin.ModelAdmin):
             credential=credential,
             customer=credential.customer,
             waiting=links.waiting_reconsent(credential).first(),
+        )
+
+    def admin_consent_view(self, request: HttpRequest, customer_id: int) -> HttpResponse:
+        """An admin consent link for a customer's Microsoft administrator, through one of the
+        Microsoft apps."""
+        self._may_create(request)
+        customer = get_object_or_404(Customer, pk=customer_id)
+        if refused := self._unconfigured(request, link_url(customer)):
+            return refused
+        if not OAuthApp.objects.filter(provider=Platform.MICROSOFT).exists():
+            messages.error(
+                request, "Admin consent is Microsoft's: add a Microsoft OAuth app first."
+            )
+            return HttpResponseRedirect(link_url(customer))
+        form = AdminConsentLinkForm(_posted(request))
+        if request.method == "POST" and form.is_valid():
+            new = links.create_admin_consent_link(
+                customer, form.cleaned_data["oauth_app"], acting_user=request.user
+            )
+            return self._created(request, new, "")
+        title = f"Admin consent link for {customer}"
+        return self._form(request, form, title, customer=customer, admin_consent=True)
+
+    def credential_admin_consent_view(
+        self, request: HttpRequest, credential_id: int
+    ) -> HttpResponse:
+        """An admin consent link for the organisation of a Microsoft credential's account."""
+        self._may_create(request)
+        credential = get_object_or_404(
+            Credential.objects.select_related("customer", "oauth_app"), pk=credential_id
+        )
+        back = link_url(credential)
+        if refused := self._unconfigured(request, back):
+            return refused
+        if credential.oauth_app.provider != Platform.MICROSOFT:
+            messages.error(request, "Admin consent is Microsoft's: this credential is not.")
+            return HttpResponseRedirect(back)
+        if request.method == "POST":
+            new = links.create_admin_consent_link(
+                credential.customer,
+                credential.oauth_app,
+                credential=credential,
+                acting_user=request.user,
+            )
+            return self._created(request, new, "")
+        return self._form(
+            request,
+            forms.Form(),
+            f"Admin consent link for {credential.account_email}'s organisation",
+            credential=credential,
+            customer=credential.customer,
+            admin_consent=True,
         )
 
     def _form(self, request: HttpRequest, form: forms.Form, title: str, **context) -> HttpResponse:
@@ -388,6 +461,12 @@ def link_url(obj: Customer | Credential) -> str:
 
 def connect_link_url(customer: Customer) -> str:
     return reverse("admin:calendars_consentlink_connect", args=[customer.pk])
+
+
+def admin_consent_link_url(obj: Customer | Credential) -> str:
+    if isinstance(obj, Credential):
+        return reverse("admin:calendars_consentlink_credential_admin_consent", args=[obj.pk])
+    return reverse("admin:calendars_consentlink_admin_consent", args=[obj.pk])
 
 
 def reconsent_link_url(credential: Credential) -> str:

@@ -20,6 +20,7 @@ from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
+from calendars.meetingbaas.types import Platform
 from calendars.models import ConsentLink, Credential, Customer, OAuthApp
 
 # A token in a URL is at most this long: longer input is not looked up at all.
@@ -75,6 +76,47 @@ def create_reconsent_link(
             customer=credential.customer,
             credential=credential,
             apps=[credential.oauth_app],
+            create_integrations=ConsentLink.Create.NONE,
+            acting_user=acting_user,
+        )
+
+
+def create_admin_consent_link(
+    customer: Customer,
+    app: OAuthApp,
+    *,
+    credential: Credential | None = None,
+    for_link: ConsentLink | None = None,
+    acting_user: AbstractBaseUser | None,
+) -> NewLink:
+    """A link for a customer's Microsoft administrator to approve the app for their
+    organisation. Earlier open ones asked for the same link (or credential) are revoked: one
+    link leaves no doubt about which one the administrator should use."""
+    if app.provider != Platform.MICROSOFT:
+        raise ValueError("Admin consent is Microsoft's: the OAuth app must be a Microsoft one.")
+    earlier = ConsentLink.objects.filter(
+        kind=ConsentLink.Kind.ADMIN_CONSENT,
+        customer=customer,
+        oauth_apps=app,
+        used_at__isnull=True,
+        revoked_at__isnull=True,
+        expires_at__gt=timezone.now(),
+    )
+    if for_link is not None:
+        earlier = earlier.filter(for_link=for_link)
+    elif credential is not None:
+        earlier = earlier.filter(credential=credential)
+    else:
+        earlier = earlier.filter(credential=None, for_link=None)
+    with transaction.atomic():
+        for old in earlier.select_for_update():
+            revoke(old, acting_user=acting_user)
+        return _create(
+            ConsentLink.Kind.ADMIN_CONSENT,
+            customer=customer,
+            credential=credential,
+            for_link=for_link,
+            apps=[app],
             create_integrations=ConsentLink.Create.NONE,
             acting_user=acting_user,
         )

@@ -66,6 +66,20 @@ class Provider:
             return settings.GOOGLE_OAUTH_JWKS_URL
         return settings.MICROSOFT_OAUTH_JWKS_URL.format(tenant=app.tenant or "common")
 
+    def admin_consent_url(self, tenant: str) -> str:
+        """Microsoft's page where a tenant's administrator approves the app for everyone."""
+        return settings.MICROSOFT_OAUTH_ADMIN_CONSENT_URL.format(tenant=tenant)
+
+    def admin_consent_scopes(self, app: OAuthApp) -> list[str]:
+        """The permissions an administrator approves: the sign-in's, Graph's named in full (the
+        admin consent endpoint takes no bare "Calendars.Read")."""
+        return [
+            scope
+            if scope in (*IDENTITY_SCOPES, "profile", "offline_access")
+            else MICROSOFT_GRAPH + scope
+            for scope in self.scopes(app)
+        ]
+
     def userinfo_url(self) -> str:
         if self.platform == Platform.GOOGLE:
             return settings.GOOGLE_OAUTH_USERINFO_URL

@@ -1,4 +1,5 @@
-"""The public pages a customer's person sees: the link, the provider's round trip, the end.
+"""The public pages a customer's person sees: the link, the provider's round trip, the end;
+and, for an admin consent link, the page its Microsoft administrator sees (admin_consent.py).
 
 No admin login: the link's token is the authority, and the OAuth `state`, PKCE verifier and
 OpenID `nonce` live in the person's session, so a callback is accepted only in the browser that
@@ -19,7 +20,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET
 
-from calendars.consent import flow, grants, links
+from calendars.consent import admin_consent, flow, grants, links
 from calendars.consent.providers import PROVIDERS
 from calendars.models import ConsentLink, OAuthApp
 
@@ -111,6 +112,8 @@ def open_link(request: HttpRequest, token: str) -> HttpResponse:
             opened_count=F("opened_count") + 1, last_opened_at=timezone.now()
         )
     apps = sorted(link.oauth_apps.all(), key=lambda app: app.provider)
+    if link.kind == ConsentLink.Kind.ADMIN_CONSENT:
+        return _page(request, "admin_consent.html", link=link, token=token, **_asked(apps[0]))
     return _page(
         request,
         "link.html",
@@ -151,7 +154,27 @@ def retry(request: HttpRequest) -> HttpResponse:
     return _begin(request, link, app)
 
 
+def _asked(app: OAuthApp) -> dict:
+    """What the administrator is asked to approve, as the page words it."""
+    provider = PROVIDERS[app.provider]
+    return {
+        "provider": provider,
+        "writes": app.needs_calendar_write,
+        "calendar_scopes": provider.calendar_scopes(app),
+    }
+
+
 def _begin(request: HttpRequest, link: ConsentLink, app: OAuthApp) -> HttpResponse:
+    if link.kind == ConsentLink.Kind.ADMIN_CONSENT:
+        started = admin_consent.begin(link, app)
+        request.session[FLOW_KEY] = {
+            "link": link.pk,
+            "app": app.pk,
+            "state": started.state,
+            "admin": True,
+            "at": int(time.time()),
+        }
+        return HttpResponseRedirect(started.url)
     hint = link.credential.account_email if link.credential else ""
     started = flow.begin(app, login_hint=hint)
     request.session[FLOW_KEY] = {
@@ -203,8 +226,10 @@ def callback(request: HttpRequest) -> HttpResponse:
         grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, "The sign-in took too long.")
         return _retry(request, "The sign-in took too long", "Please try again.")
     error = request.GET.get("error", "")
+    if started.get("admin"):
+        return _administrator_answered(request, link, app, given_state)
     if error:
-        return _refused(request, link, error)
+        return _refused(request, link, app, error)
     try:
         granted = flow.finish(
             app,
@@ -232,7 +257,29 @@ def callback(request: HttpRequest) -> HttpResponse:
     return _problem(request, "This link cannot be used", result.message, 410)
 
 
-def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpResponse:
+def _administrator_answered(
+    request: HttpRequest, link: ConsentLink, app: OAuthApp, state: str
+) -> HttpResponse:
+    """Microsoft's answer to an admin consent link: approved (for which tenant) or not."""
+    result = admin_consent.finish(link, app, request.GET, said=_said(request.GET.get("error", "")))
+    logger.info("consent link %s: %s", link.pk, result.outcome)
+    if result.can_retry:
+        return _retry(request, "Access was not approved", result.message)
+    if result.outcome == ConsentLink.Outcome.ADMIN_APPROVED:
+        request.session.pop(RETRY_KEY, None)
+        request.session[DONE_KEY] = {"state": state, "message": result.message}
+        return _page(request, "done.html", message=result.message, heading="Approved")
+    return _problem(request, "This link cannot be used", result.message, 410)
+
+
+def _said(error: str) -> str:
+    return f"with error {error}" if error in OAUTH_ERRORS else "(unknown reason)"
+
+
+def _refused(request: HttpRequest, link: ConsentLink, app: OAuthApp, error: str) -> HttpResponse:
+    reason = admin_consent.needs_admin(app, error, request.GET.get("error_description", ""))
+    if reason:
+        return _needs_admin(request, link, app, reason)
     if error == "access_denied":
         grants.record(link, ConsentLink.Outcome.DENIED, "The person cancelled at the provider.")
         return _retry(
@@ -240,12 +287,30 @@ def _refused(request: HttpRequest, link: ConsentLink, error: str) -> HttpRespons
             "You cancelled",
             "Nothing was changed. If you change your mind, try again.",
         )
-    said = f"with error {error}" if error in OAUTH_ERRORS else "(unknown reason)"
-    grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider refused {said}.")
+    grants.record(link, ConsentLink.Outcome.PROVIDER_ERROR, f"The provider refused {_said(error)}.")
     return _retry(
         request,
         "We could not complete the sign-in",
         "The provider reported a problem. Nothing was changed; please open your link again.",
+    )
+
+
+def _needs_admin(
+    request: HttpRequest, link: ConsentLink, app: OAuthApp, reason: str
+) -> HttpResponse:
+    """The person's organisation lets only an administrator approve: the link stays usable,
+    and the person gets an admin consent link to forward to their IT administrator."""
+    new = links.create_admin_consent_link(
+        link.customer, app, credential=link.credential, for_link=link, acting_user=None
+    )
+    grants.record(
+        link,
+        ConsentLink.Outcome.NEEDS_ADMIN,
+        f"Microsoft requires the organisation's administrator to approve ({reason}); admin "
+        f"consent link {new.link.pk} was given to the person for them.",
+    )
+    return _page(
+        request, "needs_admin.html", 400, title="Your administrator must approve first", new=new
     )
 
 

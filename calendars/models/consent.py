@@ -20,6 +20,8 @@ class ConsentLink(models.Model):
     class Kind(models.TextChoices):
         CONNECT = "connect", "Connect"
         RECONSENT = "reconsent", "Re-consent"
+        # For a Microsoft tenant's administrator: approves the app for the whole organisation.
+        ADMIN_CONSENT = "admin", "Admin consent"
 
     class Create(models.TextChoices):
         PRIMARY = "primary", "The primary calendar"
@@ -35,6 +37,9 @@ class ConsentLink(models.Model):
         MISSING_SCOPES = "missing_scopes", "Refused: calendar access not granted"
         DENIED = "denied", "Cancelled by the person"
         PROVIDER_ERROR = "provider_error", "Provider error"
+        NEEDS_ADMIN = "needs_admin", "Refused: needs the organisation's administrator"
+        ADMIN_APPROVED = "admin_approved", "Approved by the organisation's administrator"
+        ADMIN_REFUSED = "admin_refused", "Refused by the organisation's administrator"
 
     kind = models.CharField(max_length=10, choices=Kind.choices)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
@@ -46,6 +51,18 @@ class ConsentLink(models.Model):
         null=True,
         blank=True,
         related_name="consent_links",
+    )
+    # An admin consent link: the link whose person Microsoft refused for want of an
+    # administrator's approval (none when support made it); the approval is recorded on both.
+    # No index: building one would lock the table, and it is only read with the customer's.
+    for_link = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="admin_consent_links",
+        verbose_name="asked for by link",
     )
     # The apps the person may grant through: one button each.
     oauth_apps = models.ManyToManyField(
@@ -72,7 +89,10 @@ class ConsentLink(models.Model):
     revoked_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    history = HistoricalRecords(excluded_fields=["token_hash", "opened_count", "last_opened_at"])
+    # for_link is set once, at creation, and named in the outcome messages history keeps.
+    history = HistoricalRecords(
+        excluded_fields=["token_hash", "opened_count", "last_opened_at", "for_link"]
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

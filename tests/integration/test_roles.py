@@ -193,6 +193,7 @@ def test_support_is_offered_only_its_actions(role_client):
     assert action_choices(client.get(reverse("admin:calendars_credential_changelist"))) == {
         "list_raw_calendars",
         "create_reconsent_link",
+        "create_admin_consent_link",
         "replace_refresh_token",
     }
     assert action_choices(client.get(reverse("admin:calendars_integration_changelist"))) == {

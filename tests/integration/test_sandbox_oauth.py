@@ -675,3 +675,48 @@ def test_a_bad_signature_id_token_does_not_verify(sandbox, verifier):
     keys = requests.get(f"{sandbox.url}/oauth/google/certs", timeout=5).json()
     with pytest.raises(BadSignatureError):
         JsonWebToken(["RS256"]).decode(id_token, JsonWebKey.import_key_set(keys))
+
+
+def test_a_tenant_requiring_admin_consent_refuses_its_users_until_its_admin_accepts(
+    sandbox, verifier
+):
+    tenant_path = f"/oauth/microsoft/{TENANT_ID}"
+    sandbox.control("POST", f"tenants/{TENANT_ID}", {"admin_consent_required": True})
+    sign_in = {
+        "response_type": "code",
+        "client_id": "c-1",
+        "redirect_uri": REDIRECT,
+        "requested_scope": "openid Calendars.Read",
+        "scope": "Calendars.Read",
+        "state": "s1",
+        "code_challenge": challenge_of(verifier),
+        "code_challenge_method": "S256",
+        "email": "carol@contoso.example",
+        "decision": "allow",
+    }
+    sign_in_url = f"{sandbox.url}{tenant_path}/oauth2/v2.0/authorize"
+    refused = requests.post(sign_in_url, data=sign_in, allow_redirects=False, timeout=5)
+    assert parse_qs(urlsplit(refused.headers["Location"]).query)["error_description"] == [
+        "AADSTS90094: The grant requires admin permission."
+    ]
+    asked = {"client_id": "c-1<b>", "redirect_uri": REDIRECT, "scope": "openid", "state": "s2"}
+    page = requests.get(f"{sandbox.url}{tenant_path}/v2.0/adminconsent", asked, timeout=5)
+    assert "c-1&lt;b&gt;" in page.text and "c-1<b>" not in page.text
+
+    accepted = requests.post(
+        f"{sandbox.url}{tenant_path}/v2.0/adminconsent",
+        data={**asked, "client_id": "c-1", "decision": "allow"},
+        allow_redirects=False,
+        timeout=5,
+    )
+
+    answer = parse_qs(urlsplit(accepted.headers["Location"]).query)
+    assert (answer["admin_consent"], answer["tenant"], answer["state"]) == (
+        ["True"],
+        [TENANT_ID],
+        ["s2"],
+    )
+    granted = requests.post(sign_in_url, data=sign_in, allow_redirects=False, timeout=5)
+    assert "code" in parse_qs(urlsplit(granted.headers["Location"]).query)
+    with pytest.raises(requests.HTTPError):
+        sandbox.control("POST", "tenants/not-a-guid", {"admin_consent_required": True})

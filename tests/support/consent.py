@@ -37,6 +37,7 @@ def point_providers_at(settings: object, sandbox: Sandbox) -> None:
     settings.MICROSOFT_OAUTH_TOKEN_URL = f"{base}/microsoft/{{tenant}}/oauth2/v2.0/token"
     settings.MICROSOFT_OAUTH_USERINFO_URL = f"{base}/microsoft/v1.0/me"
     settings.MICROSOFT_OAUTH_JWKS_URL = f"{base}/microsoft/{{tenant}}/discovery/v2.0/keys"
+    settings.MICROSOFT_OAUTH_ADMIN_CONSENT_URL = f"{base}/microsoft/{{tenant}}/v2.0/adminconsent"
 
 
 def token_of(url: str) -> str:
@@ -84,6 +85,19 @@ class Person:
         }
         answer = requests.post(
             authorize_url.split("?")[0], data=form, allow_redirects=False, timeout=5
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        return answer.headers["Location"]
+
+    def approve_as_admin(self, token: str, *, decision: str = "allow", tenant: str = "") -> str:
+        """As a tenant's administrator: open the admin consent link, go to Microsoft's admin
+        consent page and answer it; the callback URL it redirects to."""
+        consent_url = self.start(token, "microsoft")
+        params = {k: v[0] for k, v in parse_qs(urlsplit(consent_url).query).items()}
+        form = {**params, "email": "admin@contoso.example", "decision": decision}
+        form["tenant_id"] = tenant
+        answer = requests.post(
+            consent_url.split("?")[0], data=form, allow_redirects=False, timeout=5
         )
         assert answer.status_code == 302, answer.text[:500]
         return answer.headers["Location"]
