@@ -17,6 +17,7 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from calendars.lib.durations import duration_words
+from calendars.lib.union import read_each
 from calendars.models import BotPolicy, Meeting
 from calendars.status import PortalStatus
 
@@ -120,8 +121,8 @@ class Found:
 
 
 def find(h: Horizon | None = None) -> Found:
-    """The meetings at risk: one query per rule, each read soonest first through an index that
-    fits it and stopped at COUNTED, merged here.
+    """The meetings at risk: one read per rule, each soonest first through an index that fits
+    it and stopped at COUNTED, all in one query (UNION ALL), merged here.
 
     Each rule's list holds its soonest meetings, so the merge's soonest are exact up to COUNTED,
     whatever else a capped rule holds; a count reads at most COUNTED rows per rule rather than
@@ -131,9 +132,12 @@ def find(h: Horizon | None = None) -> Found:
     starts: dict[int, datetime] = {}
     by_rule: dict[Rule, int] = {}
     capped: set[Rule] = set()
-    for rule, condition in conditions(h).items():
-        rows = soon(h).filter(condition).order_by("starts_at", "pk")
-        read = list(rows.values_list("pk", "starts_at")[: COUNTED + 1])
+    rules = conditions(h)
+    parts = [
+        soon(h).filter(condition).order_by("starts_at", "pk").values_list("pk", "starts_at")
+        for condition in rules.values()
+    ]
+    for rule, read in zip(rules, read_each([part[: COUNTED + 1] for part in parts]), strict=True):
         if len(read) > COUNTED:
             read = read[:COUNTED]
             capped.add(rule)

@@ -49,23 +49,24 @@ def portal_dashboard(context: template.Context) -> dict:
     changelist = reverse("admin:calendars_integration_changelist")
     credentials = reverse("admin:calendars_credential_changelist")
     now = timezone.now()
-    # The kinds of problem, as of now, for the worklist and the queue alike.
-    kinds = dashboard.problem_kinds(now)
+    # The kinds of problem, as of now, and their first rows, for the worklist and the queue.
+    firsts = dashboard.read_firsts(dashboard.problem_kinds(now))
+    statuses, providers = dashboard.integration_bars()
     return {
         "visible": True,
         # One notice for the whole outage, however many calls it makes fail.
         "outage": breaker.current(),
         "probe_seconds": settings.MEETINGBAAS_OUTAGE_PROBE_SECONDS,
         "charts": [
-            _chart("By status", dashboard.status_bars()),
-            _chart("By provider", dashboard.provider_bars()),
+            _chart("By status", statuses),
+            _chart("By provider", providers),
         ],
         "history": _problem_chart(dashboard.problems_by_day(), changelist),
         "changelist": changelist,
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
         "failed_checks": f"{credentials}?{urlencode({'last_check_ok__exact': 0})}",
-        "worklist": _worklist(dashboard.worklist(kinds), changelist, credentials, request),
-        "queue": _queue(request, kinds, now),
+        "worklist": _worklist(dashboard.worklist(firsts), changelist, credentials, request),
+        "queue": _queue(request, firsts, now),
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
@@ -177,8 +178,8 @@ def _fixes(group: dashboard.Group, credentials: str, allowed: dict) -> dict:
     }
 
 
-def _queue(request: HttpRequest, kinds: list[dashboard.Kind], now: datetime) -> list[dict]:
-    entries = dashboard.needs_attention(kinds)
+def _queue(request: HttpRequest, firsts: dashboard.Firsts, now: datetime) -> list[dict]:
+    entries = dashboard.needs_attention(firsts)
     rows = [_queue_row(entry, now) for entry in entries]
     if not request.user.has_perm("calendars.add_consentlink"):
         return rows
