@@ -123,18 +123,6 @@ class Kind:
     def rows(self) -> QuerySet[Integration]:
         return Integration.objects.filter(self.condition)
 
-    def first(self, limit: int) -> QuerySet[Integration]:
-        """The kind's first `limit` integrations in the order of its index (oldest first).
-
-        Picked by a query of their own before anything is joined to them: whatever plan the
-        planner takes for want of statistics (straight after a bulk load it may read and sort
-        every row of the kind), it then reads the kind's rows alone, not each one's account and
-        customer too.
-        """
-        order = (self.since_field, "pk")
-        picked = self.rows.order_by(*order).values("pk")[:limit]
-        return Integration.objects.filter(pk__in=picked).order_by(*order)
-
 
 def problem_kinds(now: datetime) -> list[Kind]:
     stuck = now - timedelta(minutes=settings.STUCK_SYNCING_MINUTES)
@@ -268,16 +256,19 @@ def read_firsts(kinds: list[Kind]) -> Firsts:
     (UNION ALL), stopped at what the page uses: QUEUE_LENGTH of a kind the queue alone lists,
     TIMED_ROWS + 1 of a kind the worklist counts by reading it, GROUPED_ROWS failed checks."""
     columns = ("pk", "since", "customer_id", "email", "message")
+    # Looked up per row kept rather than joined: with a join, the planner may read the whole
+    # table to hash it against a few hundred rows.
+    customer = Credential.objects.filter(pk=OuterRef("credential_id")).values("customer_id")
     parts = []
     for kind in kinds:
         limit = QUEUE_LENGTH if kind.diagnosed else max(QUEUE_LENGTH, TIMED_ROWS + 1)
-        rows = kind.first(limit).annotate(
+        rows = kind.rows.order_by(kind.since_field, "pk").annotate(
             since=F(kind.since_field),
-            customer_id=F("credential__customer_id"),
+            customer_id=Subquery(customer),
             email=Value(""),
             message=Value(""),
         )
-        parts.append(rows.values_list(*columns))
+        parts.append(rows.values_list(*columns)[:limit])
     checks = failed_checks().order_by("last_checked_at", "pk")
     checks = checks.annotate(
         since=F("last_checked_at"), email=F("account_email"), message=F("last_check_message")
