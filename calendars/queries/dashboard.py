@@ -57,6 +57,9 @@ KIND_LABELS = {
 }
 # The code of the whole worklist, every kind and cause.
 ANY_PROBLEM = "any"
+# The integrations list's parameter that filters it to a worklist group (or "any"), where the
+# home page's groups link.
+PARAMETER = "problem"
 # A credential's own problem: its last token check failed (it needs no integration).
 FAILED_CHECK = "failed_check"
 FAILED_CHECK_LABEL = "refresh token check failed"

@@ -15,8 +15,6 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars.admin.attention import PARAMETER
-from calendars.admin.fixes import ACTED_ON, FixButton
 from calendars.consent import links
 from calendars.lib.durations import duration_words
 from calendars.meetings import risk
@@ -24,6 +22,7 @@ from calendars.models import ActionRecord, Credential, Integration, OAuthApp, St
 from calendars.outage import breaker
 from calendars.queries import dashboard, expiry
 from calendars.queries.diagnosis import Fix
+from calendars.queries.fixes import ACTED_ON, FixButton
 from calendars.queries.reconciliation import latest_open_orphans
 from calendars.roles import role_permissions
 
@@ -91,7 +90,7 @@ def _meetings_at_risk(request: HttpRequest) -> dict | None:
 
 
 def _filtered(changelist: str, code: str, customer_id: int | None = None) -> str:
-    query = {PARAMETER: code} | ({"customer": customer_id} if customer_id else {})
+    query = {dashboard.PARAMETER: code} | ({"customer": customer_id} if customer_id else {})
     return f"{changelist}?{urlencode(query)}"
 
 
