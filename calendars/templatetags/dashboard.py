@@ -231,9 +231,10 @@ def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) 
 def _expiring(request: HttpRequest, now: datetime) -> dict:
     """The "Expiring soon" lane: each entry's break date and its fix, for those who may run it."""
     found = expiry.expiring_soon(now)
+    # Asked only of the models an entry is fixed on (each asks every action's permission).
     actions = {
         model: admin.site.get_model_admin(model).get_actions(request)
-        for model in (Credential, OAuthApp, Integration)
+        for model in {ACTED_ON[entry.fix] for entry in found.entries}
     }
     reconsents = [e.credential.pk for e in found.entries if e.fix is Fix.RECONSENT_LINK]
     waiting = links.waiting_by_credential(reconsents)
