@@ -35,6 +35,8 @@ GOOGLE_TESTING_GRANT = timedelta(days=7)
 # A Microsoft refresh token not used for this long is dead.
 MICROSOFT_UNUSED_GRANT = timedelta(days=90)
 LISTED = 50
+# The Google apps whose grants end 7 days after consent.
+IN_TESTING = Q(provider=Platform.GOOGLE, publishing_status=PublishingStatus.TESTING)
 
 TESTING_GRANT = "testing_grant"
 CLIENT_SECRET_EXPIRY = "client_secret_expiry"  # noqa: S105 - a rule code
@@ -80,9 +82,6 @@ class Expiring:
 def horizon(now: datetime) -> datetime:
     """What breaks before this moment is listed."""
     return now + timedelta(days=settings.EXPIRY_WARNING_DAYS)
-
-
-IN_TESTING = Q(provider=Platform.GOOGLE, publishing_status=PublishingStatus.TESTING)
 
 
 def grants_in_testing(now: datetime, apps: list[int] | None = None) -> QuerySet[Credential]:
