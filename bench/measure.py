@@ -61,6 +61,40 @@ def timed_pages(client: Client, urls: dict[str, str], repeat: int) -> dict[str, 
     return results
 
 
+def alternating(client: Client, urls: dict[str, str], repeat: int) -> dict[str, dict]:
+    """The pages in turn, request by request, so that a minute when the shared machine is
+    slow slows each of them alike: the ratio of their times is what can be compared."""
+    for url in urls.values():
+        client.get(url)  # warm caches and connections
+    times: dict[str, list[float]] = {name: [] for name in urls}
+    queries: dict[str, int] = dict.fromkeys(urls, 0)
+    for _ in range(repeat):
+        for name, url in urls.items():
+            counter = QueryCounter()
+            with connection.execute_wrapper(counter):
+                started = time.perf_counter()
+                response = client.get(url)
+                times[name].append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, (url, response.status_code)
+            queries[name] = max(queries[name], counter.queries)
+    results = {}
+    for name, taken in times.items():
+        taken.sort()
+        results[name] = {
+            "median_ms": round(statistics.median(taken), 1),
+            "p95_ms": round(taken[max(0, int(len(taken) * 0.95) - 1)], 1),
+            "queries": queries[name],
+        }
+    return results
+
+
+def home_beside_list(repeat: int) -> dict[str, dict]:
+    """The home page and the integrations list, alternating (the home page's target is a
+    ratio of the list's time)."""
+    urls = {"home page": "/admin/", "integrations": "/admin/calendars/integration/"}
+    return alternating(bench_client(), urls, repeat)
+
+
 def bench_client() -> Client:
     user = get_user_model().objects.filter(
         username="bench"

@@ -96,12 +96,14 @@ def child_ui(args: argparse.Namespace) -> dict:
     analyzed = time.perf_counter() - started
     with override_settings(ROOT_URLCONF="bench.urls"):
         pages = measure.pages(sizes["heavy_integration"], args.repeat)
+        beside = measure.home_beside_list(args.repeat * 2)
     return {
         "sizes": sizes,
         "build_s": round(built, 1),
         "analyze_s": round(analyzed, 1),
         "home_before_analyze": home,
         "pages": pages,
+        "home_beside_list": beside,
     }
 
 
@@ -122,8 +124,9 @@ def _measure_again(args: argparse.Namespace) -> dict:
     if heavy is None:
         raise SystemExit(f"--reuse-data: no data set in {args.db}; run once without it")
     with override_settings(ROOT_URLCONF="bench.urls"):
-        pages = measure.pages(heavy, args.repeat)
-    return {"sizes": sizes, "reused": True, "pages": pages}
+        pages = {} if args.home_only else measure.pages(heavy, args.repeat)
+        beside = measure.home_beside_list(args.repeat * 2)
+    return {"sizes": sizes, "reused": True, "pages": pages, "home_beside_list": beside}
 
 
 def child_refresh(args: argparse.Namespace) -> dict:
@@ -386,6 +389,11 @@ def main() -> None:
         help="measure the pages on the data set an earlier run left, without rebuilding it",
     )
     parser.add_argument(
+        "--home-only",
+        action="store_true",
+        help="with --reuse-data: only the home page beside the integrations list, alternating",
+    )
+    parser.add_argument(
         "--connections", type=int, default=100_000, help="remote connections to reconcile"
     )
     parser.add_argument(
@@ -416,6 +424,7 @@ def main() -> None:
         "engine": engine,
         "machine": f"{os.cpu_count()} cores, Python {platform.python_version()}, {platform.platform()}",
         "cpu_before_ms": cpu_reference_ms(),
+        "load_before": os.getloadavg()[0],
     }
     if "refresh" in steps:
         results["refresh"] = run_child(
@@ -425,9 +434,15 @@ def main() -> None:
             "refresh", db=refresh_db, size=args.size // 5, latency=args.latency, skip_naive=True
         )
     results["ui"] = run_child(
-        "ui", db=ui_db, scale=args.scale, repeat=args.repeat, reuse_data=args.reuse_data
+        "ui",
+        db=ui_db,
+        scale=args.scale,
+        repeat=args.repeat,
+        reuse_data=args.reuse_data,
+        home_only=args.home_only,
     )
     results["cpu_after_ms"] = cpu_reference_ms()
+    results["load_after"] = os.getloadavg()[0]
     if "webhooks" in steps:
         results["webhooks"] = run_child(
             "webhooks", db=ui_db, deliveries=args.deliveries, workers=args.workers
@@ -490,7 +505,8 @@ def render(r: dict, args: argparse.Namespace) -> str:
         f"## {r['engine']}, scale {args.scale:g}",
         "",
         f"Machine: {r['machine']}. CPU reference (a fixed Python loop; lower is faster): "
-        f"{r['cpu_before_ms']} ms before the pages, {r['cpu_after_ms']} ms after.",
+        f"{r['cpu_before_ms']} ms before the pages, {r['cpu_after_ms']} ms after; load average "
+        f"(1 min) {r['load_before']:.1f} before, {r['load_after']:.1f} after.",
     ]
     if ui.get("reused"):
         lines += [f"Data: {sizes}, as an earlier run built it (--reuse-data).", ""]
@@ -504,6 +520,8 @@ def render(r: dict, args: argparse.Namespace) -> str:
             f"{home['median_ms']} ms, p95 {home['p95_ms']} ms, {home['queries']} queries.",
             "",
         ]
+    if not ui["pages"]:  # --home-only
+        return "\n".join(lines + _render_beside(ui, args)[1:]) + "\n"
     lines += [
         f"Pages ({args.repeat} requests each), beside a plain ModelAdmin on the same rows:",
         "",
@@ -518,6 +536,7 @@ def render(r: dict, args: argparse.Namespace) -> str:
         else:
             theirs = "— | — | —"
         lines.append(f"| {name} | {p['median_ms']} | {p['p95_ms']} | {p['queries']} | {theirs} |")
+    lines += _render_beside(ui, args)
     if "refresh" in r:
         lines += _render_refresh(r, args)
     if "webhooks" in r:
@@ -539,6 +558,17 @@ def render(r: dict, args: argparse.Namespace) -> str:
             f"(+{export['peak_rss_mb'] - export_small['peak_rss_mb']:.1f} MB).",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _render_beside(ui: dict, args: argparse.Namespace) -> list[str]:
+    home, listed = ui["home_beside_list"]["home page"], ui["home_beside_list"]["integrations"]
+    return [
+        "",
+        f"Home page beside the integrations list, alternating request by request "
+        f"({args.repeat * 2} each): home {home['median_ms']} ms (p95 {home['p95_ms']}, "
+        f"{home['queries']} queries), list {listed['median_ms']} ms (p95 {listed['p95_ms']}, "
+        f"{listed['queries']} queries): **{home['median_ms'] / listed['median_ms']:.2f}x**.",
+    ]
 
 
 def _render_refresh(r: dict, args: argparse.Namespace) -> list[str]:

@@ -17,7 +17,7 @@ from django.utils.functional import cached_property
 from calendars.admin import big_lists
 from calendars.queries import dashboard
 
-PARAMETER = "problem"
+PARAMETER = dashboard.PARAMETER
 
 
 class AttentionPaginator(Paginator):

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 
 from calendars.lib.durations import duration_words
+from calendars.lib.union import read_each
 from calendars.models import BotPolicy, Integration, Meeting
 from calendars.status import PortalStatus
 
@@ -137,8 +138,8 @@ class Found:
 
 
 def find(h: Horizon | None = None) -> Found:
-    """The meetings at risk: one query per rule, each read soonest first through an index that
-    fits it and stopped at COUNTED, merged here.
+    """The meetings at risk: one read per rule, each soonest first through an index that fits
+    it and stopped at COUNTED, all in one query (UNION ALL), merged here.
 
     A rule read to its cap holds every one of its meetings up to the last one read; past the
     earliest such meeting another capped rule may hold more unread, so the merge stops there:
@@ -150,9 +151,12 @@ def find(h: Horizon | None = None) -> Found:
     first_reason: dict[int, Rule] = {}
     capped: set[Rule] = set()
     last_read: list[tuple[datetime, int]] = []
-    for rule, condition in conditions(h).items():
-        rows = soon(h).filter(condition).order_by("starts_at", "pk")
-        read = list(rows.values_list("pk", "starts_at")[: COUNTED + 1])
+    rules = conditions(h)
+    parts = [
+        soon(h).filter(condition).order_by("starts_at", "pk").values_list("pk", "starts_at")
+        for condition in rules.values()
+    ]
+    for rule, read in zip(rules, read_each([part[: COUNTED + 1] for part in parts]), strict=True):
         if len(read) > COUNTED:
             read = read[:COUNTED]
             capped.add(rule)

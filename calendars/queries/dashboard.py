@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
 from django.utils import timezone
 
+from calendars.lib.union import read_each
 from calendars.meetingbaas.types import ApiVersion, Platform
 from calendars.models import (
     ActionRecord,
@@ -41,6 +42,8 @@ CUSTOMERS_NAMED = 3
 # integrations first: the dashboard gives the first few a fix button each and links the list
 # to all of them by id, which must fit in a URL.
 CREDENTIALS_LISTED = 100
+# Entries of the queue under the worklist: the longest-broken first.
+QUEUE_LENGTH = 50
 CHART_DAYS = ProblemDay.DAYS
 CAUSE_BY_CODE = {cause.code: cause for cause in CAUSES}
 # The kinds of problem, by code, as the worklist names them. The first two are told apart
@@ -54,6 +57,9 @@ KIND_LABELS = {
 }
 # The code of the whole worklist, every kind and cause.
 ANY_PROBLEM = "any"
+# The integrations list's parameter that filters it to a worklist group (or "any"), where the
+# home page's groups link.
+PARAMETER = "problem"
 # A credential's own problem: its last token check failed (it needs no integration).
 FAILED_CHECK = "failed_check"
 FAILED_CHECK_LABEL = "refresh token check failed"
@@ -73,26 +79,24 @@ class Bar:
     css: str
 
 
-def status_bars() -> list[Bar]:
-    # From the maintained counts: a GROUP BY over a million integrations on every view would
-    # cost a whole-table scan, and its plan would hang on fresh statistics.
-    counts = _counted("status")
-    return [
-        Bar(s.value, counts.get(s.value, 0), f"?status__exact={s.value}", f"status-{s.value}")
+def integration_bars() -> tuple[list[Bar], list[Bar]]:
+    """The integrations by status and by provider, from the maintained counts (a few rows, read
+    once): a GROUP BY over a million integrations on every view would cost a whole-table scan,
+    and its plan would hang on fresh statistics."""
+    by_status: Counter = Counter()
+    by_provider: Counter = Counter()
+    for status, provider, n in IntegrationCount.objects.values_list("status", "provider", "count"):
+        by_status[status] += n
+        by_provider[provider] += n
+    statuses = [
+        Bar(s.value, by_status[s.value], f"?status__exact={s.value}", f"status-{s.value}")
         for s in PortalStatus
     ]
-
-
-def provider_bars() -> list[Bar]:
-    counts = _counted("provider")
-    return [
-        Bar(p.value, counts.get(p.value, 0), f"?provider__exact={p.value}", "provider")
+    providers = [
+        Bar(p.value, by_provider[p.value], f"?provider__exact={p.value}", "provider")
         for p in Platform
     ]
-
-
-def _counted(by: str) -> dict[str, int]:
-    return dict(IntegrationCount.objects.values_list(by).annotate(n=Sum("count")).order_by())
+    return statuses, providers
 
 
 @dataclass(frozen=True)
@@ -122,18 +126,6 @@ class Kind:
     def rows(self) -> QuerySet[Integration]:
         return Integration.objects.filter(self.condition)
 
-    def first(self, limit: int) -> QuerySet[Integration]:
-        """The kind's first `limit` integrations in the order of its index (oldest first).
-
-        Picked by a query of their own before anything is joined to them: whatever plan the
-        planner takes for want of statistics (straight after a bulk load it may read and sort
-        every row of the kind), it then reads the kind's rows alone, not each one's account and
-        customer too.
-        """
-        order = (self.since_field, "pk")
-        picked = self.rows.order_by(*order).values("pk")[:limit]
-        return Integration.objects.filter(pk__in=picked).order_by(*order)
-
 
 def problem_kinds(now: datetime) -> list[Kind]:
     stuck = now - timedelta(minutes=settings.STUCK_SYNCING_MINUTES)
@@ -141,10 +133,9 @@ def problem_kinds(now: datetime) -> list[Kind]:
     horizon = expiry_horizon(now)
     # Unchanged integrations are confirmed by the refresh run, not row by row: a row is stale
     # only while its version's refresh has not succeeded lately either.
+    refreshed = _last_refreshes()
     stale_versions = [
-        v
-        for v in ApiVersion
-        if (RefreshRun.last_success(v) or datetime.min.replace(tzinfo=UTC)) < stale
+        v for v in ApiVersion if refreshed.get(v, datetime.min.replace(tzinfo=UTC)) < stale
     ]
     # Every version stale (no refresh lately at all): no filter, which the planner reckons
     # right without statistics, where a list of every version would read as a rare one.
@@ -193,6 +184,18 @@ def problem_kinds(now: datetime) -> list[Kind]:
     ]
 
 
+def _last_refreshes() -> dict[str, datetime]:
+    """When each API version's last successful refresh run started (as
+    RefreshRun.last_success), in one query."""
+    runs = RefreshRun.objects.filter(succeeded=True).order_by("-started_at")
+    parts = [runs.filter(api_version=v).values_list("started_at")[:1] for v in ApiVersion]
+    return {
+        version: rows[0][0]
+        for version, rows in zip(ApiVersion, read_each(parts), strict=True)
+        if rows
+    }
+
+
 @dataclass(frozen=True)
 class Problem:
     integration: Integration
@@ -239,24 +242,63 @@ def check_diagnosis(message: str) -> Diagnosis:
     return diagnose(PortalStatus.ERROR, message) or UNKNOWN
 
 
-def needs_attention(kinds: list[Kind], limit: int = 50) -> list[Problem | FailedCheck]:
+@dataclass(frozen=True)
+class Firsts:
+    """What the worklist and its queue read of the problems that are not counted as they
+    happen: each kind's longest-standing integrations as (id, since, customer id), and the
+    failed token checks as (id, last checked, customer id, account e-mail, message), each in
+    the order of its index."""
+
+    kinds: list[Kind]
+    integrations: dict[str, list[tuple]]
+    checks: list[tuple]
+
+
+def read_firsts(kinds: list[Kind]) -> Firsts:
+    """Every kind's first rows and the failed checks', in one query: one small indexed read each
+    (UNION ALL), stopped at what the page uses: QUEUE_LENGTH of a kind the queue alone lists,
+    TIMED_ROWS + 1 of a kind the worklist counts by reading it, GROUPED_ROWS failed checks."""
+    columns = ("pk", "since", "customer_id", "email", "message")
+    # Looked up per row kept rather than joined: with a join, the planner may read the whole
+    # table to hash it against a few hundred rows.
+    customer = Credential.objects.filter(pk=OuterRef("credential_id")).values("customer_id")
+    parts = []
+    for kind in kinds:
+        limit = QUEUE_LENGTH if kind.diagnosed else max(QUEUE_LENGTH, TIMED_ROWS + 1)
+        rows = kind.rows.order_by(kind.since_field, "pk").annotate(
+            since=F(kind.since_field),
+            customer_id=Subquery(customer),
+            email=Value(""),
+            message=Value(""),
+        )
+        parts.append(rows.values_list(*columns)[:limit])
+    checks = failed_checks().order_by("last_checked_at", "pk")
+    checks = checks.annotate(
+        since=F("last_checked_at"), email=F("account_email"), message=F("last_check_message")
+    )
+    *by_kind, checked = read_each([*parts, checks.values_list(*columns)[:GROUPED_ROWS]])
+    integrations = {
+        kind.code: [row[:3] for row in rows] for kind, rows in zip(kinds, by_kind, strict=True)
+    }
+    return Firsts(kinds, integrations, checked)
+
+
+def needs_attention(firsts: Firsts, limit: int = QUEUE_LENGTH) -> list[Problem | FailedCheck]:
     """Integrations and credentials someone should look at, the longest-broken first (then what
     lapses soonest).
 
-    One small indexed query per kind of problem, merged here: each kind is read in the order of
-    its own index, the order the merge sorts by, so LIMIT stops early and the merge is exact.
-    Only ids and times are read per kind; the entries kept are then loaded in one query each
-    for integrations and credentials (loading every kind's first `limit` with their accounts
-    and customers, to keep `limit` of them, was most of the home page's time).
+    Merged from each kind's first rows (read_firsts): each kind was read in the order of its
+    own index, the order the merge sorts by, so the merge is exact. The entries kept are then
+    loaded in one query each for integrations and credentials (loading every kind's first
+    `limit` with their accounts and customers, to keep `limit` of them, was most of the home
+    page's time).
     """
     now = timezone.now()
     picked: list[tuple[tuple, Kind | None, int, datetime | None]] = []
-    for kind in kinds:
-        first = kind.rows.order_by(kind.since_field, "pk")
-        for pk, moment in first.values_list("pk", kind.since_field)[:limit]:
+    for kind in firsts.kinds:
+        for pk, moment, _ in firsts.integrations[kind.code][:limit]:
             picked.append(((kind.ahead, moment or now, 0, pk), kind, pk, moment))
-    checks = failed_checks().order_by("last_checked_at", "pk")
-    for pk, moment in checks.values_list("pk", "last_checked_at")[:limit]:
+    for pk, moment, *_ in firsts.checks[:limit]:
         picked.append(((False, moment or now, 1, pk), None, pk, moment))
     picked.sort(key=lambda entry: entry[0])
     kept = picked[:limit]
@@ -354,20 +396,20 @@ class _Tally:
     counted_all: bool = True
 
 
-def worklist(kinds: list[Kind]) -> Worklist:
+def worklist(firsts: Firsts) -> Worklist:
     """Every integration and credential that needs attention, grouped by cause and customer.
 
     The stored classes of problem (errors, remote disconnections) come from their maintained
-    counts (ProblemCount): one query for the totals, then for each cause its largest customers
-    and, where the fix is on the credentials, its largest credentials (one query for their
-    e-mails). The kinds that depend on the time are read, at most TIMED_ROWS each, the
-    longest-standing first, through their own index; the failed token checks, at most
-    GROUPED_ROWS; then one query for the customers named.
+    counts (ProblemCount), in one query: the totals, and for each cause its largest customers
+    and, where the fix is on the credentials, its largest credentials with their e-mails. The
+    kinds that depend on the time and the failed token checks come from `firsts` (at most
+    TIMED_ROWS of each kind, GROUPED_ROWS failed checks); then one query for the customers
+    named.
     """
     tallies: dict[str, _Tally] = {}
     integrations = _tally_stored(tallies)
-    integrations += _tally_timed([kind for kind in kinds if not kind.diagnosed], tallies)
-    credentials, ungrouped = _tally_failed_checks(tallies)
+    integrations += _tally_timed(firsts, tallies)
+    credentials, ungrouped = _tally_failed_checks(firsts.checks, tallies)
     counted_all = all(tally.counted_all for tally in tallies.values())
     return Worklist(integrations, credentials, _groups(tallies), ungrouped, counted_all)
 
@@ -376,62 +418,73 @@ def _tally_stored(tallies: dict[str, _Tally]) -> int:
     """Count the stored problems into `tallies` by cause, from their counts; return how many."""
     Scope = ProblemCount.Scope
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    rows = ProblemCount.objects.filter(
-        problem__in=CAUSE_BY_CODE, scope__in=[Scope.ALL, Scope.CUSTOMERS, Scope.CREDENTIALS]
-    )
-    for problem, scope, n in rows.values_list("problem", "scope", "count"):
-        counts[problem][scope] = n
-    credentials: dict[str, list[tuple[int, int]]] = {}
+    customers: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    credentials: dict[str, list[CredentialRef]] = defaultdict(list)
+    read = _stored_parts()
+    for (code, scope), rows in zip(read, read_each(list(read.values())), strict=True):
+        for problem, row_scope, of, n, email in rows:
+            if scope is None:
+                counts[problem][row_scope] = n
+            elif scope == Scope.CUSTOMER:
+                customers[code].append((of, n))
+            elif email is not None:  # None: the credential was deleted since it was counted
+                credentials[code].append(CredentialRef(of, email))
     total = 0
-    # Every cause is asked for its largest customers and credentials, present or not, so that
-    # the page costs the same queries whatever is broken.
     for cause in CAUSES:
         counted = counts.get(cause.code, {})
-        customers = _largest(cause.code, Scope.CUSTOMER, CUSTOMERS_NAMED)
-        fix = _fix_on_credential(cause)
-        if fix is not None:
-            credentials[cause.code] = _largest(cause.code, Scope.CREDENTIAL, CREDENTIALS_LISTED)
         if counted.get(Scope.ALL, 0) > 0:
             tallies[cause.code] = _Tally(
                 cause.title,
                 cause.next_action,
-                fix=fix,
+                fix=_fix_on_credential(cause),
                 count=counted[Scope.ALL],
-                shares=Counter(dict(customers)),
+                shares=Counter(dict(customers[cause.code])),
                 customer_count=counted.get(Scope.CUSTOMERS, 0),
+                credentials=credentials[cause.code],
                 credential_count=counted.get(Scope.CREDENTIALS, 0),
             )
             total += counted[Scope.ALL]
-    _name_credentials(tallies, credentials)
     return total
 
 
-def _largest(problem: str, scope: str, limit: int) -> list[tuple[int, int]]:
-    """The customers or credentials with the most integrations of `problem`, as (id, count)."""
-    shares = ProblemCount.objects.filter(problem=problem, scope=scope)
-    return list(shares.order_by("-count", "of").values_list("of", "count")[:limit])
+def _stored_parts() -> dict[tuple[str, str | None], QuerySet]:
+    """The reads of the stored problems' counts, by (cause, scope): the totals of every cause
+    first (scope None), then each cause's largest customers and, where its fix is on the
+    credentials, its largest credentials (with their e-mails), through the counts' index.
 
-
-def _name_credentials(
-    tallies: dict[str, _Tally], largest: dict[str, list[tuple[int, int]]]
-) -> None:
-    """Give each group fixed on its credentials those with the most of its integrations."""
-    ids = {pk for shares in largest.values() for pk, _ in shares}
-    emails = dict(Credential.objects.filter(pk__in=ids).values_list("pk", "account_email"))
-    for code, shares in largest.items():
-        if code in tallies:
-            tallies[code].credentials = [
-                CredentialRef(pk, emails[pk]) for pk, _ in shares if pk in emails
+    Every cause is asked, present or not, so that the page costs the same whatever is broken.
+    """
+    Scope = ProblemCount.Scope
+    columns = ("problem", "scope", "of", "count", "email")
+    counts = ProblemCount.objects.annotate(email=Value("")).values_list(*columns)
+    totals = [Scope.ALL, Scope.CUSTOMERS, Scope.CREDENTIALS]
+    email = Credential.objects.filter(pk=OuterRef("of")).values("account_email")
+    parts = {("", None): counts.filter(problem__in=CAUSE_BY_CODE, scope__in=totals)}
+    for cause in CAUSES:
+        parts[cause.code, Scope.CUSTOMER] = _largest(counts, cause.code, Scope.CUSTOMER)[
+            :CUSTOMERS_NAMED
+        ]
+        if _fix_on_credential(cause) is not None:
+            named = ProblemCount.objects.annotate(email=Subquery(email)).values_list(*columns)
+            parts[cause.code, Scope.CREDENTIAL] = _largest(named, cause.code, Scope.CREDENTIAL)[
+                :CREDENTIALS_LISTED
             ]
+    return parts
 
 
-def _tally_timed(kinds: list[Kind], tallies: dict[str, _Tally]) -> int:
+def _largest(counts: QuerySet, problem: str, scope: str) -> QuerySet:
+    """The customers or credentials with the most integrations of `problem`, the most first."""
+    return counts.filter(problem=problem, scope=scope).order_by("-count", "of")
+
+
+def _tally_timed(firsts: Firsts, tallies: dict[str, _Tally]) -> int:
     """Count the kinds that depend on the time into `tallies`, each by its customers; return
     how many were counted."""
     total = 0
-    for kind in kinds:
-        rows = kind.first(TIMED_ROWS + 1)
-        customers = list(rows.values_list("credential__customer_id", flat=True))
+    for kind in firsts.kinds:
+        if kind.diagnosed:
+            continue
+        customers = [customer for _, _, customer in firsts.integrations[kind.code]]
         if not customers:
             continue
         counted = customers[:TIMED_ROWS]
@@ -458,17 +511,12 @@ def _fix_on_credential(diagnosis: Diagnosis) -> Fix | None:
     )
 
 
-def _tally_failed_checks(tallies: dict[str, _Tally]) -> tuple[int, int]:
-    """Count the failed checks into `tallies`, a group per cause of the check's message apart
-    from the integrations' (it counts credentials); return (counted, ungrouped)."""
-    failed = failed_checks()
-    rows = list(
-        failed.order_by("last_checked_at", "pk").values_list(
-            "pk", "account_email", "customer_id", "last_check_message"
-        )[:GROUPED_ROWS]
-    )
-    counted = failed.count() if len(rows) == GROUPED_ROWS else len(rows)
-    for pk, email, customer_id, message in rows:
+def _tally_failed_checks(rows: list[tuple], tallies: dict[str, _Tally]) -> tuple[int, int]:
+    """Count the failed checks (read_firsts' rows of them) into `tallies`, a group per cause of
+    the check's message apart from the integrations' (it counts credentials); return (counted,
+    ungrouped)."""
+    counted = failed_checks().count() if len(rows) == GROUPED_ROWS else len(rows)
+    for pk, _, customer_id, email, message in rows:
         diagnosis = check_diagnosis(message)
         code = f"{FAILED_CHECK}_{diagnosis.code}"
         tally = tallies.setdefault(code, _failed_check_tally(diagnosis))
@@ -573,9 +621,10 @@ def recent_activity(limit: int = 10) -> list[StatusChange | ActionRecord]:
     """Status changes and the actions people took, merged, newest first."""
     # Their integrations come in queries of their own: joined, SQLite's planner (once ANALYZE
     # has run) reads every integration's changes and sorts a million rows to keep ten.
-    changes = StatusChange.objects.prefetch_related("integration__raw_calendar", "user").order_by(
-        "-changed_at", "-id"
-    )
+    integrations = Integration.objects.select_related("raw_calendar")
+    changes = StatusChange.objects.prefetch_related(
+        Prefetch("integration", queryset=integrations), "user"
+    ).order_by("-changed_at", "-id")
     actions = ActionRecord.objects.select_related(
         "integration__raw_calendar", "credential__oauth_app", "oauth_app", "raw_calendar"
     ).order_by("-at", "-id")

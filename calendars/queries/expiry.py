@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -35,6 +35,8 @@ GOOGLE_TESTING_GRANT = timedelta(days=7)
 # A Microsoft refresh token not used for this long is dead.
 MICROSOFT_UNUSED_GRANT = timedelta(days=90)
 LISTED = 50
+# The Google apps whose grants end 7 days after consent.
+IN_TESTING = Q(provider=Platform.GOOGLE, publishing_status=PublishingStatus.TESTING)
 
 TESTING_GRANT = "testing_grant"
 CLIENT_SECRET_EXPIRY = "client_secret_expiry"  # noqa: S105 - a rule code
@@ -82,15 +84,15 @@ def horizon(now: datetime) -> datetime:
     return now + timedelta(days=settings.EXPIRY_WARNING_DAYS)
 
 
-def grants_in_testing(now: datetime) -> QuerySet[Credential]:
-    """Credentials of Google apps in Testing, with `granted_at`: consent, else the token's."""
+def grants_in_testing(now: datetime, apps: list[int] | None = None) -> QuerySet[Credential]:
+    """Credentials of Google apps in Testing (`apps`, when read already), with `granted_at`:
+    consent, else the token's."""
     # The apps first (a handful of rows): joined, the planner may walk every credential in
     # the order of another index, checking each one's app, when no app is in Testing at all.
-    apps = OAuthApp.objects.filter(
-        provider=Platform.GOOGLE, publishing_status=PublishingStatus.TESTING
-    )
+    if apps is None:
+        apps = list(OAuthApp.objects.filter(IN_TESTING).values_list("pk", flat=True))
     return (
-        Credential.objects.filter(oauth_app__in=list(apps.values_list("pk", flat=True)))
+        Credential.objects.filter(oauth_app__in=apps)
         .annotate(granted_at=Coalesce("consented_at", "refresh_token_replaced_at", "created_at"))
         .filter(granted_at__lt=horizon(now) - GOOGLE_TESTING_GRANT)
     )
@@ -98,11 +100,21 @@ def grants_in_testing(now: datetime) -> QuerySet[Credential]:
 
 def expiring_client_secrets(now: datetime) -> list[OAuthApp]:
     """Microsoft apps whose client secret expires before the horizon (a handful of rows)."""
-    apps = OAuthApp.objects.filter(
+    apps = OAuthApp.objects.filter(_secret_expiring(now)).order_by("client_secret_expires_on", "pk")
+    return [app for app in apps if _secret_breaks(app, now)]
+
+
+def _secret_expiring(now: datetime) -> Q:
+    return Q(
         provider=Platform.MICROSOFT,
         client_secret_expires_on__lte=timezone.localdate(horizon(now)),
-    ).order_by("client_secret_expires_on", "pk")
-    return [app for app in apps if start_of(app.client_secret_expires_on) < horizon(now)]
+    )
+
+
+def _secret_breaks(app: OAuthApp, now: datetime) -> bool:
+    return app.client_secret_expires_on is not None and (
+        start_of(app.client_secret_expires_on) < horizon(now)
+    )
 
 
 def unused_grants(now: datetime) -> QuerySet[Credential]:
@@ -133,29 +145,41 @@ def unrenewed_subscriptions(now: datetime) -> QuerySet[Integration]:
 
 
 def expiring_soon(now: datetime | None = None, limit: int = LISTED) -> Expiring:
-    """Everything the rules list, the soonest to break first: one query per rule and count."""
+    """Everything the rules list, the soonest to break first: one query for the OAuth apps (a
+    handful), one per rule on credentials and integrations, and a count only for a rule with
+    more than `limit` entries."""
     now = now or timezone.now()
+    apps = OAuthApp.objects.filter(IN_TESTING | _secret_expiring(now))
+    apps = list(apps.order_by("client_secret_expires_on", "pk"))
+    in_testing = [app.pk for app in apps if app.provider == Platform.GOOGLE]
+    secrets = [
+        app for app in apps if app.provider == Platform.MICROSOFT and _secret_breaks(app, now)
+    ]
     with_account = ("customer", "oauth_app")
-    testing = grants_in_testing(now).select_related(*with_account).order_by("granted_at", "pk")
+    testing = grants_in_testing(now, in_testing).select_related(*with_account)
+    testing = testing.order_by("granted_at", "pk")
     unused = unused_grants(now).select_related(*with_account).order_by("used_at", "pk")
     lapsing = (
         unrenewed_subscriptions(now)
         .select_related("raw_calendar", "credential__customer")
         .order_by("subscription_expires_at", "pk")
     )
-    secrets = expiring_client_secrets(now)
+    # One more than listed: a rule with no more than `limit` needs no count.
+    testing_read, unused_read, lapsing_read = (
+        list(rows[: limit + 1]) for rows in (testing, unused, lapsing)
+    )
     entries = [
         *(
             Expiry(TESTING_GRANT, c.granted_at + GOOGLE_TESTING_GRANT, credential=c)
-            for c in testing[:limit]
+            for c in testing_read[:limit]
         ),
         *(
             Expiry(UNUSED_GRANT, c.used_at + MICROSOFT_UNUSED_GRANT, credential=c)
-            for c in unused[:limit]
+            for c in unused_read[:limit]
         ),
         *(
             Expiry(SUBSCRIPTION, i.subscription_expires_at, integration=i, credential=i.credential)
-            for i in lapsing[:limit]
+            for i in lapsing_read[:limit]
         ),
         *(
             Expiry(CLIENT_SECRET_EXPIRY, start_of(a.client_secret_expires_on), oauth_app=a)
@@ -163,7 +187,10 @@ def expiring_soon(now: datetime | None = None, limit: int = LISTED) -> Expiring:
         ),
     ]
     entries.sort(key=lambda entry: entry.breaks_at)
-    total = testing.count() + unused.count() + lapsing.count() + len(secrets)
+    total = len(secrets) + sum(
+        rows.count() if len(read) > limit else len(read)
+        for rows, read in ((testing, testing_read), (unused, unused_read), (lapsing, lapsing_read))
+    )
     return Expiring(entries[:limit], total)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from calendars.models import Reconciliation, ReconciliationFinding
+from django.db.models import Count, Max
+
+from calendars.models import ReconciliationFinding
 
 
 @dataclass(frozen=True)
 class OpenOrphans:
     count: int
-    run: Reconciliation | None  # the latest run that found one
+    run_id: int | None  # the latest run that found one
 
 
 def latest_open_orphans() -> OpenOrphans:
@@ -18,5 +20,5 @@ def latest_open_orphans() -> OpenOrphans:
     orphans = ReconciliationFinding.objects.filter(
         kind=ReconciliationFinding.Kind.ORPHAN, outcome=ReconciliationFinding.Outcome.OPEN
     )
-    newest = orphans.select_related("run").order_by("-run_id").first()
-    return OpenOrphans(orphans.count(), newest.run if newest else None)
+    found = orphans.aggregate(count=Count("pk"), run_id=Max("run_id"))
+    return OpenOrphans(found["count"], found["run_id"])

@@ -16,8 +16,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions import lost_refreshes
-from calendars.admin.attention import PARAMETER
-from calendars.admin.fixes import ACTED_ON, FixButton
 from calendars.consent import links
 from calendars.lib.durations import duration_words
 from calendars.meetings import risk
@@ -25,6 +23,7 @@ from calendars.models import ActionRecord, Credential, Integration, OAuthApp, St
 from calendars.outage import breaker
 from calendars.queries import dashboard, expiry
 from calendars.queries.diagnosis import Fix
+from calendars.queries.fixes import ACTED_ON, FixButton
 from calendars.queries.reconciliation import latest_open_orphans
 from calendars.roles import role_permissions
 
@@ -52,23 +51,24 @@ def portal_dashboard(context: template.Context) -> dict:
     changelist = reverse("admin:calendars_integration_changelist")
     credentials = reverse("admin:calendars_credential_changelist")
     now = timezone.now()
-    # The kinds of problem, as of now, for the worklist and the queue alike.
-    kinds = dashboard.problem_kinds(now)
+    # The kinds of problem, as of now, and their first rows, for the worklist and the queue.
+    firsts = dashboard.read_firsts(dashboard.problem_kinds(now))
+    statuses, providers = dashboard.integration_bars()
     return {
         "visible": True,
         # One notice for the whole outage, however many calls it makes fail.
         "outage": breaker.current(),
         "probe_seconds": settings.MEETINGBAAS_OUTAGE_PROBE_SECONDS,
         "charts": [
-            _chart("By status", dashboard.status_bars()),
-            _chart("By provider", dashboard.provider_bars()),
+            _chart("By status", statuses),
+            _chart("By provider", providers),
         ],
         "history": _problem_chart(dashboard.problems_by_day(), changelist),
         "changelist": changelist,
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
         "failed_checks": f"{credentials}?{urlencode({'last_check_ok__exact': 0})}",
-        "worklist": _worklist(dashboard.worklist(kinds), changelist, credentials, request),
-        "queue": _queue(request, kinds, now),
+        "worklist": _worklist(dashboard.worklist(firsts), changelist, credentials, request),
+        "queue": _queue(request, firsts, now),
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
@@ -96,7 +96,7 @@ def _meetings_at_risk(request: HttpRequest) -> dict | None:
 
 
 def _filtered(changelist: str, code: str, customer_id: int | None = None) -> str:
-    query = {PARAMETER: code} | ({"customer": customer_id} if customer_id else {})
+    query = {dashboard.PARAMETER: code} | ({"customer": customer_id} if customer_id else {})
     return f"{changelist}?{urlencode(query)}"
 
 
@@ -183,8 +183,8 @@ def _fixes(group: dashboard.Group, credentials: str, allowed: dict) -> dict:
     }
 
 
-def _queue(request: HttpRequest, kinds: list[dashboard.Kind], now: datetime) -> list[dict]:
-    entries = dashboard.needs_attention(kinds)
+def _queue(request: HttpRequest, firsts: dashboard.Firsts, now: datetime) -> list[dict]:
+    entries = dashboard.needs_attention(firsts)
     rows = [_queue_row(entry, now) for entry in entries]
     if not request.user.has_perm("calendars.add_consentlink"):
         return rows
@@ -237,9 +237,10 @@ def _queue_row(entry: dashboard.Problem | dashboard.FailedCheck, now: datetime) 
 def _expiring(request: HttpRequest, now: datetime) -> dict:
     """The "Expiring soon" lane: each entry's break date and its fix, for those who may run it."""
     found = expiry.expiring_soon(now)
+    # Asked only of the models an entry is fixed on (each asks every action's permission).
     actions = {
         model: admin.site.get_model_admin(model).get_actions(request)
-        for model in (Credential, OAuthApp, Integration)
+        for model in {ACTED_ON[entry.fix] for entry in found.entries}
     }
     reconsents = [e.credential.pk for e in found.entries if e.fix is Fix.RECONSENT_LINK]
     waiting = links.waiting_by_credential(reconsents)

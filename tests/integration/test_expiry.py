@@ -195,6 +195,17 @@ def test_the_lane_lists_every_rule_soonest_first_with_its_fix(
     assert f'name="_selected_action" value="{grant.pk}"' in lane
 
 
+def test_past_its_list_a_rule_is_counted_and_up_to_it_read(customer, testing_app):
+    now = timezone.now()
+    for n in range(3):
+        make_credential(
+            customer, testing_app, f"u{n}@example.com", consented_at=now - timedelta(days=6)
+        )
+
+    assert expiring_soon(now, limit=2).total == 3  # two listed, the third counted
+    assert expiring_soon(now, limit=3).total == 3  # all three read
+
+
 def test_the_lane_offers_no_fix_a_role_may_not_run(role_client, customer, testing_app):
     make_credential(
         customer, testing_app, "a@example.com", consented_at=timezone.now() - timedelta(days=6)

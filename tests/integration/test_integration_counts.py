@@ -12,7 +12,7 @@ from django.db.models import Count
 from calendars.actions.integrations import disconnect_integration, recreate_integration
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Integration, IntegrationCount
-from calendars.queries.dashboard import provider_bars, status_bars
+from calendars.queries.dashboard import integration_bars
 
 
 def kept() -> dict[tuple[str, str], int]:
@@ -59,8 +59,9 @@ def test_the_home_page_bars_read_the_counts_not_the_rows(sandbox, make_integrati
     # Written around the portal, as SQL would: the bars do not count rows on every view.
     Integration.objects.update(status="error")
 
-    bars = {bar.label: bar.count for bar in status_bars()}
-    providers = {bar.label: bar.count for bar in provider_bars()}
+    statuses, by_provider = integration_bars()
+    bars = {bar.label: bar.count for bar in statuses}
+    providers = {bar.label: bar.count for bar in by_provider}
 
     assert bars == {"syncing": 2, "active": 0, "error": 0, "disconnected": 0}
     assert providers == {"google": 2, "microsoft": 0}

@@ -189,6 +189,26 @@ def test_the_home_page_costs_the_same_queries_with_ten_times_the_problems(
     assert len(many) == len(few)
 
 
+# What the home page costs with integrations in the worklist's stored causes and kinds that
+# depend on the time: one query per lane, not per cause, kind or rule (it took 50; the 21st
+# counts the refreshes lost with a stopped worker).
+HOME_PAGE_QUERIES = 21
+
+
+def test_the_home_page_costs_one_query_per_lane(admin_client, customer, globex, google_app):
+    broken_integrations(customer, google_app, 3, message=REVOKED)
+    broken_integrations(globex, google_app, 1, message=QUOTA)
+    broken_integrations(globex, google_app, 2, message="Deleted.", status="disconnected")
+    broken_integrations(globex, google_app, 2, message="", status="syncing")
+    admin_client.get(INDEX)  # caches (content types, session) filled before counting
+
+    with CaptureQueriesContext(connection) as queries:
+        page = admin_client.get(INDEX).content.decode()
+
+    assert "Needs attention: 8 integrations" in page
+    assert len(queries) == HOME_PAGE_QUERIES, [q["sql"][:100] for q in queries.captured_queries]
+
+
 @pytest.mark.clock
 def test_broken_for_reads_as_a_duration(role_client, customer, google_app):
     broken_integrations(

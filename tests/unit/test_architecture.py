@@ -88,6 +88,19 @@ def test_lower_layers_never_import_entry_points():
     assert offenders == []
 
 
+def test_templatetags_never_import_the_admin():
+    """Two entry points: what both need (the fix buttons, the worklist's filter parameter) is
+    below both, in calendars/queries."""
+    offenders = sorted(
+        f"{name} -> {target}"
+        for name, imported in graph().items()
+        if is_in(name, ("calendars.templatetags",))
+        for target in imported
+        if is_in(target, ("calendars.admin",))
+    )
+    assert offenders == []
+
+
 def test_the_client_and_the_rules_never_touch_the_database_layer():
     pure = ("calendars.meetingbaas", "calendars.status", "calendars.problems")
     offenders = sorted(
