@@ -43,6 +43,7 @@ from calendars.meetings import bots, risk
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
 from calendars.queries.customers import MEETINGS_AROUND
+from calendars.status import PortalStatus
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 BOT_ACTION_LIMIT = 50
@@ -407,12 +408,21 @@ class MeetingAdmin(ChangePageAdmin):
         )
 
     def change_page_context(self, request: HttpRequest, meeting: Meeting) -> dict:
-        return {"bot_buttons": self._buttons(request, meeting)}
+        integration = meeting.integration
+        blocked = integration.status != PortalStatus.ACTIVE
+        return {
+            "bot_buttons": self._buttons(request, meeting, blocked=blocked),
+            # Meeting BaaS sends no bot through a connection that is not active: its fix first.
+            "blocked_by": integration if blocked and not meeting.has_bot else None,
+        }
 
-    def _buttons(self, request: HttpRequest, meeting: Meeting) -> list[dict]:
+    def _buttons(self, request: HttpRequest, meeting: Meeting, *, blocked: bool) -> list[dict]:
         allowed = self.get_actions(request)
-        wanted = ["change_bot_settings", "remove_bot"] if meeting.has_bot else ["schedule_bot"]
-        if not meeting.has_bot and meeting.series_id and meeting.is_recurring:
+        if meeting.has_bot:
+            wanted = ["change_bot_settings", "remove_bot"]
+        else:
+            wanted = [] if blocked else ["schedule_bot"]
+        if wanted and meeting.series_id and meeting.is_recurring and not meeting.has_bot:
             wanted.append("schedule_bot_series")
         return [
             {"action": name, "label": allowed[name].description, "pk": meeting.pk}

@@ -153,26 +153,30 @@ class Meeting(models.Model):
 
     # What Meeting BaaS said of the meeting's bot (bot webhooks, or the bots list polled for a
     # meeting that ended without news). A bot is matched to its meeting by the calendar event id
-    # and, failing that, by the meeting's id the portal puts in the bot's `extra`.
+    # and, failing that, by the meeting's id the portal puts in the bot's `extra`. Text fields
+    # default in the database too: the mirror writes meetings with an INSERT of its own
+    # columns (mirror._upsert).
     bot_id = models.UUIDField("Meeting BaaS bot id", null=True, blank=True)
     # The last status code heard (e.g. joining_call, in_waiting_room, in_call_recording), and
     # when it held: a status older than what is held never undoes it.
-    bot_status = models.CharField("bot status", max_length=64, blank=True)
+    bot_status = models.CharField("bot status", max_length=64, blank=True, db_default="")
     bot_status_at = models.DateTimeField("bot status at", null=True, blank=True)
     bot_joined_at = models.DateTimeField("bot joined", null=True, blank=True)
     bot_exited_at = models.DateTimeField("bot left", null=True, blank=True)
     bot_duration_seconds = models.PositiveIntegerField("recorded for (s)", null=True, blank=True)
     # A failed bot: Meeting BaaS's code (MEETING_NOT_FOUND, BOT_NOT_ACCEPTED…) and its message.
-    bot_error_code = models.CharField("bot error code", max_length=64, blank=True)
-    bot_error_message = models.TextField("bot error", blank=True)
+    bot_error_code = models.CharField("bot error code", max_length=64, blank=True, db_default="")
+    bot_error_message = models.TextField("bot error", blank=True, db_default="")
 
     # What became of the meeting, in support's words (`Outcome`), when, and why: kept current
     # from the fields above, the bot's scheduling and the integration's status history.
-    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome.choices, blank=True, db_default="")
     outcome_at = models.DateTimeField("outcome since", null=True, blank=True)
     # The cause behind a missed meeting (`Cause`), and the plain words shown with it.
-    outcome_cause = models.CharField("cause", max_length=24, choices=Cause.choices, blank=True)
-    outcome_reason = models.CharField("why", max_length=500, blank=True)
+    outcome_cause = models.CharField(
+        "cause", max_length=24, choices=Cause.choices, blank=True, db_default=""
+    )
+    outcome_reason = models.CharField("why", max_length=500, blank=True, db_default="")
 
     class Meta:
         ordering = ["starts_at", "id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from calendars.models import BotAttempt, BotPolicy, Meeting
+from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
 pytestmark = pytest.mark.clock
@@ -193,3 +193,19 @@ def test_the_integration_page_lists_its_next_meetings(role_client, sandbox, make
     # In the page's content, above its Close button, not below it.
     html = page.content.decode()
     assert html.index("Next meetings") < html.index('class="submit-row"')
+
+
+def test_a_meeting_whose_calendar_is_not_active_offers_its_fix_not_a_bot(
+    role_client, sandbox, make_integration, policy
+):
+    client = role_client("Support")
+    meeting = a_meeting(client, sandbox, make_integration, title="Board review")
+    Integration.objects.filter(pk=meeting.integration_id).update(status="error")
+
+    page = client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk])).content
+
+    assert b'id="bot-blocked"' in page
+    assert b"calendar connection is not active (status: Error)" in page
+    integration_url = reverse("admin:calendars_integration_change", args=[meeting.integration_id])
+    assert integration_url.encode() in page
+    assert b'id="bot-schedule_bot"' not in page
