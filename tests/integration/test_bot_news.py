@@ -85,11 +85,14 @@ def test_webhooks_repeated_and_out_of_order_end_at_the_final_word(
 
     first = send(client, completed, msg_id="msg_completed")
     again = send(client, completed, msg_id="msg_completed")  # Svix retries the same message
-    late = [send(client, recording), send(client, joining)]
+    # Even a status stamped after the final word (clocks disagree) never undoes it.
+    afterwards = json.loads(json.dumps(recording))
+    afterwards["data"]["status"]["created_at"] = timezone.now().isoformat()
+    late = [send(client, recording), send(client, joining), send(client, afterwards)]
 
     assert again.pk == first.pk and again.repeats == 1
     assert first.outcome == Outcome.APPLIED and first.integration_id == meeting.integration_id
-    assert [d.outcome for d in late] == [Outcome.STALE, Outcome.STALE]
+    assert [d.outcome for d in late] == [Outcome.STALE] * 3
     meeting.refresh_from_db()
     data = completed["data"]
     assert meeting.bot_status == "completed"
