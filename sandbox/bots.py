@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sandbox.accounts import SandboxError
 from sandbox.events import SandboxEvent
@@ -84,6 +84,8 @@ class SandboxBot:
 
     def due(self, moment: datetime, *, hurry: bool = False) -> list[dict]:
         """Play the steps due by `moment` (all of them, `hurry`ing); the webhooks they send."""
+        if self.event.status == "cancelled" and not self.played and not hurry:
+            return []  # a cancelled meeting's bot never leaves
         sent = []
         while self.steps and (hurry or self.at(self.steps[0]) <= moment):
             # Hurried steps a second apart, the last one now: each news is newer than the last.
@@ -141,9 +143,10 @@ def webhook(bot: SandboxBot, status: str, at: datetime) -> dict:
 
 
 def iso(moment: datetime | None) -> str | None:
+    """As sandbox.state.iso (which imports this module): UTC, milliseconds, "Z"."""
     if moment is None:
         return None
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def made(event: SandboxEvent, api_version: str, config: dict, moment: datetime) -> SandboxBot:

@@ -298,3 +298,8 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "calendar.event_cancelled": _meetings_changed,
     },
 }
+# Every event a delivery is applied for, by version (the admin's filter lists them).
+EVENTS: dict[str, tuple[str, ...]] = {
+    ApiVersion.V1: tuple(HANDLERS[ApiVersion.V1]),
+    ApiVersion.V2: (*HANDLERS[ApiVersion.V2], *BOT_EVENTS),
+}

@@ -12,7 +12,7 @@ outcome is decided elsewhere.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -164,7 +164,8 @@ def _poll_version(api_version: ApiVersion, polled: Polled) -> None:
             pk = by_bot.get(news.bot_id, news.meeting_id)
             if news.is_final and pk in remaining:
                 with transaction.atomic():
-                    outcome, _ = apply(news, api_version=api_version)
+                    # Lists carry no event id: the meeting is the one matched here.
+                    outcome, _ = apply(replace(news, meeting_id=pk), api_version=api_version)
                 polled.applied += outcome == APPLIED
                 remaining.discard(pk)
         cursor = page.next_cursor

@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.urls import reverse
 from django.utils import timezone
 
 from calendars import tasks
@@ -228,3 +229,10 @@ def test_the_poll_follows_cursor_pages_and_leaves_recent_meetings_to_their_webho
     statuses = [Meeting.objects.get(pk=m.pk).bot_status for m in meetings]
     assert statuses == ["completed", "completed", ""]
     assert said.startswith("2 meetings waiting, 2 calls, 2 applied")
+
+
+def test_the_deliveries_list_filters_by_the_bot_events(admin_client):
+    page = admin_client.get(reverse("admin:calendars_webhookdelivery_changelist"))
+
+    for event in ("bot.status_change", "bot.completed", "bot.failed"):
+        assert f"?event={event}".encode() in page.content
