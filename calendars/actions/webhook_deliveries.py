@@ -106,7 +106,8 @@ def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, Integration | None]:
     try:
         news = news_in(delivery.event, delivery.payload, sent_at=delivery.sent_at)
     except BadResponse as exc:
-        return Outcome.FAILED, fit(WebhookDelivery, "error", f"Could not be read: {exc}"), None
+        why = f"Could not be read: {exc.message}"
+        return Outcome.FAILED, fit(WebhookDelivery, "error", why), None
     matched: list[Meeting] = []
 
     def handle() -> str:

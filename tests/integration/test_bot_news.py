@@ -236,3 +236,34 @@ def test_the_deliveries_list_filters_by_the_bot_events(admin_client):
 
     for event in ("bot.status_change", "bot.completed", "bot.failed"):
         assert f"?event={event}".encode() in page.content
+
+
+def test_a_malformed_bot_webhook_fails_saying_why_and_changes_nothing(
+    client, sandbox, make_integration, policy
+):
+    meeting = meeting_with_bot(client, sandbox, make_integration, "v2")
+    *_, completed = play(sandbox, meeting, outcome="completed")
+    completed["data"]["bot_id"] = "not-a-bot"
+
+    delivery = send(client, completed)
+
+    assert delivery.outcome == Outcome.FAILED
+    assert delivery.error.startswith("Could not be read: 'bot_id' is not a UUID")
+    meeting.refresh_from_db()
+    assert meeting.bot_status == ""
+
+
+def test_a_v1_delivery_cannot_claim_to_be_bot_news(client, sandbox, make_integration, policy):
+    meeting = meeting_with_bot(client, sandbox, make_integration, "v1")
+    (bot,) = sandbox.control("GET", "bots")
+    body = {
+        "event": "bot.failed",
+        "data": {"bot_id": bot["bot_id"], "event_id": bot["event_id"], "error_code": "X"},
+        "extra": bot["extra"],
+    }
+
+    post(client, json.dumps(body), HTTP_X_MEETING_BAAS_API_KEY="test-key")
+
+    assert WebhookDelivery.objects.get(event="bot.failed").outcome == Outcome.UNKNOWN_EVENT
+    meeting.refresh_from_db()
+    assert meeting.bot_status == ""
