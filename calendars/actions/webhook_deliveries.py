@@ -44,10 +44,10 @@ def process(delivery_pk: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
         if delivery.outcome != Outcome.PENDING:
             return delivery.outcome
-        integration = None
         if _is_bot_news(delivery):
-            outcome, error, integration = _bot_news(delivery)
+            outcome, error, delivery.integration_id = _bot_news(delivery)
         else:
+            integration = None
             if delivery.remote_id is not None:
                 integration = (
                     Integration.objects.select_for_update()
@@ -55,7 +55,7 @@ def process(delivery_pk: int) -> str:
                     .first()
                 )
             outcome, error = _apply(delivery, integration)
-        delivery.integration = integration
+            delivery.integration = integration
         delivery.outcome = outcome
         delivery.error = fit(WebhookDelivery, "error", error)
         delivery.processed_at = timezone.now()
@@ -101,8 +101,9 @@ def _is_bot_news(delivery: WebhookDelivery) -> bool:
     return delivery.api_version == ApiVersion.V2 and delivery.event in BOT_EVENTS
 
 
-def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, Integration | None]:
-    """Apply a v2 bot webhook to its meeting; a bot no meeting is known for is recorded."""
+def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
+    """Apply a v2 bot webhook to its meeting; a bot no meeting is known for is recorded.
+    Returns the outcome, why it failed, and the meeting's integration id."""
     try:
         news = news_in(delivery.event, delivery.payload, sent_at=delivery.sent_at)
     except BadResponse as exc:
@@ -116,7 +117,7 @@ def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, Integration | None]:
         return BOT_OUTCOMES[result]
 
     outcome, error = _guarded(delivery, handle)
-    return outcome, error, matched[0].integration if matched else None
+    return outcome, error, matched[0].integration_id if matched else None
 
 
 BOT_OUTCOMES = {
