@@ -522,13 +522,32 @@ def v1_delete_bot(state: SandboxState, uuid: str, query: dict, **_: object) -> A
 
 
 # The bots lists. The sandbox pages them oldest first, by (created_at, id).
+# The statuses GET /v2/bots filters on, as its spec lists them (the sandbox's bots go through
+# queued, joining_call, in_call_recording, then completed or failed).
 V2_BOT_STATUSES = {
     "queued",
-    "joining_call",
-    "in_call_recording",
+    "pickup_delayed",
+    "transcribing",
     "completed",
     "failed",
-}  # the statuses its bots go through (the spec lists more)
+    "joining_call",
+    "in_waiting_room",
+    "in_waiting_for_host",
+    "in_call_not_recording",
+    "in_call_recording",
+    "recording_paused",
+    "recording_resumed",
+    "call_ended",
+    "recording_succeeded",
+    "recording_failed",
+    "api_request_stop",
+    "bot_rejected",
+    "bot_removed",
+    "bot_removed_too_early",
+    "waiting_room_timeout",
+    "invalid_meeting_url",
+    "meeting_error",
+}
 V1_BOT_PAGE = 50  # v1's largest page
 
 

@@ -109,15 +109,15 @@ def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
     except BadResponse as exc:
         why = f"Could not be read: {exc.message}"
         return Outcome.FAILED, fit(WebhookDelivery, "error", why), None
-    matched: list[Meeting] = []
+    meeting: Meeting | None = None
 
     def handle() -> str:
+        nonlocal meeting
         result, meeting = bot_news.apply(news, api_version=delivery.api_version)
-        matched.extend([meeting] if meeting is not None else [])
         return BOT_OUTCOMES[result]
 
     outcome, error = _guarded(delivery, handle)
-    return outcome, error, matched[0].integration_id if matched else None
+    return outcome, error, meeting.integration_id if meeting is not None else None
 
 
 BOT_OUTCOMES = {
