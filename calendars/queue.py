@@ -30,6 +30,7 @@ TASKS: dict[str, str] = {
     "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
+    "poll_bot_news": "calendars.tasks.poll_bot_news",
     "check_v1_health": "calendars.tasks.check_v1_health",
     "run_reconciliation": "calendars.tasks.run_reconciliation",
     "reconcile_daily": "calendars.tasks.reconcile_daily",
@@ -54,6 +55,8 @@ V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
 RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
 RECONCILIATION_MINUTES = 24 * 60
 RECONCILIATION_SWEEP_SCHEDULE = "Resume reconciliations whose tasks were lost"
+BOT_POLL_SCHEDULE = "Ask Meeting BaaS about bots of ended meetings without news"
+BOT_POLL_MINUTES = 10
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(V1_HEALTH_SCHEDULE, "check_v1_health", settings.V1_HEALTH_MINUTES),
         Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
         Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),
+        Periodic(BOT_POLL_SCHEDULE, "poll_bot_news", BOT_POLL_MINUTES),
     ]
 
 

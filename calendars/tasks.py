@@ -28,7 +28,7 @@ from calendars.actions import (
 )
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
-from calendars.meetings import bots
+from calendars.meetings import bot_news, bots
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.queue import TaskNotAllowed
@@ -124,6 +124,17 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
     outcomes = bots.apply_policy(meeting_ids)
     done = sum(outcome.succeeded for outcome in outcomes)
     return f"{done} of {counted(len(outcomes), 'bot')} scheduled"
+
+
+@reconnecting
+def poll_bot_news() -> str:
+    """Ask the bots lists about meetings that ended without a final word of their bot."""
+    polled = bot_news.poll()
+    said = (
+        f"{counted(polled.waiting, 'meeting')} waiting, {counted(polled.calls, 'call')}, "
+        f"{polled.applied} applied"
+    )
+    return f"{said}; stopped: {polled.error}" if polled.error else said
 
 
 def refused(reason: str) -> None:

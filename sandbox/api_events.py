@@ -16,9 +16,11 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from sandbox import bots as sandbox_bots
 from sandbox.accounts import SandboxError
+from sandbox.bots import SandboxBot
 from sandbox.events import SandboxEvent
 from sandbox.state import SandboxConnection, SandboxState, iso, now
 
@@ -302,6 +304,7 @@ def v2_schedule_bots(state: SandboxState, calendar_id: str, body: dict, **_: obj
                 failed.append(_failure(e, *refusal))
             else:
                 e.bot = config
+                state.bot_scheduled(e, "v2")
                 done.append(e)
     return 201, _outcome(done, failed)
 
@@ -339,6 +342,7 @@ def v2_update_bots(state: SandboxState, calendar_id: str, body: dict, **_: objec
                 failed.append(_failure(e, "BOT_NOT_UPDATABLE", message))
                 continue
             e.bot = {**e.bot, **config}
+            state.bot_changed(e)
             done.append(e)
     return 200, _outcome(done, failed)
 
@@ -358,6 +362,7 @@ def v2_delete_bots(state: SandboxState, calendar_id: str, body: dict, **_: objec
         done = [e for e in targets if e.bot is not None and e.start > recent]
         for e in done:
             e.bot = None
+            state.bot_changed(e)
     return 200, _outcome(done, [])
 
 
@@ -491,6 +496,7 @@ def v1_schedule_bot(state: SandboxState, uuid: str, query: dict, body: dict, **_
             raise SandboxError(400, "FST_ERR_NO_MEETING_URL", "The event has no meeting URL.")
         for e in targets:
             e.bot = config
+            state.bot_scheduled(e, "v1")
     return 200, [_v1_event(state, e) for e in targets]
 
 
@@ -502,6 +508,7 @@ def v1_update_bot(state: SandboxState, uuid: str, query: dict, body: dict, **_: 
             raise SandboxError(404, "FST_ERR_BOT_NOT_FOUND", "No bot is scheduled for this event.")
         for e in targets:
             e.bot = {**e.bot, **{k: v for k, v in config.items() if v is not None}}
+            state.bot_changed(e)
     return 200, [_v1_event(state, e) for e in targets]
 
 
@@ -510,10 +517,114 @@ def v1_delete_bot(state: SandboxState, uuid: str, query: dict, **_: object) -> A
         targets = _v1_targets(state, uuid, query)
         for e in targets:
             e.bot = None
+            state.bot_changed(e)
     return 200, [_v1_event(state, e) for e in targets]
 
 
+# The bots lists. The sandbox pages them oldest first, by (created_at, id).
+# The statuses GET /v2/bots filters on, as its spec lists them (the sandbox's bots go through
+# queued, joining_call, in_call_recording, then completed or failed).
+V2_BOT_STATUSES = {
+    "queued",
+    "pickup_delayed",
+    "transcribing",
+    "completed",
+    "failed",
+    "joining_call",
+    "in_waiting_room",
+    "in_waiting_for_host",
+    "in_call_not_recording",
+    "in_call_recording",
+    "recording_paused",
+    "recording_resumed",
+    "call_ended",
+    "recording_succeeded",
+    "recording_failed",
+    "api_request_stop",
+    "bot_rejected",
+    "bot_removed",
+    "bot_removed_too_early",
+    "waiting_room_timeout",
+    "invalid_meeting_url",
+    "meeting_error",
+}
+V1_BOT_PAGE = 50  # v1's largest page
+
+
+def _bot_key(bot: SandboxBot) -> tuple[datetime, str]:
+    return bot.created_at, str(bot.id)
+
+
+def _bots_of(state: SandboxState, api_version: str, query: dict) -> list[SandboxBot]:
+    when = _when if api_version == "v2" else _v1_when
+    created_after, created_before = when(query, "created_after"), when(query, "created_before")
+    ended_after = when(query, "ended_after")
+    with state.lock:
+        chosen = [b for b in state.bots if b.api_version == api_version]
+    return sorted(
+        (
+            b
+            for b in chosen
+            if (created_after is None or b.created_at >= created_after)
+            and (created_before is None or b.created_at <= created_before)
+            and (ended_after is None or (b.ended_at is not None and b.ended_at >= ended_after))
+        ),
+        key=_bot_key,
+    )
+
+
+def v2_bots(state: SandboxState, query: dict, **_: object) -> Answer:
+    bots = _bots_of(state, "v2", query)
+    if query.get("status"):
+        wanted = set(query["status"].split(","))
+        unknown = wanted - V2_BOT_STATUSES
+        if unknown:
+            raise _invalid(f"querystring/status has unknown values: {sorted(unknown)}")
+        bots = [b for b in bots if b.status in wanted]
+    page, cursor, prev = _page(bots, _bot_key, _limit(query, 250), query.get("cursor"))
+    data = [sandbox_bots.v2_item(b) for b in page]
+    return 200, {"success": True, "data": data, "cursor": cursor, "prev_cursor": prev}
+
+
+def v1_bots(state: SandboxState, query: dict, **_: object) -> Answer:
+    try:
+        limit = int(query.get("limit", 10))
+    except ValueError as exc:
+        raise _invalid("limit must be an integer") from exc
+    if not 1 <= limit <= V1_BOT_PAGE:
+        raise _invalid(f"limit must be between 1 and {V1_BOT_PAGE}")
+    bots = _bots_of(state, "v1", query)
+    if query.get("filter_by_extra"):
+        bots = [b for b in bots if _extra_matches(b.extra or {}, query["filter_by_extra"])]
+    page, cursor, _prev = _page(bots, _bot_key, limit, query.get("cursor"))
+    items = [sandbox_bots.v1_item(b, state.bots.index(b) + 1) for b in page]
+    return 200, {"bots": items, "last_updated": iso(now()), "next_cursor": cursor}
+
+
+def _v1_when(query: dict, name: str) -> datetime | None:
+    """v1's times: "YYYY-MM-DDThh:mm:ss", in UTC (a zone is taken too)."""
+    value = query.get(name)
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise _invalid(f"{name} must be an ISO 8601 date-time") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _extra_matches(extra: dict, conditions: str) -> bool:
+    """v1's `filter_by_extra`: "field:value,field2:value2", every one matching exactly."""
+    for condition in conditions.split(","):
+        name, _, value = condition.partition(":")
+        if str(extra.get(name.strip(), "\0")) != value.strip():
+            return False
+    return True
+
+
 ROUTES: list[tuple[str, str, object]] = [
+    ("GET", "/v2/bots", v2_bots),
+    ("GET", "/bots/bots_with_metadata", v1_bots),
     ("GET", "/v2/calendars/{calendar_id}/events", v2_events),
     ("GET", "/v2/calendars/{calendar_id}/series", v2_series),
     ("GET", "/v2/calendars/{calendar_id}/events/{event_id}", v2_event),

@@ -50,6 +50,16 @@ event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
   For example, with the portal running (`manage.py runserver` and the sandbox):
     curl -H 'Content-Type: application/json' localhost:8765/_sandbox/events -d \
       '{"connection_id": "<remote id>", "title": "Demo", "meeting_url": "https://meet.google.com/abc-defg-hij"}'
+Bots (sandbox/bots.py; made when an event gets its bot, either version): they join at the
+meeting's start and complete at its end, or fail a minute in (one in ten by default, decided by
+the event id), sending the v2 bot webhooks (bot.status_change, bot.completed, bot.failed) as
+they go; GET /v2/bots and GET /bots/bots_with_metadata list them.
+  GET  /_sandbox/bots                  every bot, with its status and the steps still to play
+  POST /_sandbox/bots/{event_id}       choose the event's bot's fate: {"outcome": "completed" |
+                                       "failed", "error_code", "error_message", "silent": true
+                                       (no webhooks: lost ones), "now": true (play the rest of
+                                       its story at once)}; answers the bot and, with "now", the
+                                       webhooks it sent ("webhooks", sent before the answer)
   POST /_sandbox/faults                add a Fault (see state.Fault), e.g.
                                        {"method": "GET", "path": "/v2/calendars/.*",
                                         "kind": "status", "status": 503, "count": 2}
@@ -75,9 +85,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 from sandbox import api, api_events, oauth
+from sandbox import bots as sandbox_bots
 from sandbox.accounts import SandboxError
 from sandbox.events import SandboxEvent
-from sandbox.state import Fault, SandboxState, iso, redacted
+from sandbox.state import Fault, SandboxState, iso, now, redacted
 from sandbox.webhooks import WebhookSender
 
 logger = logging.getLogger(__name__)
@@ -323,6 +334,12 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 return 200, state.oauth.require_admin_consent(match.group(1), required)
             except oauth.OAuthError as exc:
                 raise SandboxError(400, "FST_ERR_VALIDATION", exc.description) from exc
+        if method == "GET" and path == "/_sandbox/bots":
+            with state.lock:
+                return 200, [sandbox_bots.control(b) for b in state.bots]
+        match = re.match(r"^/_sandbox/bots/([^/]+)$", path)
+        if method == "POST" and match:
+            return self._choose_bot(match.group(1), body)
         match = re.match(r"^/_sandbox/connections/([^/]+)$", path)
         if method == "POST" and match:
             connection = state.force(match.group(1), body)
@@ -352,6 +369,21 @@ class SandboxHandler(BaseHTTPRequestHandler):
         except ValueError as exc:
             raise SandboxError(400, "FST_ERR_VALIDATION", str(exc)) from exc
         return 200, {"payload": sent, "statuses": statuses}
+
+    def _choose_bot(self, event_id: str, body: dict) -> api.Answer:
+        state = self.server.state
+        try:
+            bot = state.bot_of(uuid.UUID(event_id))
+        except ValueError:
+            bot = None
+        if bot is None:
+            raise SandboxError(404, "FST_ERR_BOT_NOT_FOUND", "No bot was scheduled on this event.")
+        with state.lock:
+            sandbox_bots.choose(bot, body)
+            sent = bot.due(now(), hurry=True) if body.get("now") is True else []
+        if sent and not bot.silent:
+            self.server.sender.send_bot_news(sent)
+        return 200, {**sandbox_bots.control(bot), "webhooks": sent}
 
     def _reply(self, status: int, payload: object) -> None:
         headers = self._extra_headers
@@ -433,6 +465,9 @@ class SandboxServer:
     def _tick(self) -> None:
         while not self._stopping.wait(0.25):
             self.state.settle_all()
+            for bot, sent in self.state.bots_due(now()):
+                if not bot.silent:
+                    self.httpd.sender.send_bot_news(sent, background=True)
 
     def stop(self) -> None:
         self._stopping.set()

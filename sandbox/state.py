@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
+from sandbox.bots import SandboxBot, made
 from sandbox.events import SandboxEvent, fake_events, new_event
 from sandbox.oauth import OAuthMemory
 
@@ -133,6 +134,8 @@ class SandboxState:
     event_page_limit: int = EVENT_PAGE_LIMIT
     # Each connection's events by id, made on first use (see sandbox/events.py).
     events: dict[uuid.UUID, dict[uuid.UUID, SandboxEvent]] = field(default_factory=dict)
+    # Every meeting bot ever scheduled, in the order they were made (sandbox/bots.py).
+    bots: list[SandboxBot] = field(default_factory=list)
     # Called with (connection, event name, events changed) after every change; the server
     # sends webhooks.
     on_change: Callable[[SandboxConnection, str, list[SandboxEvent]], None] | None = None
@@ -159,6 +162,7 @@ class SandboxState:
         with self.lock:
             self.connections.clear()
             self.events.clear()
+            self.bots.clear()
             self.event_page_limit = EVENT_PAGE_LIMIT
             self.requests.clear()
             self.faults.clear()
@@ -338,6 +342,34 @@ class SandboxState:
         if connection is None or connection.api_version != api_version:
             raise SandboxError(404, "FST_ERR_EVENT_NOT_FOUND", "Event not found.")
         return event
+
+    def bot_scheduled(self, event: SandboxEvent, api_version: str) -> None:
+        """Make the bot of an event just given one (`event.bot`, its settings)."""
+        with self.lock:
+            self.bots.append(made(event, api_version, event.bot or {}, now()))
+
+    def bot_changed(self, event: SandboxEvent) -> None:
+        """A bot's new settings: its `extra` follows; a bot removed before its meeting began is
+        forgotten."""
+        with self.lock:
+            bot = self.bot_of(event.id)
+            if bot is None or bot.status != "queued":
+                return
+            if event.bot is None:
+                self.bots.remove(bot)
+            elif isinstance(event.bot.get("extra"), dict):
+                bot.extra = event.bot["extra"]
+
+    def bot_of(self, event_id: uuid.UUID) -> SandboxBot | None:
+        """The event's latest bot."""
+        with self.lock:
+            return next((b for b in reversed(self.bots) if b.event.id == event_id), None)
+
+    def bots_due(self, moment: datetime) -> list[tuple[SandboxBot, list[dict]]]:
+        """Play every bot's steps due by `moment`: each bot with the webhooks it sends."""
+        with self.lock:
+            played = [(bot, bot.due(moment)) for bot in self.bots if bot.steps]
+        return [(bot, sent) for bot, sent in played if sent]
 
     def add_event(self, connection_id: str, fields: dict) -> SandboxEvent:
         """A new one-off event, announced like a calendar change (control API)."""

@@ -159,6 +159,28 @@ class WebhookSender:
         for thread in threads:
             thread.join(timeout)
 
+    def send_bot_news(self, bodies: list[dict], *, background: bool = False) -> None:
+        """Send a bot's v2 webhooks in their order (in the background: one thread for all, so
+        they keep it), when a URL is configured."""
+        if not self.state.webhook_url or not bodies:
+            return
+        if not background:
+            for body in bodies:
+                self._deliver("v2", body)
+            return
+        thread = threading.Thread(target=self._deliver_all, args=(bodies,), daemon=True)
+        with self._lock:
+            self._in_flight.add(thread)
+        thread.start()
+
+    def _deliver_all(self, bodies: list[dict]) -> None:
+        try:
+            for body in bodies:
+                self._deliver("v2", body)
+        finally:
+            with self._lock:
+                self._in_flight.discard(threading.current_thread())
+
     def send(
         self,
         connection: SandboxConnection,

@@ -20,11 +20,14 @@ from calendars import queue
 from calendars.actions.refresh import disconnect_locked
 from calendars.lib.database import DATABASE_ERRORS
 from calendars.lib.remote_values import fit
+from calendars.meetingbaas.bots import BOT_EVENTS, news_in
+from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.status import v2_portal_status
 from calendars.meetingbaas.types import ApiVersion
+from calendars.meetings import bot_news
 from calendars.meetings import sync as meetings
 from calendars.meetings.news import events_in
-from calendars.models import Integration, WebhookDelivery
+from calendars.models import Integration, Meeting, WebhookDelivery
 from calendars.status import Cause, PortalStatus, ended_by_sync, is_older
 
 logger = logging.getLogger(__name__)
@@ -41,13 +44,18 @@ def process(delivery_pk: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
         if delivery.outcome != Outcome.PENDING:
             return delivery.outcome
-        integration = None
-        if delivery.remote_id is not None:
-            integration = (
-                Integration.objects.select_for_update().filter(remote_id=delivery.remote_id).first()
-            )
-        outcome, error = _apply(delivery, integration)
-        delivery.integration = integration
+        if _is_bot_news(delivery):
+            outcome, error, delivery.integration_id = _bot_news(delivery)
+        else:
+            integration = None
+            if delivery.remote_id is not None:
+                integration = (
+                    Integration.objects.select_for_update()
+                    .filter(remote_id=delivery.remote_id)
+                    .first()
+                )
+            outcome, error = _apply(delivery, integration)
+            delivery.integration = integration
         delivery.outcome = outcome
         delivery.error = fit(WebhookDelivery, "error", error)
         delivery.processed_at = timezone.now()
@@ -68,9 +76,14 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
             f"An API {delivery.api_version} webhook cannot change an API "
             f"{integration.api_version} integration."
         )
+    return _guarded(delivery, lambda: handler(integration, delivery))
+
+
+def _guarded(delivery: WebhookDelivery, handle: Callable[[], str]) -> tuple[str, str]:
+    """`handle()`'s outcome, or FAILED with why when it raised for the delivery's own sake."""
     try:
         with transaction.atomic():  # a savepoint: a handler that fails leaves nothing behind
-            return handler(integration, delivery), ""
+            return handle(), ""
     except DATABASE_ERRORS:
         raise  # the database itself failed: left pending, run again (calendars.lib.database)
     except Exception as exc:
@@ -81,6 +94,37 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
         # Anything else would fail the same way every time the sweeper re-queued it.
         logger.exception("webhook %s could not be applied", delivery.pk)
         return Outcome.FAILED, f"Could not be applied: {type(exc).__name__}: {exc}"
+
+
+def _is_bot_news(delivery: WebhookDelivery) -> bool:
+    # v1 has no bot webhooks: one claiming to be is an unknown event there.
+    return delivery.api_version == ApiVersion.V2 and delivery.event in BOT_EVENTS
+
+
+def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
+    """Apply a v2 bot webhook to its meeting; a bot no meeting is known for is recorded.
+    Returns the outcome, why it failed, and the meeting's integration id."""
+    try:
+        news = news_in(delivery.event, delivery.payload, sent_at=delivery.sent_at)
+    except BadResponse as exc:
+        why = f"Could not be read: {exc.message}"
+        return Outcome.FAILED, fit(WebhookDelivery, "error", why), None
+    meeting: Meeting | None = None
+
+    def handle() -> str:
+        nonlocal meeting
+        result, meeting = bot_news.apply(news, api_version=delivery.api_version)
+        return BOT_OUTCOMES[result]
+
+    outcome, error = _guarded(delivery, handle)
+    return outcome, error, meeting.integration_id if meeting is not None else None
+
+
+BOT_OUTCOMES = {
+    bot_news.APPLIED: Outcome.APPLIED,
+    bot_news.STALE: Outcome.STALE,
+    bot_news.UNKNOWN: Outcome.RECORDED,
+}
 
 
 def queue_processing(delivery_pk: int) -> None:
@@ -255,4 +299,9 @@ HANDLERS: dict[str, dict[str, Handler]] = {
         "calendar.event_updated": _meetings_changed,
         "calendar.event_cancelled": _meetings_changed,
     },
+}
+# Every event a delivery is applied for, by version (the admin's filter lists them).
+EVENTS: dict[str, tuple[str, ...]] = {
+    ApiVersion.V1: tuple(HANDLERS[ApiVersion.V1]),
+    ApiVersion.V2: (*HANDLERS[ApiVersion.V2], *BOT_EVENTS),
 }

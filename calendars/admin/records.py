@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from calendars.actions.webhook_deliveries import HANDLERS
+from calendars.actions.webhook_deliveries import EVENTS
 from calendars.admin.big_lists import EstimatingPaginator
 from calendars.admin.common import ReadOnlyAdmin, excerpt, link, with_job_link
 from calendars.lib.validators import as_id
@@ -198,7 +198,7 @@ class EventFilter(admin.SimpleListFilter):
     parameter_name = "event"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        events = sorted({event for handlers in HANDLERS.values() for event in handlers})
+        events = sorted({event for accepted in EVENTS.values() for event in accepted})
         return [(event, event) for event in events]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:

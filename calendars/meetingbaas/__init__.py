@@ -3,9 +3,9 @@
 `client()` builds the configured version's client; both versions offer the same methods
 (list_raw_calendars, create_connection, get_connection, list_connections,
 update_credentials, delete_connection, resync, find_connection; for meetings list_events,
-iter_events, list_series, get_event, schedule_bot, update_bot, remove_bot) and return the
-plain values in `types`. What a version cannot do raises `errors.NotSupported`. Nothing here
-touches the database.
+iter_events, list_series, get_event, schedule_bot, update_bot, remove_bot; list_bots) and
+return the plain values in `types`. What a version cannot do raises `errors.NotSupported`.
+Nothing here touches the database.
 """
 
 from __future__ import annotations

@@ -199,3 +199,41 @@ class BotScheduling:
     @property
     def is_complete(self) -> bool:
         return not self.failed
+
+
+# The key of a bot's `extra` that names the portal's meeting (its primary key, as text).
+MEETING_KEY = "portal_meeting_id"
+
+
+class BotStatus(enum.StrEnum):
+    """The bot statuses that end a bot's story; any other is on the way."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class BotNews:
+    """What Meeting BaaS says of one bot (a bot webhook, or an item of the bots list), as of
+    `status_at`. Times it does not give are None; text is bounded."""
+
+    bot_id: UUID
+    status: str
+    status_at: datetime | None
+    event_id: UUID | None = None
+    meeting_id: int | None = None  # the portal's meeting named in the bot's `extra`
+    joined_at: datetime | None = None
+    exited_at: datetime | None = None
+    duration_seconds: int | None = None
+    error_code: str = ""
+    error_message: str = ""
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (BotStatus.COMPLETED, BotStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class BotPage:
+    bots: list[BotNews]
+    next_cursor: str | None

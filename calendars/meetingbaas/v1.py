@@ -7,13 +7,14 @@ seen (it has events, or a `calendar.sync_events` webhook came), then active.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.meetingbaas import errors
+from calendars.meetingbaas.bots import v1_listed
 from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, require_target
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
@@ -29,6 +30,7 @@ from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.types import (
     ApiVersion,
     BotConfig,
+    BotPage,
     BotScheduling,
     EventPage,
     EventStatus,
@@ -44,6 +46,7 @@ from calendars.meetingbaas.types import (
 
 # Connections a listing hands over at a time, as the v2 listing's pages do.
 PAGE = 250
+BOT_PAGE = 50  # the largest page of /bots/bots_with_metadata
 
 
 class V1Client:
@@ -160,6 +163,17 @@ class V1Client:
 
     def list_series(self, remote_id: UUID, cursor: str | None = None) -> SeriesPage:
         raise errors.NotSupported("API v1 lists no event series; list the events instead.")
+
+    def list_bots(self, *, ended_after: datetime, cursor: str | None = None) -> BotPage:
+        """One page (of up to 50, v1's largest) of the account's bots that ended after
+        `ended_after`."""
+        moment = ended_after.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")  # the spec's format
+        params = {"limit": BOT_PAGE, "ended_after": moment}
+        if cursor:
+            params["cursor"] = cursor
+        return self.transport.call(
+            "GET", "/bots/bots_with_metadata", params=params, idempotent=True, parse=_bot_page
+        )
 
     def get_event(self, remote_id: UUID, event_id: UUID | str) -> RemoteEvent:
         def parse(body: object) -> RemoteEvent:
@@ -349,6 +363,11 @@ def _bot(param: dict) -> RemoteBot:
 def _event_page(body: object) -> EventPage:
     events = [_event(item) for item in require(body, "data", list)]
     return EventPage(events=events, next_cursor=optional_str(body, "next") or None)
+
+
+def _bot_page(body: object) -> BotPage:
+    bots = [v1_listed(item) for item in require(body, "bots", list)]
+    return BotPage(bots=bots, next_cursor=optional_str(body, "next_cursor") or None)
 
 
 def _scheduling(body: object, *, removed: bool = False) -> BotScheduling:

@@ -10,6 +10,7 @@ from uuid import UUID
 from django.views.decorators.debug import sensitive_variables
 
 from calendars.meetingbaas import errors
+from calendars.meetingbaas.bots import v2_listed
 from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, require_target
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
@@ -26,6 +27,7 @@ from calendars.meetingbaas.types import (
     ApiVersion,
     BotConfig,
     BotFailure,
+    BotPage,
     BotScheduling,
     EventPage,
     EventStatus,
@@ -199,6 +201,15 @@ class V2Client:
             f"/v2/calendars/{remote_id}/series",
             params=params,
             parse=_series_page,
+        )
+
+    def list_bots(self, *, ended_after: datetime, cursor: str | None = None) -> BotPage:
+        """One page of the account's bots that ended after `ended_after`."""
+        params: dict[str, str | int] = {"limit": PAGE_SIZE, "ended_after": iso_z(ended_after)}
+        if cursor:
+            params["cursor"] = cursor
+        return self.transport.call(
+            "GET", "/v2/bots", params=params, idempotent=True, parse=_bot_page
         )
 
     def get_event(self, remote_id: UUID, event_id: UUID | str) -> RemoteEvent:
@@ -418,6 +429,11 @@ def _series_page(body: object) -> SeriesPage:
             )
         )
     return SeriesPage(series=series, next_cursor=optional_str(body, "cursor") or None)
+
+
+def _bot_page(body: object) -> BotPage:
+    bots = [v2_listed(item) for item in require(body, "data", list)]
+    return BotPage(bots=bots, next_cursor=optional_str(body, "cursor") or None)
 
 
 def _scheduling(body: object) -> BotScheduling:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from django.utils import timezone
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
-from calendars.meetingbaas.types import BotConfig, BotScheduling
+from calendars.meetingbaas.types import MEETING_KEY, BotConfig, BotScheduling
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
@@ -196,7 +196,11 @@ def _call(
     removing = action == Action.REMOVE
     try:
         config = (
-            None if removing else policy_of(meeting.integration.credential.customer_id).bot_config()
+            None
+            if removing
+            else _with_meeting(
+                meeting, action, policy_of(meeting.integration.credential.customer_id).bot_config()
+            )
         )
         answer = call(meeting, client(meeting.integration.api_version), config)
     except BotConflict as exc:
@@ -216,6 +220,14 @@ def _call(
     summary = config.summary if config is not None else ""
     _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
     return _judge(meeting, action, acting_user, answer, not removing)
+
+
+def _with_meeting(meeting: Meeting, action: str, config: BotConfig) -> BotConfig:
+    """The settings with the meeting's id in the bot's `extra`, to match its news to it. A
+    series' bots share one `extra`: they name no meeting, and are matched by their event."""
+    if action == Action.SCHEDULE_SERIES:
+        return config
+    return replace(config, extra={**(config.extra or {}), MEETING_KEY: str(meeting.pk)})
 
 
 def _judge(

@@ -205,6 +205,10 @@ class Meeting(models.Model):
             ),
             # The search by exact event id (the unique constraint leads with the integration).
             models.Index(fields=["remote_event_id"], name="meeting_remote_event"),
+            # A bot's news without its event or extra is matched by the bot id once learned.
+            models.Index(
+                fields=["bot_id"], name="meeting_bot_id", condition=Q(bot_id__isnull=False)
+            ),
             # The search by part of a title has an index outside Django's, made by migration
             # 0022 (on SQLite, a table kept by triggers that remaking this table would drop).
         ]

@@ -30,6 +30,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from calendars.actions.webhook_deliveries import queue_processing
 from calendars.lib.remote_values import fit, no_later_than_now
+from calendars.meetingbaas.bots import without_artifacts
 from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.parsing import timestamp
 from calendars.meetingbaas.types import ApiVersion
@@ -43,6 +44,8 @@ EVENT_TIME_FIELDS = {
     "calendar.connection_updated": "updated_at",
     "calendar.connection_deleted": "deleted_at",
     "calendar.sync_events": "last_updated_ts",
+    "bot.completed": "sent_at",
+    "bot.failed": "sent_at",
 }
 # Which setting switches each version's webhooks on.
 SWITCHES = {ApiVersion.V1: "MEETINGBAAS_WEBHOOKS_V1", ApiVersion.V2: "MEETINGBAAS_WEBHOOKS_V2"}
@@ -215,6 +218,7 @@ def _store(
 ) -> bool:
     event = fit(WebhookDelivery, "event", payload["event"])
     delivery_id = fit(WebhookDelivery, "delivery_id", delivery_id)
+    payload = without_artifacts(payload)  # a recording's signed links are never kept
     data = payload["data"]
     try:
         with transaction.atomic():

@@ -1,0 +1,137 @@
+"""Benchmark of the bots' news (issue 30): v2 bot webhooks through the real receiver while a
+django-q2 cluster applies them to their meetings.
+
+    .venv/bin/python -m bench.bot_news --database-url postgres://postgres@127.0.0.1/portal_bench_bots
+
+Builds bench.dataset at --scale with 10 meetings per integration (bench.meetings), then posts
+each of --meetings meetings' bot story (bot.status_change joining_call, in_call_recording,
+bot.completed: three deliveries a meeting, matched by event id) to the receiver, one after
+the other through Django's test client, while a cluster of Q_WORKERS workers applies them.
+The database is rebuilt on every run. Prints a Markdown paragraph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from datetime import timedelta
+
+from bench.run import ROOT, fresh_database
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=0.1)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL")
+        or f"sqlite:///{ROOT / 'var' / 'bench-bots.sqlite3'}",
+    )
+    parser.add_argument("--meetings", type=int, default=2000, help="meetings whose bots report")
+    args = parser.parse_args()
+    (ROOT / "var").mkdir(exist_ok=True)
+    fresh_database(args.database_url)
+    from bench import dataset
+    from bench.meetings import add_meetings
+
+    dataset.build(args.scale)
+    add_meetings(None)
+    print(render(ingest(args.meetings), args))
+
+
+def stories(count: int) -> list[str]:
+    """Each meeting's three bot webhooks, in the order they happen."""
+    from django.utils import timezone
+
+    from bench.meetings import iso
+    from calendars.models import Meeting
+
+    now = timezone.now()
+    meetings = Meeting.objects.filter(integration__api_version="v2").order_by("pk")
+    bodies = []
+    for pk, event_id in meetings.values_list("pk", "remote_event_id")[:count]:
+        base = {"bot_id": str(uuid.uuid4()), "event_id": str(event_id)}
+        extra = {"portal_meeting_id": str(pk)}
+        joined, left = now - timedelta(minutes=30), now
+        for code, at in (("joining_call", joined), ("in_call_recording", joined)):
+            status = {"code": code, "created_at": iso(at)}
+            bodies.append({"event": "bot.status_change", "data": {**base, "status": status}})
+        completed = {
+            **base,
+            "joined_at": iso(joined),
+            "exited_at": iso(left),
+            "duration_seconds": 1800,
+            "sent_at": iso(left),
+        }
+        bodies.append({"event": "bot.completed", "data": completed})
+        for body in bodies[-3:]:
+            body["extra"] = extra
+    return [json.dumps(body) for body in bodies]
+
+
+def ingest(count: int) -> dict:
+    from django.conf import settings
+    from django.db.models import Count
+    from django.test import Client
+
+    from bench.meetings import load_average, svix
+    from calendars.models import Meeting, WebhookDelivery
+    from tests.support.cluster import start_cluster, stop_cluster
+
+    bodies = stories(count)
+    client = Client()
+    load = load_average()
+    cluster = start_cluster("http://127.0.0.1:9", Q_WORKERS=str(settings.Q_CLUSTER["workers"]))
+    try:
+        time.sleep(3)  # the cluster's processes start
+        started = time.perf_counter()
+        for body in bodies:
+            response = client.post(
+                "/webhooks/meetingbaas/", body, content_type="application/json", **svix(body)
+            )
+            assert response.status_code == 200, response.content
+        received = time.perf_counter() - started
+        while WebhookDelivery.objects.filter(outcome="pending").exists():
+            time.sleep(0.05)
+        wall = time.perf_counter() - started
+    finally:
+        stop_cluster(cluster)
+    outcomes = dict(WebhookDelivery.objects.values_list("outcome").annotate(n=Count("pk")))
+    recorded = Meeting.objects.filter(bot_status="completed").count()
+    assert recorded == len(bodies) // 3, (recorded, outcomes)
+    return {
+        "deliveries": len(bodies),
+        "meetings": Meeting.objects.count(),
+        "outcomes": outcomes,
+        "workers": settings.Q_CLUSTER["workers"],
+        "received_per_s": round(len(bodies) / received),
+        "wall_s": round(wall, 1),
+        "applied_per_s": round(len(bodies) / wall),
+        "load_before": load,
+        "load_after": load_average(),
+    }
+
+
+def render(r: dict, args: argparse.Namespace) -> str:
+    from django.db import connection
+
+    engine = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}[connection.vendor]
+    outcomes = ", ".join(f"{n:,} {outcome}" for outcome, n in sorted(r["outcomes"].items()))
+    return (
+        f"## Bot news: {engine}, scale {args.scale:g}\n\n"
+        f"{r['deliveries']:,} bot webhooks ({args.meetings:,} meetings' joining, recording and "
+        f"completed, among {r['meetings']:,} meetings), posted to the receiver one after the "
+        f"other ({r['received_per_s']:,} deliveries/s) while a django-q2 cluster of "
+        f"{r['workers']} workers applies them: **{r['applied_per_s']:,} bot webhooks applied/s** "
+        f"({r['wall_s']} s from the first post to the last applied; {outcomes}; "
+        f"load average {r['load_before']} before, {r['load_after']} after).\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
