@@ -13,7 +13,7 @@ from calendars.models.accounts import (
     RawCalendar,
     grant_last_used_at,
 )
-from calendars.models.consent import ConsentLink
+from calendars.models.consent import ConsentLink, Outreach, OutreachMessage
 from calendars.models.integrations import (
     Integration,
     IntegrationCount,
@@ -48,6 +48,8 @@ __all__ = [
     "Meeting",
     "MetricTotal",
     "OAuthApp",
+    "Outreach",
+    "OutreachMessage",
     "ProblemCount",
     "ProblemDay",
     "PublishingStatus",
