@@ -34,6 +34,7 @@ TASKS: dict[str, str] = {
     "run_reconciliation": "calendars.tasks.run_reconciliation",
     "reconcile_daily": "calendars.tasks.reconcile_daily",
     "sweep_reconciliations": "calendars.tasks.sweep_reconciliations",
+    "run_outreach": "calendars.tasks.run_outreach",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -54,6 +55,7 @@ V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
 RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
 RECONCILIATION_MINUTES = 24 * 60
 RECONCILIATION_SWEEP_SCHEDULE = "Resume reconciliations whose tasks were lost"
+OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(V1_HEALTH_SCHEDULE, "check_v1_health", settings.V1_HEALTH_MINUTES),
         Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
         Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),
+        # Every minute: an owner hears within two minutes of the diagnosis.
+        Periodic(OUTREACH_SCHEDULE, "run_outreach", 1),
     ]
 
 

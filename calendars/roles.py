@@ -28,6 +28,8 @@ VIEW_ONLY = {
         "bulkjob",
         "refreshrun",
         "consentlink",
+        "outreach",
+        "outreachmessage",
         "meeting",
         "botpolicy",
         "botattempt",

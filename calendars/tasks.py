@@ -26,6 +26,7 @@ from calendars.actions import (
     subscriptions,
     webhook_deliveries,
 )
+from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
 from calendars.meetings import bots
@@ -166,3 +167,9 @@ def _reconciled(run: Reconciliation) -> str:
         f"{run}: {run.listed} listed, {run.orphans} orphans, {run.ghosts} ghosts, "
         f"{run.drift} drift{'' if run.succeeded else ', failed: ' + run.error}"
     )
+
+
+@reconnecting
+def run_outreach() -> str:
+    """Start, continue and end the re-consent outreach (each e-mail recorded as it goes)."""
+    return str(outreach.run())
