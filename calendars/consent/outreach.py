@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Min, Q
+from django.db.models import Exists, Min, OuterRef, Q
 from django.utils import timezone
 
 from calendars.consent import links, mail
@@ -132,8 +132,16 @@ def run(now: datetime | None = None) -> Run:
     for credential_id in wanted.values_list("pk", flat=True):
         started += _start(credential_id, found[credential_id])
     counts = {"sent": 0, "failed": 0, "no_answer": 0}
-    writing = Outreach.objects.filter(
-        state=Outreach.State.WRITING, credential__customer__outreach=Customer.Outreach.AUTOMATIC
+    # Under the daily limit, an owner not yet told goes before another's reminder.
+    told = OutreachMessage.objects.filter(
+        outreach=OuterRef("pk"), delivery=OutreachMessage.Delivery.SENT
+    )
+    writing = (
+        Outreach.objects.filter(
+            state=Outreach.State.WRITING, credential__customer__outreach=Customer.Outreach.AUTOMATIC
+        )
+        .annotate(told=Exists(told))
+        .order_by("told", "started_at", "pk")
     )
     for outreach_id in writing.values_list("pk", flat=True):
         done = _write_if_due(outreach_id, now)
