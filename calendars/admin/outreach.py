@@ -9,9 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from calendars.admin.common import ReadOnlyAdmin, allows
+from calendars.admin.common import ReadOnlyAdmin, allows, when
 from calendars.consent import outreach
 from calendars.models import Credential, Outreach, OutreachMessage
 
@@ -31,8 +32,26 @@ class OutreachAdmin(ReadOnlyAdmin):
         "ended_at",
         "handled_by",
         "handled_at",
+        "emails",
     )
     readonly_fields = fields
+
+    @admin.display(description="E-mails")
+    def emails(self, item: Outreach) -> str:
+        rows = format_html_join(
+            "",
+            '<li><a href="{}">{}</a>: {}, {}</li>',
+            (
+                (
+                    reverse("admin:calendars_outreachmessage_change", args=[m.pk]),
+                    when(m.created_at),
+                    m.to,
+                    m.get_delivery_display(),
+                )
+                for m in item.messages.order_by("created_at", "pk")
+            ),
+        )
+        return format_html("<ul>{}</ul>", rows) if rows else "None yet"
 
     @admin.display(description="Customer", ordering="credential__customer__name")
     def customer(self, item: Outreach) -> str:

@@ -180,10 +180,18 @@ def test_a_person_who_takes_over_stops_the_outreach(
     page = support.get(reverse("admin:calendars_credential_change", args=[credential.pk]))
     assert "Handle it myself" in page.content.decode()
 
+    emails = support.get(
+        reverse("admin:calendars_outreach_change", args=[Outreach.objects.get().pk])
+    )
+    assert "alice@example.com" in emails.content.decode() and "Sent" in emails.content.decode()
+
     support.post(reverse("admin:calendars_credential_take_over", args=[credential.pk]))
 
     taken = Outreach.objects.get()
     assert taken.state == Outreach.State.TAKEN_OVER and taken.handled_by.username == "support-user"
+    page = support.get(reverse("admin:calendars_credential_change", args=[credential.pk]))
+    assert "Handled by support-user" in page.content.decode()
+    assert "Handle it myself" not in page.content.decode()
     with time_machine.travel(timezone.now() + timedelta(days=2)):
         tasks.run_outreach()
     assert len(smtp.inbox.messages) == 1
