@@ -294,3 +294,18 @@ def test_the_customer_page_sets_outreach(role_client, customer):
     assert (
         "Re-consent outreach" in page.content.decode() and "Contact e-mail" in page.content.decode()
     )
+
+
+def test_outreach_switched_off_pauses_and_says_so(automatic, broken, credential, smtp, role_client):
+    tasks.run_outreach()
+    automatic.outreach = Customer.Outreach.OFF
+    automatic.save()
+
+    with time_machine.travel(timezone.now() + timedelta(days=2)):
+        tasks.run_outreach()
+    page = role_client("Support").get(
+        reverse("admin:calendars_credential_change", args=[credential.pk])
+    )
+
+    assert len(smtp.inbox.messages) == 1
+    assert "paused: the customer&#x27;s outreach is off" in page.content.decode()
