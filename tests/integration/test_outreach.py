@@ -308,4 +308,4 @@ def test_outreach_switched_off_pauses_and_says_so(automatic, broken, credential,
     )
 
     assert len(smtp.inbox.messages) == 1
-    assert "paused: the customer&#x27;s outreach is off" in page.content.decode()
+    assert "paused: the customer's outreach is off" in page.content.decode()
