@@ -35,6 +35,7 @@ TASKS: dict[str, str] = {
     "reconcile_daily": "calendars.tasks.reconcile_daily",
     "sweep_reconciliations": "calendars.tasks.sweep_reconciliations",
     "run_outreach": "calendars.tasks.run_outreach",
+    "notify_support": "calendars.tasks.notify_support",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -56,6 +57,7 @@ RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
 RECONCILIATION_MINUTES = 24 * 60
 RECONCILIATION_SWEEP_SCHEDULE = "Resume reconciliations whose tasks were lost"
 OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
+NOTIFY_SCHEDULE = "Tell support what broke"
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),
         # Every minute: an owner hears within two minutes of the diagnosis.
         Periodic(OUTREACH_SCHEDULE, "run_outreach", 1),
+        Periodic(NOTIFY_SCHEDULE, "notify_support", 5),
     ]
 
 

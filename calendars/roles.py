@@ -30,6 +30,7 @@ VIEW_ONLY = {
         "consentlink",
         "outreach",
         "outreachmessage",
+        "supportnotice",
         "meeting",
         "botpolicy",
         "botattempt",

@@ -32,6 +32,7 @@ from calendars.lib.words import counted
 from calendars.meetings import bots
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
+from calendars.notify import digest
 from calendars.queue import TaskNotAllowed
 
 
@@ -173,3 +174,10 @@ def _reconciled(run: Reconciliation) -> str:
 def run_outreach() -> str:
     """Start, continue and end the re-consent outreach (each e-mail recorded as it goes)."""
     return str(outreach.run())
+
+
+@reconnecting
+def notify_support() -> str:
+    """Tell support what is new (each kind at most once an hour; each notice recorded)."""
+    sent = digest.run()
+    return ", ".join(notice.kind for notice in sent) or "nothing new"

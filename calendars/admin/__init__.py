@@ -9,6 +9,7 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
     jobs,
     lookups,
     meetings,
+    notices,
     outreach,
     queue,
     reconciliation,

@@ -30,7 +30,7 @@ from calendars.models.reconciliation import (
     ReconciliationFinding,
     ReconciliationListed,
 )
-from calendars.models.records import ActionRecord, MetricTotal, WebhookDelivery
+from calendars.models.records import ActionRecord, MetricTotal, SupportNotice, WebhookDelivery
 
 __all__ = [
     "ActionRecord",
@@ -60,6 +60,7 @@ __all__ = [
     "RefreshRun",
     "ServiceOutage",
     "StatusChange",
+    "SupportNotice",
     "WebhookDelivery",
     "classify_again",
     "grant_last_used_at",

@@ -41,6 +41,7 @@ from calendars.models import (
     Reconciliation,
     RefreshRun,
     StatusChange,
+    SupportNotice,
     WebhookDelivery,
 )
 from calendars.queue import TASKS
@@ -88,6 +89,7 @@ MAY: dict[str, May] = {
     "calendars.Reconciliation": READ_ONLY,
     "calendars.RefreshRun": READ_ONLY,
     "calendars.StatusChange": READ_ONLY,
+    "calendars.SupportNotice": READ_ONLY,
     "calendars.WebhookDelivery": READ_ONLY,
     "django_q.Failure": READ_ONLY,
     "django_q.OrmQ": READ_ONLY,
@@ -108,6 +110,7 @@ HISTORY = {
     "calendars.StatusChange",
     "calendars.Outreach",
     "calendars.OutreachMessage",
+    "calendars.SupportNotice",
     "calendars.WebhookDelivery",
 }
 
@@ -247,6 +250,9 @@ ROWS: dict[str, Callable[[], Model]] = {
     ),
     "calendars.StatusChange": lambda: StatusChange.objects.create(
         integration=_integration(), to_status="active", cause=Cause.CREATED
+    ),
+    "calendars.SupportNotice": lambda: SupportNotice.objects.create(
+        kind=SupportNotice.Kind.PROBLEMS, text="New problems", url="http://testserver/admin/"
     ),
     "calendars.WebhookDelivery": lambda: WebhookDelivery.objects.create(
         api_version="v2", event="calendar.updated", delivery_id="delivery-1", payload={}
