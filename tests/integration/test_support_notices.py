@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars import tasks
+from calendars.lib.error_reports import SecretSafeExceptionReporterFilter
 from calendars.models import (
     Integration,
     Meeting,
@@ -178,6 +179,8 @@ def test_a_refusing_mail_server_and_chat_are_recorded_never_raised(told, chat, c
     notice = SupportNotice.objects.get()
     assert notice.error.startswith("e-mail: SMTP") and "webhook: HTTPError" in notice.error
     assert "T0-secret-path" not in notice.error + caplog.text
+    shown = SecretSafeExceptionReporterFilter().get_safe_settings()
+    assert "T0-secret-path" not in str(shown["SUPPORT_NOTIFY_WEBHOOK_URL"])
 
 
 @pytest.mark.parametrize("role", ["Admin", "Support", "Auditor"])
