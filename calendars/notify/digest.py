@@ -23,7 +23,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from calendars.consent import links
+from calendars.consent import links, mail
 from calendars.meetings import risk
 from calendars.models import Integration, Outreach, SupportNotice, WebhookDelivery
 from calendars.problems import CAUSES
@@ -168,7 +168,9 @@ def _send(news: News) -> SupportNotice:
     text = f"{news.text}\n\nFix it here: {url}"
     errors = []
     recipients = settings.SUPPORT_NOTIFY_EMAIL
-    if recipients:
+    if recipients and not mail.available():
+        errors.append("e-mail: no mailer configured (EMAIL_URL)")
+    elif recipients:
         try:
             EmailMessage(subject, text, settings.DEFAULT_FROM_EMAIL, recipients).send()
         except (smtplib.SMTPException, OSError) as exc:

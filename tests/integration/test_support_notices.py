@@ -199,3 +199,15 @@ def test_nothing_is_sent_when_no_destination_is_set(smtp, credential, settings):
 
     assert tasks.notify_support() == "nothing new"
     assert not smtp.inbox.messages and not SupportNotice.objects.exists()
+
+
+def test_without_a_mailer_the_chat_still_hears_and_the_notice_says_why(
+    told, chat, credential, settings
+):
+    settings.MAILERS = {}
+    broken_integrations(credential, 1)
+
+    tasks.notify_support()
+
+    assert len(chat.posts) == 1 and not told.inbox.messages
+    assert SupportNotice.objects.get().error == "e-mail: no mailer configured (EMAIL_URL)"
