@@ -70,13 +70,15 @@ class Run:
     started: int
     sent: int
     failed: int
+    taken_over: int
     no_answer: int
     resolved: int
 
     def __str__(self) -> str:
         return (
             f"{self.started} started, {self.sent} sent, {self.failed} failed, "
-            f"{self.no_answer} not answered, {self.resolved} resolved"
+            f"{self.taken_over} taken over, {self.no_answer} not answered, "
+            f"{self.resolved} resolved"
         )
 
 
@@ -131,7 +133,7 @@ def run(now: datetime | None = None) -> Run:
     wanted = Credential.objects.filter(automatic, pk__in=[c for c in found if c not in open_ones])
     for credential_id in wanted.values_list("pk", flat=True):
         started += _start(credential_id, found[credential_id])
-    counts = {"sent": 0, "failed": 0, "no_answer": 0}
+    counts = {"sent": 0, "failed": 0, "taken_over": 0, "no_answer": 0}
     # Under the daily limit, an owner not yet told goes before another's reminder.
     told = OutreachMessage.objects.filter(
         outreach=OuterRef("pk"), delivery=OutreachMessage.Delivery.SENT
@@ -162,7 +164,8 @@ def _start(credential_id: int, need: Need) -> int:
 
 
 def _write_if_due(outreach_id: int, now: datetime) -> str:
-    """Send the outreach's next message if it is due: "sent", "failed", "no_answer" or ""."""
+    """Send the outreach's next message if it is due: "sent", "failed", "taken_over",
+    "no_answer" or ""."""
     with transaction.atomic():
         # Held while the mail goes out (at most EMAIL_TIMEOUT): a second run skips it.
         outreach = (
@@ -173,6 +176,8 @@ def _write_if_due(outreach_id: int, now: datetime) -> str:
         )
         if outreach is None:
             return ""
+        if _someone_sent_a_link(outreach):
+            return "taken_over"
         due = _next_due(outreach, now)
         if due is None:
             outreach.state = Outreach.State.NO_ANSWER
@@ -185,6 +190,24 @@ def _write_if_due(outreach_id: int, now: datetime) -> str:
             logger.warning("outreach %s waits: no mailer configured (EMAIL_URL)", outreach.pk)
             return ""
         return _send(outreach, now)
+
+
+def _someone_sent_a_link(outreach: Outreach) -> bool:
+    """A person made the credential a re-consent link that is still open: theirs to follow
+    (a link of the outreach's would revoke it), taken over in their name."""
+    made = (
+        links.waiting_reconsent(outreach.credential)
+        .filter(created_by__isnull=False)
+        .order_by("created_at")
+        .first()
+    )
+    if made is None:
+        return False
+    outreach.state = Outreach.State.TAKEN_OVER
+    outreach.handled_by_id = made.created_by_id
+    outreach.handled_at = outreach.ended_at = made.created_at
+    outreach.save(update_fields=["state", "handled_by", "handled_at", "ended_at"])
+    return True
 
 
 def _next_due(outreach: Outreach, now: datetime) -> datetime | None:

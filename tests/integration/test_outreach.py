@@ -70,7 +70,7 @@ def test_the_owner_of_a_refused_grant_is_written_to_and_one_click_fixes_it(
 
     summary = tasks.run_outreach()
 
-    assert summary == "1 started, 1 sent, 0 failed, 0 not answered, 0 resolved"
+    assert summary == "1 started, 1 sent, 0 failed, 0 taken over, 0 not answered, 0 resolved"
     (message,) = smtp.inbox.messages
     assert message["To"] == "alice@example.com"
     assert message["Reply-To"] == "help@notetakers.example"
@@ -309,3 +309,17 @@ def test_outreach_switched_off_pauses_and_says_so(automatic, broken, credential,
 
     assert len(smtp.inbox.messages) == 1
     assert "paused: the customer's outreach is off" in page.content.decode()
+
+
+def test_a_link_someone_in_support_made_is_left_to_them(
+    automatic, broken, credential, smtp, role_client
+):
+    support = role_client("Support")
+    support.post(reverse("admin:calendars_consentlink_reconsent", args=[credential.pk]), {})
+    made = ConsentLink.objects.get()
+
+    assert "1 taken over" in tasks.run_outreach()
+
+    assert not smtp.inbox.messages and made.is_usable
+    taken = Outreach.objects.get()
+    assert taken.state == Outreach.State.TAKEN_OVER and taken.handled_by.username == "support-user"
