@@ -5,9 +5,9 @@ finds the credentials whose grant a re-consent fixes (refused, revoked, lacking 
 that is about to end (Google's Testing mode, Microsoft's 90 days unused); e-mails the owner a
 fresh re-consent link (making it revokes the earlier open one); reminds them after
 OUTREACH_REMINDER_DAYS; and hands the credential back to support ("owner did not answer") a
-day after the last reminder. An outreach ends as soon as the grant works again; a person can
-take over ("Handle it myself"). Every e-mail tried is an OutreachMessage naming its link; the
-link's URL is only in the e-mail.
+day after the last reminder. An outreach ends as soon as the grant works again; a person takes
+over with "Handle it myself" or by making a link. Every e-mail tried is an OutreachMessage
+naming its link; the link's URL is only in the e-mail.
 """
 
 from __future__ import annotations
