@@ -35,6 +35,8 @@ TASKS: dict[str, str] = {
     "run_reconciliation": "calendars.tasks.run_reconciliation",
     "reconcile_daily": "calendars.tasks.reconcile_daily",
     "sweep_reconciliations": "calendars.tasks.sweep_reconciliations",
+    "run_outreach": "calendars.tasks.run_outreach",
+    "notify_support": "calendars.tasks.notify_support",
     # Stands in for a task refused when it was queued (task_guard), so the refusal shows.
     "refused": "calendars.tasks.refused",
 }
@@ -57,6 +59,8 @@ RECONCILIATION_MINUTES = 24 * 60
 RECONCILIATION_SWEEP_SCHEDULE = "Resume reconciliations whose tasks were lost"
 BOT_POLL_SCHEDULE = "Ask Meeting BaaS about bots of ended meetings without news"
 BOT_POLL_MINUTES = 10
+OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
+NOTIFY_SCHEDULE = "Tell support what broke"
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,9 @@ def periodic_tasks() -> list[Periodic]:
         Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
         Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),
         Periodic(BOT_POLL_SCHEDULE, "poll_bot_news", BOT_POLL_MINUTES),
+        # Every minute: an owner hears within two minutes of the diagnosis.
+        Periodic(OUTREACH_SCHEDULE, "run_outreach", 1),
+        Periodic(NOTIFY_SCHEDULE, "notify_support", 5),
     ]
 
 

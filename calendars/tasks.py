@@ -26,11 +26,13 @@ from calendars.actions import (
     subscriptions,
     webhook_deliveries,
 )
+from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
 from calendars.meetings import bot_news, bots
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
+from calendars.notify import digest
 from calendars.queue import TaskNotAllowed
 
 
@@ -177,3 +179,16 @@ def _reconciled(run: Reconciliation) -> str:
         f"{run}: {run.listed} listed, {run.orphans} orphans, {run.ghosts} ghosts, "
         f"{run.drift} drift{'' if run.succeeded else ', failed: ' + run.error}"
     )
+
+
+@reconnecting
+def run_outreach() -> str:
+    """Start, continue and end the re-consent outreach (each e-mail recorded as it goes)."""
+    return str(outreach.run())
+
+
+@reconnecting
+def notify_support() -> str:
+    """Tell support what is new (each kind at most once an hour; each notice recorded)."""
+    sent = digest.run()
+    return ", ".join(notice.kind for notice in sent) or "nothing new"

@@ -377,6 +377,28 @@ try:
         validate_email(PORTAL_CONTACT_EMAIL)
 except ValidationError:
     _problems.append(f"PORTAL_CONTACT_EMAIL ({PORTAL_CONTACT_EMAIL!r}) is not an e-mail address")
+# Where the owners' replies to re-consent outreach go (its Reply-To); PORTAL_CONTACT_EMAIL's.
+PORTAL_SUPPORT_EMAIL = env.str("PORTAL_SUPPORT_EMAIL", default=PORTAL_CONTACT_EMAIL).strip()
+try:
+    if PORTAL_SUPPORT_EMAIL:
+        validate_email(PORTAL_SUPPORT_EMAIL)
+except ValidationError:
+    _problems.append(f"PORTAL_SUPPORT_EMAIL ({PORTAL_SUPPORT_EMAIL!r}) is not an e-mail address")
+# Automatic re-consent outreach (calendars/consent/outreach.py): reminders this many days after
+# the first e-mail, then the credential goes back to support a day after the last; at most so
+# many e-mails to one customer's people in 24 hours.
+OUTREACH_REMINDER_DAYS = sorted(env.list("OUTREACH_REMINDER_DAYS", cast=int, default=[1, 3, 6]))
+OUTREACH_MAX_PER_CUSTOMER_DAY = env.int("OUTREACH_MAX_PER_CUSTOMER_DAY", default=20)
+if any(day < 1 for day in OUTREACH_REMINDER_DAYS) or OUTREACH_MAX_PER_CUSTOMER_DAY < 1:
+    _problems.append("OUTREACH_REMINDER_DAYS and OUTREACH_MAX_PER_CUSTOMER_DAY must be 1 or more")
+# Support told what broke (calendars/notify/): e-mail addresses and/or a Slack- or
+# Teams-compatible incoming webhook; neither set, nothing is sent. The webhook's URL is a
+# secret (it lets anyone post): it is never shown or logged.
+SUPPORT_NOTIFY_EMAIL = env.list("SUPPORT_NOTIFY_EMAIL", default=[])
+SUPPORT_NOTIFY_WEBHOOK_URL = env.str("SUPPORT_NOTIFY_WEBHOOK_URL", default="")
+WEBHOOK_SILENCE_MINUTES = env.int("WEBHOOK_SILENCE_MINUTES", default=60)
+if WEBHOOK_SILENCE_MINUTES < 1:
+    _problems.append(f"WEBHOOK_SILENCE_MINUTES is {WEBHOOK_SILENCE_MINUTES}, not 1 or more")
 CONSENT_LINK_DAYS = env.int("CONSENT_LINK_DAYS", default=7)
 if CONSENT_LINK_DAYS < 1:
     _problems.append(f"CONSENT_LINK_DAYS is {CONSENT_LINK_DAYS}, not 1 or more")

@@ -22,6 +22,7 @@ from sandbox.state import SandboxConnection, SandboxState
 from tests.support.clocks import MOMENTS, Moment
 from tests.support.cluster import REDIS_URL, redis_available
 from tests.support.consent import Person, point_providers_at
+from tests.support.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -166,6 +167,16 @@ def providers(settings, sandbox: Sandbox) -> Sandbox:
     """The sandbox playing Google's and Microsoft's OAuth endpoints for consent links."""
     point_providers_at(settings, sandbox)
     return sandbox
+
+
+@pytest.fixture
+def smtp(settings) -> Iterator[SmtpServer]:
+    """A real SMTP server in this process, which the portal's mailer sends to."""
+    server = SmtpServer()
+    server.controller.start()
+    settings.MAILERS = server.mailers()
+    yield server
+    server.controller.stop()
 
 
 @pytest.fixture

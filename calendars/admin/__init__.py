@@ -9,6 +9,8 @@ from calendars.admin import (  # noqa: F401  (registers the admins)
     jobs,
     lookups,
     meetings,
+    notices,
+    outreach,
     queue,
     reconciliation,
     records,

@@ -38,8 +38,9 @@ from calendars.admin.common import (
 )
 from calendars.admin.fixes import fix_buttons
 from calendars.admin.meetings import StartsFilter
+from calendars.admin.outreach import take_over_view
 from calendars.admin.records import CredentialCustomerFilter, SelectedIdsFilter
-from calendars.consent import flow
+from calendars.consent import flow, outreach
 from calendars.forms import CredentialForm, OAuthAppForm, SecretField
 from calendars.lib.words import counted
 from calendars.meetingbaas.types import Platform
@@ -343,6 +344,8 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
         health = credential_health(credential)
         return {
             "health": health,
+            "outreach": outreach.current(credential),
+            "may_take_over": self.has_create_consent_link_permission(request),
             "fix_buttons": fix_buttons(
                 self.admin_site, request, health.remedies, credential=credential
             ),
@@ -443,6 +446,15 @@ class CredentialAdmin(FullHistoryAdmin, ChangePageAdmin):
         self, request: HttpRequest, *args: object, **kwargs: object
     ) -> HttpResponse:
         return super().changelist_view(request, *args, **kwargs)
+
+    def get_urls(self) -> list:
+        take_over = self.admin_site.admin_view(take_over_view)
+        return [
+            path(
+                "<int:credential_id>/take-over/", take_over, name="calendars_credential_take_over"
+            ),
+            *super().get_urls(),
+        ]
 
     def has_list_raw_calendars_permission(self, request: HttpRequest) -> bool:
         return allows(request, "list_raw_calendars")

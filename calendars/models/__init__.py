@@ -13,7 +13,7 @@ from calendars.models.accounts import (
     RawCalendar,
     grant_last_used_at,
 )
-from calendars.models.consent import ConsentLink
+from calendars.models.consent import ConsentLink, Outreach, OutreachMessage
 from calendars.models.integrations import (
     Integration,
     IntegrationCount,
@@ -30,7 +30,7 @@ from calendars.models.reconciliation import (
     ReconciliationFinding,
     ReconciliationListed,
 )
-from calendars.models.records import ActionRecord, MetricTotal, WebhookDelivery
+from calendars.models.records import ActionRecord, MetricTotal, SupportNotice, WebhookDelivery
 
 __all__ = [
     "ActionRecord",
@@ -48,6 +48,8 @@ __all__ = [
     "Meeting",
     "MetricTotal",
     "OAuthApp",
+    "Outreach",
+    "OutreachMessage",
     "ProblemCount",
     "ProblemDay",
     "PublishingStatus",
@@ -58,6 +60,7 @@ __all__ = [
     "RefreshRun",
     "ServiceOutage",
     "StatusChange",
+    "SupportNotice",
     "WebhookDelivery",
     "classify_again",
     "grant_last_used_at",

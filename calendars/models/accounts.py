@@ -19,11 +19,32 @@ moved_to_customer = Signal()
 
 
 class Customer(models.Model):
+    class Outreach(models.TextChoices):
+        OFF = "off", "Off: support sends re-consent links"
+        AUTOMATIC = "automatic", "Automatic: the portal e-mails the account's owner"
+
     name = models.CharField(max_length=200, validators=[reject_control_characters])
     external_ref = models.CharField(
         "external reference", max_length=100, unique=True, null=True, blank=True
     )
     notes = models.TextField(blank=True)
+    # Whether the portal asks an account's owner to grant access again by itself when a grant
+    # breaks or is about to (calendars/consent/outreach.py).
+    outreach = models.CharField(
+        "re-consent outreach",
+        max_length=10,
+        choices=Outreach.choices,
+        default=Outreach.OFF,
+        db_default=Outreach.OFF,
+    )
+    # Where outreach writes when set; otherwise to each credential's account e-mail.
+    contact_email = models.EmailField(
+        "contact e-mail",
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Re-consent e-mails go here; empty: to each account's own address",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     history = HistoricalRecords()
 

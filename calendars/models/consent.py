@@ -125,3 +125,81 @@ class ConsentLink(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.state == "open"
+
+
+class Outreach(models.Model):
+    """The portal asking a credential's owner to grant access again, from the diagnosis until
+    the grant works again (or a person takes over, or the owner does not answer)."""
+
+    class State(models.TextChoices):
+        WRITING = "writing", "Writing to the owner"
+        NO_ANSWER = "no_answer", "Owner did not answer"
+        TAKEN_OVER = "taken_over", "Handled by support"
+        RESOLVED = "resolved", "Works again"
+
+    credential = models.ForeignKey(Credential, on_delete=models.PROTECT, related_name="outreach")
+    # What broke, as calendars/consent/outreach.py words it (a diagnosis or an expiry rule).
+    reason = models.CharField(max_length=32)
+    # When it broke, or (a prediction) when it will.
+    since = models.DateTimeField()
+    started_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.WRITING)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    handled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    handled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        verbose_name = "re-consent outreach"
+        verbose_name_plural = "re-consent outreach"
+        constraints = [
+            # One outreach at a time per credential, until its grant works again.
+            models.UniqueConstraint(
+                fields=["credential"],
+                condition=~Q(state="resolved"),
+                name="one_outreach_per_credential",
+            )
+        ]
+        indexes = [
+            # The home page's count of owners who did not answer; the task's unresolved ones.
+            models.Index(
+                fields=["state"], name="outreach_unresolved", condition=~Q(state="resolved")
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Outreach {self.pk} to {self.credential.account_email}"
+
+
+class OutreachMessage(models.Model):
+    """One e-mail outreach sent, or tried to send: to whom, when, why and with which link.
+
+    The link's URL is only in the e-mail itself: the row names the link.
+    """
+
+    class Delivery(models.TextChoices):
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Mail server refused or timed out: retried"
+
+    outreach = models.ForeignKey(Outreach, on_delete=models.PROTECT, related_name="messages")
+    # Copied from the credential, so a customer's messages of the day are counted off an index.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    to = models.EmailField("sent to")
+    reminder = models.PositiveSmallIntegerField(default=0, help_text="0: the first message")
+    reason = models.CharField("why", max_length=32)
+    link = models.ForeignKey(
+        ConsentLink, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivery = models.CharField(max_length=8, choices=Delivery.choices)
+    error = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "outreach message"
+        indexes = [models.Index(fields=["customer", "delivery", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Outreach message {self.pk} to {self.to}"

@@ -128,3 +128,31 @@ class MetricTotal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}{self.labels}: {self.value:g}"
+
+
+class SupportNotice(models.Model):
+    """A message sent to support (SUPPORT_NOTIFY_EMAIL, SUPPORT_NOTIFY_WEBHOOK_URL) because
+    something new needs a person (calendars/notify/): at most one per kind per hour."""
+
+    class Kind(models.TextChoices):
+        PROBLEMS = "problems", "Problems appeared or surged"
+        AT_RISK = "at_risk", "Meetings at risk, no fix under way"
+        NO_ANSWER = "no_answer", "Owners did not answer outreach"
+        WEBHOOK_SILENCE = "webhook_silence", "No webhook from Meeting BaaS"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    sent_at = models.DateTimeField(auto_now_add=True)
+    text = models.TextField()
+    url = models.CharField("page that fixes it", max_length=500)
+    email_to = models.CharField("e-mailed to", max_length=500, blank=True)
+    webhook = models.BooleanField("posted to the chat webhook", default=False)
+    # What a mail server or the webhook answered when it refused ("" when all went).
+    error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-sent_at", "-id"]
+        verbose_name = "support notice"
+        indexes = [models.Index(fields=["kind", "sent_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} ({self.sent_at:%Y-%m-%d %H:%M})"

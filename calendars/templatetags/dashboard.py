@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions import lost_refreshes
-from calendars.consent import links
+from calendars.consent import links, outreach
 from calendars.lib.durations import duration_words
 from calendars.meetings import risk
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, StatusChange
@@ -72,6 +72,9 @@ def portal_dashboard(context: template.Context) -> dict:
         "message_chars": MESSAGE_SHOWN_CHARS,
         "activity": [_activity(entry) for entry in dashboard.recent_activity()],
         "links_waiting": links.waiting_count(),
+        "not_answered": outreach.not_answered_count(),
+        "not_answered_url": reverse("admin:calendars_outreach_changelist")
+        + "?state__exact=no_answer",
         "lost": lost_refreshes.lost_since(now - LOST_SHOWN),
         "lost_days": LOST_SHOWN.days,
         "not_done_url": reverse("admin:calendars_actionrecord_changelist") + "?outcome=failed",

@@ -30,6 +30,8 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.RECONCILIATION_SCHEDULE: "calendars.tasks.reconcile_daily",
         queue.RECONCILIATION_SWEEP_SCHEDULE: "calendars.tasks.sweep_reconciliations",
         queue.BOT_POLL_SCHEDULE: "calendars.tasks.poll_bot_news",
+        queue.OUTREACH_SCHEDULE: "calendars.tasks.run_outreach",
+        queue.NOTIFY_SCHEDULE: "calendars.tasks.notify_support",
     }
 
 

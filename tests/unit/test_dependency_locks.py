@@ -15,7 +15,16 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 ROOT = Path(__file__).resolve().parents[2]
-TEST_TOOLS = {"pytest", "pytest-django", "hypothesis", "playwright", "ruff", "pip-audit", "uv"}
+TEST_TOOLS = {
+    "pytest",
+    "pytest-django",
+    "hypothesis",
+    "playwright",
+    "aiosmtpd",
+    "ruff",
+    "pip-audit",
+    "uv",
+}
 
 
 def read_lock(name: str) -> dict[str, tuple[str, list[str]]]:
