@@ -39,7 +39,7 @@ from calendars.admin.records import (
 )
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback
-from calendars.meetings import bots, risk
+from calendars.meetings import bots, outcomes, risk
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
 from calendars.queries.customers import MEETINGS_AROUND
@@ -457,8 +457,10 @@ class MeetingAdmin(ChangePageAdmin):
             return None
         back = _safe_next(request)
         if "confirm" in request.POST:
-            outcomes = VERBS[action]([m.pk for m in meetings], request.user)
-            _report(self, request, outcomes)
+            ids = [m.pk for m in meetings]
+            done = VERBS[action](ids, request.user)
+            outcomes.refresh(ids)
+            _report(self, request, done)
             return HttpResponseRedirect(back or request.get_full_path())
         context = {
             **self.admin_site.each_context(request),
