@@ -1,6 +1,22 @@
+import importlib
+
 from django.db import migrations, models
 
 from calendars.lib.migration_operations import AddIndexSafely
+
+search = importlib.import_module("calendars.migrations.0022_meeting_search_indexes")
+
+
+def restore_title_search(apps, schema_editor):
+    """0035 added NOT NULL columns, which SQLite's schema editor does by remaking
+    calendars_meeting: the title search's triggers went with the old table (see 0022)."""
+    if schema_editor.connection.vendor != "sqlite":
+        return
+    for name, body in search.SQLITE_TRIGGERS.items():
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {name}")
+        schema_editor.execute(f"CREATE TRIGGER {name} {body}")
+    # The table's name is 0022's constant, no input.
+    schema_editor.execute(f"INSERT INTO {search.TITLE_TABLE}({search.TITLE_TABLE}) VALUES ('rebuild')")  # noqa: S608, E501
 
 
 class Migration(migrations.Migration):
@@ -13,6 +29,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.RunPython(restore_title_search, migrations.RunPython.noop),
         migrations.AlterField(
             model_name="meeting",
             name="outcome_cause",
