@@ -307,8 +307,9 @@ class MeetingAdmin(ChangePageAdmin):
                 )
             },
         ),
+        ("What happened", {"fields": ("outcome_words", "timeline")}),
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
-        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy")}),
+        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy", "bot_id")}),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -447,6 +448,40 @@ class MeetingAdmin(ChangePageAdmin):
         if policy.pk is None:
             return f"{policy.get_mode_display()} (the default: the customer has no policy)"
         return link(policy, policy.get_mode_display())
+
+    @admin.display(description="Outcome")
+    def outcome_words(self, meeting: Meeting) -> str:
+        if not meeting.outcome:
+            return "Not judged yet: the next pass over the meetings does (every few minutes)."
+        cause = f" ({meeting.get_outcome_cause_display()})" if meeting.outcome_cause else ""
+        return format_html(
+            "<strong>{}{}</strong>: {}",
+            meeting.get_outcome_display(),
+            cause,
+            meeting.outcome_reason,
+        )
+
+    @admin.display(description="Timeline")
+    def timeline(self, meeting: Meeting) -> str:
+        attempts = meeting.bot_attempts.order_by("at", "id")[:50]
+        steps = outcomes.timeline(meeting, attempts, timezone.now())
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(timezone.localtime(step.at), "DATETIME_FORMAT"),
+                    step.what,
+                    step.details,
+                )
+                for step in steps
+            ),
+        )
+        return format_html(
+            '<table class="timeline meeting-timeline"><tr><th>When</th><th>What</th>'
+            "<th>Details</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.display(description="History")
     def bot_history(self, meeting: Meeting) -> str:

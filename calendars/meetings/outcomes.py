@@ -270,3 +270,54 @@ def settle(now: datetime | None = None) -> int:
 def history_start(now: datetime | None = None) -> datetime:
     """The start of the meetings kept: MEETINGS_HISTORY_DAYS back."""
     return (now or timezone.now()) - timedelta(days=settings.MEETINGS_HISTORY_DAYS)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One moment of a meeting's timeline: when, what, and the words that go with it."""
+
+    at: datetime
+    what: str
+    details: str = ""
+
+
+ATTEMPT_STEPS = {
+    BotAttempt.Action.SCHEDULE: "Bot scheduled",
+    BotAttempt.Action.SCHEDULE_SERIES: "Bot scheduled (every occurrence)",
+    BotAttempt.Action.POLICY: "Bot scheduled",
+    BotAttempt.Action.CHANGE: "Bot settings changed",
+    BotAttempt.Action.REMOVE: "Bot removed",
+}
+
+
+def timeline(meeting: Meeting, attempts: Iterable[BotAttempt], now: datetime) -> list[Step]:
+    """What happened to `meeting` and its bot, in time order: synced, the bot scheduled (by
+    whom, or the policy), the meeting's start, joining, recording, recorded or failed."""
+    steps = [Step(meeting.synced_at, "Synced from the calendar", "the last sync")]
+    for attempt in attempts:
+        by = (
+            "by the bot policy"
+            if attempt.action == BotAttempt.Action.POLICY
+            else (f"by {attempt.username}")
+        )
+        if attempt.succeeded:
+            steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], by))
+        else:
+            failed = f"{ATTEMPT_STEPS[attempt.action]}: failed"
+            steps.append(Step(attempt.at, failed, f"{by}: {attempt.message}"))
+    steps.append(
+        Step(meeting.starts_at, "Meeting began" if meeting.starts_at <= now else "Meeting begins")
+    )
+    if meeting.bot_joined_at:
+        steps.append(Step(meeting.bot_joined_at, "Bot joined"))
+    if meeting.bot_status_at and meeting.bot_status in JOINING:
+        steps.append(Step(meeting.bot_status_at, "Joining", JOINING[meeting.bot_status]))
+    if meeting.bot_status_at and meeting.bot_status in RECORDING:
+        steps.append(Step(meeting.bot_status_at, "Recording"))
+    if meeting.ends_at <= now:
+        steps.append(Step(meeting.ends_at, "Meeting ended"))
+    if meeting.outcome in (Outcome.RECORDED, *MISSED) and meeting.outcome_at:
+        steps.append(
+            Step(meeting.outcome_at, meeting.get_outcome_display(), meeting.outcome_reason)
+        )
+    return sorted(steps, key=lambda step: step.at)
