@@ -263,3 +263,15 @@ def test_past_meetings_are_kept_the_history_days_then_pruned_in_batches(
 
     left = set(Meeting.objects.values_list("title", flat=True))
     assert left == {"3 days ago", "89 days ago"}
+
+
+def test_the_meetings_a_webhook_brings_are_judged_at_once(client, sandbox, integration):
+    event_id = add_event(sandbox, integration, title="Design review", in_hours=3)
+
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    # The default policy records only what someone scheduled.
+    assert (meeting.outcome, meeting.outcome_cause) == ("no_bot", "policy")
