@@ -116,4 +116,4 @@ def test_a_customer_page_counts_its_last_week_recorded_and_missed_by_cause(
     section = text[text.index('id="customer-week"') :]
     assert "<strong>3 recorded</strong>" in section
     assert "<strong>3 missed</strong>" in section
-    assert "1 the bot failed in the meeting; 2 no meeting url" in section
+    assert "The bot failed in the meeting: 1; No meeting URL: 2." in section
