@@ -56,6 +56,10 @@ def test_a_new_meeting_gets_its_bot_once_however_often_the_webhook_comes(
     assert next(e for e in held if e["event_id"] == event_id)["bot"]["bot_name"] == "Acme notes"
     attempt = BotAttempt.objects.get(meeting=meeting)
     assert (attempt.action, attempt.username, attempt.succeeded) == ("policy", "bot policy", True)
+    assert (meeting.outcome, meeting.outcome_reason) == (
+        "scheduled",
+        "A bot is scheduled by the bot policy.",
+    )
 
 
 def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
