@@ -60,13 +60,6 @@ PRUNE_BATCH = 1000
 PRUNE_BATCHES = 20
 # What a meeting holds before any news: its columns' defaults.
 NEW_MEETING = {name: Meeting._meta.get_field(name).get_default() for name in MIRRORED}
-# The portal's own columns a new row needs a value for (NOT NULL, no default in the database:
-# its bot's news, its outcome): inserted with their defaults, never updated by news.
-DEFAULTED = tuple(
-    f.name
-    for f in Meeting._meta.concrete_fields
-    if f.name not in UPSERTED and not f.primary_key and not f.null
-)
 
 
 @dataclass(frozen=True)
@@ -175,9 +168,7 @@ def _upsert(rows: list[dict]) -> None:
     """
     if not rows:
         return
-    fields = [Meeting._meta.get_field(name) for name in (*UPSERTED, *DEFAULTED)]
-    defaults = {name: Meeting._meta.get_field(name).get_default() for name in DEFAULTED}
-    rows = [row | defaults for row in rows]
+    fields = [Meeting._meta.get_field(name) for name in UPSERTED]
     # Times and UUIDs take the engine's form, as the ORM would give them (once per value:
     # a delivery's meetings share their sync times); text, flags and ids go as they are.
     prepare = [
@@ -202,8 +193,7 @@ def _upsert_sql(fields: list[models.Field], count: int) -> str:
     quote = connection.ops.quote_name
     table = quote(Meeting._meta.db_table)
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    mirrored = fields[2 : len(UPSERTED)]
-    updated = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in mirrored)
+    updated = ", ".join(f"{quote(f.column)} = EXCLUDED.{quote(f.column)}" for f in fields[2:])
     held_at = f"{table}.{quote('remote_updated_at')}"
     news_at = f"EXCLUDED.{quote('remote_updated_at')}"
     # Names come from the model, every value is a parameter.
