@@ -29,6 +29,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.V1_HEALTH_SCHEDULE: "calendars.tasks.check_v1_health",
         queue.RECONCILIATION_SCHEDULE: "calendars.tasks.reconcile_daily",
         queue.RECONCILIATION_SWEEP_SCHEDULE: "calendars.tasks.sweep_reconciliations",
+        queue.OUTCOMES_SCHEDULE: "calendars.tasks.settle_meeting_outcomes",
     }
 
 
