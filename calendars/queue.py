@@ -31,6 +31,7 @@ TASKS: dict[str, str] = {
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
     "poll_bot_news": "calendars.tasks.poll_bot_news",
+    "settle_meeting_outcomes": "calendars.tasks.settle_meeting_outcomes",
     "check_v1_health": "calendars.tasks.check_v1_health",
     "run_reconciliation": "calendars.tasks.run_reconciliation",
     "reconcile_daily": "calendars.tasks.reconcile_daily",
@@ -53,6 +54,7 @@ BULK_SWEEP_SCHEDULE = "Resume bulk jobs whose tasks were lost"
 LOST_REFRESH_SCHEDULE = "Queue again refreshes whose tasks were lost"
 RENEWAL_SCHEDULE = "Renew push subscriptions about to lapse"
 MEETING_SYNC_SCHEDULE = "Sync meetings (this minute's share of the calendars)"
+OUTCOMES_SCHEDULE = "Judge the outcomes of meetings that just ended"
 V1_HEALTH_SCHEDULE = "Check v1 calendars (resync all)"
 RECONCILIATION_SCHEDULE = "Reconcile with Meeting BaaS"
 RECONCILIATION_MINUTES = 24 * 60
@@ -82,6 +84,7 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute, each integration in its turn (calendars/meetings/sync.py).
         Periodic(MEETING_SYNC_SCHEDULE, "queue_meeting_syncs", 1),
         Periodic(HEARTBEAT_SCHEDULE, "heartbeat", 1),
+        Periodic(OUTCOMES_SCHEDULE, "settle_meeting_outcomes", 5),
         Periodic(V1_HEALTH_SCHEDULE, "check_v1_health", settings.V1_HEALTH_MINUTES),
         Periodic(RECONCILIATION_SCHEDULE, "reconcile_daily", RECONCILIATION_MINUTES),
         Periodic(RECONCILIATION_SWEEP_SCHEDULE, "sweep_reconciliations", 2),

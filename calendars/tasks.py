@@ -29,7 +29,7 @@ from calendars.actions import (
 from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
-from calendars.meetings import bot_news, bots
+from calendars.meetings import bot_news, bots, outcomes
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.notify import digest
@@ -123,9 +123,16 @@ def sync_meeting_windows(integration_ids: list[int]) -> dict[str, int]:
 @reconnecting
 def apply_bot_policy(meeting_ids: list[int]) -> str:
     """Schedule the bot policy's bots on meetings that still want one (once per event)."""
-    outcomes = bots.apply_policy(meeting_ids)
-    done = sum(outcome.succeeded for outcome in outcomes)
-    return f"{done} of {counted(len(outcomes), 'bot')} scheduled"
+    asked = bots.apply_policy(meeting_ids)
+    outcomes.refresh(meeting_ids)
+    done = sum(attempt.succeeded for attempt in asked)
+    return f"{done} of {counted(len(asked), 'bot')} scheduled"
+
+
+@reconnecting
+def settle_meeting_outcomes() -> str:
+    """Judge the outcomes of the meetings that ended since they were last judged."""
+    return f"{counted(outcomes.settle(), 'meeting outcome')} changed"
 
 
 @reconnecting

@@ -346,6 +346,8 @@ if EXPIRY_WARNING_DAYS < 0:
 # ahead, re-listing every calendar's window every MEETINGS_SYNC_MINUTES (spread over them).
 MEETINGS_WINDOW_DAYS = env.int("MEETINGS_WINDOW_DAYS", default=14)
 MEETINGS_SYNC_MINUTES = env.int("MEETINGS_SYNC_MINUTES", default=30)
+# Past meetings (with their outcomes) are kept this many days after they began, then pruned.
+MEETINGS_HISTORY_DAYS = env.int("MEETINGS_HISTORY_DAYS", default=90)
 # "Meetings at risk" looks this far ahead; a calendar Meeting BaaS last synced longer ago than
 # MEETINGS_SYNC_STALE_HOURS puts its meetings at risk.
 AT_RISK_HOURS = env.int("AT_RISK_HOURS", default=24)
@@ -353,10 +355,19 @@ MEETINGS_SYNC_STALE_HOURS = env.int("MEETINGS_SYNC_STALE_HOURS", default=6)
 # The hosts a bot's callback URL may name (exactly; HTTPS only). Empty: no callbacks, so no
 # one can have a customer's recordings sent where an admin did not allow.
 BOT_CALLBACK_HOSTS = frozenset(h.lower() for h in env.list("BOT_CALLBACK_HOSTS", default=[]))
-if min(MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS, MEETINGS_SYNC_STALE_HOURS) < 1:
+if (
+    min(
+        MEETINGS_WINDOW_DAYS,
+        MEETINGS_SYNC_MINUTES,
+        AT_RISK_HOURS,
+        MEETINGS_SYNC_STALE_HOURS,
+        MEETINGS_HISTORY_DAYS,
+    )
+    < 1
+):
     _problems.append(
-        "MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS and "
-        "MEETINGS_SYNC_STALE_HOURS must each be 1 or more"
+        "MEETINGS_WINDOW_DAYS, MEETINGS_SYNC_MINUTES, AT_RISK_HOURS, MEETINGS_SYNC_STALE_HOURS "
+        "and MEETINGS_HISTORY_DAYS must each be 1 or more"
     )
 
 # --- Consent links ------------------------------------------------------------------------

@@ -49,6 +49,7 @@ from calendars.problems import PROBLEMS
 from calendars.queries.customers import (
     customer_overview,
     integration_counts,
+    last_week,
     meetings_around,
     ticket_summary,
     with_integration_counts,
@@ -133,9 +134,17 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
         if not allows(request, "view_meeting"):
             return {}
         query = {"customer": customer.pk, "starts": StartsFilter.AROUND_NOW}
+        week = last_week(customer, at)
+        missed = {
+            "customer": customer.pk,
+            "start": week.days.first.isoformat(),
+            "end": week.days.last.isoformat(),
+        }
         return {
             "meetings": meetings_around(customer, at),
             "meetings_url": reverse("admin:calendars_meeting_changelist") + f"?{urlencode(query)}",
+            "week": week,
+            "week_missed_url": reverse("admin:calendars_meeting_missed") + f"?{urlencode(missed)}",
         }
 
 

@@ -10,7 +10,7 @@ before the page answers, and each meeting's page keeps the outcome in its bot hi
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django import forms
 from django.conf import settings
@@ -19,14 +19,14 @@ from django.contrib.admin.utils import flatten_fieldsets
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR, ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db.models import F, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 
 from calendars.actions import bulk
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
@@ -39,9 +39,10 @@ from calendars.admin.records import (
 )
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback
-from calendars.meetings import bots, risk
+from calendars.meetings import bots, outcomes, risk
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
+from calendars.queries import missed
 from calendars.queries.customers import MEETINGS_AROUND
 from calendars.status import PortalStatus
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
@@ -52,6 +53,9 @@ NAME_CHARS = 200
 # Meetings listed on the at-risk page; the count above it tells how many there are in all.
 # As many as each rule reads (its soonest): so many are exactly the soonest of all.
 AT_RISK_LISTED = risk.COUNTED
+# Missed meetings listed on their page; the counts by cause above tell how many in all, and
+# each links to the Meetings list filtered alike.
+MISSED_LISTED = 100
 PERMISSION = "run_bot_actions"
 # What each bot action will do, on its confirmation page.
 EXPLANATIONS = {
@@ -109,6 +113,50 @@ class StartsFilter(admin.SimpleListFilter):
             "next_24h": (now, now + timedelta(hours=24)),
             "this_week": (monday, monday + timedelta(days=7)),
         }.get(value or "")
+
+
+class MissedFilter(admin.SimpleListFilter):
+    """The meetings "Missed meetings" counts (`missed`: every cause or one), over its days
+    (`missed_from`, `missed_until`; yesterday and today when not given)."""
+
+    title = "missed"
+    parameter_name = "missed"
+    ALL = "all"
+    extra_parameters = ("missed_from", "missed_until")
+
+    def __init__(
+        self, request: HttpRequest, params: dict, model: type, model_admin: admin.ModelAdmin
+    ) -> None:
+        default = missed.yesterday_and_today()
+        given = [params.pop(name, [""])[-1] for name in self.extra_parameters]
+        first, last = _date_or(given[0], default.first), _date_or(given[1], default.last)
+        self.days = missed.Days(first, last)
+        super().__init__(request, params, model, model_admin)
+        for name, value in zip(self.extra_parameters, given, strict=True):
+            if value:
+                self.used_parameters[name] = value
+
+    def expected_parameters(self) -> list[str]:
+        return [self.parameter_name, *self.extra_parameters]
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(self.ALL, "Every cause"), *missed.CAUSES.items()]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        value = self.value()
+        if value is None:
+            return queryset
+        if value != self.ALL and value not in missed.CAUSES:
+            return queryset.none()
+        cause = "" if value == self.ALL else value
+        return queryset.filter(missed.condition(self.days, cause))
+
+
+def _date_or(value: str, default: date) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return default
 
 
 class HasUrlFilter(admin.SimpleListFilter):
@@ -202,11 +250,21 @@ class MeetingCustomerFilter(CustomerFilter):
 
 @admin.register(Meeting)
 class MeetingAdmin(ChangePageAdmin):
-    list_display = ("when", "title_cell", "customer", "platform", "bot", "integration_status")
+    list_display = (
+        "when",
+        "title_cell",
+        "customer",
+        "platform",
+        "bot",
+        "outcome_cell",
+        "integration_status",
+    )
     list_display_links = ("when", "title_cell")
     list_filter = (
         StartsFilter,
         "has_bot",
+        "outcome",
+        MissedFilter,
         HasUrlFilter,
         "platform",
         MeetingCustomerFilter,
@@ -250,8 +308,9 @@ class MeetingAdmin(ChangePageAdmin):
                 )
             },
         ),
+        ("What happened", {"fields": ("outcome_words", "timeline")}),
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
-        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy")}),
+        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy", "bot_id")}),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -297,8 +356,10 @@ class MeetingAdmin(ChangePageAdmin):
 
     def get_urls(self) -> list:
         at_risk = self.admin_site.admin_view(self.at_risk_view)
+        missed = self.admin_site.admin_view(self.missed_view)
         return [
             path("at-risk/", at_risk, name="calendars_meeting_at_risk"),
+            path("missed/", missed, name="calendars_meeting_missed"),
             *super().get_urls(),
         ]
 
@@ -333,6 +394,13 @@ class MeetingAdmin(ChangePageAdmin):
         if meeting.bot_failure:
             return format_html("Failed<br><small>{}</small>", excerpt(meeting.bot_failure))
         return "Not scheduled"
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_cell(self, meeting: Meeting) -> str:
+        if not meeting.outcome:
+            return "-"
+        cause = meeting.get_outcome_cause_display() if meeting.outcome_cause else ""
+        return format_html("{}<br><small>{}</small>", meeting.get_outcome_display(), cause)
 
     @admin.display(description="Integration", ordering="integration__status")
     def integration_status(self, meeting: Meeting) -> str:
@@ -381,6 +449,40 @@ class MeetingAdmin(ChangePageAdmin):
         if policy.pk is None:
             return f"{policy.get_mode_display()} (the default: the customer has no policy)"
         return link(policy, policy.get_mode_display())
+
+    @admin.display(description="Outcome")
+    def outcome_words(self, meeting: Meeting) -> str:
+        if not meeting.outcome:
+            return "Not judged yet: the next pass over the meetings does (every few minutes)."
+        cause = f" ({meeting.get_outcome_cause_display()})" if meeting.outcome_cause else ""
+        return format_html(
+            "<strong>{}{}</strong>: {}",
+            meeting.get_outcome_display(),
+            cause,
+            meeting.outcome_reason,
+        )
+
+    @admin.display(description="Timeline")
+    def timeline(self, meeting: Meeting) -> str:
+        attempts = meeting.bot_attempts.order_by("at", "id")[:50]
+        steps = outcomes.timeline(meeting, attempts, timezone.now())
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(timezone.localtime(step.at), "DATETIME_FORMAT"),
+                    step.what,
+                    step.details,
+                )
+                for step in steps
+            ),
+        )
+        return format_html(
+            '<table class="timeline meeting-timeline"><tr><th>When</th><th>What</th>'
+            "<th>Details</th></tr>{}</table>",
+            rows,
+        )
 
     @admin.display(description="History")
     def bot_history(self, meeting: Meeting) -> str:
@@ -467,8 +569,10 @@ class MeetingAdmin(ChangePageAdmin):
             return None
         back = _safe_next(request)
         if "confirm" in request.POST:
-            outcomes = VERBS[action]([m.pk for m in meetings], request.user)
-            _report(self, request, outcomes)
+            ids = [m.pk for m in meetings]
+            done = VERBS[action](ids, request.user)
+            outcomes.refresh(ids)
+            _report(self, request, done)
             return HttpResponseRedirect(back or request.get_full_path())
         context = {
             **self.admin_site.each_context(request),
@@ -522,6 +626,129 @@ class MeetingAdmin(ChangePageAdmin):
             and bool(meeting.meeting_url)
             and not meeting.has_bot,
         }
+
+    def missed_view(self, request: HttpRequest) -> HttpResponse:
+        """Meetings that ended without a recording, by cause, each cause with its fix: a page
+        to read (it changes nothing, so it answers only GET)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method != "GET":
+            return HttpResponseNotAllowed(["GET"])
+        asked = MissedForm(request.GET or None)
+        filters = (
+            asked.filters() if asked.is_valid() else missed.Filters(missed.yesterday_and_today())
+        )
+        now = timezone.now()
+        meetings = missed.missed(filters, now)
+        groups = missed.by_cause(meetings)
+        rows = list(
+            meetings.select_related(
+                "integration__credential__customer", "integration__raw_calendar"
+            )
+            .annotate(policy_mode=F("integration__credential__customer__bot_policy__mode"))
+            .order_by("starts_at", "pk")[:MISSED_LISTED]
+        )
+        total = sum(group.count for group in groups)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Missed meetings",
+            "opts": self.model._meta,
+            "form": asked if asked.is_bound else MissedForm(initial=_initial(filters)),
+            "filters": filters,
+            "groups": [_group_row(group, filters) for group in groups],
+            "total": total,
+            "rows": [_missed_row(meeting) for meeting in rows],
+            "listed": MISSED_LISTED,
+            "all_url": _meetings_list_url(filters),
+        }
+        return TemplateResponse(request, "admin/calendars/meeting/missed.html", context)
+
+
+class MissedForm(forms.Form):
+    """The missed meetings view's filters (GET): a range of days, a customer, a cause, a
+    platform."""
+
+    start = forms.DateField(label="From", required=False, widget=forms.DateInput({"type": "date"}))
+    end = forms.DateField(label="Until", required=False, widget=forms.DateInput({"type": "date"}))
+    customer = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    customer_name = forms.CharField(label="Customer", required=False, max_length=NAME_CHARS)
+    cause = forms.ChoiceField(required=False, choices=[("", "Every cause"), *missed.CAUSES.items()])
+    platform = forms.ChoiceField(
+        required=False,
+        choices=[("", "Every platform"), *Meeting._meta.get_field("platform").choices],
+    )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        default = missed.yesterday_and_today()
+        start, end = data.get("start") or default.first, data.get("end") or default.last
+        if end < start:
+            raise forms.ValidationError("“Until” is before “From”.")
+        if (end - start).days >= missed.MAX_DAYS:
+            raise forms.ValidationError(f"At most {missed.MAX_DAYS} days at once.")
+        data["days"] = missed.Days(start, end)
+        return data
+
+    def filters(self) -> missed.Filters:
+        data = self.cleaned_data
+        customers = None
+        if data.get("customer"):
+            customers = [data["customer"]]
+        elif data.get("customer_name", "").strip():
+            customers = customers_named(data["customer_name"].strip())
+        return missed.Filters(
+            data["days"], customers, data.get("cause", ""), data.get("platform", "")
+        )
+
+
+def _initial(filters: missed.Filters) -> dict:
+    return {"start": filters.days.first, "end": filters.days.last}
+
+
+def _meetings_list_url(filters: missed.Filters, cause: str | None = None) -> str:
+    """The Meetings list filtered as the view is (and to one cause)."""
+    cause = cause if cause is not None else filters.cause
+    query: dict[str, str] = {
+        "missed": cause or MissedFilter.ALL,
+        "missed_from": filters.days.first.isoformat(),
+        "missed_until": filters.days.last.isoformat(),
+    }
+    if filters.platform:
+        query["platform__exact"] = filters.platform
+    if isinstance(filters.customer_ids, list) and len(filters.customer_ids) == 1:
+        query["customer"] = str(filters.customer_ids[0])
+    return f"{reverse('admin:calendars_meeting_changelist')}?{urlencode(query)}"
+
+
+def _group_row(group: missed.Group, filters: missed.Filters) -> dict:
+    return {"group": group, "url": _meetings_list_url(filters, group.cause)}
+
+
+def _missed_row(meeting: Meeting) -> dict:
+    """A missed meeting and where its fix is: its calendar's integration, its policy or URL,
+    or the explanation to pass on."""
+    integration = meeting.integration
+    cause = meeting.outcome_cause
+    fix = ""
+    if cause == Meeting.Cause.CALENDAR_BROKEN:
+        fix = format_html(
+            '<a href="{}">Fix its calendar connection</a> (now {})',
+            reverse("admin:calendars_integration_change", args=[integration.pk]),
+            status_label(integration.status),
+        )
+    elif cause in (Meeting.Cause.POLICY, Meeting.Cause.NOT_ASKED):
+        fix = "Schedule its bot next time, or switch the customer's policy to record every meeting."
+    elif cause == Meeting.Cause.NO_URL:
+        organizer = f" ({meeting.organizer_email})" if meeting.organizer_email else ""
+        fix = f"Ask its organizer{organizer} to add a video link."
+    elif meeting.outcome == Meeting.Outcome.BOT_FAILED:
+        fix = "Pass the explanation on to the customer."
+    return {
+        "meeting": meeting,
+        "url": reverse("admin:calendars_meeting_change", args=[meeting.pk]),
+        "cause": missed.CAUSES.get(cause or missed.NO_NEWS, cause),
+        "fix": fix,
+    }
 
 
 def _safe_next(request: HttpRequest) -> str:

@@ -23,6 +23,7 @@ from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import MeetingBaasError
 from calendars.meetingbaas.types import ApiVersion, BotNews, BotStatus
+from calendars.meetings import outcomes
 from calendars.models import Meeting
 from calendars.status import is_older
 
@@ -53,6 +54,8 @@ def apply(news: BotNews, *, api_version: str) -> tuple[str, Meeting | None]:
     if changes is None:
         return STALE, meeting
     Meeting.objects.filter(pk=meeting.pk).update(**changes)
+    # The outcome follows the news at once (joining, recording, recorded, bot failed).
+    outcomes.refresh([meeting.pk])
     return APPLIED, meeting
 
 

@@ -1,5 +1,10 @@
 """The local mirror of each integration's meetings, from a day behind to MEETINGS_WINDOW_DAYS
-ahead.
+ahead, and the past meetings kept MEETINGS_HISTORY_DAYS with their outcomes.
+
+A listing of the window speaks for the meetings still to come: one it lacks, or one moved
+beyond the window, is forgotten. A meeting that has begun is history: news of it is applied
+while it is in the window, but neither a listing that lacks it nor its leaving the window
+forgets it; the history limit prunes it, in batches.
 
 Applying is idempotent and safe out of order: each meeting keeps the time as of which its
 state was true remotely (`remote_updated_at`), and news older than that is ignored. Callers
@@ -48,6 +53,11 @@ DATED = ("synced_at", "remote_updated_at")
 WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
 # The columns a meeting's row is written with: its identity, then what the news sets.
 UPSERTED = ("integration", "remote_event_id", *MIRRORED)
+# Past meetings pruned per transaction, and per run of the pruning (each minute's sync
+# schedule): a batch's delete (its bot attempts let go in the same transaction) holds its
+# rows' locks for a moment, never the table.
+PRUNE_BATCH = 1000
+PRUNE_BATCHES = 20
 # What a meeting holds before any news: its columns' defaults.
 NEW_MEETING = {name: Meeting._meta.get_field(name).get_default() for name in MIRRORED}
 
@@ -119,7 +129,7 @@ def apply_events(
         if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
             result.stale += 1
         elif not within.holds(event.start):
-            if meeting is not None:
+            if meeting is not None and event.start > within.end:
                 leaving.append(meeting["pk"])
         else:
             row = _filled(meeting or NEW_MEETING, event)
@@ -196,30 +206,50 @@ def _upsert_sql(fields: list[models.Field], count: int) -> str:
 
 
 def remove_events(integration: Integration, event_ids: Iterable[object], *, as_of: datetime) -> int:
-    """Forget events Meeting BaaS no longer has, unless newer news about them is held."""
-    gone = Meeting.objects.filter(integration=integration, remote_event_id__in=list(event_ids))
+    """Forget events Meeting BaaS no longer has, unless newer news about them is held or they
+    have begun (history)."""
+    gone = Meeting.objects.filter(
+        integration=integration, remote_event_id__in=list(event_ids), starts_at__gt=as_of
+    )
     return _delete(gone.filter(Q(remote_updated_at__isnull=True) | Q(remote_updated_at__lte=as_of)))
 
 
 def prune_unlisted(
     integration: Integration, listed: set[object], *, as_of: datetime, within: Window
 ) -> int:
-    """After a complete listing of the window, forget the integration's meetings it lacked
-    (deleted remotely) and those outside the window; news newer than the listing stays."""
-    outside = Q(starts_at__lt=within.start) | Q(starts_at__gt=within.end)
-    missing = ~Q(remote_event_id__in=listed) & (
-        Q(remote_updated_at__isnull=True) | Q(remote_updated_at__lte=as_of)
+    """After a complete listing of the window, forget the integration's meetings to come it
+    lacked (deleted remotely) and those beyond the window; news newer than the listing stays,
+    and so do the meetings that have begun (history)."""
+    outside = Q(starts_at__gt=within.end)
+    missing = (
+        ~Q(remote_event_id__in=listed)
+        & Q(starts_at__gt=as_of)
+        & (Q(remote_updated_at__isnull=True) | Q(remote_updated_at__lte=as_of))
     )
     # One delete: each costs a collecting SELECT first (the bot history keeps its rows).
     return _delete(Meeting.objects.filter(Q(integration=integration) & (outside | missing)))
 
 
-def prune_outside(within: Window | None = None) -> int:
-    """Forget every meeting that left the window (inactive integrations' ones included)."""
-    within = within or window()
-    return _delete(
-        Meeting.objects.filter(Q(starts_at__lt=within.start) | Q(starts_at__gt=within.end))
-    )
+def prune_outside(within: Window | None = None, now: datetime | None = None) -> int:
+    """Forget every meeting beyond the window (inactive integrations' ones included) and, in
+    batches, the past ones older than MEETINGS_HISTORY_DAYS."""
+    within = within or window(now)
+    ahead = _delete(Meeting.objects.filter(starts_at__gt=within.end))
+    return ahead + prune_history(now)
+
+
+def prune_history(now: datetime | None = None) -> int:
+    """Forget the meetings that began before the history kept, the oldest first, in
+    PRUNE_BATCHES short transactions of PRUNE_BATCH at most (the next run goes on)."""
+    before = (now or timezone.now()) - timedelta(days=settings.MEETINGS_HISTORY_DAYS)
+    old = Meeting.objects.filter(starts_at__lt=before).order_by("starts_at", "pk")
+    pruned = 0
+    for _ in range(PRUNE_BATCHES):
+        batch = list(old.values_list("pk", flat=True)[:PRUNE_BATCH])
+        if not batch:
+            break
+        pruned += _delete(Meeting.objects.filter(pk__in=batch))
+    return pruned
 
 
 def _delete(meetings: object) -> int:

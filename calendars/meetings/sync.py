@@ -26,8 +26,8 @@ from calendars.actions import bulk
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import EventNotFound, Unreachable
 from calendars.meetingbaas.types import RemoteEvent
-from calendars.meetings import mirror, policy
-from calendars.models import Integration
+from calendars.meetings import mirror, outcomes, policy
+from calendars.models import Integration, Meeting
 from calendars.outage import breaker
 from calendars.problems import PROBLEMS
 from calendars.status import PortalStatus
@@ -68,6 +68,7 @@ def sync_window(integration_id: int) -> WindowSync | None:
         pruned = mirror.prune_unlisted(integration, listed, as_of=as_of, within=within)
         # Every meeting, not only the changed ones: a policy switched on reaches them all.
         queued = policy.consider(integration)
+        judge_again(integration, applied.touched)
     return WindowSync(len(events), applied, pruned, queued)
 
 
@@ -145,6 +146,7 @@ def apply_news(integration: Integration, events: list[RemoteEvent], *, as_of: da
     "stale" (all older than what is held) or "recorded" (nothing of the window)."""
     applied = mirror.apply_events(integration, events, as_of=as_of)
     policy.consider(integration, applied.touched)
+    judge_again(integration, applied.touched)
     if applied.applied:
         return "applied"
     return "stale" if applied.stale else "recorded"
@@ -169,3 +171,11 @@ def fetch_news(integration: Integration, event_ids: list[UUID]) -> str:
     removed = mirror.remove_events(integration, gone, as_of=as_of)
     outcome = apply_news(integration, events, as_of=as_of)
     return "applied" if removed else outcome
+
+
+def judge_again(integration: Integration, event_ids: list[UUID]) -> int:
+    """Judge again the outcomes of the integration's meetings whose scheduling news changed."""
+    if not event_ids:
+        return 0
+    meetings = Meeting.objects.filter(integration=integration, remote_event_id__in=event_ids)
+    return outcomes.refresh(meetings.values_list("pk", flat=True))

@@ -691,6 +691,8 @@ class StatusChange(models.Model):
         indexes = [
             models.Index(fields=["to_status", "changed_at"], name="status_change_to_status"),
             models.Index(fields=["cause", "changed_at"], name="status_change_cause"),
+            # A meeting's outcome: the integration's status at the meeting's start.
+            models.Index(fields=["integration", "changed_at"], name="status_change_at_time"),
         ]
 
     def __str__(self) -> str:

@@ -121,6 +121,9 @@ class Meeting(models.Model):
         REMOVED = "removed", "A person removed the bot"
         CANCELLED = "cancelled", "Cancelled"
         REFUSED = "refused", "Meeting BaaS refused the bot"
+        # "Record every meeting", a URL, the calendar fine, yet no bot asked for (an event
+        # added or moved at the last minute, between two syncs).
+        NOT_ASKED = "not_asked", "No bot was asked for in time"
         BOT_ERROR = "bot_error", "The bot failed in the meeting"
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="meetings")
@@ -203,6 +206,9 @@ class Meeting(models.Model):
                 name="meeting_no_url",
                 condition=Q(is_cancelled=False, meeting_url=""),
             ),
+            # "Missed meetings" and the home page's lane: outcomes of a range of days; the pass
+            # over meetings that just ended (calendars/meetings/outcomes.py).
+            models.Index(fields=["outcome", "starts_at"], name="meeting_outcome_starts"),
             # The search by exact event id (the unique constraint leads with the integration).
             models.Index(fields=["remote_event_id"], name="meeting_remote_event"),
             # A bot's news without its event or extra is matched by the bot id once learned.

@@ -23,6 +23,7 @@ from calendars.models import (
     StatusChange,
     WebhookDelivery,
 )
+from calendars.queries import missed
 from calendars.queries.dashboard import Problem, problem_kinds
 from calendars.queries.diagnosis import diagnosis_of
 from calendars.status import PortalStatus
@@ -38,6 +39,8 @@ TICKET_EVENTS = 20
 # thousands); the Meetings list, filtered to the customer and those days, has the rest.
 MEETINGS_AROUND = timedelta(days=1)
 MEETINGS_SHOWN = 50
+# The customer page's count of recorded and missed meetings covers this many days.
+WEEK_DAYS = 7
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,34 @@ def meetings_around(customer: Customer, at: datetime) -> MeetingsAround:
     meetings = list(shown.order_by("starts_at", "pk")[:MEETINGS_SHOWN])
     count = len(meetings) if len(meetings) < MEETINGS_SHOWN else found.count()
     return MeetingsAround(meetings, count, since, until)
+
+
+@dataclass(frozen=True)
+class WeekOutcomes:
+    """What became of the customer's meetings that ended over `days`: recorded, and missed by
+    cause."""
+
+    days: missed.Days
+    recorded: int
+    missed: list[missed.Group]
+
+    @property
+    def missed_count(self) -> int:
+        return sum(group.count for group in self.missed)
+
+
+def last_week(customer: Customer, now: datetime) -> WeekOutcomes:
+    """The customer's last 7 days (today among them) in two grouped queries."""
+    today = timezone.localdate(now)
+    days = missed.Days(today - timedelta(days=WEEK_DAYS - 1), today)
+    filters = missed.Filters(days, customer_ids=[customer.pk])
+    recorded = Meeting.objects.filter(
+        integration__credential__customer=customer,
+        outcome=Meeting.Outcome.RECORDED,
+        starts_at__gte=days.start,
+        starts_at__lt=days.end,
+    ).count()
+    return WeekOutcomes(days, recorded, missed.by_cause(missed.missed(filters, now)))
 
 
 def with_integration_counts(customers: QuerySet[Customer]) -> QuerySet[Customer]:

@@ -21,7 +21,7 @@ from calendars.lib.durations import duration_words
 from calendars.meetings import risk
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, StatusChange
 from calendars.outage import breaker
-from calendars.queries import dashboard, expiry
+from calendars.queries import dashboard, expiry, missed
 from calendars.queries.diagnosis import Fix
 from calendars.queries.fixes import ACTED_ON, FixButton
 from calendars.queries.reconciliation import latest_open_orphans
@@ -80,6 +80,7 @@ def portal_dashboard(context: template.Context) -> dict:
         "not_done_url": reverse("admin:calendars_actionrecord_changelist") + "?outcome=failed",
         "links_url": reverse("admin:calendars_consentlink_changelist") + "?state=open",
         "at_risk": _meetings_at_risk(request),
+        "missed": _missed_yesterday(request, now),
         "expiring": _expiring(request, now),
         "orphans": latest_open_orphans(),
     }
@@ -95,6 +96,18 @@ def _meetings_at_risk(request: HttpRequest) -> dict | None:
         "found": found,
         "summary": risk.summary(found),
         "url": reverse("admin:calendars_meeting_at_risk"),
+    }
+
+
+def _missed_yesterday(request: HttpRequest, now: datetime) -> dict | None:
+    """The lane "Missed yesterday: N" (one indexed count), leading to "Missed meetings"."""
+    if not request.user.has_perm("calendars.view_meeting"):
+        return None
+    days = missed.yesterday(now)
+    query = urlencode({"start": days.first.isoformat(), "end": days.last.isoformat()})
+    return {
+        "count": missed.count_missed(days, now),
+        "url": f"{reverse('admin:calendars_meeting_missed')}?{query}",
     }
 
 

@@ -116,6 +116,9 @@ def test_removing_a_bot_cancels_it(role_client, sandbox, make_integration, polic
     meeting.refresh_from_db()
     assert not meeting.has_bot
     assert sandbox.requests_to("DELETE", f"/calendar_events/{meeting.remote_event_id}/bot")
+    # Its outcome says so at once: who removed it.
+    assert (meeting.outcome, meeting.outcome_cause) == ("no_bot", "removed")
+    assert meeting.outcome_reason == "support-user removed its bot."
 
 
 def test_an_auditor_is_offered_no_bot_action_and_a_direct_post_does_nothing(

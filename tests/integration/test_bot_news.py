@@ -267,3 +267,15 @@ def test_a_v1_delivery_cannot_claim_to_be_bot_news(client, sandbox, make_integra
     assert WebhookDelivery.objects.get(event="bot.failed").outcome == Outcome.UNKNOWN_EVENT
     meeting.refresh_from_db()
     assert meeting.bot_status == ""
+
+
+def test_the_meetings_outcome_follows_its_bots_news(client, sandbox, make_integration, policy):
+    meeting = meeting_with_bot(client, sandbox, make_integration, "v2")
+    _, recording, completed = play(sandbox, meeting, outcome="completed")
+
+    send(client, recording)
+    meeting.refresh_from_db()
+    assert meeting.outcome == Meeting.Outcome.RECORDING
+    send(client, completed)
+    meeting.refresh_from_db()
+    assert meeting.outcome == Meeting.Outcome.RECORDED

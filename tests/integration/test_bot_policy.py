@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from calendars.meetings.mirror import Window, prune_outside
+from calendars.meetings.mirror import prune_history
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
@@ -56,6 +56,10 @@ def test_a_new_meeting_gets_its_bot_once_however_often_the_webhook_comes(
     assert next(e for e in held if e["event_id"] == event_id)["bot"]["bot_name"] == "Acme notes"
     attempt = BotAttempt.objects.get(meeting=meeting)
     assert (attempt.action, attempt.username, attempt.succeeded) == ("policy", "bot policy", True)
+    assert (meeting.outcome, meeting.outcome_reason) == (
+        "scheduled",
+        "A bot is scheduled by the bot policy.",
+    )
 
 
 def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
@@ -146,8 +150,8 @@ def test_other_policies_schedule_nothing_by_themselves(
     assert Meeting.objects.filter(remote_event_id=event_id, has_bot=False).exists()
 
 
-def test_a_bots_history_outlives_its_meeting_leaving_the_window(
-    client, sandbox, make_integration, records_everything
+def test_a_bots_history_outlives_its_meeting_pruned_past_the_history_kept(
+    client, sandbox, make_integration, records_everything, settings
 ):
     integration = active_integration(make_integration, sandbox, "v2")
     event_id = add_event(sandbox, integration, title="Kick-off")
@@ -157,7 +161,8 @@ def test_a_bots_history_outlives_its_meeting_leaving_the_window(
     meeting = Meeting.objects.get(remote_event_id=event_id)
     starts = meeting.starts_at
 
-    assert prune_outside(Window(starts + timedelta(days=1), starts + timedelta(days=2))) >= 1
+    later = starts + timedelta(days=settings.MEETINGS_HISTORY_DAYS, minutes=1)
+    assert prune_history(later) >= 1
 
     assert not Meeting.objects.filter(pk=meeting.pk).exists()
     attempt = BotAttempt.objects.get(remote_event_id=event_id)

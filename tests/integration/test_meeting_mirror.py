@@ -217,3 +217,61 @@ def test_a_batch_out_of_time_passes_the_rest_on_and_syncs_each_window_once(
     calls = sandbox.requests_to("GET", "/v2/calendars/")
     listed = [r["path"] for r in calls if r["path"].endswith("/events")]
     assert sorted(listed) == sorted(f"/v2/calendars/{i.remote_id}/events" for i in integrations)
+
+
+def test_a_meeting_that_has_begun_stays_when_the_listing_no_longer_has_it(sandbox, integration):
+    connection = sandbox.connection(integration.remote_id)
+    sandbox.state.events_of(connection)
+    sandbox.state.events[connection.id].clear()  # nothing listed any more
+    now = timezone.now()
+    for title, starts in (("This morning", now - timedelta(hours=3)), ("Later", now)):
+        Meeting.objects.create(
+            integration=integration,
+            remote_event_id=uuid.uuid4(),
+            title=title,
+            starts_at=starts + timedelta(hours=2) if title == "Later" else starts,
+            ends_at=starts + timedelta(hours=3),
+            synced_at=now - timedelta(hours=4),
+            remote_updated_at=now - timedelta(hours=4),
+        )
+
+    sync_window(integration.pk)
+
+    assert list(Meeting.objects.values_list("title", flat=True)) == ["This morning"]
+
+
+def test_past_meetings_are_kept_the_history_days_then_pruned_in_batches(
+    integration, settings, monkeypatch
+):
+    settings.MEETINGS_HISTORY_DAYS = 90
+    monkeypatch.setattr(mirror, "PRUNE_BATCH", 2)
+    monkeypatch.setattr(mirror, "PRUNE_BATCHES", 2)
+    now = timezone.now()
+    for days in (3, 89, 91, 92, 93, 94, 95):
+        starts = now - timedelta(days=days)
+        Meeting.objects.create(
+            integration=integration,
+            remote_event_id=uuid.uuid4(),
+            title=f"{days} days ago",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=1),
+            synced_at=starts,
+        )
+
+    assert mirror.prune_outside(now=now) == 4  # two batches of two, the oldest first
+    assert mirror.prune_outside(now=now) == 1
+
+    left = set(Meeting.objects.values_list("title", flat=True))
+    assert left == {"3 days ago", "89 days ago"}
+
+
+def test_the_meetings_a_webhook_brings_are_judged_at_once(client, sandbox, integration):
+    event_id = add_event(sandbox, integration, title="Design review", in_hours=3)
+
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    # The default policy records only what someone scheduled.
+    assert (meeting.outcome, meeting.outcome_cause) == ("no_bot", "policy")

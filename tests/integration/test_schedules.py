@@ -32,6 +32,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.BOT_POLL_SCHEDULE: "calendars.tasks.poll_bot_news",
         queue.OUTREACH_SCHEDULE: "calendars.tasks.run_outreach",
         queue.NOTIFY_SCHEDULE: "calendars.tasks.notify_support",
+        queue.OUTCOMES_SCHEDULE: "calendars.tasks.settle_meeting_outcomes",
     }
 
 

@@ -1,0 +1,323 @@
+"""Each meeting's outcome (`Meeting.outcome`): did its bot join and record, and if not, why.
+
+An outcome is judged from what the meeting holds (its bot's news from Meeting BaaS, its
+scheduling, cancelled or not, its URL), the customer's policy, the last bot action someone
+took on it (`BotAttempt`) and its calendar connection's status *at the meeting's start*, read
+from the integration's status history (a calendar broken then and fixed since still explains
+a missed meeting). `refresh` judges the meetings given (called after their bot fields or
+scheduling change); `settle` is the periodic pass over meetings that just ended, which nothing
+else touches when their end passes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import F, OuterRef, Q, Subquery
+from django.utils import timezone
+
+from calendars.lib.durations import duration_words
+from calendars.lib.remote_values import fit
+from calendars.models import BotAttempt, BotPolicy, Meeting, StatusChange
+from calendars.status import PortalStatus
+
+Outcome = Meeting.Outcome
+Cause = Meeting.Cause
+# Meetings judged per query and per UPDATE.
+BATCH = 500
+# How far back the periodic pass looks for meetings that ended since it last ran (a cluster
+# stopped for a day still settles them), and how many it judges per run at most.
+SETTLE_DAYS = 2
+SETTLE_AT_MOST = 5000
+# Outcomes that end without a recording: "Missed meetings".
+MISSED = (Outcome.BOT_FAILED, Outcome.NO_BOT, Outcome.NO_NEWS)
+# Meeting BaaS' bot status codes (`bot.status_change`), by the outcome they mean.
+JOINING = {
+    "joining_call": "The bot is joining the call.",
+    "in_waiting_room": "The bot is in the waiting room: someone in the meeting must admit it.",
+    "in_waiting_for_host": "The bot waits for the host to start the meeting.",
+    "in_call_not_recording": "The bot is in the call, not recording yet.",
+}
+RECORDING = {"in_call_recording"}
+FINISHED = {"call_ended", "completed", "done"}
+FAILED = {"failed"}
+# A calendar connection not active, as a person says it.
+BROKEN_WORDS = {
+    PortalStatus.ERROR: "in error",
+    PortalStatus.DISCONNECTED: "disconnected",
+    PortalStatus.SYNCING: "still syncing for the first time",
+}
+
+# Meeting BaaS' error codes (`bot.failed`, the bots list's `error_code`): what happened and
+# what the customer can do, to pass on as it is.
+KNOWN_ERRORS: dict[str, tuple[str, str]] = {
+    "MEETING_NOT_FOUND": (
+        "The meeting link led to no meeting (wrong, expired or replaced).",
+        "Check the link in the calendar event; the next sync takes the new one.",
+    ),
+    "MEETING_ENDED": (
+        "The meeting had already ended when the bot arrived.",
+        "Nothing to fix if the meeting was short; otherwise schedule bots before meetings start.",
+    ),
+    "BOT_NOT_ACCEPTED": (
+        "Someone in the meeting refused to let the bot in.",
+        "Ask the host to admit the bot (it joins under the policy's bot name).",
+    ),
+    "WAITING_ROOM_TIMEOUT": (
+        "The bot waited in the waiting room and nobody admitted it in time.",
+        "Ask the host to admit the bot or let guests in directly, or raise the policy's "
+        "waiting-room timeout.",
+    ),
+    "NO_ONE_JOINED": (
+        "Nobody joined the meeting while the bot waited.",
+        "Nothing to fix if the meeting did not take place; otherwise raise the policy's "
+        "no-one-joined timeout.",
+    ),
+    "BOT_REMOVED": (
+        "Someone in the meeting removed the bot.",
+        "Ask the participants to leave the bot in the meeting.",
+    ),
+    "BOT_CRASHED": (
+        "The bot failed on Meeting BaaS' side.",
+        "Nothing the customer can do: send the bot id to Meeting BaaS support.",
+    ),
+}
+# Where each cause of a missed meeting is fixed, for the missed meetings view ("" for the
+# meetings nobody heard of yet: no cause).
+FIXES: dict[str, str] = {
+    Cause.CALENDAR_BROKEN: "Fix the calendar connection on its integration's page (its diagnosis "
+    "says how): its next meetings get their bots once it is active again.",
+    Cause.NO_URL: "Ask the organizer to put a video link in the event, or record it by hand.",
+    Cause.POLICY: "The customer's policy records only the meetings someone scheduled: schedule "
+    "the bots wanted, or switch the policy to record every meeting.",
+    Cause.NOT_ASKED: "The event came or moved between two syncs of its calendar: schedule the "
+    "bots of such meetings by hand.",
+    Cause.REMOVED: "Someone removed the bot on purpose: the meeting's bot history says who.",
+    Cause.CANCELLED: "Nothing to fix: the meeting was cancelled.",
+    Cause.REFUSED: "Meeting BaaS refused the bot: each meeting gives its reason; fix it, then "
+    "schedule the bot again.",
+    Cause.BOT_ERROR: "Pass each meeting's explanation on to the customer.",
+    "": "Nothing heard from Meeting BaaS since the meeting ended: the poll asks it.",
+}
+
+
+@dataclass(frozen=True)
+class Judgement:
+    outcome: str
+    cause: str
+    reason: str
+    # When the outcome became true, where that is known (None: since it was first seen).
+    at: datetime | None
+
+
+def judge(meeting: Meeting, now: datetime) -> Judgement:
+    """`meeting`'s outcome (read through `judged`, which annotates what this needs)."""
+    news = _bot_news(meeting)
+    if news is not None:
+        return news
+    ended = meeting.ends_at <= now
+    at_end = meeting.ends_at if ended else None
+    if meeting.is_cancelled:
+        return Judgement(Outcome.NO_BOT, Cause.CANCELLED, "The meeting was cancelled.", at_end)
+    if meeting.has_bot:
+        if ended:
+            return Judgement(
+                Outcome.NO_NEWS,
+                "",
+                "The meeting ended and Meeting BaaS has said nothing of its bot yet: the poll "
+                "asks it.",
+                at_end,
+            )
+        return Judgement(Outcome.SCHEDULED, "", f"A bot is scheduled {_by_whom(meeting)}.", None)
+    return _no_bot(meeting, now, at_end)
+
+
+def _bot_news(meeting: Meeting) -> Judgement | None:
+    status = meeting.bot_status
+    if meeting.bot_error_code or status in FAILED:
+        return Judgement(
+            Outcome.BOT_FAILED,
+            Cause.BOT_ERROR,
+            explain_error(meeting.bot_error_code, meeting.bot_error_message),
+            meeting.bot_status_at or meeting.bot_exited_at,
+        )
+    if status in FINISHED or meeting.bot_duration_seconds is not None:
+        seconds = meeting.bot_duration_seconds
+        recorded = f" for {duration_words(timedelta(seconds=seconds))}" if seconds else ""
+        return Judgement(
+            Outcome.RECORDED,
+            "",
+            f"The bot joined and recorded{recorded}.",
+            meeting.bot_exited_at or meeting.bot_status_at,
+        )
+    if status in RECORDING:
+        return Judgement(Outcome.RECORDING, "", "The bot is recording.", meeting.bot_status_at)
+    if status in JOINING:
+        return Judgement(Outcome.JOINING, "", JOINING[status], meeting.bot_status_at)
+    return None
+
+
+def _no_bot(meeting: Meeting, now: datetime, at_end: datetime | None) -> Judgement:
+    """Why a meeting has no bot: the first cause that holds, the most particular first."""
+    ended = at_end is not None
+
+    def no_bot(cause: str, words: str) -> Judgement:
+        return Judgement(Outcome.NO_BOT, cause, words, at_end)
+
+    if meeting.last_action == BotAttempt.Action.REMOVE:
+        return no_bot(Cause.REMOVED, f"{meeting.last_action_by} removed its bot.")
+    if meeting.bot_failure:
+        return no_bot(Cause.REFUSED, f"Meeting BaaS refused its bot: {meeting.bot_failure}")
+    if meeting.policy_mode != BotPolicy.Mode.RECORD_ALL:
+        return no_bot(
+            Cause.POLICY,
+            "The customer's policy does not record every meeting, and nobody scheduled its bot.",
+        )
+    if not meeting.meeting_url:
+        return no_bot(Cause.NO_URL, "It has no meeting URL, so no bot could join.")
+    if meeting.status_then not in (None, PortalStatus.ACTIVE):
+        was = "was" if meeting.starts_at <= now else "is"
+        state = BROKEN_WORDS.get(meeting.status_then, meeting.status_then)
+        return no_bot(
+            Cause.CALENDAR_BROKEN,
+            f"Its calendar connection {was} {state} when it began: Meeting BaaS sends no bot "
+            "through a connection that is not active.",
+        )
+    if ended:
+        return no_bot(Cause.NOT_ASKED, "The policy did not ask for its bot before it began.")
+    return no_bot(Cause.NOT_ASKED, "The policy has not asked for its bot yet.")
+
+
+def _by_whom(meeting: Meeting) -> str:
+    if meeting.last_action == BotAttempt.Action.POLICY:
+        return "by the bot policy"
+    if meeting.last_action in (BotAttempt.Action.SCHEDULE, BotAttempt.Action.SCHEDULE_SERIES):
+        return f"by {meeting.last_action_by}"
+    return "in the calendar (not through the portal)"
+
+
+def explain_error(code: str, message: str) -> str:
+    """A bot's failure in words to pass on: what happened and what the customer can do."""
+    known = KNOWN_ERRORS.get(code.upper())
+    said = f" Meeting BaaS said: {message}" if message else ""
+    if known is None:
+        return f"The bot failed ({code or 'no code'}).{said}"
+    what, todo = known
+    return f"{what} {todo} ({code}){said}"
+
+
+def judged(meetings: object) -> object:
+    """`meetings` (a queryset) with what `judge` reads besides the meeting's own columns."""
+    last = BotAttempt.objects.filter(meeting=OuterRef("pk"), succeeded=True).order_by("-at", "-id")
+    then = StatusChange.objects.filter(
+        integration=OuterRef("integration_id"), changed_at__lte=OuterRef("starts_at")
+    ).order_by("-changed_at", "-id")
+    return meetings.annotate(
+        policy_mode=F("integration__credential__customer__bot_policy__mode"),
+        last_action=Subquery(last.values("action")[:1]),
+        last_action_by=Subquery(last.values("username")[:1]),
+        status_then=Subquery(then.values("to_status")[:1]),
+    )
+
+
+def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
+    """Judge the meetings of `meeting_ids` again and store what changed; returns how many."""
+    now = now or timezone.now()
+    ids = list(meeting_ids)
+    changed = 0
+    for start in range(0, len(ids), BATCH):
+        meetings = judged(Meeting.objects.filter(pk__in=ids[start : start + BATCH]))
+        rows = [m for m in meetings if _store(m, judge(m, now), now)]
+        Meeting.objects.bulk_update(
+            rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"]
+        )
+        changed += len(rows)
+    return changed
+
+
+def _store(meeting: Meeting, judgement: Judgement, now: datetime) -> bool:
+    """Set the judgement on `meeting`; whether that changed it."""
+    same = (meeting.outcome, meeting.outcome_cause) == (judgement.outcome, judgement.cause)
+    at = judgement.at or (meeting.outcome_at if same and meeting.outcome_at else now)
+    reason = fit(Meeting, "outcome_reason", judgement.reason)
+    if same and (meeting.outcome_at, meeting.outcome_reason) == (at, reason):
+        return False
+    meeting.outcome, meeting.outcome_cause = judgement.outcome, judgement.cause
+    meeting.outcome_at, meeting.outcome_reason = at, reason
+    return True
+
+
+def settle(now: datetime | None = None) -> int:
+    """Judge the meetings whose end passed since they were last judged, and those never
+    judged (at most SETTLE_AT_MOST, the earliest first); returns how many changed."""
+    now = now or timezone.now()
+    ended = Q(
+        outcome__in=["", Outcome.SCHEDULED, Outcome.NO_BOT],
+        starts_at__gte=now - timedelta(days=SETTLE_DAYS),
+        ends_at__lte=now,
+    ) & (Q(outcome_at__isnull=True) | Q(outcome_at__lt=F("ends_at")))
+    due = (
+        Meeting.objects.filter(ended | Q(outcome=""))
+        .order_by("starts_at")
+        .values_list("pk", flat=True)
+    )
+    return refresh(due[:SETTLE_AT_MOST], now)
+
+
+def history_start(now: datetime | None = None) -> datetime:
+    """The start of the meetings kept: MEETINGS_HISTORY_DAYS back."""
+    return (now or timezone.now()) - timedelta(days=settings.MEETINGS_HISTORY_DAYS)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One moment of a meeting's timeline: when, what, and the words that go with it."""
+
+    at: datetime
+    what: str
+    details: str = ""
+
+
+ATTEMPT_STEPS = {
+    BotAttempt.Action.SCHEDULE: "Bot scheduled",
+    BotAttempt.Action.SCHEDULE_SERIES: "Bot scheduled (every occurrence)",
+    BotAttempt.Action.POLICY: "Bot scheduled",
+    BotAttempt.Action.CHANGE: "Bot settings changed",
+    BotAttempt.Action.REMOVE: "Bot removed",
+}
+
+
+def timeline(meeting: Meeting, attempts: Iterable[BotAttempt], now: datetime) -> list[Step]:
+    """What happened to `meeting` and its bot, in time order: synced, the bot scheduled (by
+    whom, or the policy), the meeting's start, joining, recording, recorded or failed."""
+    steps = [Step(meeting.synced_at, "Synced from the calendar", "the last sync")]
+    for attempt in attempts:
+        by = (
+            "by the bot policy"
+            if attempt.action == BotAttempt.Action.POLICY
+            else (f"by {attempt.username}")
+        )
+        if attempt.succeeded:
+            steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], by))
+        else:
+            failed = f"{ATTEMPT_STEPS[attempt.action]}: failed"
+            steps.append(Step(attempt.at, failed, f"{by}: {attempt.message}"))
+    steps.append(
+        Step(meeting.starts_at, "Meeting began" if meeting.starts_at <= now else "Meeting begins")
+    )
+    if meeting.bot_joined_at:
+        steps.append(Step(meeting.bot_joined_at, "Bot joined"))
+    if meeting.bot_status_at and meeting.bot_status in JOINING:
+        steps.append(Step(meeting.bot_status_at, "Joining", JOINING[meeting.bot_status]))
+    if meeting.bot_status_at and meeting.bot_status in RECORDING:
+        steps.append(Step(meeting.bot_status_at, "Recording"))
+    if meeting.ends_at <= now:
+        steps.append(Step(meeting.ends_at, "Meeting ended"))
+    if meeting.outcome in (Outcome.RECORDED, *MISSED) and meeting.outcome_at:
+        steps.append(
+            Step(meeting.outcome_at, meeting.get_outcome_display(), meeting.outcome_reason)
+        )
+    return sorted(steps, key=lambda step: step.at)
