@@ -288,6 +288,8 @@ MEETINGBAAS_CONNECT_TIMEOUT = env.float("MEETINGBAAS_CONNECT_TIMEOUT", default=3
 MEETINGBAAS_TIMEOUT = env.float("MEETINGBAAS_TIMEOUT", default=10.0)
 MEETINGBAAS_MAX_RETRIES = env.int("MEETINGBAAS_MAX_RETRIES", default=3)
 MEETINGBAAS_MAX_RETRY_WAIT = env.float("MEETINGBAAS_MAX_RETRY_WAIT", default=5.0)
+# The first retry's wait; each next one waits twice as long (up to MEETINGBAAS_MAX_RETRY_WAIT).
+MEETINGBAAS_RETRY_BACKOFF = env.float("MEETINGBAAS_RETRY_BACKOFF", default=0.5)
 # Write calls per second per process: the team's limit divided by the processes that call.
 MEETINGBAAS_WRITE_RATE = env.float("MEETINGBAAS_WRITE_RATE", default=5.0)
 # After this many calls in a row get no answer (or a 5xx), from any process, Meeting BaaS is

@@ -26,6 +26,9 @@ else:
 
 MEETINGBAAS_TIMEOUT = 2.0
 MEETINGBAAS_MAX_RETRY_WAIT = 1.0
+# The sandbox answers (or refuses) at once: half a second before each retry only made the suite
+# wait (the transport's own tests set their waits).
+MEETINGBAAS_RETRY_BACKOFF = 0.02
 MEETINGBAAS_WRITE_RATE = 50.0  # tests of the limiter set the team's real 5 per second
 # Each test writes the metrics totals it needs itself (calendars/metrics/totals.flush), inside
 # its own transaction; a background writer would commit them past the test's rollback.
@@ -37,3 +40,8 @@ MEETINGBAAS_WEBHOOK_SECRET = [
     "whsec_dGVzdC13ZWJob29rLXNlY3JldC1udW1iZXItb25l",
     "whsec_b2xkLXdlYmhvb2stc2VjcmV0LWJlaW5nLXJvdGF0ZWQ=",
 ]
+
+# A fix is looked at again every FIX_CHECK_INTERVAL_SECONDS until FIX_CHECK_SECONDS: the sandbox
+# answers in milliseconds, so a second between looks and five of them only made the suite wait.
+FIX_CHECK_SECONDS = 2.0
+FIX_CHECK_INTERVAL_SECONDS = 0.1

@@ -42,6 +42,7 @@ def client(api_version: str | None = None) -> Client:
             read_timeout=settings.MEETINGBAAS_TIMEOUT,
             max_retries=settings.MEETINGBAAS_MAX_RETRIES,
             max_wait=settings.MEETINGBAAS_MAX_RETRY_WAIT,
+            backoff=settings.MEETINGBAAS_RETRY_BACKOFF,
             write_rate=settings.MEETINGBAAS_WRITE_RATE,
         ),
         _guard,

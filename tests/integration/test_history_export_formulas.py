@@ -62,7 +62,8 @@ def test_formulas_typed_as_names_and_e_mails_are_exported_as_text(
     emails = ["=1+2@evil.example", "+1+2@evil.example", "-2+3@evil.example"]
     for name in names:
         added = admin_client.post(
-            reverse("admin:calendars_customer_add"), {"name": name, "external_ref": name}
+            reverse("admin:calendars_customer_add"),
+            {"name": name, "external_ref": name, "outreach": "off"},
         )
         assert added.status_code == 302, added.content
     credential = Credential.objects.create(

@@ -35,7 +35,8 @@ def test_creating_two_apps_and_a_customer_adds_their_rows(admin_client, admin_us
         )
         assert added.status_code == 302, added.content
     added = admin_client.post(
-        reverse("admin:calendars_customer_add"), {"name": "Contoso", "external_ref": "contoso"}
+        reverse("admin:calendars_customer_add"),
+        {"name": "Contoso", "external_ref": "contoso", "outreach": "off"},
     )
     assert added.status_code == 302, added.content
 
@@ -56,7 +57,7 @@ def test_creating_two_apps_and_a_customer_adds_their_rows(admin_client, admin_us
 
 def test_a_renamed_customer_shows_its_names_before_and_after(admin_client, customer):
     url = reverse("admin:calendars_customer_change", args=[customer.pk])
-    data = {"name": "Acme Corporation", "external_ref": "acme", "notes": ""}
+    data = {"name": "Acme Corporation", "external_ref": "acme", "notes": "", "outreach": "off"}
     assert admin_client.post(url, data).status_code == 302
 
     rows = export(admin_client, customer=customer.pk)
