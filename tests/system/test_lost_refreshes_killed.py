@@ -26,6 +26,7 @@ Q_RETRY = 10
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the broker loses the tasks, whatever the database engine
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)
 def test_refreshes_a_killed_worker_lost_are_shown_and_done_again(

@@ -15,6 +15,7 @@ CODE, STATE = "4/0AeanS0-secret-code", "st4te-secret-value"
 
 
 @pytest.mark.slow
+@pytest.mark.once  # the web process's log lines do not depend on the database engine
 @pytest.mark.django_db(transaction=True)
 def test_every_line_of_the_web_process_is_json_with_its_request_id_and_no_secret():
     web = Web(production=True, LOG_FORMAT="json")

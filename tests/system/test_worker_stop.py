@@ -19,6 +19,7 @@ Q_TIMEOUT = 10
 
 
 @pytest.mark.slow
+@pytest.mark.once  # how a cluster stops does not depend on the database engine
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("broker", ["redis"], indirect=True)
 @pytest.mark.parametrize("signalled", ["group", "main"])
