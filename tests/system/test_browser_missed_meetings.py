@@ -11,16 +11,13 @@ from datetime import datetime, time, timedelta
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page
 
 from calendars.meetings import outcomes
 from calendars.models import BotPolicy, Integration, Meeting, OAuthApp, StatusChange
 from calendars.status import Cause
-from tests.conftest import require_service
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import signed_in_as_support
 from tests.support.page_width import scrolled_sideways, wider_than_window
 from tests.support.seeding import integration_of
 
@@ -30,30 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 @pytest.fixture
 def support_page(live_server, monkeypatch) -> Iterator[Page]:
     """A 1440 px wide browser window signed in as Support, in the portal's time zone."""
-    require_service(
-        CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM runs beside Playwright
-    get_user_model().objects.create_user("sam", password="pw")
-    call_command("assign_role", "sam", "Support")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(
-            viewport={"width": 1440, "height": 900}, timezone_id=settings.TIME_ZONE
-        )
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "sam")
-        page.fill("#id_password", "pw")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#site-name")
-        yield page
-        browser.close()
+    yield from signed_in_as_support(live_server, monkeypatch, timezone_id=settings.TIME_ZONE)
 
 
 def became(integration: Integration, status: str, at: datetime) -> None:

@@ -8,8 +8,6 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.management import call_command
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from playwright.sync_api import Page
@@ -17,48 +15,20 @@ from playwright.sync_api import Page
 from calendars.actions.audit import record_action
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Credential, WebhookDelivery
-from tests.conftest import require_service
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import WINDOW, signed_in_as_support
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-WINDOW = {"width": 1440, "height": 900}
-
-
-def signed_in(live_server, monkeypatch, **context: object) -> Iterator[Page]:
-    """A 1440 x 900 browser window signed in as Support."""
-    require_service(
-        CHROMIUM.exists(), "Debian's chromium is not installed (apt-get install chromium)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the ORM runs beside Playwright
-    get_user_model().objects.create_user("sam", password="pw")
-    call_command("assign_role", "sam", "Support")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        page = browser.new_context(viewport=WINDOW, **context).new_page()
-        page.set_default_timeout(15_000)
-        page.goto(f"{live_server.url}/admin/login/")
-        page.fill("#id_username", "sam")
-        page.fill("#id_password", "pw")
-        page.click("input[type=submit]")
-        page.wait_for_selector("#site-name")
-        yield page
-        browser.close()
 
 
 @pytest.fixture
 def support_page(live_server, monkeypatch) -> Iterator[Page]:
-    yield from signed_in(live_server, monkeypatch)
+    yield from signed_in_as_support(live_server, monkeypatch)
 
 
 @pytest.fixture
 def browser_in_auckland(live_server, monkeypatch) -> Iterator[Page]:
     """The same, in a browser whose clock reads New Zealand's time."""
-    yield from signed_in(live_server, monkeypatch, timezone_id="Pacific/Auckland")
+    yield from signed_in_as_support(live_server, monkeypatch, timezone_id="Pacific/Auckland")
 
 
 def test_the_worklists_first_group_is_on_the_first_screen(
