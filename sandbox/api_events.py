@@ -68,8 +68,7 @@ V1_BOT_FIELDS = {
 TARGET_FIELDS = {"series_id", "all_occurrences", "event_id"}
 RECORDING_MODES = {"speaker_view", "gallery_view", "audio_only"}
 V1_PAGE_SIZE = 100  # the spec: "The limit of events returned is 100"
-# PATCH: "the join time must be at least 4 minutes in the future".
-UPDATE_DEADLINE = timedelta(minutes=4)
+UPDATE_DEADLINE = sandbox_bots.CHANGE_DEADLINE
 # DELETE of a series: "occurrences whose scheduled time is already well in the past are skipped".
 LONG_PAST = timedelta(days=1)
 
@@ -236,12 +235,13 @@ def v2_event(state: SandboxState, calendar_id: str, event_id: str, **_: object) 
         "organizer_name": None,
         "attendees": [
             {
-                "email": e.organizer_email,
+                "email": email,
                 "name": None,
-                "response_status": "accepted",
-                "organizer": True,
-                "self": e.organizer_email == c.account_email,
+                "response_status": response,
+                "organizer": email == e.organizer_email,
+                "self": email == c.account_email,
             }
+            for email, response in e.attendees(c.account_email)
         ],
         "calendar_platform": c.platform,
         "raw_payload": None,
@@ -405,6 +405,9 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
         if c is None or c.platform == "google"
         else {"emailAddress": {"address": e.organizer_email}}
     )
+    account = c.account_email if c is not None else ""
+    attendees = e.attendees(account)
+    responses = _v1_raw_responses(c is None or c.platform == "google", account, attendees)
     return {
         "uuid": str(e.id),
         "google_id": e.provider_id,
@@ -418,9 +421,30 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
         "is_recurring": e.is_recurring,
         "recurring_event_id": e.provider_series_id,
         "last_updated_at": iso(e.updated_at),
-        "attendees": [{"email": e.organizer_email, "name": None}],
-        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer},
+        "attendees": [{"email": email, "name": None} for email, _ in attendees],
+        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer, **responses},
         "bot_param": _v1_bot_param(e.bot) if e.bot is not None else None,
+    }
+
+
+def _v1_raw_responses(google: bool, account: str, attendees: list[tuple[str, str]]) -> dict:
+    """Who answered what, as the provider's own event (v1's `raw`) says it: Google's
+    `attendees[].responseStatus` with `self`; Microsoft's `attendees[].status.response` and
+    the account's own answer in `responseStatus`."""
+    if google:
+        return {
+            "attendees": [
+                {"email": email, "responseStatus": response, "self": email == account}
+                for email, response in attendees
+            ]
+        }
+    own = next((response for email, response in attendees if email == account), "none")
+    return {
+        "attendees": [
+            {"emailAddress": {"address": email}, "status": {"response": response}}
+            for email, response in attendees
+        ],
+        "responseStatus": {"response": own},
     }
 
 

@@ -6,7 +6,7 @@ recurring; on every day, weekends included, a one-off at 14:00 UTC that cycles t
 call, a Meet interview, "Focus time" without a meeting URL, a Zoom planning and a demo on
 another platform; and on the next day a cancelled offsite. Any day-long window, whatever the
 weekday or hour it ends at, thus holds a meeting. The control API adds, moves and cancels
-events.
+events, changes their meeting URL, and declines them for the calendar's account.
 """
 
 from __future__ import annotations
@@ -39,6 +39,8 @@ class SandboxEvent:
     updated_at: datetime
     status: str = "confirmed"
     is_exception: bool = False
+    # The calendar's own account declined it (the provider's response status).
+    declined: bool = False
     # The settings the bot was scheduled with, as sent; they may hold keys, so out of repr.
     bot: dict | None = field(default=None, repr=False)
 
@@ -60,6 +62,13 @@ class SandboxEvent:
             if needle in url:
                 return platform
         return None
+
+    def attendees(self, account_email: str) -> list[tuple[str, str]]:
+        """(e-mail, response) of its organizer and the calendar's own account."""
+        own = "declined" if self.declined else "accepted"
+        if self.organizer_email == account_email:
+            return [(account_email, own)]
+        return [(self.organizer_email, "accepted"), (account_email, own)]
 
 
 def meeting_urls(connection_id: uuid.UUID) -> dict[str, str]:

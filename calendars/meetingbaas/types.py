@@ -129,6 +129,12 @@ class RemoteEvent:
     organizer_email: str | None = None
     bot: RemoteBot | None = None
     updated_at: datetime | None = None
+    # Who declined it, where the answer lists attendees (None where it does not: v2's listings
+    # and webhooks): the lower-cased e-mails of those who declined, and whether the provider
+    # marked the calendar's own account as one of them. Never stored: the mirror derives
+    # whether the calendar's account declined.
+    declined_by: frozenset[str] | None = None
+    self_declined: bool = False
 
 
 @dataclass(frozen=True)

@@ -340,7 +340,33 @@ def _event(data: object) -> RemoteEvent:
         organizer_email=_organizer(data.get("raw")),
         bot=_bot(bot) if isinstance(bot, dict) else None,
         updated_at=timestamp(data, "last_updated_at"),
+        **_declined(data.get("raw")),
     )
+
+
+def _declined(raw: object) -> dict:
+    """Who declined, from the provider's event v1 passes on (its Attendee has no response):
+    Google's `attendees[].responseStatus` (and `self`), Microsoft's
+    `attendees[].status.response` and the account's own `responseStatus.response`."""
+    if not isinstance(raw, dict):
+        return {}
+    emails, own = set(), False
+    for attendee in raw.get("attendees") or []:
+        if not isinstance(attendee, dict):
+            continue
+        status, mailbox = attendee.get("status"), attendee.get("emailAddress")
+        response = attendee.get("responseStatus") or (
+            status.get("response") if isinstance(status, dict) else None
+        )
+        address = attendee.get("email") or (
+            mailbox.get("address") if isinstance(mailbox, dict) else None
+        )
+        if response == "declined" and isinstance(address, str):
+            emails.add(address.lower())
+            own = own or attendee.get("self") is True
+    mine = raw.get("responseStatus")
+    own = own or (isinstance(mine, dict) and mine.get("response") == "declined")
+    return {"declined_by": frozenset(emails), "self_declined": own}
 
 
 def _organizer(raw: object) -> str | None:

@@ -409,7 +409,24 @@ def _event(data: object, series: dict | None = None) -> RemoteEvent:
         organizer_email=bounded(data.get("organizer_email"), EMAIL_MAX_CHARS),
         bot=RemoteBot() if data.get("bot_scheduled") is True else None,
         updated_at=timestamp(data, "updated_at"),
+        **_declined(data.get("attendees")),
     )
+
+
+def _declined(attendees: object) -> dict:
+    """Who declined, from the detail's `attendees` (`response_status`, `self`); listings
+    have none."""
+    if not isinstance(attendees, list):
+        return {}
+    declined = [
+        a for a in attendees if isinstance(a, dict) and a.get("response_status") == "declined"
+    ]
+    return {
+        "declined_by": frozenset(
+            str(a["email"]).lower() for a in declined if isinstance(a.get("email"), str)
+        ),
+        "self_declined": any(a.get("self") is True for a in declined),
+    }
 
 
 def _event_page(body: object) -> EventPage:
