@@ -39,6 +39,7 @@ MIRRORED = (
     "meeting_url",
     "platform",
     "is_cancelled",
+    "is_declined",
     "is_recurring",
     "organizer_email",
     "has_bot",
@@ -50,7 +51,9 @@ MIRRORED = (
 # When the news came: not a change to the meeting.
 DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
-WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
+WATCHED = ("meeting_url", "starts_at", "is_cancelled", "is_declined", "has_bot")
+# What a meeting's bot follows (calendars/meetings/follow.py).
+FOLLOWED = ("starts_at", "meeting_url")
 # The columns a meeting's row is written with: its identity, then what the news sets.
 UPSERTED = ("integration", "remote_event_id", *MIRRORED)
 # Past meetings pruned per transaction, and per run of the pruning (each minute's sync
@@ -97,6 +100,10 @@ class Applied:
     stale: int = 0
     removed: int = 0
     touched: list[UUID] = field(default_factory=list)
+    # Meetings with a bot that moved or changed URL (the start held before, by remote id),
+    # and those with a bot now cancelled or declined: the bot follows (follow.py).
+    moved: dict[UUID, datetime] = field(default_factory=dict)
+    dropped: list[UUID] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -124,6 +131,7 @@ def apply_events(
     result = Applied()
     rows, leaving, confirmed = [], [], []
     now = timezone.now()
+    fill = partial(_filled, account=_account_of(integration, latest.values()))
     for event_id, event in latest.items():
         meeting = held.get(event_id)
         if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
@@ -132,7 +140,8 @@ def apply_events(
             if meeting is not None and event.start > within.end:
                 leaving.append(meeting["pk"])
         else:
-            row = _filled(meeting or NEW_MEETING, event)
+            row = fill(meeting or NEW_MEETING, event)
+            _note_bot_change(result, event_id, meeting, row, now)
             if meeting is None:
                 result.created += 1
                 result.touched.append(event_id)
@@ -256,10 +265,30 @@ def _delete(meetings: object) -> int:
     return meetings.delete()[1].get("calendars.Meeting", 0)
 
 
-def _filled(held: dict, event: RemoteEvent) -> dict:
+def _account_of(integration: Integration, events: Iterable[RemoteEvent]) -> str | None:
+    """The calendar account's e-mail, lower-cased, when some news lists who declined."""
+    if all(event.declined_by is None for event in events):
+        return None
+    return integration.credential.account_email.lower()
+
+
+def _note_bot_change(
+    result: Applied, event_id: UUID, held: dict | None, row: dict, now: datetime
+) -> None:
+    if row["starts_at"] <= now:
+        return  # begun: its bot is in it or not, nothing to follow
+    if held is not None and held["has_bot"] and any(row[f] != held[f] for f in FOLLOWED):
+        result.moved[event_id] = held["starts_at"]
+    if row["has_bot"] and (row["is_cancelled"] or row["is_declined"]):
+        result.dropped.append(event_id)
+
+
+def _filled(held: dict, event: RemoteEvent, account: str | None = None) -> dict:
     """The meeting's columns once `event` is applied; fields the news lacks (None) keep what
     is held."""
     row = dict(held)
+    if event.declined_by is not None:
+        row["is_declined"] = event.self_declined or account in event.declined_by
     if event.series_id is not None:
         row["series_id"] = fit(Meeting, "series_id", event.series_id)
     if event.organizer_email is not None:

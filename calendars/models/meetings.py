@@ -140,6 +140,9 @@ class Meeting(models.Model):
         default=MeetingPlatform.NONE.value,
     )
     is_cancelled = models.BooleanField("cancelled", default=False)
+    # The calendar's own account declined it: derived from the attendees' answers when the
+    # news lists them (never stored), else kept as held.
+    is_declined = models.BooleanField("declined", default=False, db_default=False)
     is_recurring = models.BooleanField("recurring", default=False)
     organizer_email = models.CharField("organizer", max_length=254, blank=True)
     has_bot = models.BooleanField("bot scheduled", default=False)
@@ -149,6 +152,9 @@ class Meeting(models.Model):
     bot_failure = models.TextField(blank=True)
     # When the bot policy asked for this event's bot: it asks once per event.
     auto_bot_at = models.DateTimeField(null=True, blank=True)
+    # When news came that the meeting moved, or its URL changed, too close to its start for
+    # Meeting BaaS to change its bot (calendars/meetings/follow.py): "Meetings at risk".
+    bot_changed_late_at = models.DateTimeField("changed too late at", null=True, blank=True)
     synced_at = models.DateTimeField("last synced")
     # As of when the held state was true remotely (a webhook's time, or when the listing or
     # fetch that brought it began): news older than this is ignored.
@@ -206,6 +212,11 @@ class Meeting(models.Model):
                 name="meeting_no_url",
                 condition=Q(is_cancelled=False, meeting_url=""),
             ),
+            models.Index(
+                fields=["starts_at", "id"],
+                name="meeting_changed_late",
+                condition=Q(bot_changed_late_at__isnull=False),
+            ),
             # "Missed meetings" and the home page's lane: outcomes of a range of days; the pass
             # over meetings that just ended (calendars/meetings/outcomes.py).
             models.Index(fields=["outcome", "starts_at"], name="meeting_outcome_starts"),
@@ -232,6 +243,7 @@ class BotAttempt(models.Model):
         CHANGE = "change", "Change bot settings"
         REMOVE = "remove", "Remove bot"
         POLICY = "policy", "Scheduled by the bot policy"
+        FOLLOW = "follow", "Bot follows the meeting"
 
     # History outlives the mirror: a meeting that leaves the window is pruned, its attempts stay,
     # naming the event as it was.
