@@ -301,6 +301,7 @@ class MeetingAdmin(ChangePageAdmin):
                     "meeting_url",
                     "organizer_email",
                     "is_cancelled",
+                    "is_declined",
                     "is_recurring",
                     "series_id",
                     "remote_event_id",
@@ -310,7 +311,19 @@ class MeetingAdmin(ChangePageAdmin):
         ),
         ("What happened", {"fields": ("outcome_words", "timeline")}),
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
-        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy", "bot_id")}),
+        (
+            "Bot",
+            {
+                "fields": (
+                    "bot",
+                    "why_no_bot",
+                    "bot_summary",
+                    "policy",
+                    "bot_id",
+                    "bot_changed_late_at",
+                )
+            },
+        ),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)

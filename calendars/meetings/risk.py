@@ -266,6 +266,8 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
         return ""
     if meeting.is_cancelled:
         return "The meeting is cancelled."
+    if meeting.is_declined:
+        return "The calendar's account declined the meeting: it gets no bot."
     if meeting.starts_at <= now:
         return "The meeting has begun or is over: the policy asks only for meetings still to come."
     if meeting.bot_failure:
@@ -301,6 +303,7 @@ def policy_yet_to_ask(meeting: Meeting, mode: str, now: datetime | None = None) 
         and meeting.integration.status == PortalStatus.ACTIVE
         and not meeting.has_bot
         and not meeting.is_cancelled
+        and not meeting.is_declined
         and meeting.auto_bot_at is None
         and bool(meeting.meeting_url)
         and meeting.starts_at > (now or timezone.now())
