@@ -58,7 +58,9 @@ def follow_attempts(meeting: Meeting) -> list[BotAttempt]:
     return list(BotAttempt.objects.filter(meeting=meeting, action="follow").order_by("pk"))
 
 
-def test_a_moved_meeting_keeps_a_bot_at_its_new_time_read_back(client, sandbox, integration):
+def test_a_moved_meeting_keeps_a_bot_at_its_new_time_read_back(
+    client, sandbox, integration, admin_client
+):
     meeting = with_bot(sandbox, integration)
     later = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
 
@@ -70,6 +72,9 @@ def test_a_moved_meeting_keeps_a_bot_at_its_new_time_read_back(client, sandbox, 
     assert meeting.starts_at == later and meeting.has_bot and meeting.bot_failure == ""
     (attempt,) = follow_attempts(meeting)
     assert attempt.succeeded and attempt.message.startswith("Read back at Meeting BaaS")
+    page = admin_client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
+    assert "Bot checked after the meeting changed" in page.content.decode()
+    assert meeting.outcome == "scheduled" and "by system" in meeting.outcome_reason
 
 
 def test_a_changed_meeting_url_gives_its_bot_the_new_url(client, sandbox, integration):
@@ -111,6 +116,7 @@ def test_a_cancelled_or_declined_meeting_loses_its_bot(client, sandbox, integrat
     removal = BotAttempt.objects.get(meeting=meeting, action="remove")
     why = "The meeting was cancelled" if "cancelled" in fields else "The calendar's account"
     assert removal.succeeded and removal.message.startswith(why)
+    assert meeting.outcome == "no_bot" and "removed" not in meeting.outcome_cause
 
 
 def test_a_move_too_close_to_the_start_is_on_meetings_at_risk(
