@@ -45,21 +45,26 @@ FOLLOW = BotAttempt.Action.FOLLOW
 
 
 def consider(
-    integration: Integration, applied: mirror.Applied, *, updated: Iterable[UUID] = ()
+    integration: Integration,
+    applied: mirror.Applied,
+    *,
+    as_of: datetime,
+    updated: Iterable[UUID] = (),
 ) -> int:
-    """After news (the integration locked): mark the meetings whose bot was moved too late,
-    queue the follow-up of the others, and of the `updated` events with a bot (to learn who
-    declined); returns how many are followed up."""
+    """After news true at `as_of` (the integration locked): mark the meetings whose bot was
+    moved too late, queue the follow-up of the others, and of the `updated` events with a bot
+    (to learn who declined); returns how many are followed up."""
     now = timezone.now()
     moved = Meeting.objects.filter(integration=integration, remote_event_id__in=list(applied.moved))
     late, in_time = [], []
     for meeting in moved.exclude(remote_event_id__in=applied.dropped):
         was_at = applied.moved[meeting.remote_event_id]
-        (late if min(was_at, meeting.starts_at) - now < BOT_CHANGE_DEADLINE else in_time).append(
-            meeting
-        )
+        # Meeting BaaS saw the change when it happened (the news' time), however late the
+        # portal hears of it.
+        soonest = min(was_at, meeting.starts_at)
+        (late if soonest - as_of < BOT_CHANGE_DEADLINE else in_time).append(meeting)
     for meeting in late:
-        _changed_too_late(meeting, applied.moved[meeting.remote_event_id], now)
+        _changed_too_late(meeting, applied.moved[meeting.remote_event_id], as_of)
     checked = set(updated) - set(applied.moved) - set(applied.dropped)
     looked_at = list(
         Meeting.objects.filter(
@@ -116,19 +121,17 @@ def _read_back(meeting: Meeting, changed: bool) -> bots.Outcome | None:
     """Read the meeting's event back and judge its bot; None when there is nothing to say."""
     try:
         event = _fetch(meeting)
+        if event.bot is None and not (meeting.is_cancelled or meeting.is_declined):
+            again = bots.schedule([meeting.pk], acting_user=None)[0]
+            if not again.succeeded:
+                return _record(meeting, False, f"The change lost its bot: {again.message}")
+            event = _fetch(meeting)
     except EventNotFound:
         return None  # gone at Meeting BaaS: the next news removes it from the mirror
     except PROBLEMS as exc:
         return _record(meeting, False, f"Could not read the meeting back: {exc}")
-    meeting.refresh_from_db()
     if meeting.is_cancelled or meeting.is_declined:
         return _remove(meeting)[0] if meeting.has_bot else None
-    if event.bot is None:
-        again = bots.schedule([meeting.pk], acting_user=None)[0]
-        if not again.succeeded:
-            return _record(meeting, False, f"The change lost its bot, and {again.message}")
-        event = _fetch(meeting)
-        meeting.refresh_from_db()
     differs = _difference(meeting, event)
     if differs:
         return _record(meeting, False, f"Read back at Meeting BaaS, {differs}.")
@@ -141,7 +144,8 @@ def _read_back(meeting: Meeting, changed: bool) -> bots.Outcome | None:
 
 
 def _fetch(meeting: Meeting) -> RemoteEvent:
-    """The meeting's event as Meeting BaaS holds it, applied to the mirror as true now."""
+    """The meeting's event as Meeting BaaS holds it, applied to the mirror as true now
+    (`meeting` reloaded)."""
     integration = meeting.integration
     as_of = mirror.whole_second(timezone.now())
     event = client(integration.api_version).get_event(
@@ -151,6 +155,7 @@ def _fetch(meeting: Meeting) -> RemoteEvent:
         locked = Integration.objects.select_for_update().get(pk=integration.pk)
         locked.credential = integration.credential
         mirror.apply_events(locked, [event], as_of=as_of)
+    meeting.refresh_from_db()
     return event
 
 

@@ -68,7 +68,7 @@ def sync_window(integration_id: int) -> WindowSync | None:
         pruned = mirror.prune_unlisted(integration, listed, as_of=as_of, within=within)
         # Every meeting, not only the changed ones: a policy switched on reaches them all.
         queued = policy.consider(integration)
-        follow.consider(integration, applied)
+        follow.consider(integration, applied, as_of=as_of)
         judge_again(integration, applied.touched)
     return WindowSync(len(events), applied, pruned, queued)
 
@@ -151,7 +151,8 @@ def apply_news(
     so those with a bot are read back."""
     applied = mirror.apply_events(integration, events, as_of=as_of)
     policy.consider(integration, applied.touched)
-    follow.consider(integration, applied, updated=[e.event_id for e in events] if updated else ())
+    looked_at = [event.event_id for event in events] if updated else []
+    follow.consider(integration, applied, as_of=as_of, updated=looked_at)
     judge_again(integration, applied.touched)
     if applied.applied:
         return "applied"
