@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.formats import date_format
 
@@ -33,7 +34,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import EventNotFound
 from calendars.meetingbaas.types import RemoteEvent
-from calendars.meetings import bots, mirror
+from calendars.meetings import bots, mirror, policy
 from calendars.models import BotAttempt, Integration, Meeting
 from calendars.problems import PROBLEMS
 
@@ -66,11 +67,12 @@ def consider(
     for meeting in late:
         _changed_too_late(meeting, applied.moved[meeting.remote_event_id], as_of)
     checked = set(updated) - set(applied.moved) - set(applied.dropped)
+    # With a bot (declined since?), or declined (accepted again?).
     looked_at = list(
         Meeting.objects.filter(
+            Q(has_bot=True) | Q(is_declined=True),
             integration=integration,
             remote_event_id__in=list(checked),
-            has_bot=True,
             starts_at__gt=now,
         ).values_list("pk", flat=True)
     )
@@ -114,13 +116,22 @@ def _meetings(meeting_ids: list[int]) -> list[Meeting]:
 
 def _remove(meeting: Meeting) -> list[bots.Outcome]:
     why = "The meeting was cancelled" if meeting.is_cancelled else "The calendar's account declined"
-    return bots.remove([meeting.pk], acting_user=None, because=f"{why}: ")
+    outcomes = bots.remove([meeting.pk], acting_user=None, because=f"{why}: ")
+    if outcomes and outcomes[0].succeeded:
+        # Not a person's choice: a meeting accepted or restored again wants its bot again
+        # from the policy (which never asks for a cancelled or declined one).
+        Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
+    return outcomes
 
 
 def _read_back(meeting: Meeting, changed: bool) -> bots.Outcome | None:
     """Read the meeting's event back and judge its bot; None when there is nothing to say."""
     try:
         event = _fetch(meeting)
+        if event.bot is None and not changed:
+            # Nothing lost: accepted again, it is the policy's to give it a bot.
+            policy.consider(meeting.integration, [meeting.remote_event_id])
+            return None
         if event.bot is None and not (meeting.is_cancelled or meeting.is_declined):
             again = bots.schedule([meeting.pk], acting_user=None)[0]
             if not again.succeeded:

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 
 from calendars.meetings import bots, risk
-from calendars.models import BotAttempt, Meeting
+from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
 
@@ -139,3 +139,19 @@ def test_a_move_too_close_to_the_start_is_on_meetings_at_risk(
     page = admin_client.get(reverse("admin:calendars_meeting_at_risk")).content.decode()
     assert "1 changed too late" in page
     assert "remove its bot and schedule it again" in page
+
+
+def test_a_meeting_accepted_again_gets_its_bot_again_from_the_policy(
+    client, sandbox, integration, customer
+):
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL, bot_name="Notes")
+    meeting = with_bot(sandbox, integration)
+    change(client, sandbox, integration, meeting, {"declined": True})
+    assert held_bot(sandbox, meeting) is None
+
+    change(client, sandbox, integration, meeting, {"declined": False})
+    sync(integration)
+
+    assert held_bot(sandbox, meeting) is not None
+    meeting.refresh_from_db()
+    assert meeting.has_bot and not meeting.is_declined
