@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from django.db.models import QuerySet
 
+from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.types import RemoteEvent
 from calendars.meetings import rules
@@ -109,40 +110,34 @@ def worth_asking(policy: BotPolicy, meetings: QuerySet[Meeting]) -> list[int]:
     rules record or cannot decide yet; each one they skip keeps the rule's words."""
     chosen = rules_of(policy)
     wanted: list[int] = []
-    skipped: dict[str, list[int]] = defaultdict(list)
-    for row in meetings.values("pk", "bot_override", *FACTS):
-        facts = rules.Facts(override=row.pop("bot_override"), **{f: row[f] for f in FACTS})
+    reasons: dict[str, list[int]] = defaultdict(list)
+    for row in meetings.values("pk", "bot_override", "rule_reason", *FACTS):
+        facts = rules.Facts(override=row["bot_override"], **{f: row[f] for f in FACTS})
         decision = rules.decide(chosen, facts)
-        if decision.record or rules.undecided(chosen, facts):
+        asking = decision.record or rules.undecided(chosen, facts)
+        if asking:
             wanted.append(row["pk"])
-        else:
-            skipped[decision.reason].append(row["pk"])
-    _keep_reasons(wanted, skipped)
+        reason = "" if asking else decision.reason
+        if row["rule_reason"] != reason:
+            reasons[reason].append(row["pk"])
+    _keep_reasons(reasons)
     return wanted
 
 
-def _keep_reasons(wanted: list[int], skipped: dict[str, list[int]]) -> None:
-    """Write the rule that skipped each meeting, only where it changed."""
-    for reason, ids in {"": wanted, **skipped}.items():
-        if ids:
-            Meeting.objects.filter(pk__in=ids).exclude(rule_reason=reason).update(
-                rule_reason=reason
-            )
+def _keep_reasons(reasons: dict[str, list[int]]) -> None:
+    """Write the rule that skipped each meeting ("" for one the policy asks a bot for)."""
+    for reason, ids in reasons.items():
+        Meeting.objects.filter(pk__in=ids).update(rule_reason=fit(Meeting, "rule_reason", reason))
 
 
 def still_wanted(meeting: Meeting, policy: BotPolicy) -> bool:
     """The rules' last word before the policy's task asks for the meeting's bot: the facts a
     rule needs and the calendar has not given are fetched first (v2's event details)."""
     chosen = rules_of(policy)
-    if policy.mode != BotPolicy.Mode.RECORD_ALL and meeting.bot_override != rules.ALWAYS:
-        return False
     if rules.undecided(chosen, facts_of(meeting)):
         learn_facts(meeting)
     decision = rules.decide(chosen, facts_of(meeting))
-    if decision.record:
-        _keep_reasons([meeting.pk], {})
-    else:
-        _keep_reasons([], {decision.reason: [meeting.pk]})
+    _keep_reasons({"" if decision.record else decision.reason: [meeting.pk]})
     return decision.record
 
 
