@@ -295,6 +295,9 @@ ATTEMPT_STEPS = {
     BotAttempt.Action.POLICY: "Bot scheduled",
     BotAttempt.Action.CHANGE: "Bot settings changed",
     BotAttempt.Action.REMOVE: "Bot removed",
+    BotAttempt.Action.ALWAYS: "Set to always be recorded",
+    BotAttempt.Action.NEVER: "Set to never be recorded",
+    BotAttempt.Action.FOLLOW_RULES: "Set to follow the recording rules",
 }
 
 

@@ -38,6 +38,12 @@ def set_override(
     done: list[bots.Outcome] = []
     meetings = Meeting.objects.filter(pk__in=list(meeting_ids)).order_by("starts_at", "pk")
     for meeting in meetings:
+        # The bot first, so that the override is the meeting's last word (its outcome names
+        # who set it).
+        if override == Override.ALWAYS and not meeting.has_bot and not meeting.is_cancelled:
+            done += bots.schedule([meeting.pk], acting_user=acting_user)
+        elif override == Override.NEVER and meeting.has_bot:
+            done += bots.remove([meeting.pk], acting_user=acting_user)
         with transaction.atomic():
             Meeting.objects.filter(pk=meeting.pk).update(bot_override=override, rule_reason="")
             BotAttempt.objects.create(
@@ -53,8 +59,4 @@ def set_override(
                 username=acting_user.get_username(),
             )
         done.append(bots.Outcome(meeting, True, SAID[override]))
-        if override == Override.ALWAYS and not meeting.has_bot and not meeting.is_cancelled:
-            done += bots.schedule([meeting.pk], acting_user=acting_user)
-        elif override == Override.NEVER and meeting.has_bot:
-            done += bots.remove([meeting.pk], acting_user=acting_user)
     return done
