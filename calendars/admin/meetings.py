@@ -857,7 +857,7 @@ class BotPolicyForm(forms.ModelForm):
             "callback_url",
             "attendees",
             "organizer_only",
-            "record_recurring",
+            "one_off_only",
             "confirmed_only",
             "skipped_title_words",
             "internal_domains",
@@ -865,6 +865,8 @@ class BotPolicyForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        # A form posted without the rules (an older page, a script) keeps recording both.
+        self.fields["attendees"].required = False
         if "transcription_api_key" not in self.fields:
             return  # read-only for this person: shown as stored or not, never as entered
         self.fields["transcription_api_key"].help_text = (
@@ -880,6 +882,9 @@ class BotPolicyForm(forms.ModelForm):
                 f"Callbacks go only to HTTPS addresses on the allowed hosts: {hosts}."
             )
         return url
+
+    def clean_attendees(self) -> str:
+        return self.cleaned_data["attendees"] or BotPolicy.Attendees.BOTH
 
     def clean_skipped_title_words(self) -> str:
         words = rules.lines(self.cleaned_data["skipped_title_words"])

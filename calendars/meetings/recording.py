@@ -34,7 +34,7 @@ def rules_of(policy: BotPolicy) -> rules.Rules:
         customer=policy.customer.name if policy.customer_id else "the customer",
         attendees=policy.attendees,
         organizer_only=policy.organizer_only,
-        record_recurring=policy.record_recurring,
+        one_off_only=policy.one_off_only,
         confirmed_only=policy.confirmed_only,
         skipped_title_words=tuple(words[: rules.MAX_WORDS]),
     )

@@ -28,7 +28,7 @@ class Rules:
     customer: str
     attendees: str = BOTH
     organizer_only: bool = False
-    record_recurring: bool = True
+    one_off_only: bool = False
     confirmed_only: bool = False
     skipped_title_words: tuple[str, ...] = ()
 
@@ -74,7 +74,7 @@ def decide(rules: Rules, facts: Facts) -> Decision:
         if facts.is_organizer is None:
             return _no(f"its organizer is not known yet, {name} records only what it organizes")
         return _no(f"the account does not organize it, {name} records only what it organizes")
-    if not rules.record_recurring and facts.is_recurring:
+    if rules.one_off_only and facts.is_recurring:
         return _no(f"recurring meeting, {name} records one-off meetings only")
     word = skipped_word(rules.skipped_title_words, facts.title)
     if word is not None:
@@ -108,7 +108,7 @@ def _what(rules: Rules) -> str:
         parts.append("that its accounts organize")
     if rules.confirmed_only:
         parts.append("confirmed")
-    if not rules.record_recurring:
+    if rules.one_off_only:
         parts.append("one-off")
     if rules.skipped_title_words:
         parts.append("but the titles it skips")

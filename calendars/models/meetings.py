@@ -71,8 +71,8 @@ class BotPolicy(models.Model):
         default=False,
         help_text="Skip the meetings the calendar's account was only invited to.",
     )
-    record_recurring = models.BooleanField(
-        "recurring meetings too", default=True, help_text="Off: only one-off meetings."
+    one_off_only = models.BooleanField(
+        "one-off meetings only", default=False, help_text="Skip recurring meetings."
     )
     confirmed_only = models.BooleanField(
         "confirmed meetings only", default=False, help_text="Skip tentative meetings."

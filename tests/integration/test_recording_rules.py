@@ -104,7 +104,7 @@ def test_recurring_meetings_and_titles_the_customer_skips(
     client, sandbox, customer, make_integration
 ):
     integration = active_integration(make_integration, sandbox, "v2")
-    policy(customer, record_recurring=False, skipped_title_words="1:1\nfocus")
+    policy(customer, one_off_only=True, skipped_title_words="1:1\nfocus")
 
     weekly = arrives(client, sandbox, integration, title="Weekly review", recurring=True)
     focus = arrives(client, sandbox, integration, title="Focus block")

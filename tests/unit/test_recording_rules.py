@@ -67,7 +67,7 @@ def test_only_what_the_account_organizes():
 
 
 def test_recurring_meetings_can_be_left_out():
-    rules = Rules(customer="Acme", record_recurring=False)
+    rules = Rules(customer="Acme", one_off_only=True)
 
     assert decide(rules, Facts(title="Call")).record
     refused = decide(rules, Facts(title="Call", is_recurring=True))
