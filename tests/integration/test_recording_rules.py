@@ -147,6 +147,8 @@ def test_always_record_survives_the_next_sync_and_webhook(
     deliver(client, integration, again)
     meeting.refresh_from_db()
     assert (meeting.bot_override, meeting.has_bot) == ("always", True)
+    # v2's listing and webhooks say nothing of attendees: what was learned stays.
+    assert meeting.has_external_attendees is False
     page = client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
     assert "Recorded: support-user set it to always be recorded." in page.content.decode()
 
@@ -185,3 +187,41 @@ def test_an_auditor_cannot_set_an_override(role_client, sandbox, customer, make_
     meeting.refresh_from_db()
     assert (meeting.bot_override, meeting.has_bot) == ("", False)
     assert not BotAttempt.objects.exists()
+
+
+def policy_form(customer, **rules) -> dict:
+    return {
+        "customer": customer.pk,
+        "mode": "scheduled_only",
+        "bot_name": "Acme notes",
+        "recording_mode": "speaker_view",
+        "transcription_api_key": "",
+        **rules,
+    }
+
+
+def test_the_policy_form_keeps_the_rules_tidy_and_bounded(role_client, customer):
+    client = role_client("Support")
+    add = reverse("admin:calendars_botpolicy_add")
+
+    too_many = "\n".join(f"word{n}" for n in range(51))
+    refused = client.post(add, policy_form(customer, skipped_title_words=too_many))
+    assert "At most 50 words or phrases" in refused.content.decode()
+    refused = client.post(add, policy_form(customer, internal_domains="acme.com\nnot a domain"))
+    assert "Not a domain: not a domain" in refused.content.decode()
+    assert not BotPolicy.objects.exists()
+
+    client.post(
+        add,
+        policy_form(
+            customer,
+            attendees="external",
+            skipped_title_words=" 1:1 \n\nFocus\n1:1",
+            internal_domains="@Acme.COM\nacme.com.",
+        ),
+    )
+
+    saved = BotPolicy.objects.get()
+    assert (saved.attendees, saved.skipped_title_words) == ("external", "1:1\nFocus")
+    assert saved.internal_domains == "acme.com"
+    assert not saved.one_off_only and not saved.confirmed_only and not saved.organizer_only
