@@ -894,15 +894,12 @@ class BotPolicyForm(forms.ModelForm):
         return "\n".join(words)
 
     def clean_internal_domains(self) -> str:
-        domains = [
-            d.lower().lstrip("@").rstrip(".")
-            for d in rules.lines(self.cleaned_data["internal_domains"])
-        ]
+        domains = rules.domains(self.cleaned_data["internal_domains"])
         _within(domains, rules.MAX_DOMAINS, rules.MAX_DOMAIN_CHARS, "domains")
         wrong = [d for d in domains if not DOMAIN.fullmatch(d)]
         if wrong:
-            raise forms.ValidationError(f"Not a domain: {excerpt(wrong[0])}. Write e.g. acme.com.")
-        return "\n".join(dict.fromkeys(domains))
+            raise forms.ValidationError(f"Not a domain: {wrong[0][:60]}. Write e.g. acme.com.")
+        return "\n".join(domains)
 
     def save(self, commit: bool = True) -> BotPolicy:
         key = self.cleaned_data.get("transcription_api_key")

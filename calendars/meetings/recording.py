@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Value
+from django.db.models.functions import Lower, StrIndex, Substr
 
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
@@ -22,9 +23,14 @@ from calendars.models import BotAttempt, BotPolicy, Credential, Integration, Mee
 from calendars.problems import PROBLEMS
 
 logger = logging.getLogger(__name__)
-# The facts a change of sends the meeting back to the policy (mirror.WATCHED).
+# The facts whose change sends a meeting back to the policy (mirror.WATCHED).
 WATCHED = ("is_tentative", "is_organizer", "has_external_attendees")
 FACTS = ("title", "is_recurring", *WATCHED)
+OVERRIDE_ACTIONS = (
+    BotAttempt.Action.ALWAYS,
+    BotAttempt.Action.NEVER,
+    BotAttempt.Action.FOLLOW_RULES,
+)
 
 
 def rules_of(policy: BotPolicy) -> rules.Rules:
@@ -47,12 +53,15 @@ def customer_domains(customer_id: int) -> frozenset[str]:
         .values_list("internal_domains", flat=True)
         .first()
     )
-    domains = [d.lower().lstrip("@").rstrip(".") for d in rules.lines(listed or "")]
+    domains = rules.domains(listed or "")
     if not domains:
-        emails = Credential.objects.filter(customer_id=customer_id).values_list(
-            "account_email", flat=True
+        at = StrIndex("account_email", Value("@"))
+        domains = list(
+            Credential.objects.filter(customer_id=customer_id)
+            .annotate(domain=Lower(Substr("account_email", at + 1)))
+            .values_list("domain", flat=True)
+            .distinct()[: rules.MAX_DOMAINS]
         )
-        domains = [rules.domain_of(email) for email in emails.distinct()]
     return frozenset(d for d in domains[: rules.MAX_DOMAINS] if d)
 
 
@@ -168,10 +177,3 @@ def override_by(meeting: Meeting) -> str:
         .first()
         or ""
     )
-
-
-OVERRIDE_ACTIONS = (
-    BotAttempt.Action.ALWAYS,
-    BotAttempt.Action.NEVER,
-    BotAttempt.Action.FOLLOW_RULES,
-)

@@ -145,10 +145,9 @@ def lines(text: str) -> list[str]:
     return list(seen)
 
 
-def domain_of(address: str) -> str:
-    """The domain of an e-mail address, in lower case ("" when it has none)."""
-    _, at, domain = address.rpartition("@")
-    return domain.strip().lower().rstrip(".") if at else ""
+def domains(text: str) -> list[str]:
+    """The domains a policy lists, one a line, in lower case, without "@" or a final dot."""
+    return list(dict.fromkeys(line.lower().lstrip("@").rstrip(".") for line in lines(text)))
 
 
 def is_outside(domain: str, inside: frozenset[str]) -> bool:
