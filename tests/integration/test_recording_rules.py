@@ -187,6 +187,11 @@ def test_an_auditor_cannot_set_an_override(role_client, sandbox, customer, make_
     meeting.refresh_from_db()
     assert (meeting.bot_override, meeting.has_bot) == ("", False)
     assert not BotAttempt.objects.exists()
+    page = auditor.get(
+        reverse("admin:calendars_meeting_change", args=[meeting.pk])
+    ).content.decode()
+    assert "Not recorded: internal meeting, Acme Corp records external meetings only." in page
+    assert 'id="bot-record_always"' not in page
 
 
 def policy_form(customer, **rules) -> dict:
