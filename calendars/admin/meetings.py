@@ -805,6 +805,13 @@ def _missed_row(meeting: Meeting) -> dict:
             reverse("admin:calendars_integration_change", args=[integration.pk]),
             status_label(integration.status),
         )
+    elif cause == Meeting.Cause.POLICY and (
+        meeting.bot_override or meeting.policy_mode == BotPolicy.Mode.RECORD_ALL
+    ):
+        fix = (
+            "Its reason names the recording rule or the override: change the customer's rules, "
+            "or set such meetings to always be recorded."
+        )
     elif cause in (Meeting.Cause.POLICY, Meeting.Cause.NOT_ASKED):
         fix = "Schedule its bot next time, or switch the customer's policy to record every meeting."
     elif cause == Meeting.Cause.NO_URL:
