@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from calendars.meetings import risk
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
@@ -53,6 +54,8 @@ def test_external_meetings_only(client, sandbox, integration, customer):
     assert (internal.outcome_cause, internal.outcome_reason) == ("policy", reason)
     assert Meeting.objects.get(pk=external.pk).has_bot and bot_at_sandbox(sandbox, external)
     assert not BotAttempt.objects.filter(meeting=internal).exists()
+    # Left out on purpose: not "at risk" of having no bot.
+    assert internal.pk not in risk.find().ids
 
 
 def test_internal_meetings_only_by_the_domains_the_policy_lists(
