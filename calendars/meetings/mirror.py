@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.types import EventStatus, RemoteEvent
+from calendars.meetings import recording
 from calendars.models import Integration, Meeting
 from calendars.status import is_older
 
@@ -40,6 +41,9 @@ MIRRORED = (
     "platform",
     "is_cancelled",
     "is_recurring",
+    "is_tentative",
+    "is_organizer",
+    "has_external_attendees",
     "organizer_email",
     "has_bot",
     "bot_summary",
@@ -50,7 +54,7 @@ MIRRORED = (
 # When the news came: not a change to the meeting.
 DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
-WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
+WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot", *recording.WATCHED)
 # The columns a meeting's row is written with: its identity, then what the news sets.
 UPSERTED = ("integration", "remote_event_id", *MIRRORED)
 # Past meetings pruned per transaction, and per run of the pruning (each minute's sync
@@ -124,6 +128,7 @@ def apply_events(
     result = Applied()
     rows, leaving, confirmed = [], [], []
     now = timezone.now()
+    facts = recording.FactsOf(integration)
     for event_id, event in latest.items():
         meeting = held.get(event_id)
         if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
@@ -132,7 +137,7 @@ def apply_events(
             if meeting is not None and event.start > within.end:
                 leaving.append(meeting["pk"])
         else:
-            row = _filled(meeting or NEW_MEETING, event)
+            row = _filled(meeting or NEW_MEETING, event) | facts(event)
             if meeting is None:
                 result.created += 1
                 result.touched.append(event_id)
@@ -270,6 +275,7 @@ def _filled(held: dict, event: RemoteEvent) -> dict:
     row["meeting_url"] = fit(Meeting, "meeting_url", event.meeting_url)
     row["platform"] = event.platform
     row["is_cancelled"] = event.status == EventStatus.CANCELLED
+    row["is_tentative"] = event.status == EventStatus.TENTATIVE
     row["is_recurring"] = event.is_recurring
     row["has_bot"] = event.bot is not None
     if event.bot is None:
