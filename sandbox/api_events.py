@@ -238,10 +238,9 @@ def v2_event(state: SandboxState, calendar_id: str, event_id: str, **_: object) 
                 "email": email,
                 "name": None,
                 "response_status": response,
-                "organizer": email == e.organizer_email,
                 "self": email == c.account_email,
             }
-            for email, response in e.attendees(c.account_email)
+            for email, response in e.responses(c.account_email)
         ],
         "calendar_platform": c.platform,
         "raw_payload": None,
@@ -400,14 +399,17 @@ def _v1_bot_param(config: dict) -> dict:
 
 def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
     c = state.connections.get(e.connection_id)
+    google = c is None or c.platform == "google"
     organizer = (
-        {"email": e.organizer_email}
-        if c is None or c.platform == "google"
-        else {"emailAddress": {"address": e.organizer_email}}
+        {"email": e.organizer_email} if google else {"emailAddress": {"address": e.organizer_email}}
+    )
+    # v1 has no status but passes the provider's event on: Google's, or Microsoft's showAs.
+    shown = "tentative" if e.status == "tentative" else "confirmed"
+    raw_status = (
+        {"status": shown} if google else {"showAs": "tentative" if shown != "confirmed" else "busy"}
     )
     account = c.account_email if c is not None else ""
-    attendees = e.attendees(account)
-    responses = _v1_raw_responses(c is None or c.platform == "google", account, attendees)
+    responses = e.responses(account)
     return {
         "uuid": str(e.id),
         "google_id": e.provider_id,
@@ -421,8 +423,14 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
         "is_recurring": e.is_recurring,
         "recurring_event_id": e.provider_series_id,
         "last_updated_at": iso(e.updated_at),
-        "attendees": [{"email": email, "name": None} for email, _ in attendees],
-        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer, **responses},
+        "attendees": [{"email": email, "name": None} for email, _ in responses],
+        "raw": {
+            "id": e.provider_id,
+            "summary": e.title,
+            "organizer": organizer,
+            **raw_status,
+            **_v1_raw_responses(google, account, responses),
+        },
         "bot_param": _v1_bot_param(e.bot) if e.bot is not None else None,
     }
 

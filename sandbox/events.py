@@ -37,8 +37,10 @@ class SandboxEvent:
     is_recurring: bool
     created_at: datetime
     updated_at: datetime
-    status: str = "confirmed"
+    status: str = "confirmed"  # or tentative, cancelled
     is_exception: bool = False
+    # Who else is invited besides the organizer (e-mail addresses).
+    attendees: tuple[str, ...] = ()
     # The calendar's own account declined it (the provider's response status).
     declined: bool = False
     # The settings the bot was scheduled with, as sent; they may hold keys, so out of repr.
@@ -63,12 +65,14 @@ class SandboxEvent:
                 return platform
         return None
 
-    def attendees(self, account_email: str) -> list[tuple[str, str]]:
-        """(e-mail, response) of its organizer and the calendar's own account."""
+    def responses(self, account_email: str) -> list[tuple[str, str]]:
+        """Everyone invited and their answer: the organizer first, the other attendees, then
+        the calendar's own account when it is neither (it accepted, or `declined`)."""
+        people = [self.organizer_email, *(a for a in self.attendees if a != self.organizer_email)]
+        if account_email and account_email not in people:
+            people.append(account_email)
         own = "declined" if self.declined else "accepted"
-        if self.organizer_email == account_email:
-            return [(account_email, own)]
-        return [(self.organizer_email, "accepted"), (account_email, own)]
+        return [(person, own if person == account_email else "accepted") for person in people]
 
 
 def meeting_urls(connection_id: uuid.UUID) -> dict[str, str]:
@@ -180,8 +184,13 @@ def new_event(
     end: datetime,
     meeting_url: str | None,
     moment: datetime,
+    organizer_email: str | None = None,
+    attendees: tuple[str, ...] = (),
+    status: str = "confirmed",
+    is_recurring: bool = False,
 ) -> SandboxEvent:
-    """A one-off event a person adds through the control API."""
+    """An event a person adds through the control API (organized by the calendar's account
+    unless told otherwise)."""
     return SandboxEvent(
         id=uuid.uuid4(),
         connection_id=connection.id,
@@ -190,8 +199,10 @@ def new_event(
         start=start,
         end=end,
         meeting_url=meeting_url,
-        organizer_email=connection.account_email,
-        is_recurring=False,
+        organizer_email=organizer_email or connection.account_email,
+        is_recurring=is_recurring,
         created_at=moment,
         updated_at=moment,
+        status=status,
+        attendees=attendees,
     )

@@ -22,6 +22,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
 from calendars.meetingbaas.types import MEETING_KEY, BotConfig, BotScheduling
+from calendars.meetings import recording
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
@@ -112,6 +113,11 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
         if not claimed:
             continue  # asked already, or no longer wants a bot
         _in_hand = (meeting.pk, claimed_at)
+        if not recording.still_wanted(
+            meeting, policy_of(meeting.integration.credential.customer_id)
+        ):
+            _give_back_claim()  # the recording rules skip it: their words are on the meeting
+            continue
         outcome = _schedule_one(meeting, Action.POLICY, None, every_occurrence=False)
         _in_hand = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):

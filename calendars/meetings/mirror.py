@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.types import EventStatus, RemoteEvent
+from calendars.meetings import recording
 from calendars.models import Integration, Meeting
 from calendars.status import is_older
 
@@ -41,6 +42,9 @@ MIRRORED = (
     "is_cancelled",
     "is_declined",
     "is_recurring",
+    "is_tentative",
+    "is_organizer",
+    "has_external_attendees",
     "organizer_email",
     "has_bot",
     "bot_summary",
@@ -51,7 +55,7 @@ MIRRORED = (
 # When the news came: not a change to the meeting.
 DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
-WATCHED = ("meeting_url", "starts_at", "is_cancelled", "is_declined", "has_bot")
+WATCHED = ("meeting_url", "starts_at", "is_cancelled", "is_declined", "has_bot", *recording.WATCHED)
 # What a meeting's bot follows (calendars/meetings/follow.py).
 FOLLOWED = ("starts_at", "meeting_url")
 # The columns a meeting's row is written with: its identity, then what the news sets.
@@ -131,7 +135,7 @@ def apply_events(
     result = Applied()
     rows, leaving, confirmed = [], [], []
     now = timezone.now()
-    fill = partial(_filled, account=_account_of(integration, latest.values()))
+    facts = recording.FactsOf(integration)
     for event_id, event in latest.items():
         meeting = held.get(event_id)
         if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
@@ -140,7 +144,7 @@ def apply_events(
             if meeting is not None and event.start > within.end:
                 leaving.append(meeting["pk"])
         else:
-            row = fill(meeting or NEW_MEETING, event)
+            row = _filled(meeting or NEW_MEETING, event) | facts(event)
             _note_bot_change(result, event_id, meeting, row, now)
             if meeting is None:
                 result.created += 1
@@ -265,13 +269,6 @@ def _delete(meetings: object) -> int:
     return meetings.delete()[1].get("calendars.Meeting", 0)
 
 
-def _account_of(integration: Integration, events: Iterable[RemoteEvent]) -> str | None:
-    """The calendar account's e-mail, lower-cased, when some news lists who declined."""
-    if all(event.declined_by is None for event in events):
-        return None
-    return integration.credential.account_email.lower()
-
-
 def _note_bot_change(
     result: Applied, event_id: UUID, held: dict | None, row: dict, now: datetime
 ) -> None:
@@ -283,12 +280,10 @@ def _note_bot_change(
         result.dropped.append(event_id)
 
 
-def _filled(held: dict, event: RemoteEvent, account: str | None = None) -> dict:
+def _filled(held: dict, event: RemoteEvent) -> dict:
     """The meeting's columns once `event` is applied; fields the news lacks (None) keep what
     is held."""
     row = dict(held)
-    if event.declined_by is not None:
-        row["is_declined"] = event.self_declined or account in event.declined_by
     if event.series_id is not None:
         row["series_id"] = fit(Meeting, "series_id", event.series_id)
     if event.organizer_email is not None:
@@ -299,6 +294,7 @@ def _filled(held: dict, event: RemoteEvent, account: str | None = None) -> dict:
     row["meeting_url"] = fit(Meeting, "meeting_url", event.meeting_url)
     row["platform"] = event.platform
     row["is_cancelled"] = event.status == EventStatus.CANCELLED
+    row["is_tentative"] = event.status == EventStatus.TENTATIVE
     row["is_recurring"] = event.is_recurring
     row["has_bot"] = event.bot is not None
     if event.bot is None:

@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
     atomic = False
 
     dependencies = [
-        ('calendars', '0040_meeting_outcome_indexes'),
+        ('calendars', '0041_recording_rules'),
     ]
 
     operations = [
@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='botattempt',
             name='action',
-            field=models.CharField(choices=[('schedule', 'Schedule bot'), ('schedule_series', 'Schedule bot on every occurrence'), ('change', 'Change bot settings'), ('remove', 'Remove bot'), ('policy', 'Scheduled by the bot policy'), ('follow', 'Bot follows the meeting')], max_length=20),
+            field=models.CharField(choices=[('schedule', 'Schedule bot'), ('schedule_series', 'Schedule bot on every occurrence'), ('change', 'Change bot settings'), ('remove', 'Remove bot'), ('policy', 'Scheduled by the bot policy'), ('always', 'Always record'), ('never', 'Never record'), ('follow_rules', 'Follow the recording rules'), ('follow', 'Bot follows the meeting')], max_length=20),
         ),
         AddIndexSafely(
             model_name='meeting',
