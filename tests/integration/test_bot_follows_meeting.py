@@ -155,3 +155,15 @@ def test_a_meeting_accepted_again_gets_its_bot_again_from_the_policy(
     assert held_bot(sandbox, meeting) is not None
     meeting.refresh_from_db()
     assert meeting.has_bot and not meeting.is_declined
+
+
+def test_a_move_the_window_sync_finds_is_followed_too(sandbox, integration):
+    meeting = with_bot(sandbox, integration)
+    later = (datetime.now(UTC) + timedelta(hours=4)).replace(microsecond=0)
+    sandbox.control("POST", f"events/{meeting.remote_event_id}", {"start": later.isoformat()})
+
+    sync(integration)  # no webhook: the periodic listing brings the move
+
+    (attempt,) = follow_attempts(meeting)
+    assert attempt.succeeded and read_backs(sandbox, integration, meeting)
+    assert held_bot(sandbox, meeting)["join_at"] == later
