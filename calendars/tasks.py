@@ -29,7 +29,7 @@ from calendars.actions import (
 from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
-from calendars.meetings import bot_news, bots, outcomes
+from calendars.meetings import bot_news, bots, follow, outcomes
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.notify import digest
@@ -127,6 +127,14 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
     outcomes.refresh(meeting_ids)
     done = sum(attempt.succeeded for attempt in asked)
     return f"{done} of {counted(len(asked), 'bot')} scheduled"
+
+
+@reconnecting
+def follow_meetings(meeting_ids: list[int], changed: bool) -> str:
+    """Make the bots of meetings moved, re-addressed, cancelled or declined follow them."""
+    done = follow.follow(meeting_ids, changed=changed)
+    outcomes.refresh(meeting_ids)
+    return f"{sum(o.succeeded for o in done)} of {counted(len(done), 'bot')} followed"
 
 
 @reconnecting

@@ -46,7 +46,11 @@ event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
                                        "end" (ISO 8601; default in 30 min, for an hour),
                                        "meeting_url" (none: a meeting no bot can join)}
   POST /_sandbox/events/{event_id}     move or change it: {"start", "end", "title",
-                                       "meeting_url"}; {"cancelled": true} cancels it
+                                       "meeting_url"}; {"cancelled": true} cancels it,
+                                       {"declined": true} declines it for the calendar's
+                                       account; its bot follows, but within 4 minutes of
+                                       the start (old or new: the bot keeps its time and
+                                       URL); {"keep_bot": false} loses the bot in the change
   For example, with the portal running (`manage.py runserver` and the sandbox):
     curl -H 'Content-Type: application/json' localhost:8765/_sandbox/events -d \
       '{"connection_id": "<remote id>", "title": "Demo", "meeting_url": "https://meet.google.com/abc-defg-hij"}'

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
-from sandbox.bots import SandboxBot, made
+from sandbox.bots import SandboxBot, follow, made
 from sandbox.events import SandboxEvent, fake_events, new_event
 from sandbox.oauth import OAuthMemory
 
@@ -360,6 +360,14 @@ class SandboxState:
             elif isinstance(event.bot.get("extra"), dict):
                 bot.extra = event.bot["extra"]
 
+    def _bot_follows(self, event: SandboxEvent, was_at: datetime, *, keep: bool) -> None:
+        bot = self.bot_of(event.id)
+        if not keep and event.bot is not None:
+            event.bot = None
+            self.bot_changed(event)
+        elif bot is not None and event.bot is not None:
+            follow(bot, event, was_at, now())
+
     def bot_of(self, event_id: uuid.UUID) -> SandboxBot | None:
         """The event's latest bot."""
         with self.lock:
@@ -396,17 +404,22 @@ class SandboxState:
             return event
 
     def change_event(self, event_id: str, fields: dict) -> SandboxEvent:
-        """Move, retitle or cancel an event, announced like a calendar change (control API).
+        """Move, retitle, cancel or decline an event, or change its meeting URL, announced like
+        a calendar change (control API); its bot follows (sandbox/bots.py `follow`), unless
+        `"keep_bot": false` plays a Meeting BaaS that lost it in the change.
 
         A new start without an end keeps the event's length.
         """
         with self.lock:
             event = self._event_by_id(event_id)
             connection = self.connections[event.connection_id]
+            was_at = event.start
             if fields.get("cancelled") is True:
                 event.status = "cancelled"
             elif fields.get("status") in ("confirmed", "tentative"):
                 event.status = fields["status"]
+            if "declined" in fields:
+                event.declined = fields["declined"] is True
             if "start" in fields or "end" in fields:
                 start = _moment(fields.get("start")) if "start" in fields else event.start
                 default_end = (start or event.start) + (event.end - event.start)
@@ -419,6 +432,7 @@ class SandboxState:
                 event.meeting_url = fields["meeting_url"] or None
             event.is_exception = event.is_recurring
             event.updated_at = now()
+            self._bot_follows(event, was_at, keep=fields.get("keep_bot") is not False)
             cancelled = event.status == "cancelled"
             change = "calendar.event_cancelled" if cancelled else "calendar.event_updated"
             self.changed(connection, change, [event])

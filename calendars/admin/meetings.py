@@ -325,6 +325,7 @@ class MeetingAdmin(ChangePageAdmin):
                     "meeting_url",
                     "organizer_email",
                     "is_cancelled",
+                    "is_declined",
                     "is_recurring",
                     "series_id",
                     "remote_event_id",
@@ -344,6 +345,7 @@ class MeetingAdmin(ChangePageAdmin):
                     "bot_summary",
                     "policy",
                     "bot_id",
+                    "bot_changed_late_at",
                 )
             },
         ),

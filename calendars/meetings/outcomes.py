@@ -123,6 +123,9 @@ def judge(meeting: Meeting, now: datetime) -> Judgement:
     at_end = meeting.ends_at if ended else None
     if meeting.is_cancelled:
         return Judgement(Outcome.NO_BOT, Cause.CANCELLED, "The meeting was cancelled.", at_end)
+    if meeting.is_declined and not meeting.has_bot:
+        words = "The calendar's account declined the meeting (its bot, if any, was removed)."
+        return Judgement(Outcome.NO_BOT, Cause.CANCELLED, words, at_end)
     if meeting.has_bot:
         if ended:
             return Judgement(
@@ -219,7 +222,12 @@ def explain_error(code: str, message: str) -> str:
 
 def judged(meetings: object) -> object:
     """`meetings` (a queryset) with what `judge` reads besides the meeting's own columns."""
-    last = BotAttempt.objects.filter(meeting=OuterRef("pk"), succeeded=True).order_by("-at", "-id")
+    # A follow-up check schedules nothing itself: who scheduled the bot is the action before.
+    last = (
+        BotAttempt.objects.filter(meeting=OuterRef("pk"), succeeded=True)
+        .exclude(action=BotAttempt.Action.FOLLOW)
+        .order_by("-at", "-id")
+    )
     then = StatusChange.objects.filter(
         integration=OuterRef("integration_id"), changed_at__lte=OuterRef("starts_at")
     ).order_by("-changed_at", "-id")
@@ -298,6 +306,7 @@ ATTEMPT_STEPS = {
     BotAttempt.Action.ALWAYS: "Set to always be recorded",
     BotAttempt.Action.NEVER: "Set to never be recorded",
     BotAttempt.Action.FOLLOW_RULES: "Set to follow the recording rules",
+    BotAttempt.Action.FOLLOW: "Bot checked after the meeting changed",
 }
 
 

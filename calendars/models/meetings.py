@@ -177,6 +177,9 @@ class Meeting(models.Model):
         default=MeetingPlatform.NONE.value,
     )
     is_cancelled = models.BooleanField("cancelled", default=False)
+    # The calendar's own account declined it: derived from the attendees' answers when the
+    # news lists them (never stored), else kept as held.
+    is_declined = models.BooleanField("declined", default=False, db_default=False)
     is_recurring = models.BooleanField("recurring", default=False)
     # What the recording rules read, derived when the event is mirrored (attendees themselves
     # are never kept): None while the news has not said (v2 lists no attendees, no organizer).
@@ -200,6 +203,9 @@ class Meeting(models.Model):
     )
     # Which recording rule kept the policy from asking for the bot, in words ("" otherwise).
     rule_reason = models.CharField("recording rule", max_length=300, blank=True, db_default="")
+    # When news came that the meeting moved, or its URL changed, too close to its start for
+    # Meeting BaaS to change its bot (calendars/meetings/follow.py): "Meetings at risk".
+    bot_changed_late_at = models.DateTimeField("changed too late at", null=True, blank=True)
     synced_at = models.DateTimeField("last synced")
     # As of when the held state was true remotely (a webhook's time, or when the listing or
     # fetch that brought it began): news older than this is ignored.
@@ -257,6 +263,11 @@ class Meeting(models.Model):
                 name="meeting_no_url",
                 condition=Q(is_cancelled=False, meeting_url=""),
             ),
+            models.Index(
+                fields=["starts_at", "id"],
+                name="meeting_changed_late",
+                condition=Q(bot_changed_late_at__isnull=False),
+            ),
             # "Missed meetings" and the home page's lane: outcomes of a range of days; the pass
             # over meetings that just ended (calendars/meetings/outcomes.py).
             models.Index(fields=["outcome", "starts_at"], name="meeting_outcome_starts"),
@@ -286,6 +297,7 @@ class BotAttempt(models.Model):
         ALWAYS = "always", "Always record"
         NEVER = "never", "Never record"
         FOLLOW_RULES = "follow_rules", "Follow the recording rules"
+        FOLLOW = "follow", "Bot follows the meeting"
 
     # History outlives the mirror: a meeting that leaves the window is pruned, its attempts stay,
     # naming the event as it was.
