@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django import forms
 from django.conf import settings
@@ -31,6 +32,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from calendars.actions import bulk
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, FullHistoryAdmin, allows, excerpt, link
+from calendars.admin.coverage import coverage_view
 from calendars.admin.records import (
     CustomerFilter,
     IntegrationFilter,
@@ -357,9 +359,11 @@ class MeetingAdmin(ChangePageAdmin):
     def get_urls(self) -> list:
         at_risk = self.admin_site.admin_view(self.at_risk_view)
         missed = self.admin_site.admin_view(self.missed_view)
+        report = self.admin_site.admin_view(partial(coverage_view, self))
         return [
             path("at-risk/", at_risk, name="calendars_meeting_at_risk"),
             path("missed/", missed, name="calendars_meeting_missed"),
+            path("coverage/", report, name="calendars_meeting_coverage"),
             *super().get_urls(),
         ]
 
