@@ -52,9 +52,7 @@ def globex(app) -> Integration:
     return integration_of(app, "Globex", "bob@globex.example")
 
 
-def meeting(
-    integration: Integration, starts: datetime, outcome: str, cause: str = ""
-) -> Meeting:
+def meeting(integration: Integration, starts: datetime, outcome: str, cause: str = "") -> Meeting:
     return Meeting.objects.create(
         integration=integration,
         remote_event_id=uuid.uuid4(),
@@ -157,9 +155,7 @@ def test_all_customers_add_up_and_the_chart_has_a_column_a_day(admin_client, kno
     assert page.content.decode().count('<rect x="') == 7
 
 
-def test_a_day_is_counted_again_whole_the_same_however_often_and_after_a_change(
-    known_data, acme
-):
+def test_a_day_is_counted_again_whole_the_same_however_often_and_after_a_change(known_data, acme):
     def rows() -> list[dict]:
         return list(
             CoverageDay.objects.order_by("day", "customer_id").values(
@@ -246,9 +242,7 @@ def test_the_page_costs_the_same_queries_however_many_meetings(admin_client, app
 
 
 @pytest.mark.parametrize("role", ["Admin", "Support", "Auditor"])
-def test_every_role_reads_and_exports_it_and_nobody_changes_anything(
-    role_client, known_data, role
-):
+def test_every_role_reads_and_exports_it_and_nobody_changes_anything(role_client, known_data, role):
     client = role_client(role)
     before = (
         list(Meeting.objects.order_by("pk").values()),
@@ -292,3 +286,16 @@ def test_the_default_range_is_the_last_full_month(admin_client, db):
     assert asked == last_full_month()
     assert asked.first.day == 1
     assert asked.last + timedelta(days=1) == today.replace(day=1)
+
+
+def test_it_is_linked_from_the_home_page_and_the_customers_page(role_client, acme):
+    client = role_client("Auditor")
+    customer = acme.credential.customer
+
+    home = client.get(reverse("admin:index")).content.decode()
+    page = client.get(reverse("admin:calendars_customer_change", args=[customer.pk]))
+
+    assert f'href="{REPORT}"' in home and "Coverage report (meetings recorded)" in home
+    assert f'href="{REPORT}?customer={customer.pk}"' in page.content.decode()
+    report = client.get(f"{REPORT}?customer={customer.pk}")
+    assert report.context["customer"] == customer
