@@ -80,11 +80,18 @@ VERBS = {
 
 
 class StartsFilter(admin.SimpleListFilter):
+    """When meetings start. The list opens on the meetings from today on (not on the months of
+    past meetings kept); "All" shows every one. A search, or the missed meetings' filter,
+    looks through every meeting unless a choice is made here."""
+
     title = "starts"
     parameter_name = "starts"
     # The customer page's meetings: the day before now and the day after.
     AROUND_NOW = "around_now"
+    FROM_TODAY = "from_today"
+    ALL = "all"
     CHOICES = {
+        FROM_TODAY: "From today on",
         "past_day": "Past day",
         AROUND_NOW: "Past day and next 24 h",
         "next_hour": "Next hour",
@@ -93,11 +100,41 @@ class StartsFilter(admin.SimpleListFilter):
         "this_week": "This week",
     }
 
+    def __init__(
+        self, request: HttpRequest, params: dict, model: type, model_admin: admin.ModelAdmin
+    ) -> None:
+        super().__init__(request, params, model, model_admin)
+        looking_back = request.GET.get(SEARCH_VAR, "").strip() or MissedFilter.parameter_name in (
+            request.GET
+        )
+        self.default = None if looking_back else self.FROM_TODAY
+
+    def value(self) -> str | None:
+        return super().value() or self.default
+
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         return list(self.CHOICES.items())
 
+    def choices(self, changelist: ChangeList) -> Iterator[dict]:
+        value = self.value()
+        yield {
+            "selected": value in (None, self.ALL),
+            "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        bounds = self.bounds(self.value(), timezone.now())
+        value = self.value()
+        now = timezone.now()
+        if value == self.FROM_TODAY:
+            return queryset.filter(starts_at__gte=_local_midnight(now))
+        bounds = self.bounds(value, now)
         if bounds is None:
             return queryset
         return queryset.filter(starts_at__gte=bounds[0], starts_at__lt=bounds[1])
@@ -105,7 +142,7 @@ class StartsFilter(admin.SimpleListFilter):
     @staticmethod
     def bounds(value: str | None, now: datetime) -> tuple[datetime, datetime] | None:
         """The range of start times a choice means, in TIME_ZONE's days and weeks."""
-        midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = _local_midnight(now)
         monday = midnight - timedelta(days=midnight.weekday())
         return {
             "past_day": (now - timedelta(days=1), now),
@@ -115,6 +152,11 @@ class StartsFilter(admin.SimpleListFilter):
             "next_24h": (now, now + timedelta(hours=24)),
             "this_week": (monday, monday + timedelta(days=7)),
         }.get(value or "")
+
+
+def _local_midnight(now: datetime) -> datetime:
+    """The start of today in TIME_ZONE."""
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class MissedFilter(admin.SimpleListFilter):
