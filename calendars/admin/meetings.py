@@ -82,7 +82,7 @@ VERBS = {
 class StartsFilter(admin.SimpleListFilter):
     """When meetings start. The list opens on the meetings from today on (not on the months of
     past meetings kept); "All" shows every one. A search, or the missed meetings' filter,
-    looks through every meeting unless a choice is made here."""
+    looks through every meeting unless a choice is made here, and so does an action posted."""
 
     title = "starts"
     parameter_name = "starts"
@@ -104,8 +104,12 @@ class StartsFilter(admin.SimpleListFilter):
         self, request: HttpRequest, params: dict, model: type, model_admin: admin.ModelAdmin
     ) -> None:
         super().__init__(request, params, model, model_admin)
-        looking_back = request.GET.get(SEARCH_VAR, "").strip() or MissedFilter.parameter_name in (
-            request.GET
+        # An action posted from a meeting's page or the at-risk page names its meetings: the
+        # default must not drop one that began before today.
+        looking_back = (
+            request.method != "GET"
+            or bool(request.GET.get(SEARCH_VAR, "").strip())
+            or MissedFilter.parameter_name in request.GET
         )
         self.default = None if looking_back else self.FROM_TODAY
 

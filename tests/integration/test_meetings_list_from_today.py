@@ -72,3 +72,14 @@ def test_a_search_looks_through_the_past_too(admin_client, around_midnight):
         "Last week",
     }
     assert titles(admin_client.get(MEETINGS, {"q": "last", "starts": "from_today"})) == set()
+
+
+def test_an_action_posted_for_a_past_meeting_still_finds_it(admin_client, around_midnight):
+    past = Meeting.objects.get(title="Last week")
+
+    page = admin_client.post(
+        MEETINGS, {"action": "remove_bot", "_selected_action": [past.pk], "index": 0}
+    )
+
+    assert page.status_code == 200
+    assert [m.pk for m in page.context["meetings"]] == [past.pk]
