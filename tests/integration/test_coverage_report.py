@@ -299,3 +299,14 @@ def test_it_is_linked_from_the_home_page_and_the_customers_page(role_client, acm
     assert f'href="{REPORT}?customer={customer.pk}"' in page.content.decode()
     report = client.get(f"{REPORT}?customer={customer.pk}")
     assert report.context["customer"] == customer
+
+
+def test_the_outcomes_pass_counts_today_from_the_meetings(acme):
+    from calendars import tasks
+
+    meeting(acme, timezone.now() - timedelta(minutes=1), Outcome.RECORDED)
+
+    assert tasks.settle_meeting_outcomes().endswith("days counted")
+
+    today = CoverageDay.objects.get(customer=acme.credential.customer)
+    assert (today.meetings, today.recorded) == (1, 1)
