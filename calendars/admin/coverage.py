@@ -159,7 +159,7 @@ def chart(found: coverage.Report) -> dict:
                 "parts": parts,
                 "title": _period_words(period),
                 "rate": period.rate_words(),
-                "label": period.first.day if period.first.day in (1, 15) or index == 0 else "",
+                "label": date_format(period.first, "j M") if _labelled(period, index) else "",
             }
         )
     return {
@@ -172,6 +172,13 @@ def chart(found: coverage.Report) -> dict:
         "legend": [{"css": name, "label": label} for name, label in CHART_PARTS],
         "by_week": periods is found.weeks,
     }
+
+
+def _labelled(period: coverage.Counts, index: int) -> bool:
+    """Whether a column is labelled with its date: the first, then every fortnight or so."""
+    if period.first != period.last:
+        return index % 4 == 0
+    return index == 0 or period.first.day in (1, 15)
 
 
 def _period_words(period: coverage.Counts) -> str:

@@ -310,3 +310,11 @@ def test_the_outcomes_pass_counts_today_from_the_meetings(acme):
 
     today = CoverageDay.objects.get(customer=acme.credential.customer)
     assert (today.meetings, today.recorded) == (1, 1)
+
+
+def test_a_range_past_62_days_is_charted_by_week(admin_client, known_data):
+    page = admin_client.get(REPORT, {"start": "2027-02-01", "end": "2027-04-11"})
+
+    chart = page.context["chart"]
+    assert chart["by_week"] and len(chart["columns"]) == 10
+    assert figures(page.context["report"].total)[2:6] == (10, 8, 7, 5)
