@@ -69,17 +69,18 @@ def coverage_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> HttpRe
         raise PermissionDenied
     if request.method != "GET":
         return HttpResponseNotAllowed(["GET"])
-    form = CoverageForm(request.GET or None, admin_site=model_admin.admin_site)
+    default = coverage.last_full_month()
+    # The range shown in the form is the one read, also when the link gave none.
+    asked_for = request.GET.copy()
+    asked_for.setdefault("start", default.first.isoformat())
+    asked_for.setdefault("end", default.last.isoformat())
+    form = CoverageForm(asked_for, admin_site=model_admin.admin_site)
     valid = form.is_valid()
-    asked = form.cleaned_data["range"] if valid else coverage.last_full_month()
+    asked = form.cleaned_data["range"] if valid else default
     customer = form.cleaned_data.get("customer") if valid else None
     found = coverage.report(asked, customer.pk if customer else None)
     if valid and "csv" in request.GET:
         return csv_download(spreadsheet_rows(csv_rows(found, customer)), "coverage")
-    if not form.is_bound:
-        form = CoverageForm(
-            initial={"start": asked.first, "end": asked.last}, admin_site=model_admin.admin_site
-        )
     query = {"start": asked.first.isoformat(), "end": asked.last.isoformat()}
     if customer:
         query["customer"] = str(customer.pk)
