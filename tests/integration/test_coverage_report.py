@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -318,3 +319,18 @@ def test_a_range_past_62_days_is_charted_by_week(admin_client, known_data):
     chart = page.context["chart"]
     assert chart["by_week"] and len(chart["columns"]) == 10
     assert figures(page.context["report"].total)[2:6] == (10, 8, 7, 5)
+
+
+@pytest.mark.clock  # the edge of the kept history is a day boundary
+def test_the_command_counts_a_range_again_and_leaves_the_pruned_days(acme, settings):
+    settings.MEETINGS_HISTORY_DAYS = 10
+    today = timezone.localdate()
+    meeting(acme, timezone.now() - timedelta(days=3), Outcome.RECORDED)
+    out = io.StringIO()
+
+    call_command("count_coverage", "--start", str(today - timedelta(days=20)), stdout=out)
+
+    assert out.getvalue() == "10 days counted (11 not: older than the meetings kept)\n"
+    assert CoverageDay.objects.get(customer=acme.credential.customer).recorded == 1
+    with pytest.raises(CommandError):
+        call_command("count_coverage", "--start", str(today), "--end", str(today - timedelta(1)))
