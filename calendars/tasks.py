@@ -29,7 +29,7 @@ from calendars.actions import (
 from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
-from calendars.meetings import bot_news, bots, follow, outcomes
+from calendars.meetings import bot_news, bots, coverage, follow, outcomes
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.notify import digest
@@ -139,8 +139,11 @@ def follow_meetings(meeting_ids: list[int], changed: bool) -> str:
 
 @reconnecting
 def settle_meeting_outcomes() -> str:
-    """Judge the outcomes of the meetings that ended since they were last judged."""
-    return f"{counted(outcomes.settle(), 'meeting outcome')} changed"
+    """Judge the outcomes of the meetings that ended since they were last judged, then count
+    the coverage report's open days again from them."""
+    changed = outcomes.settle()
+    days = coverage.count_pass()
+    return f"{counted(changed, 'meeting outcome')} changed, {counted(days, 'day')} counted"
 
 
 @reconnecting

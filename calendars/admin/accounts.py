@@ -145,6 +145,8 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
             "meetings_url": reverse("admin:calendars_meeting_changelist") + f"?{urlencode(query)}",
             "week": week,
             "week_missed_url": reverse("admin:calendars_meeting_missed") + f"?{urlencode(missed)}",
+            "coverage_url": reverse("admin:calendars_meeting_coverage")
+            + f"?{urlencode({'customer': customer.pk})}",
         }
 
 

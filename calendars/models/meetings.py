@@ -327,3 +327,41 @@ class BotAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.username}"
+
+
+class CoverageDay(models.Model):
+    """One customer's meetings of one day (in TIME_ZONE) counted by what became of them, for
+    the coverage report; `customer` empty: every customer's, the day's total.
+
+    Written only by `calendars/meetings/coverage.py`, which counts a day again from its
+    meetings (never adds to a count): the rows outlive the meetings, pruned after
+    MEETINGS_HISTORY_DAYS.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    meetings = models.PositiveIntegerField(default=0)
+    # Meetings a bot was wanted for: one was scheduled, or the policy records every meeting
+    # (not those cancelled, nor those whose bot a person removed).
+    wanted = models.PositiveIntegerField(default=0)
+    scheduled = models.PositiveIntegerField("bots scheduled", default=0)
+    recorded = models.PositiveIntegerField(default=0)
+    # Not ended, or ended without a final word yet (outcome scheduled, joining, recording or
+    # not judged).
+    pending = models.PositiveIntegerField(default=0)
+    # Meetings that ended without a recording, by cause (calendars/queries/missed.py's CAUSES).
+    missed = models.JSONField(default=dict)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="coverage_day_unique"),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(customer__isnull=True), name="coverage_day_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.customer or 'every customer'}: {self.recorded} recorded"
