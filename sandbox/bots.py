@@ -26,6 +26,12 @@ FAILURES = {
     "MEETING_NOT_FOUND": "The meeting could not be found at its URL.",
     "WAITING_ROOM_TIMEOUT": "The bot waited in the waiting room until its timeout.",
 }
+# The code a bot fails with when it joins past the team's daily bot cap (the spec's
+# DAILY_BOT_CAP_REACHED: calendar bots are checked as they join, not when scheduled).
+CAP_REACHED = "DAILY_BOT_CAP_REACHED"
+CAP_REACHED_MESSAGE = "The team's daily bot cap is reached."
+# The spec's cap counts the bots of the last 24 hours.
+CAP_WINDOW = timedelta(hours=24)
 RECORDING_AFTER = timedelta(seconds=30)
 FAILING_AFTER = timedelta(minutes=1)
 ZERO = timedelta(0)
@@ -164,6 +170,23 @@ def made(event: SandboxEvent, api_version: str, config: dict, moment: datetime) 
     )
     bot.plan_steps()
     return bot
+
+
+def joined_within(bots: list[SandboxBot], moment: datetime) -> int:
+    """How many bots joined in the 24 hours up to `moment` (those refused by the cap did not)."""
+    return sum(
+        1
+        for b in bots
+        if "joining_call" in b.played
+        and b.plan != CAP_REACHED
+        and moment - CAP_WINDOW < b.at("joining_call") <= moment
+    )
+
+
+def refuse_past_the_cap(bot: SandboxBot) -> None:
+    """Fail `bot` as Meeting BaaS does one joining past the daily cap."""
+    bot.plan, bot.error_message = CAP_REACHED, CAP_REACHED_MESSAGE
+    bot.plan_steps()
 
 
 def choose(bot: SandboxBot, fields: dict) -> None:
