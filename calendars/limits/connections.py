@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db.models import Sum
 
+from calendars.lib.words import counted
 from calendars.models import IntegrationCount
 from calendars.status import PortalStatus
 
@@ -44,18 +45,18 @@ def before_creating(asking: int) -> str:
     now = room()
     if not now.cap or asking <= 0 or now.in_use + asking < NEAR * now.cap:
         return ""
-    counted = (
+    allows = (
         f"The plan allows {now.cap} calendar connections (MEETINGBAAS_MAX_CALENDARS) and the "
         f"portal holds {now.in_use}"
     )
     if asking <= now.left:
         after = now.in_use + asking
         return (
-            f"{counted}: after {'this one' if asking == 1 else f'these {asking}'}, {after} of "
+            f"{allows}: after {'this one' if asking == 1 else f'these {asking}'}, {after} of "
             f"{now.cap} are in use, and Meeting BaaS refuses any past {now.cap} (HTTP 429)."
         )
     return (
-        f"{counted}: only {now.left} of the {asking} asked for fit. Meeting BaaS refuses the "
+        f"{allows}: only {now.left} of the {asking} asked for fit. Meeting BaaS refuses the "
         "others (HTTP 429, its connection limit: trying again will not help). Disconnect "
         "integrations no one needs, or move to a larger plan and set MEETINGBAAS_MAX_CALENDARS."
     )
@@ -65,5 +66,5 @@ def refused_words(message: str) -> str:
     """The API's words for a create refused at the cap, with the portal's count."""
     now = room()
     cap = f"of the plan's {now.cap}" if now.cap else "(MEETINGBAAS_MAX_CALENDARS is not set)"
-    counted = f"The portal holds {now.in_use} live integrations {cap}."
-    return f"{message}. {counted}" if message else counted
+    held = f"The portal holds {counted(now.in_use, 'live integration')} {cap}."
+    return f"{message.rstrip('.')}. {held}" if message else held
