@@ -28,6 +28,8 @@ class Reconciliation(models.Model):
     orphans = models.PositiveIntegerField(default=0)
     ghosts = models.PositiveIntegerField(default=0)
     drift = models.PositiveIntegerField(default=0)
+    # Findings about bots (duplicates, unwanted, missing), from its last step.
+    bot_findings = models.PositiveIntegerField(default=0)
     # Why the run failed as a whole (a listing Meeting BaaS would not give).
     error = models.TextField(blank=True)
     # Where the run goes on (calendars/actions/reconciliation.py): a task works for
@@ -77,6 +79,11 @@ class ReconciliationFinding(models.Model):
         ORPHAN = "orphan", "Orphan: on Meeting BaaS, in no integration"
         GHOST = "ghost", "Ghost: an integration Meeting BaaS no longer has"
         DRIFT = "drift", "Drift: fields that differ"
+        # About a meeting's bot (remote_id: its event), as Meeting BaaS listed it at the
+        # calendar's last sync.
+        DUPLICATE_BOT = "bot_dup", "Duplicate bot: one meeting, several bots"
+        UNWANTED_BOT = "bot_out", "Unwanted bot: the policy would not schedule it"
+        MISSING_BOT = "bot_miss", "Missing bot: the policy wants it recorded"
 
     class Outcome(models.TextChoices):
         OPEN = "open", "Open: waiting for an admin"
@@ -88,6 +95,8 @@ class ReconciliationFinding(models.Model):
         # An orphan someone or something else settled: an integration took it, it was deleted
         # remotely, or a later run found it again.
         SETTLED = "settled", "Settled elsewhere"
+        BOT_REMOVED = "bot_removed", "Duplicate bot removed"
+        BOT_SCHEDULED = "bot_scheduled", "Bot scheduled"
 
     run = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="findings")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -105,6 +114,10 @@ class ReconciliationFinding(models.Model):
     # integration that once held an orphan.
     integration = models.ForeignKey(
         Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # A bot finding's meeting (the copy whose bot is one too many, unwanted or missing).
+    meeting = models.ForeignKey(
+        "calendars.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
