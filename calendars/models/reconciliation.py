@@ -116,8 +116,14 @@ class ReconciliationFinding(models.Model):
         Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     # A bot finding's meeting (the copy whose bot is one too many, unwanted or missing).
+    # Its index (for a pruned meeting's SET NULL) is in Meta, built concurrently.
     meeting = models.ForeignKey(
-        "calendars.Meeting", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        "calendars.Meeting",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -132,7 +138,14 @@ class ReconciliationFinding(models.Model):
                 fields=["run", "kind", "remote_id"], name="reconciliation_finding_once"
             )
         ]
-        indexes = [models.Index(fields=["kind", "outcome"])]
+        indexes = [
+            models.Index(fields=["kind", "outcome"]),
+            models.Index(
+                fields=["meeting"],
+                name="finding_meeting",
+                condition=models.Q(meeting__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.remote_id}"
