@@ -71,15 +71,26 @@ def test_bots_are_counted_per_utc_day_and_those_past_the_cap_are_cut_in_start_or
 
     over = daily_bots.over_the_cap()
 
-    assert [(day.day.isoformat(), day.bots, day.over_by) for day in over] == [
-        ("2026-12-07", 3, 1),
-        ("2026-12-08", 4, 2),
+    assert [(day.day.isoformat(), day.more) for day in over] == [
+        ("2026-12-07", False),
+        ("2026-12-08", False),
     ]
     assert [[m.title for m in day.cut] for day in over] == [
         ["Tonight, later"],
         ["Tomorrow 15:30", "Tomorrow 15:50"],
     ]
     assert daily_bots.tomorrows_bots() == 4
+
+
+def test_a_day_far_over_the_cap_lists_its_first_cut_meetings(settings, acme, monkeypatch):
+    monkeypatch.setattr(daily_bots, "CUT_LISTED", 2)
+    settings.MEETINGBAAS_BOTS_PER_DAY = 1
+    for hour in (9, 10, 11, 12):
+        bot_at(acme, at(9, hour), f"At {hour}")
+
+    (day,) = daily_bots.over_the_cap()
+
+    assert ([m.title for m in day.cut], day.more) == (["At 10", "At 11"], True)
 
 
 def test_a_day_at_the_cap_is_not_over_it_and_no_cap_set_lists_nothing(settings, acme):
@@ -99,7 +110,7 @@ def test_meetings_at_risk_names_the_meetings_the_cap_would_cut(admin_client, set
     page = admin_client.get(AT_RISK).content.decode()
     section = page[page.index('id="over-bot-cap"') :]
 
-    assert "2 bots, 1 over" in section
+    assert "1 bot past the cap" in section
     assert "Board &lt;b&gt;review&lt;/b&gt;" in section
     assert reverse("admin:calendars_meeting_change", args=[cut.pk]) in section
     assert "Kept standup" not in section
