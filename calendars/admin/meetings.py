@@ -604,7 +604,7 @@ class MeetingAdmin(ChangePageAdmin):
             "listed": AT_RISK_LISTED,
             "bot_cap": daily_bots.cap(),
             "over_cap": daily_bots.over_the_cap(h.now),
-            "window_days": settings.MEETINGS_WINDOW_DAYS,
+            "days_ahead": daily_bots.DAYS_AHEAD,
             "may_act": allows(request, PERMISSION),
             "changelist": reverse("admin:calendars_meeting_changelist"),
             "here": request.get_full_path(),

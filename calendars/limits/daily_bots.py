@@ -9,7 +9,7 @@ evening followed by a busy morning can still pass the rolling count on two days 
 cap: the page says so.
 
 Counted: meetings with a bot scheduled, not cancelled, from the start of today (UTC: today's
-bots that already joined count) to the end of the mirrored window (MEETINGS_WINDOW_DAYS).
+bots that already joined count) to the end of the week ahead (DAYS_AHEAD).
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ from calendars.lib.union import read_each
 from calendars.models import Meeting
 
 # Meetings past the cap read (and named) per day at most: a day thousands over lists its first
-# ones and says "at least".
-CUT_LISTED = 50
+# ones and says "more than" (a page of hundreds of rows costs more to render than to find).
+CUT_LISTED = 20
+# Days looked at after today: each costs up to the cap's worth of index rows.
+DAYS_AHEAD = 7
 
 
 def cap() -> int:
@@ -86,7 +88,7 @@ def over_the_cap(now: datetime | None = None) -> list[OverDay]:
     if not limit:
         return []
     first = today(now)
-    days = [first + timedelta(days=n) for n in range(settings.MEETINGS_WINDOW_DAYS + 1)]
+    days = [first + timedelta(days=n) for n in range(DAYS_AHEAD + 1)]
     parts = [
         bots(day, day).order_by("starts_at", "pk").values_list("pk")[limit : limit + CUT_LISTED + 1]
         for day in days
