@@ -31,6 +31,12 @@ FAILURES = {
 # Both specs' window for changing a calendar bot (v2 PATCH: "the join time must be at least 4
 # minutes in the future"): closer to its start the bot is on its way and keeps what it has.
 CHANGE_DEADLINE = timedelta(minutes=4)
+# The code a bot fails with when it joins past the team's daily bot cap (the spec's
+# DAILY_BOT_CAP_REACHED: calendar bots are checked as they join, not when scheduled).
+CAP_REACHED = "DAILY_BOT_CAP_REACHED"
+CAP_REACHED_MESSAGE = "The team's daily bot cap is reached."
+# The spec's cap counts the bots of the last 24 hours.
+CAP_WINDOW = timedelta(hours=24)
 RECORDING_AFTER = timedelta(seconds=30)
 FAILING_AFTER = timedelta(minutes=1)
 ZERO = timedelta(0)
@@ -187,6 +193,23 @@ def follow(bot: SandboxBot, event: SandboxEvent, was_at: datetime, moment: datet
         return False
     bot.starts_at, bot.ends_at, bot.meeting_url = event.start, event.end, event.meeting_url
     return True
+
+
+def joined_within(bots: list[SandboxBot], moment: datetime) -> int:
+    """How many bots joined in the 24 hours up to `moment` (those refused by the cap did not)."""
+    return sum(
+        1
+        for b in bots
+        if "joining_call" in b.played
+        and b.plan != CAP_REACHED
+        and moment - CAP_WINDOW < b.at("joining_call") <= moment
+    )
+
+
+def refuse_past_the_cap(bot: SandboxBot) -> None:
+    """Fail `bot` as Meeting BaaS does one joining past the daily cap."""
+    bot.plan, bot.error_message = CAP_REACHED, CAP_REACHED_MESSAGE
+    bot.plan_steps()
 
 
 def choose(bot: SandboxBot, fields: dict) -> None:

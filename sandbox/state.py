@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
-from sandbox.bots import SandboxBot, follow, made
+from sandbox.bots import SandboxBot, follow, joined_within, made, refuse_past_the_cap
 from sandbox.events import SandboxEvent, fake_events, new_event
 from sandbox.oauth import OAuthMemory
 
@@ -119,6 +119,9 @@ class SandboxState:
     api_key: str = "sandbox-key"
     sync_delay: float = 2.0
     connection_limit: int = 10_000
+    # The team's daily bot cap (0: none): a bot joining when this many joined in the last 24
+    # hours fails with DAILY_BOT_CAP_REACHED.
+    bots_per_day: int = 0
     connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)  # the last 2,000
     request_count: int = 0
@@ -376,8 +379,23 @@ class SandboxState:
     def bots_due(self, moment: datetime) -> list[tuple[SandboxBot, list[dict]]]:
         """Play every bot's steps due by `moment`: each bot with the webhooks it sends."""
         with self.lock:
-            played = [(bot, bot.due(moment)) for bot in self.bots if bot.steps]
+            played = []
+            # In start order, so the cap refuses the later bots of a busy day.
+            for bot in sorted((b for b in self.bots if b.steps), key=lambda b: b.event.start):
+                self._admit_to_the_cap(bot, moment)
+                played.append((bot, bot.due(moment)))
         return [(bot, sent) for bot, sent in played if sent]
+
+    def _admit_to_the_cap(self, bot: SandboxBot, moment: datetime) -> None:
+        joins_at = bot.at("joining_call")
+        if (
+            self.bots_per_day
+            and bot.steps[:1] == ["joining_call"]
+            and bot.event.status != "cancelled"
+            and joins_at <= moment
+            and joined_within(self.bots, joins_at) >= self.bots_per_day
+        ):
+            refuse_past_the_cap(bot)
 
     def add_event(self, connection_id: str, fields: dict) -> SandboxEvent:
         """A new event, announced like a calendar change (control API): one-off unless

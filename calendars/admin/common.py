@@ -20,6 +20,7 @@ from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
+from calendars.limits import connections
 from calendars.problems import PROBLEMS
 from calendars.queries.history import (
     BULK_JOB_MENTION,
@@ -57,6 +58,13 @@ def attempt[T](
     except PROBLEMS as exc:
         messages.error(request, f"{failure} {exc}".strip())
         return Attempt(succeeded=False, problem=str(exc))
+
+
+def warn_near_the_connection_cap(request: HttpRequest, creating: int) -> None:
+    """Say, before any create is sent, when it nears or passes the plan's connection cap."""
+    warning = connections.before_creating(creating)
+    if warning:
+        messages.warning(request, warning)
 
 
 def link(obj: object, label: str | None = None) -> str:

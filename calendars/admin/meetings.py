@@ -42,6 +42,7 @@ from calendars.admin.records import (
 )
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback, reject_control_characters
+from calendars.limits import daily_bots
 from calendars.meetings import bots, outcomes, overrides, recording, risk, rules
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
@@ -722,6 +723,9 @@ class MeetingAdmin(ChangePageAdmin):
             "summary": risk.summary(found),
             "hours": settings.AT_RISK_HOURS,
             "listed": AT_RISK_LISTED,
+            "bot_cap": daily_bots.cap(),
+            "over_cap": daily_bots.over_the_cap(h.now),
+            "days_ahead": daily_bots.DAYS_AHEAD,
             "may_act": allows(request, PERMISSION),
             "changelist": reverse("admin:calendars_meeting_changelist"),
             "here": request.get_full_path(),

@@ -80,6 +80,12 @@ KNOWN_ERRORS: dict[str, tuple[str, str]] = {
         "Someone in the meeting removed the bot.",
         "Ask the participants to leave the bot in the meeting.",
     ),
+    # Calendar bots meet the plan's daily cap as they join ("Meetings at risk" foresees it).
+    "DAILY_BOT_CAP_REACHED": (
+        "The team's Meeting BaaS plan had used up its bots for the day when this one joined.",
+        "Nothing the customer can do: remove bots not needed on busy days, or move to a larger "
+        "plan and set MEETINGBAAS_BOTS_PER_DAY.",
+    ),
     "BOT_CRASHED": (
         "The bot failed on Meeting BaaS' side.",
         "Nothing the customer can do: send the bot id to Meeting BaaS support.",
