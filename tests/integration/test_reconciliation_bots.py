@@ -184,3 +184,28 @@ def test_only_admins_act_on_bot_findings_by_direct_post(
         assert client.post(finding_url(name, duplicate)).status_code == 403
     assert bot_at_sandbox(sandbox, extra)
     assert not ActionRecord.objects.filter(action="remove duplicate bot").exists()
+
+
+def test_a_bot_the_recording_rules_skip_is_unwanted(
+    admin_client, sandbox, make_integration, customer
+):
+    rules = policy(customer, BotPolicy.Mode.RECORD_ALL)
+    rules.skipped_title_words = "Quarterly"
+    rules.save()
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    skipped = shared_meeting(admin_client, sandbox, [primary, team])
+    assert all(Meeting.objects.get(pk=m.pk).rule_reason for m in skipped)
+    for meeting in skipped:  # bots made outside the portal
+        meetingbaas.client("v2").schedule_bot(
+            meeting.integration.remote_id,
+            config=BotConfig(bot_name="Other tool"),
+            event_id=meeting.remote_event_id,
+            series_id=meeting.series_id or None,
+        )
+        sync(meeting.integration)
+
+    reconcile_now()
+
+    assert {f.meeting for f in findings(Kind.UNWANTED_BOT)} == set(skipped)
+    assert not findings(Kind.MISSING_BOT)
