@@ -277,7 +277,9 @@ def outcome_spread() -> dict[str, int]:
 
     from calendars.models import Meeting
 
-    rows = Meeting.objects.order_by().values_list("outcome", "outcome_cause").annotate(n=Count("pk"))
+    rows = (
+        Meeting.objects.order_by().values_list("outcome", "outcome_cause").annotate(n=Count("pk"))
+    )
     return {f"{outcome} {cause}".strip(): n for outcome, cause, n in rows}
 
 
