@@ -26,6 +26,7 @@ from django_q.conf import Conf
 
 from calendars import queue
 from calendars.actions.refresh import disconnect_locked
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.database import DATABASE_ERRORS
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.bots import BOT_EVENTS, news_in
@@ -201,7 +202,7 @@ def _bot_news_batch() -> int:
         now = timezone.now()
         for delivery in deliveries:
             delivery.processed_at = now
-        WebhookDelivery.objects.bulk_update(deliveries, PROCESSED_FIELDS)
+        update_rows(deliveries, PROCESSED_FIELDS)
         for delivery in deliveries:
             # What save() would send: the metrics count each delivery processed.
             post_save.send(

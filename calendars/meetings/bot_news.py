@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import MeetingBaasError
@@ -70,7 +71,7 @@ def apply_all(news: list[BotNews], *, api_version: str) -> list[tuple[str, Meeti
         meetings.learn(meeting, changes)
         changed[meeting.pk] = meeting
         results.append((APPLIED, meeting))
-    Meeting.objects.bulk_update(list(changed.values()), BOT_FIELDS)
+    update_rows(list(changed.values()), BOT_FIELDS)
     # The outcome follows the news at once (joining, recording, recorded, bot failed).
     outcomes.refresh(changed)
     return results

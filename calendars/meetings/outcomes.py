@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.durations import duration_words
 from calendars.lib.remote_values import fit
 from calendars.models import BotAttempt, BotPolicy, Meeting, StatusChange
@@ -239,9 +240,7 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
                 .order_by("pk")
             )
             rows = [m for m in meetings if _store(m, judge(m, now), now)]
-            Meeting.objects.bulk_update(
-                rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"]
-            )
+            update_rows(rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"])
         changed += len(rows)
     return changed
 
