@@ -11,8 +11,9 @@ from datetime import timedelta
 import pytest
 from django.urls import reverse
 from django.utils import timezone
+from django_q.conf import Conf
 
-from calendars import tasks
+from calendars import queue, tasks
 from calendars.actions import webhook_deliveries
 from calendars.lib.remote_values import CUT_MARK
 from calendars.meetingbaas import v1, v2
@@ -318,3 +319,22 @@ def test_bot_news_waiting_together_are_applied_in_one_batch_as_one_by_one(
     assert (meeting.bot_status, meeting.outcome) == ("completed", Meeting.Outcome.RECORDED)
     assert str(meeting.bot_id) == completed["data"]["bot_id"]
     assert meeting.bot_joined_at is not None and meeting.bot_duration_seconds == 1
+
+
+def test_bot_news_queue_one_task_while_older_ones_wait(
+    client, sandbox, make_integration, policy, monkeypatch
+):
+    meeting = meeting_with_bot(client, sandbox, make_integration, "v2")
+    story = play(sandbox, meeting, outcome="completed")
+    queued = []
+    monkeypatch.setattr(Conf, "SYNC", False)  # a real queue: tasks wait in it
+    monkeypatch.setattr(queue, "enqueue", lambda task, *args, **options: queued.append(task))
+
+    for body in story:
+        send(client, body)
+
+    # The first one's task sees the others: they queue nothing more.
+    assert queued == ["apply_bot_news"]
+    assert webhook_deliveries.apply_bot_news() == 3
+    send(client, story[-1])  # a new one once none waits: queued again
+    assert queued == ["apply_bot_news"] * 2
