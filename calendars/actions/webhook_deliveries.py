@@ -213,9 +213,7 @@ def _bot_news_batch() -> int:
                 raw=False,
                 using=WebhookDelivery.objects.db,
             )
-    logger.info(
-        "bot news: %s", dict(Counter(delivery.outcome for delivery in deliveries)) or "none"
-    )
+    logger.info("bot news: %s", dict(Counter(delivery.outcome for delivery in deliveries)))
     return len(deliveries)
 
 
