@@ -22,6 +22,7 @@ TASKS: dict[str, str] = {
     "refresh_all_integrations": "calendars.tasks.refresh_all_integrations",
     "run_bulk_job": "calendars.tasks.run_bulk_job",
     "process_webhook": "calendars.tasks.process_webhook",
+    "apply_bot_news": "calendars.tasks.apply_bot_news",
     "retry_unknown_connection": "calendars.tasks.retry_unknown_connection",
     "sweep_pending_webhooks": "calendars.tasks.sweep_pending_webhooks",
     "sweep_bulk_jobs": "calendars.tasks.sweep_bulk_jobs",

@@ -69,6 +69,12 @@ def process_webhook(delivery_pk: int) -> str:
 
 
 @reconnecting
+def apply_bot_news() -> int:
+    """Apply the bot webhooks stored and pending, in batches (idempotent: each once)."""
+    return webhook_deliveries.apply_bot_news()
+
+
+@reconnecting
 def retry_unknown_connection(remote_id: str) -> int:
     """Apply webhooks that arrived for a connection before its integration existed."""
     return webhook_deliveries.retry_unknown_connection(UUID(remote_id))

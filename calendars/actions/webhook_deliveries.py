@@ -1,5 +1,9 @@
 """What a stored webhook delivery does to the integration it names. Run once per delivery.
 
+Bot news (v2's bot webhooks) come many at a time, one per bot's every step: they are applied
+in batches (`apply_bot_news`), as many as are pending, by one task the receiver queues only
+when no task already queued will see its delivery; every other delivery has a task of its own.
+
 Each API version's deliveries act only through that version's events and only on that
 version's integrations: a v1 delivery, authenticated by the API key alone, can never touch a
 v2 integration. A delivery that cannot be applied ends as failed, with the reason.
@@ -8,22 +12,27 @@ v2 integration. A delivery that cannot be applied ends as failed, with the reaso
 from __future__ import annotations
 
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import UUID
 
 from django.db import OperationalError, connection, transaction
+from django.db.models import QuerySet
+from django.db.models.signals import post_save
 from django.utils import timezone
 from django_q.conf import Conf
 
 from calendars import queue
 from calendars.actions.refresh import disconnect_locked
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.database import DATABASE_ERRORS
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.bots import BOT_EVENTS, news_in
 from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.status import v2_portal_status
-from calendars.meetingbaas.types import ApiVersion
+from calendars.meetingbaas.types import ApiVersion, BotNews
 from calendars.meetings import bot_news
 from calendars.meetings import sync as meetings
 from calendars.meetings.news import events_in
@@ -36,6 +45,11 @@ Outcome = WebhookDelivery.Outcome
 # killed worker): the sweeper queues it again.
 LOST_AFTER = timedelta(minutes=2)
 SWEEP_BATCH = 1000
+# Bot news deliveries applied per transaction, and how long one task applies them before it
+# hands over to a task queued anew (well within Q_TIMEOUT, even when they never stop coming).
+BOT_NEWS_BATCH = 500
+BOT_NEWS_SECONDS = 30
+PROCESSED_FIELDS = ["integration", "outcome", "error", "processed_at"]
 
 
 def process(delivery_pk: int) -> str:
@@ -44,7 +58,7 @@ def process(delivery_pk: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_pk)
         if delivery.outcome != Outcome.PENDING:
             return delivery.outcome
-        if _is_bot_news(delivery):
+        if is_bot_news(delivery.api_version, delivery.event):
             outcome, error, delivery.integration_id = _bot_news(delivery)
         else:
             integration = None
@@ -59,7 +73,7 @@ def process(delivery_pk: int) -> str:
         delivery.outcome = outcome
         delivery.error = fit(WebhookDelivery, "error", error)
         delivery.processed_at = timezone.now()
-        delivery.save(update_fields=["integration", "outcome", "error", "processed_at"])
+        delivery.save(update_fields=PROCESSED_FIELDS)
     logger.info("webhook %s %s -> %s", delivery.pk, delivery.event, outcome)
     return outcome
 
@@ -76,11 +90,12 @@ def _apply(delivery: WebhookDelivery, integration: Integration | None) -> tuple[
             f"An API {delivery.api_version} webhook cannot change an API "
             f"{integration.api_version} integration."
         )
-    return _guarded(delivery, lambda: handler(integration, delivery))
+    return _guarded(f"webhook {delivery.pk}", lambda: handler(integration, delivery))
 
 
-def _guarded(delivery: WebhookDelivery, handle: Callable[[], str]) -> tuple[str, str]:
-    """`handle()`'s outcome, or FAILED with why when it raised for the delivery's own sake."""
+def _guarded(what: str, handle: Callable[[], str]) -> tuple[str, str]:
+    """`handle()`'s outcome, or FAILED with why when it raised for the sake of `what` (one
+    delivery or a batch of them)."""
     try:
         with transaction.atomic():  # a savepoint: a handler that fails leaves nothing behind
             return handle(), ""
@@ -92,23 +107,21 @@ def _guarded(delivery: WebhookDelivery, handle: Callable[[], str]) -> tuple[str,
             # delivery must not end failed for it.
             raise OperationalError("the database connection was lost") from exc
         # Anything else would fail the same way every time the sweeper re-queued it.
-        logger.exception("webhook %s could not be applied", delivery.pk)
+        logger.exception("%s could not be applied", what)
         return Outcome.FAILED, f"Could not be applied: {type(exc).__name__}: {exc}"
 
 
-def _is_bot_news(delivery: WebhookDelivery) -> bool:
+def is_bot_news(api_version: str, event: str) -> bool:
     # v1 has no bot webhooks: one claiming to be is an unknown event there.
-    return delivery.api_version == ApiVersion.V2 and delivery.event in BOT_EVENTS
+    return api_version == ApiVersion.V2 and event in BOT_EVENTS
 
 
 def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
     """Apply a v2 bot webhook to its meeting; a bot no meeting is known for is recorded.
     Returns the outcome, why it failed, and the meeting's integration id."""
-    try:
-        news = news_in(delivery.event, delivery.payload, sent_at=delivery.sent_at)
-    except BadResponse as exc:
-        why = f"Could not be read: {exc.message}"
-        return Outcome.FAILED, fit(WebhookDelivery, "error", why), None
+    news = _read_news(delivery)
+    if isinstance(news, str):
+        return Outcome.FAILED, news, None
     meeting: Meeting | None = None
 
     def handle() -> str:
@@ -116,8 +129,16 @@ def _bot_news(delivery: WebhookDelivery) -> tuple[str, str, int | None]:
         result, meeting = bot_news.apply(news, api_version=delivery.api_version)
         return BOT_OUTCOMES[result]
 
-    outcome, error = _guarded(delivery, handle)
+    outcome, error = _guarded(f"webhook {delivery.pk}", handle)
     return outcome, error, meeting.integration_id if meeting is not None else None
+
+
+def _read_news(delivery: WebhookDelivery) -> BotNews | str:
+    """The bot news a delivery carries, or why it cannot be read."""
+    try:
+        return news_in(delivery.event, delivery.payload, sent_at=delivery.sent_at)
+    except BadResponse as exc:
+        return fit(WebhookDelivery, "error", f"Could not be read: {exc.message}")
 
 
 BOT_OUTCOMES = {
@@ -125,6 +146,97 @@ BOT_OUTCOMES = {
     bot_news.STALE: Outcome.STALE,
     bot_news.UNKNOWN: Outcome.RECORDED,
 }
+
+
+def pending_bot_news() -> QuerySet[WebhookDelivery]:
+    return WebhookDelivery.objects.filter(
+        outcome=Outcome.PENDING, api_version=ApiVersion.V2, event__in=BOT_EVENTS
+    )
+
+
+def apply_bot_news() -> int:
+    """Apply the pending bot news, the oldest first, BOT_NEWS_BATCH deliveries per transaction,
+    until none is left; returns how many. Another task may do the same at once: each takes
+    the deliveries the other has not locked."""
+    stop_at = time.monotonic() + BOT_NEWS_SECONDS
+    done = 0
+    while taken := _bot_news_batch():
+        done += taken
+        if time.monotonic() > stop_at:
+            queue_bot_news_task()  # goes on where this one stops
+            break
+    return done
+
+
+def _bot_news_batch() -> int:
+    """Apply one batch of pending bot news in one transaction; returns how many it took."""
+    with transaction.atomic():
+        deliveries = list(
+            pending_bot_news()
+            .select_for_update(skip_locked=True)
+            .order_by("received_at", "pk")[:BOT_NEWS_BATCH]
+        )
+        if not deliveries:
+            return 0
+        readable = []
+        for delivery in deliveries:
+            news = _read_news(delivery)
+            if isinstance(news, str):
+                delivery.outcome, delivery.error = Outcome.FAILED, news
+            else:
+                readable.append((delivery, news))
+
+        def handle() -> str:
+            news = [news for _, news in readable]
+            results = bot_news.apply_all(news, api_version=ApiVersion.V2)
+            for (delivery, _), (result, meeting) in zip(readable, results, strict=True):
+                delivery.outcome, delivery.error = BOT_OUTCOMES[result], ""
+                delivery.integration_id = meeting.integration_id if meeting else None
+            return Outcome.APPLIED
+
+        _, error = _guarded(f"a batch of {len(readable)} bot news deliveries", handle)
+        if error:
+            # One of them cannot be applied: each alone, so that only that one fails.
+            for delivery, _ in readable:
+                delivery.outcome, delivery.error, delivery.integration_id = _bot_news(delivery)
+        now = timezone.now()
+        for delivery in deliveries:
+            delivery.processed_at = now
+        update_rows(deliveries, PROCESSED_FIELDS)
+        for delivery in deliveries:
+            # What save() would send: the metrics count each delivery processed.
+            post_save.send(
+                WebhookDelivery,
+                instance=delivery,
+                created=False,
+                update_fields=frozenset(PROCESSED_FIELDS),
+                raw=False,
+                using=WebhookDelivery.objects.db,
+            )
+    logger.info("bot news: %s", dict(Counter(delivery.outcome for delivery in deliveries)))
+    return len(deliveries)
+
+
+def queue_work(delivery: WebhookDelivery) -> None:
+    """Queue what applies a delivery being stored: its own task, or for bot news, the task
+    that applies them (once it is committed, unless one queued or running already will see
+    it)."""
+    if is_bot_news(delivery.api_version, delivery.event):
+        transaction.on_commit(lambda: _queue_unless_seen(delivery.pk))
+    else:
+        queue_processing(delivery.pk)
+
+
+def _queue_unless_seen(delivery_pk: int) -> None:
+    # An older delivery still pending is being applied by a task, which looks again once its
+    # batch commits, or waits for the task its own arrival queued (or one queued before):
+    # either sees this one as well. (Tasks run inline hold no queue: always run it then.)
+    if Conf.SYNC or not pending_bot_news().filter(pk__lt=delivery_pk).exists():
+        queue_bot_news_task()
+
+
+def queue_bot_news_task() -> None:
+    queue.enqueue("apply_bot_news", group="webhooks", task_name="bot-news", keeps_success=False)
 
 
 def queue_processing(delivery_pk: int) -> None:
@@ -154,13 +266,18 @@ def _broker_is_this_transaction() -> bool:
 
 
 def sweep_pending() -> int:
-    """Queue again the deliveries whose task was lost; returns how many."""
+    """Queue again the deliveries whose task was lost (bot news: their one task); returns how
+    many."""
     stale = timezone.now() - LOST_AFTER
     pending = WebhookDelivery.objects.filter(outcome=Outcome.PENDING, received_at__lt=stale)
-    ids = list(pending.values_list("pk", flat=True)[:SWEEP_BATCH])
+    bot_news_lost = pending_bot_news().filter(received_at__lt=stale).count()
+    if bot_news_lost:
+        queue_bot_news_task()
+    others = pending.exclude(api_version=ApiVersion.V2, event__in=BOT_EVENTS)
+    ids = list(others.values_list("pk", flat=True)[:SWEEP_BATCH])
     for delivery_pk in ids:
         queue_processing(delivery_pk)
-    return len(ids)
+    return bot_news_lost + len(ids)
 
 
 def retry_unknown_connection(remote_id: UUID) -> int:

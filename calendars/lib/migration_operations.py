@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib.postgres.operations import AddIndexConcurrently
+from django.contrib.postgres.operations import AddIndexConcurrently, RemoveIndexConcurrently
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
-from django.db.migrations.operations import AddField, AddIndex
+from django.db.migrations.operations import AddField, AddIndex, RemoveIndex
 
 
 class AddIndexSafely(AddIndexConcurrently):
@@ -22,6 +22,23 @@ class AddIndexSafely(AddIndexConcurrently):
             super().database_backwards(app_label, schema_editor, from_state, to_state)
         else:
             AddIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
+
+
+class RemoveIndexSafely(RemoveIndexConcurrently):
+    """DROP INDEX CONCURRENTLY on PostgreSQL, so that writes to a large table never wait for
+    it; a plain DROP INDEX elsewhere. The migration using it must set `atomic = False`."""
+
+    def database_forwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_forwards(app_label, schema_editor, from_state, to_state)
+        else:
+            RemoveIndex.database_forwards(self, app_label, schema_editor, from_state, to_state)
+
+    def database_backwards(self, app_label, schema_editor, from_state, to_state) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            super().database_backwards(app_label, schema_editor, from_state, to_state)
+        else:
+            RemoveIndex.database_backwards(self, app_label, schema_editor, from_state, to_state)
 
 
 class AddColumnInPlace(AddField):

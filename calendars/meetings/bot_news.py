@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import MeetingBaasError
@@ -47,33 +48,94 @@ POLL_PAGES = 20
 def apply(news: BotNews, *, api_version: str) -> tuple[str, Meeting | None]:
     """Write `news` on its meeting (run inside a transaction); `applied`, `stale`, or `unknown`
     when no meeting of `api_version` is known for the bot."""
-    meeting = _meeting_of(news, api_version)
-    if meeting is None:
-        return UNKNOWN, None
-    changes = _changes(meeting, news)
-    if changes is None:
-        return STALE, meeting
-    Meeting.objects.filter(pk=meeting.pk).update(**changes)
+    (result,) = apply_all([news], api_version=api_version)
+    return result
+
+
+def apply_all(news: list[BotNews], *, api_version: str) -> list[tuple[str, Meeting | None]]:
+    """Write each of `news`, in order, on its meeting (run inside a transaction), as `apply`
+    would one after the other, in a fixed number of statements: the meetings read and locked
+    at once, each changed meeting written once, their outcomes judged together."""
+    meetings = _Meetings(news, api_version)
+    results: list[tuple[str, Meeting | None]] = []
+    changed: dict[int, Meeting] = {}
+    for one in news:
+        meeting = meetings.of(one)
+        if meeting is None:
+            results.append((UNKNOWN, None))
+            continue
+        changes = _changes(meeting, one)
+        if changes is None:
+            results.append((STALE, meeting))
+            continue
+        meetings.learn(meeting, changes)
+        changed[meeting.pk] = meeting
+        results.append((APPLIED, meeting))
+    update_rows(list(changed.values()), BOT_FIELDS)
     # The outcome follows the news at once (joining, recording, recorded, bot failed).
-    outcomes.refresh([meeting.pk])
-    return APPLIED, meeting
+    outcomes.refresh(changed)
+    return results
 
 
-def _meeting_of(news: BotNews, api_version: str) -> Meeting | None:
-    # Only the bot_* columns are read and written: the row is locked, not the integration.
-    meetings = Meeting.objects.select_for_update(of=("self",)).filter(
-        integration__api_version=api_version
-    )
-    if news.event_id is not None:
-        # A meeting in several calendars is one event id per calendar: its own extra decides.
-        found = list(meetings.filter(remote_event_id=news.event_id).order_by("-pk")[:20])
-        if found:
-            return next((m for m in found if m.pk == news.meeting_id), found[0])
-    if news.meeting_id is not None:
-        meeting = meetings.filter(pk=news.meeting_id).first()
-        if meeting is not None:
-            return meeting
-    return meetings.filter(bot_id=news.bot_id).first()
+# The columns news writes.
+BOT_FIELDS = [
+    "bot_id",
+    "bot_status",
+    "bot_status_at",
+    "bot_joined_at",
+    "bot_exited_at",
+    "bot_duration_seconds",
+    "bot_error_code",
+    "bot_error_message",
+]
+
+
+class _Meetings:
+    """The meetings some news may be about, read and locked in one query; each news' meeting
+    is found among them as one query per news would find it in the database."""
+
+    def __init__(self, news: list[BotNews], api_version: str) -> None:
+        event_ids = {one.event_id for one in news if one.event_id is not None}
+        meeting_ids = {one.meeting_id for one in news if one.meeting_id is not None}
+        bot_ids = {one.bot_id for one in news}
+        # Only the bot_* columns are read and written: the rows are locked, not their
+        # integrations; in the order of their ids, so that two batches never wait on each other.
+        found = list(
+            Meeting.objects.select_for_update(of=("self",))
+            .filter(integration__api_version=api_version)
+            .filter(
+                Q(remote_event_id__in=event_ids) | Q(pk__in=meeting_ids) | Q(bot_id__in=bot_ids)
+            )
+            .order_by("pk")
+        )
+        self.by_pk = {meeting.pk: meeting for meeting in found}
+        self.by_event: dict[object, list[Meeting]] = {}
+        self.by_bot: dict[object, list[Meeting]] = {}
+        for meeting in reversed(found):  # the newest first, as the query by event orders them
+            self.by_event.setdefault(meeting.remote_event_id, []).append(meeting)
+            if meeting.bot_id is not None:
+                self.by_bot.setdefault(meeting.bot_id, []).append(meeting)
+
+    def of(self, news: BotNews) -> Meeting | None:
+        if news.event_id is not None:
+            # A meeting in several calendars is one event id per calendar: its own extra decides.
+            found = self.by_event.get(news.event_id)
+            if found:
+                return next((m for m in found if m.pk == news.meeting_id), found[0])
+        if news.meeting_id is not None:
+            meeting = self.by_pk.get(news.meeting_id)
+            if meeting is not None:
+                return meeting
+        held = [m for m in self.by_bot.get(news.bot_id, ()) if m.bot_id == news.bot_id]
+        return min(held, key=lambda m: (m.starts_at, m.pk), default=None)
+
+    def learn(self, meeting: Meeting, changes: dict) -> None:
+        """Hold `changes` on `meeting` for the news that follows (its bot id included)."""
+        for name, value in changes.items():
+            setattr(meeting, name, value)
+        known = self.by_bot.setdefault(meeting.bot_id, [])
+        if meeting not in known:
+            known.append(meeting)
 
 
 def _changes(held: Meeting, news: BotNews) -> dict | None:

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import F, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from calendars.lib.bulk_update import update_rows
 from calendars.lib.durations import duration_words
 from calendars.lib.remote_values import fit
 from calendars.models import BotAttempt, BotPolicy, Meeting, StatusChange
@@ -251,11 +253,16 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
     ids = list(meeting_ids)
     changed = 0
     for start in range(0, len(ids), BATCH):
-        meetings = judged(Meeting.objects.filter(pk__in=ids[start : start + BATCH]))
-        rows = [m for m in meetings if _store(m, judge(m, now), now)]
-        Meeting.objects.bulk_update(
-            rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"]
-        )
+        # Locked while judged (in the order of their ids, as bot news locks them): news applied
+        # meanwhile would otherwise be overwritten by an outcome judged before it.
+        with transaction.atomic():
+            meetings = judged(
+                Meeting.objects.select_for_update(of=("self",))
+                .filter(pk__in=ids[start : start + BATCH])
+                .order_by("pk")
+            )
+            rows = [m for m in meetings if _store(m, judge(m, now), now)]
+            update_rows(rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"])
         changed += len(rows)
     return changed
 

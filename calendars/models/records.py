@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from calendars.meetingbaas.bots import BOT_EVENTS
 from calendars.meetingbaas.types import ApiVersion
 from calendars.models.accounts import Credential, OAuthApp, RawCalendar
 from calendars.models.choices import choices_of
@@ -57,6 +58,15 @@ class WebhookDelivery(models.Model):
             # The list's filters count through them, and read a page in the list's order.
             models.Index(fields=["api_version", "received_at"], name="webhook_api_version"),
             models.Index(fields=["event", "received_at"], name="webhook_event"),
+            # The bots' news waiting for the task that applies them in batches, the oldest
+            # first, and the receiver's look for an older one: a few rows, whatever the table.
+            models.Index(
+                fields=["received_at", "id"],
+                name="webhook_bot_news_pending",
+                condition=models.Q(
+                    outcome="pending", api_version=ApiVersion.V2, event__in=BOT_EVENTS
+                ),
+            ),
         ]
 
     def __str__(self) -> str:

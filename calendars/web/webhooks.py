@@ -4,7 +4,7 @@ v2 deliveries come through Svix (`svix-id`, `svix-timestamp`, `svix-signature`, 
 an endpoint secret `whsec_...`); v1 deliveries carry our API key in `x-meeting-baas-api-key`.
 Each version can be switched off (MEETINGBAAS_WEBHOOKS_V1 / _V2). Nothing unauthenticated is
 stored, nor anything odd enough to break processing. The effects run in a django-q2 task
-(`webhook_deliveries`).
+(`webhook_deliveries`): one per delivery, but for the bots' news, applied in batches.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from calendars.actions.webhook_deliveries import queue_processing
+from calendars.actions.webhook_deliveries import queue_work
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas.bots import without_artifacts
 from calendars.meetingbaas.errors import BadResponse
@@ -231,7 +231,7 @@ def _store(
                 event_time=no_later_than_now(_event_time(event, data) or sent_at),
                 sent_at=sent_at,
             )
-            queue_processing(delivery.pk)
+            queue_work(delivery)
     except IntegrityError:
         WebhookDelivery.objects.filter(delivery_id=delivery_id).update(repeats=F("repeats") + 1)
         return False
