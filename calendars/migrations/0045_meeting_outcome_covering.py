@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     # integrations). The new index is made before the one it replaces is dropped.
     atomic = False
 
-    dependencies = [("calendars", "0040_meeting_outcome_indexes")]
+    dependencies = [("calendars", "0044_reconciliation_bots")]
 
     operations = [
         AddIndexSafely(

@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
     # kept for months).
     atomic = False
 
-    dependencies = [("calendars", "0041_meeting_outcome_covering")]
+    dependencies = [("calendars", "0045_meeting_outcome_covering")]
 
     operations = [
         AddIndexSafely(
