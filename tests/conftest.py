@@ -22,6 +22,7 @@ from sandbox.state import SandboxConnection, SandboxState
 from tests.support.clocks import MOMENTS, Moment
 from tests.support.cluster import REDIS_URL, redis_available
 from tests.support.consent import Person, point_providers_at
+from tests.support.flush import delete_instead_of_truncate
 from tests.support.smtp import SmtpServer
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -98,6 +99,13 @@ def _travel_to_clock_moment(
         return
     request.getfixturevalue("settings").TIME_ZONE = clock_moment.time_zone
     with time_machine.travel(clock_moment.at, tick=True):
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_by_delete_on_postgresql() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        delete_instead_of_truncate(patch)
         yield
 
 

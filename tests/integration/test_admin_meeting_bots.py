@@ -8,8 +8,6 @@ from django.urls import reverse
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
-pytestmark = pytest.mark.clock
-
 CHANGELIST = reverse("admin:calendars_meeting_changelist")
 
 
@@ -74,6 +72,7 @@ def test_scheduling_a_meeting_that_has_its_bot_already_changes_nothing(
     assert Meeting.objects.get(pk=meeting.pk).has_bot
 
 
+@pytest.mark.clock
 def test_every_occurrence_of_a_series_gets_its_bot_in_one_request(
     role_client, sandbox, make_integration, policy
 ):

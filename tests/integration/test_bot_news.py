@@ -20,8 +20,6 @@ from calendars.models import BotPolicy, Meeting, WebhookDelivery
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 from tests.support.webhook_signing import post, svix_headers
 
-pytestmark = pytest.mark.clock
-
 Outcome = WebhookDelivery.Outcome
 
 

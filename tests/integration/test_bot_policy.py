@@ -10,8 +10,6 @@ from calendars.meetings.mirror import prune_history
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.fixture(params=["v2", "v1"])
 def integration(request, sandbox, make_integration):
@@ -77,6 +75,7 @@ def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
     assert BotAttempt.objects.count() == 1
 
 
+@pytest.mark.clock
 def test_the_window_sync_schedules_the_bots_the_policy_wants(
     sandbox, integration, records_everything
 ):

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.urls import reverse
 from django.utils import timezone
 
 from calendars.actions.integrations import disconnect_integration
 from calendars.actions.refresh import mark_disconnected, refresh_integration
 from calendars.models import Integration
-
-pytestmark = pytest.mark.clock
 
 INDEX = reverse("admin:index")
 

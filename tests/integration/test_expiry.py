@@ -20,8 +20,6 @@ from calendars.queries.expiry import (
     unused_grants,
 )
 
-pytestmark = pytest.mark.clock
-
 MINUTE = timedelta(minutes=1)
 
 
@@ -83,6 +81,7 @@ def test_a_published_google_app_s_grants_never_expire_by_this_rule(customer, goo
     assert list(grants_in_testing(timezone.now())) == []
 
 
+@pytest.mark.clock
 def test_a_microsoft_client_secret_is_listed_from_the_day_within_warning(microsoft_app, google_app):
     now = timezone.now()
     last_day_listed = timezone.localdate(now + timedelta(days=2))
@@ -168,6 +167,7 @@ def test_a_subscription_is_listed_when_its_last_renewal_failed_and_it_lapses_wit
     assert set(unrenewed_subscriptions(now)) == {failed, not_fixed}
 
 
+@pytest.mark.clock
 def test_the_lane_lists_every_rule_soonest_first_with_its_fix(
     role_client, customer, testing_app, microsoft_app
 ):
@@ -217,6 +217,7 @@ def test_the_lane_offers_no_fix_a_role_may_not_run(role_client, customer, testin
     assert "a@example.com" in lane and "create_reconsent_link" not in lane
 
 
+@pytest.mark.clock
 def test_the_lane_says_who_may_run_a_fix_the_role_may_not(
     role_client, customer, testing_app, microsoft_app
 ):
@@ -252,6 +253,7 @@ def test_a_successful_listing_records_the_microsoft_tokens_last_use(
     assert google.last_used_at is None
 
 
+@pytest.mark.clock
 def test_consent_time_is_editable_on_the_credential_form(role_client, sandbox, credential):
     url = reverse("admin:calendars_credential_change", args=[credential.pk])
     client = role_client("Admin")

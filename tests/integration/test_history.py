@@ -15,8 +15,6 @@ from calendars.models import Credential, Customer, Integration, RawCalendar
 from calendars.queries import history
 from tests.support.webhook_signing import post_v2
 
-pytestmark = pytest.mark.clock
-
 EXPORT = reverse("admin:calendars_history_export")
 
 
@@ -93,6 +91,7 @@ def test_a_replaced_secret_shows_as_replaced_never_as_its_value(admin_client, cr
     assert not hasattr(credential.history.first(), "refresh_token")
 
 
+@pytest.mark.clock
 def test_the_export_holds_every_kind_of_entry_for_an_integration(admin_client, sandbox, credential):
     integration = create_through_admin(admin_client, raw_calendar_of(credential))
     sandbox.force(integration.remote_id, status="error", status_message="Quota exceeded")
@@ -110,6 +109,7 @@ def test_the_export_holds_every_kind_of_entry_for_an_integration(admin_client, s
     assert any(row["field"] == "status" and row["after"] == "error" for row in rows)
 
 
+@pytest.mark.clock
 def test_the_export_filters_by_customer_and_date(admin_client, sandbox, credential, google_app):
     create_through_admin(admin_client, raw_calendar_of(credential))
     other = Customer.objects.create(name="Other Co")

@@ -6,13 +6,10 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
 from django.urls import reverse
 
 from calendars.models import BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
-
-pytestmark = pytest.mark.clock
 
 EXPORT = reverse("admin:calendars_history_export")
 MEETINGS = reverse("admin:calendars_meeting_changelist")

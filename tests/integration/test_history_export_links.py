@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-pytestmark = pytest.mark.clock
-
 EXPORT = reverse("admin:calendars_history_export")
 PAGES = {
     "home": reverse("admin:index"),

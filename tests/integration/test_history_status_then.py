@@ -3,7 +3,6 @@ then: an auditor must not read "resync — On-call (Disconnected)" for a resync 
 
 from __future__ import annotations
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -12,8 +11,6 @@ from calendars.actions.audit import record_action
 from calendars.actions.refresh import refresh_integration
 from calendars.models import ActionRecord, Integration, StatusChange
 from calendars.status import Cause, PortalStatus
-
-pytestmark = pytest.mark.clock
 
 ACTIONS = reverse("admin:calendars_actionrecord_changelist")
 STATUS_CHANGES = reverse("admin:calendars_statuschange_changelist")

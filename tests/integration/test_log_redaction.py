@@ -58,6 +58,7 @@ def test_a_whole_consent_flow_leaves_no_token_code_or_state_in_the_portals_log(
         assert secret not in written
 
 
+@pytest.mark.once  # gunicorn's access log does not depend on the database engine
 @pytest.mark.django_db(transaction=True)
 def test_gunicorns_access_log_redacts_the_token_and_the_oauth_parameters():
     token = "Zk3" + "q" * 40

@@ -17,8 +17,6 @@ from calendars.meetings.sync import sync_window
 from calendars.models import Meeting, WebhookDelivery
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
-pytestmark = pytest.mark.clock
-
 Outcome = WebhookDelivery.Outcome
 
 
@@ -33,6 +31,7 @@ def events_path(integration) -> str:
     return f"/v2/calendars/{integration.remote_id}/events"
 
 
+@pytest.mark.clock
 def test_the_window_sync_keeps_exactly_the_window_in_one_listing(sandbox, integration):
     connection = sandbox.connection(integration.remote_id)
     within = mirror.window()
@@ -63,6 +62,7 @@ def test_a_meeting_moved_out_of_the_window_leaves_the_mirror(sandbox, integratio
     assert not Meeting.objects.filter(title="Board meeting").exists()
 
 
+@pytest.mark.clock
 def test_a_listing_that_changes_nothing_only_dates_the_meetings(sandbox, integration):
     sync_window(integration.pk)
     before = dict(Meeting.objects.values_list("pk", "synced_at"))

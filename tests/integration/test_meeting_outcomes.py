@@ -14,8 +14,6 @@ from calendars.models import BotAttempt, BotPolicy, Integration, Meeting, OAuthA
 from calendars.status import Cause as StatusCause
 from tests.support.seeding import integration_of
 
-pytestmark = pytest.mark.clock
-
 Outcome = Meeting.Outcome
 Cause = Meeting.Cause
 

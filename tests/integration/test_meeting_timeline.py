@@ -15,8 +15,6 @@ from calendars.meetings import outcomes
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting, OAuthApp
 from tests.support.seeding import integration_of
 
-pytestmark = pytest.mark.clock
-
 
 @pytest.fixture
 def integration(db: None) -> Integration:
@@ -94,6 +92,7 @@ def test_a_failed_bot_shows_the_explanation_to_pass_on(admin_client, integration
     assert "nobody admitted it in time" in text
 
 
+@pytest.mark.clock
 def test_a_customer_page_counts_its_last_week_recorded_and_missed_by_cause(
     admin_client, integration
 ):

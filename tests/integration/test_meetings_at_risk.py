@@ -13,8 +13,6 @@ from calendars.actions.refresh import refresh_integration
 from calendars.models import BotPolicy, Integration, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
-pytestmark = pytest.mark.clock
-
 AT_RISK = reverse("admin:calendars_meeting_at_risk")
 
 

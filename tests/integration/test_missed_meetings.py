@@ -16,8 +16,6 @@ from django.utils import timezone
 from calendars.models import Integration, Meeting, OAuthApp
 from tests.support.seeding import integration_of
 
-pytestmark = pytest.mark.clock
-
 MISSED = reverse("admin:calendars_meeting_missed")
 Outcome = Meeting.Outcome
 Cause = Meeting.Cause
@@ -91,6 +89,7 @@ def counts(response) -> dict[str, int]:
     return {row["group"].cause: row["group"].count for row in response.context["groups"]}
 
 
+@pytest.mark.clock
 def test_meetings_are_counted_by_cause_over_yesterday_and_today(admin_client, known_data):
     page = admin_client.get(MISSED)
 
@@ -101,6 +100,7 @@ def test_meetings_are_counted_by_cause_over_yesterday_and_today(admin_client, kn
     assert "Fix the calendar connection on its integration&#x27;s page" in text
 
 
+@pytest.mark.clock
 def test_the_filters_narrow_the_counts(admin_client, known_data, acme):
     customer = acme.credential.customer_id
 
@@ -118,6 +118,7 @@ def test_the_filters_narrow_the_counts(admin_client, known_data, acme):
     assert counts(admin_client.get(MISSED, {"start": before, "end": before})) == {"policy": 1}
 
 
+@pytest.mark.clock
 def test_a_range_of_more_than_a_month_is_refused_and_the_default_shown(admin_client, known_data):
     page = admin_client.get(MISSED, {"start": "2020-01-01", "end": "2020-06-01"})
 
@@ -125,6 +126,7 @@ def test_a_range_of_more_than_a_month_is_refused_and_the_default_shown(admin_cli
     assert sum(counts(page).values()) == 7
 
 
+@pytest.mark.clock
 def test_each_cause_links_to_the_meetings_list_filtered_alike(admin_client, known_data):
     page = admin_client.get(MISSED)
     (broken,) = [row for row in page.context["groups"] if row["group"].cause == "calendar_broken"]
@@ -135,6 +137,7 @@ def test_each_cause_links_to_the_meetings_list_filtered_alike(admin_client, know
     assert listing.context["cl"].result_count == 3
 
 
+@pytest.mark.clock
 def test_the_rows_are_capped_with_a_link_to_every_one(admin_client, acme, monkeypatch):
     monkeypatch.setattr("calendars.admin.meetings.MISSED_LISTED", 2)
     for _ in range(3):
@@ -147,6 +150,7 @@ def test_the_rows_are_capped_with_a_link_to_every_one(admin_client, acme, monkey
     assert admin_client.get(page.context["all_url"]).context["cl"].result_count == 3
 
 
+@pytest.mark.clock
 def test_the_page_costs_the_same_queries_however_many_meetings_are_missed(admin_client, app):
     def queries(n: int) -> int:
         integration = integration_of(app, f"Customer {n}", f"{n}@example.com")
@@ -179,6 +183,7 @@ def test_a_person_without_a_role_cannot_read_it(client, known_data):
     assert client.get(MISSED).status_code == 403
 
 
+@pytest.mark.clock
 def test_the_home_page_lane_counts_yesterdays_missed_meetings(admin_client, known_data, acme):
     ended(acme, Outcome.NO_BOT, Cause.NO_URL, day=timezone.localdate())  # today: not counted
 

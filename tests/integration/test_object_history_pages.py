@@ -15,8 +15,6 @@ from calendars.consent import links
 from calendars.models import BotPolicy
 from tests.support.meetings import active_integration, add_event, deliver, webhook
 
-pytestmark = pytest.mark.clock
-
 # What Django's own page says of an object its forms never logged.
 NO_HISTORY = "have a change history"
 ISO_TIME = re.compile(r"\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}")
@@ -55,6 +53,7 @@ def test_an_integration_has_its_statuses_actions_and_bots(
     assert "webhook calendar.event_created" in page
 
 
+@pytest.mark.clock
 def test_a_credential_shows_its_token_replacement_never_the_token(
     admin_client, role_client, credential
 ):
@@ -122,6 +121,7 @@ def test_a_customer_shows_its_bot_policy_and_consent_links(
     assert "consent link created" in customer_page
 
 
+@pytest.mark.clock
 def test_no_history_page_shows_a_raw_iso_time(admin_client, credential):
     url = reverse("admin:calendars_credential_change", args=[credential.pk])
     data = {

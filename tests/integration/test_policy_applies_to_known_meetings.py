@@ -14,8 +14,6 @@ from calendars.meetings.policy import wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, BulkJob, Integration, Meeting
 from tests.support.meetings import active_integration, sync
 
-pytestmark = pytest.mark.clock
-
 FORM = {
     "mode": "record_all",
     "bot_name": "Acme notes",
@@ -53,6 +51,7 @@ def wanting(integration: Integration) -> list[Meeting]:
     return list(wanting_a_bot(Meeting.objects.filter(integration=integration)))
 
 
+@pytest.mark.clock
 def test_saving_record_every_meeting_schedules_the_known_meetings_bots_in_a_job(
     role_client, sandbox, integration, policy
 ):

@@ -14,8 +14,6 @@ from django.utils import timezone
 from calendars.models import ProblemDay, StatusChange
 from tests.support.broken_rows import broken_integrations
 
-pytestmark = pytest.mark.clock
-
 INDEX = reverse("admin:index")
 CHANGELIST = reverse("admin:calendars_integration_changelist")
 REVOKED = "invalid_grant: Token has been expired or revoked."
@@ -39,6 +37,7 @@ def change(integration, days_ago: int, to_status: str, message: str, cause: str 
     ProblemDay.recount()
 
 
+@pytest.mark.clock
 def test_it_counts_new_problems_by_cause_and_day_and_links_each_cause(
     role_client, customer, google_app
 ):
@@ -70,6 +69,7 @@ def test_it_says_so_when_nothing_broke_this_week(role_client, db):
     assert "No new problems in the last 7 days." in chart
 
 
+@pytest.mark.clock
 def test_it_reads_its_counts_not_the_status_changes(admin_client, customer, google_app):
     (integration,) = broken_integrations(customer, google_app, 1, message=REVOKED)
     for days_ago in range(7):
@@ -84,6 +84,7 @@ def test_it_reads_its_counts_not_the_status_changes(admin_client, customer, goog
     assert len([q for q in queries if "calendars_statuschange" in q["sql"]]) == 1  # the activity
 
 
+@pytest.mark.clock
 def test_a_webhook_error_is_charted_by_what_the_refresh_after_it_learned(
     role_client, customer, google_app
 ):

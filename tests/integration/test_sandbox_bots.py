@@ -16,7 +16,6 @@ from standardwebhooks.webhooks import Webhook
 from sandbox.bots import default_plan
 from tests.support.meetings import active_integration
 
-pytestmark = pytest.mark.clock
 SECRET = "whsec_" + "c2FuZGJveC1ib3RzLXRlc3Qtc2VjcmV0"
 
 

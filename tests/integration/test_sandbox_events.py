@@ -23,8 +23,6 @@ from calendars.meetingbaas.v1 import V1Client
 from calendars.meetingbaas.v2 import V2Client
 from tests.support.waiting import wait_until
 
-pytestmark = pytest.mark.clock
-
 GRANT = OAuthGrant(Platform.GOOGLE, "cid", "cs", "rt:erin@example.com")
 # What the spec's CalendarWebhook* schemas require of each event webhook's data.
 V2_REQUIRED = {
@@ -121,6 +119,7 @@ def connect(sandbox, version: str):
     return remote
 
 
+@pytest.mark.clock
 def test_each_calendar_has_the_meetings_a_newcomer_needs_to_see(sandbox):
     remote = connect(sandbox, "v2")
 
@@ -139,6 +138,7 @@ def test_each_calendar_has_the_meetings_a_newcomer_needs_to_see(sandbox):
     assert sandbox.control("GET", f"events?connection_id={remote}") == events
 
 
+@pytest.mark.clock
 def test_the_first_sync_sends_every_event_grouped_by_series(sandbox, inbox, client, db):
     remote = connect(sandbox, "v2")
 
@@ -194,6 +194,7 @@ def test_adding_moving_and_cancelling_a_meeting_sends_v2_event_webhooks(sandbox,
     assert cancelled["cancelled_instances"][0]["status"] == "cancelled"
 
 
+@pytest.mark.clock
 def test_a_v1_change_sends_sync_events_with_the_event_id(sandbox, inbox, client, db, settings):
     settings.MEETINGBAAS_WEBHOOKS_V1 = True
     remote = connect(sandbox, "v1")
@@ -208,6 +209,7 @@ def test_a_v1_change_sends_sync_events_with_the_event_id(sandbox, inbox, client,
     assert accepted_by_the_portal(client, headers, body)
 
 
+@pytest.mark.clock
 def test_a_scheduled_bot_shows_in_the_next_webhook(sandbox, inbox):
     remote = connect(sandbox, "v2")
     api = V2Client(Transport(sandbox.transport_config()))

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
 from calendars import queue, tasks
 from calendars.models import BulkJob, Integration
-
-pytestmark = pytest.mark.clock
 
 
 def test_every_periodic_task_has_its_schedule(db):

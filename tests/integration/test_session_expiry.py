@@ -9,8 +9,6 @@ from django.urls import reverse
 
 from calendars.lib.sessions import LAST_SEEN_AT, SIGNED_IN_AT
 
-pytestmark = pytest.mark.clock
-
 INDEX = reverse("admin:index")
 
 

@@ -11,8 +11,6 @@ from django.utils import dateformat, timezone
 
 from calendars.lib.time_zones import COOKIE
 
-pytestmark = pytest.mark.clock
-
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -26,6 +24,7 @@ def integration_page(client, integration) -> str:
     ).content.decode()
 
 
+@pytest.mark.clock
 def test_a_page_writes_times_in_the_zone_the_browser_named(admin_client, make_integration):
     integration = make_integration()
     admin_client.cookies[COOKIE] = "America/New_York"
@@ -36,6 +35,7 @@ def test_a_page_writes_times_in_the_zone_the_browser_named(admin_client, make_in
 
 
 @pytest.mark.parametrize("cookie", [None, "Mars/Olympus_Mons", "../../etc/passwd", "x" * 100])
+@pytest.mark.clock
 def test_without_a_known_zone_times_stay_in_time_zone(admin_client, make_integration, cookie):
     integration = make_integration()
     if cookie is not None:

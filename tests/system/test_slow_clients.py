@@ -12,7 +12,8 @@ import requests
 
 from tests.support.gunicorn import gunicorn
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+# How gunicorn treats slow clients does not depend on the database engine.
+pytestmark = [pytest.mark.slow, pytest.mark.once, pytest.mark.django_db(transaction=True)]
 
 READ_TIMEOUT = 6
 BODY_START = (

@@ -28,7 +28,8 @@ from tests.support.tls_proxy import TlsProxy
 from tests.support.waiting import wait_until
 from tests.system.test_settings import POSTGRES, run_with_settings
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The standalone sandbox, its webhooks and the TLS proxy do not depend on the database engine.
+pytestmark = [pytest.mark.once, pytest.mark.django_db(transaction=True)]
 
 SECRET = "whsec_c3RhZ2luZy1zZWNyZXQtb2YtdGhpcy10ZXN0"
 API_KEY = "staging-sandbox-key"

@@ -17,8 +17,6 @@ from calendars.meetingbaas.types import (
     RemoteEvent,
 )
 
-pytestmark = pytest.mark.clock
-
 START = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
