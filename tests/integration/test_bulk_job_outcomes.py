@@ -95,23 +95,31 @@ def test_an_integration_that_recovers_while_it_is_checked_counts_as_fixed(
 ):
     settings.FIX_CHECK_SECONDS = 3.0
     integration = broken(sandbox, make_integration())
-    # Meeting BaaS gets the connection working a moment after the resync was asked for
-    # (timed from the resync itself: a loaded machine may take longer to send it).
-    recovery = threading.Timer(0.4, sandbox.force, [integration.remote_id], {"status": "active"})
-    changed = sandbox.state.changed
+    # Meeting BaaS gets the connection working between two of the portal's checks after the
+    # resync: counted in reads, not seconds, so a loaded machine cannot reorder them.
+    resynced = threading.Event()
+    seen: list[str] = []
+    changed, get = sandbox.state.changed, sandbox.state.get
 
-    def recover_after_resync(connection, event, events=None):
+    def note_resync(connection, event, events=None):
         changed(connection, event, events)
-        if connection.id == integration.remote_id and event == "synced" and not recovery.ident:
-            recovery.start()
+        if connection.id == integration.remote_id and event == "synced":
+            resynced.set()
 
-    monkeypatch.setattr(sandbox.state, "changed", recover_after_resync)
-    try:
-        act(admin_client, "resync", [integration], confirm="1")
-    finally:
-        recovery.cancel()
+    def recover_on_the_second_check(api_version, connection_id):
+        connection = get(api_version, connection_id)
+        if resynced.is_set() and connection.id == integration.remote_id:
+            seen.append(connection.status)
+            if len(seen) == 2:
+                with sandbox.state.lock:
+                    connection.status, connection.status_message = "active", None
+        return connection
 
-    assert recovery.ident, "the resync never reached Meeting BaaS"
+    monkeypatch.setattr(sandbox.state, "changed", note_resync)
+    monkeypatch.setattr(sandbox.state, "get", recover_on_the_second_check)
+    act(admin_client, "resync", [integration], confirm="1")
+
+    assert seen[:1] == ["error"], "the portal never checked the connection while it was broken"
 
     item = BulkJobItem.objects.get()
     assert (item.state, item.status_before, item.status_after) == ("done", "error", "active")
