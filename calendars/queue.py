@@ -30,6 +30,7 @@ TASKS: dict[str, str] = {
     "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
+    "move_shared_bots": "calendars.tasks.move_shared_bots",
     "poll_bot_news": "calendars.tasks.poll_bot_news",
     "settle_meeting_outcomes": "calendars.tasks.settle_meeting_outcomes",
     "check_v1_health": "calendars.tasks.check_v1_health",
@@ -63,6 +64,7 @@ BOT_POLL_SCHEDULE = "Ask Meeting BaaS about bots of ended meetings without news"
 BOT_POLL_MINUTES = 10
 OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
 NOTIFY_SCHEDULE = "Tell support what broke"
+SHARED_BOTS_SCHEDULE = "Move shared meetings' bots off copies that went away"
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute: an owner hears within two minutes of the diagnosis.
         Periodic(OUTREACH_SCHEDULE, "run_outreach", 1),
         Periodic(NOTIFY_SCHEDULE, "notify_support", 5),
+        # Every minute: a carrier's calendar broken shortly before the meeting still leaves
+        # time to schedule the bot on another copy.
+        Periodic(SHARED_BOTS_SCHEDULE, "move_shared_bots", 1),
     ]
 
 

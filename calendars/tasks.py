@@ -124,9 +124,18 @@ def sync_meeting_windows(integration_ids: list[int]) -> dict[str, int]:
 def apply_bot_policy(meeting_ids: list[int]) -> str:
     """Schedule the bot policy's bots on meetings that still want one (once per event)."""
     asked = bots.apply_policy(meeting_ids)
-    outcomes.refresh(meeting_ids)
+    # The copies of a shared meeting asked for carry its bot, or are covered by it.
+    outcomes.refresh({*meeting_ids, *(attempt.meeting.pk for attempt in asked)})
     done = sum(attempt.succeeded for attempt in asked)
     return f"{done} of {counted(len(asked), 'bot')} scheduled"
+
+
+@reconnecting
+def move_shared_bots() -> str:
+    """Move the bots of shared meetings whose carrying copy went away to another copy."""
+    touched = bots.move_bots()
+    outcomes.refresh(touched)
+    return f"{counted(len(touched), 'meeting copy', 'meeting copies')} looked at again"
 
 
 @reconnecting

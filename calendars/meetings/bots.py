@@ -14,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -22,6 +23,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
 from calendars.meetingbaas.types import MEETING_KEY, BotConfig, BotScheduling
+from calendars.meetings import sharing
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
@@ -39,6 +41,10 @@ TRANSIENT_MARK = "Not done for now: "
 # leave the meeting without a bot for good. Asked again, a bot that was scheduled after all
 # is answered "already scheduled", which counts as done: never a second bot.
 _in_hand: tuple[int, datetime] | None = None
+# Shared meetings whose bot one run moves at most (the next run goes on).
+MOVES_AT_MOST = 200
+# Actions the policy takes by itself (the attempt's user is "bot policy").
+BY_POLICY = (Action.POLICY, Action.MOVE)
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,9 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     _give_back_claim()
     outcomes = []
     for meeting in _meetings(meeting_ids):
+        meeting = _carrier_of(meeting)
+        if meeting is None:
+            continue
         claimed_at = timezone.now()
         claimed = wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(
             auto_bot_at=claimed_at
@@ -114,6 +123,64 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
             Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
     return outcomes
+
+
+def _carrier_of(meeting: Meeting) -> Meeting | None:
+    """The copy of `meeting` to ask the bot on: itself, or the copy of the same meeting in
+    another calendar that carries the bot (the policy's scope); `meeting` is then covered,
+    asked once like any other (None when that copy is to be asked by its own task)."""
+    scope = policy_of(meeting.integration.credential.customer_id).bot_scope
+    carrier = sharing.carrier_for(meeting, scope)
+    if carrier.pk == meeting.pk:
+        return meeting
+    wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(auto_bot_at=timezone.now())
+    return next(iter(_meetings([carrier.pk])), None)
+
+
+def move_bots(now: datetime | None = None) -> list[int]:
+    """Move the bot of each shared meeting to come whose carrier can no longer carry it to
+    another copy (removed from the old one where Meeting BaaS still can, scheduled on the
+    new, both recorded); returns the ids of the copies whose outcome may have changed."""
+    touched: list[int] = []
+    for shared_id in sharing.needing_a_move(now).values_list("pk", flat=True)[:MOVES_AT_MOST]:
+        touched += _move(shared_id, now or timezone.now())
+    return touched
+
+
+def _move(shared_id: int, now: datetime) -> list[int]:
+    with transaction.atomic():
+        shared = (
+            sharing.needing_a_move(now)
+            .select_for_update(of=("self",))
+            .select_related("carrier__integration__credential")
+            .filter(pk=shared_id)
+            .first()
+        )
+        if shared is None:
+            return []  # moved meanwhile
+        old = shared.carrier
+        candidates = sharing.able_to_carry(sharing.copies_of(shared), now)
+        new = sharing.choose(candidates.exclude(pk=old.pk) if old else candidates)
+        if new is None:
+            return []  # no copy can carry it: each one's outcome says why
+        shared.carrier = new
+        shared.save(update_fields=["carrier"])
+    why = sharing.why_it_moves(old)
+    new_account = new.integration.credential.account_email
+    old_account = old.integration.credential.account_email if old else "another account"
+    if old is not None and old.has_bot:
+        _call(
+            old,
+            Action.REMOVE,
+            None,
+            lambda m, api, config: api.remove_bot(m.integration.remote_id, **_target(m)),
+            sharing.MOVED_TO.format(account=new_account, why=why),
+        )
+    Meeting.objects.filter(pk=new.pk).update(auto_bot_at=now)
+    if not new.has_bot:
+        note = sharing.MOVED_FROM.format(account=old_account, why=why)
+        _schedule_one(new, Action.MOVE, None, False, note)
+    return list(shared.copies.values_list("pk", flat=True))
 
 
 @dataclass(frozen=True)
@@ -173,7 +240,11 @@ def _target(meeting: Meeting, every_occurrence: bool = False) -> dict:
 
 
 def _schedule_one(
-    meeting: Meeting, action: str, acting_user: AbstractBaseUser | None, every_occurrence: bool
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    every_occurrence: bool,
+    note: str = "",
 ) -> Outcome:
     return _call(
         meeting,
@@ -182,6 +253,7 @@ def _schedule_one(
         lambda m, api, config: api.schedule_bot(
             m.integration.remote_id, config=config, **_target(m, every_occurrence)
         ),
+        note,
     )
 
 
@@ -190,8 +262,10 @@ def _call(
     action: str,
     acting_user: AbstractBaseUser | None,
     call: Callable[[Meeting, object, BotConfig | None], BotScheduling],
+    note: str = "",
 ) -> Outcome:
-    """Make the bot call for `meeting`, write its answer into the mirror, record it."""
+    """Make the bot call for `meeting`, write its answer into the mirror, record it (after
+    `note`, why it was made, when the action does not say)."""
     started = whole_second(timezone.now())
     removing = action == Action.REMOVE
     try:
@@ -205,21 +279,21 @@ def _call(
         answer = call(meeting, client(meeting.integration.api_version), config)
     except BotConflict as exc:
         if action == Action.CHANGE or removing:
-            return _record(meeting, action, acting_user, False, str(exc))
+            return _record(meeting, action, acting_user, False, str(exc), note)
         # v1's 409: the event has its bot already, which is what was asked.
         _mark(meeting, [meeting.remote_event_id], has_bot=True, summary="", as_of=started)
-        return _record(meeting, action, acting_user, True, "A bot was already scheduled.")
+        return _record(meeting, action, acting_user, True, "A bot was already scheduled.", note)
     except EventNotFound as exc:
         if not removing:
-            return _record(meeting, action, acting_user, False, str(exc))
+            return _record(meeting, action, acting_user, False, str(exc), note)
         _mark(meeting, [meeting.remote_event_id], has_bot=False, summary="", as_of=started)
-        return _record(meeting, action, acting_user, True, "No bot was scheduled.")
+        return _record(meeting, action, acting_user, True, "No bot was scheduled.", note)
     except PROBLEMS as exc:
         mark = TRANSIENT_MARK if getattr(exc, "transient", False) else ""
-        return _record(meeting, action, acting_user, False, f"{mark}{exc}")
+        return _record(meeting, action, acting_user, False, f"{mark}{exc}", note)
     summary = config.summary if config is not None else ""
     _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
-    return _judge(meeting, action, acting_user, answer, not removing)
+    return _judge(meeting, action, acting_user, answer, not removing, note)
 
 
 def _with_meeting(meeting: Meeting, action: str, config: BotConfig) -> BotConfig:
@@ -236,6 +310,7 @@ def _judge(
     acting_user: AbstractBaseUser | None,
     answer: BotScheduling,
     has_bot: bool,
+    note: str,
 ) -> Outcome:
     """The outcome for `meeting` from an answer that may cover a whole series."""
     already = [f.event_id for f in answer.failed if f.code == ALREADY_SCHEDULED]
@@ -248,16 +323,16 @@ def _judge(
         ).update(bot_failure=reason)
     own = next((f for f in refused if f.event_id == meeting.remote_event_id), None)
     if own is not None:
-        return _record(meeting, action, acting_user, False, f"{own.code}: {own.message}")
+        return _record(meeting, action, acting_user, False, f"{own.code}: {own.message}", note)
     done = len(answer.succeeded) + len(already)
     if action == Action.SCHEDULE_SERIES:
         message = f"{done} occurrence(s) have a bot" + (
             f"; {len(refused)} refused: {refused[0].code}: {refused[0].message}" if refused else "."
         )
-        return _record(meeting, action, acting_user, not refused or bool(done), message)
+        return _record(meeting, action, acting_user, not refused or bool(done), message, note)
     if meeting.remote_event_id in already:
-        return _record(meeting, action, acting_user, True, "A bot was already scheduled.")
-    return _record(meeting, action, acting_user, True, "Done." if has_bot else "Removed.")
+        return _record(meeting, action, acting_user, True, "A bot was already scheduled.", note)
+    return _record(meeting, action, acting_user, True, "Done." if has_bot else "Removed.", note)
 
 
 def _mark(
@@ -284,11 +359,12 @@ def _record(
     acting_user: AbstractBaseUser | None,
     succeeded: bool,
     message: str,
+    note: str = "",
 ) -> Outcome:
     who = (
         {"user": acting_user, "username": acting_user.get_username()}
         if acting_user is not None and acting_user.is_authenticated
-        else {"user": None, "username": "bot policy" if action == Action.POLICY else "system"}
+        else {"user": None, "username": "bot policy" if action in BY_POLICY else "system"}
     )
     if not succeeded and action != Action.REMOVE:
         Meeting.objects.filter(pk=meeting.pk).update(
@@ -302,7 +378,7 @@ def _record(
         meeting_starts_at=meeting.starts_at,
         action=action,
         succeeded=succeeded,
-        message=fit(BotAttempt, "message", message),
+        message=fit(BotAttempt, "message", f"{note} {message}" if note else message),
         **who,
     )
     logger.info("bot %s on meeting %s: %s", action, meeting.pk, message)

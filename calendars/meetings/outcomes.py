@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from calendars.lib.durations import duration_words
 from calendars.lib.remote_values import fit
+from calendars.meetings import sharing
 from calendars.models import BotAttempt, BotPolicy, Meeting, StatusChange
 from calendars.status import PortalStatus
 
@@ -132,6 +133,10 @@ def judge(meeting: Meeting, now: datetime) -> Judgement:
                 at_end,
             )
         return Judgement(Outcome.SCHEDULED, "", f"A bot is scheduled {_by_whom(meeting)}.", None)
+    if meeting.carrier_id not in (None, meeting.pk):
+        # Its carrier's outcome is the meeting's: counted there, never missed twice.
+        words = f"Covered by the bot on {meeting.carrier_account}'s calendar."
+        return Judgement(Outcome.COVERED, "", words, None)
     return _no_bot(meeting, now, at_end)
 
 
@@ -220,6 +225,8 @@ def judged(meetings: object) -> object:
         last_action=Subquery(last.values("action")[:1]),
         last_action_by=Subquery(last.values("username")[:1]),
         status_then=Subquery(then.values("to_status")[:1]),
+        carrier_id=F("shared_meeting__carrier_id"),
+        carrier_account=F("shared_meeting__carrier__integration__credential__account_email"),
     )
 
 
@@ -281,12 +288,16 @@ class Step:
     details: str = ""
 
 
+# A bot's move between copies of a shared meeting: the timeline says where it went or came
+# from, and why (its attempts' messages).
+MOVED = tuple(words.partition("{")[0] for words in (sharing.MOVED_TO, sharing.MOVED_FROM))
 ATTEMPT_STEPS = {
     BotAttempt.Action.SCHEDULE: "Bot scheduled",
     BotAttempt.Action.SCHEDULE_SERIES: "Bot scheduled (every occurrence)",
     BotAttempt.Action.POLICY: "Bot scheduled",
     BotAttempt.Action.CHANGE: "Bot settings changed",
     BotAttempt.Action.REMOVE: "Bot removed",
+    BotAttempt.Action.MOVE: "Bot moved here",
 }
 
 
@@ -297,10 +308,12 @@ def timeline(meeting: Meeting, attempts: Iterable[BotAttempt], now: datetime) ->
     for attempt in attempts:
         by = (
             "by the bot policy"
-            if attempt.action == BotAttempt.Action.POLICY
+            if attempt.action in (BotAttempt.Action.POLICY, BotAttempt.Action.MOVE)
             else (f"by {attempt.username}")
         )
-        if attempt.succeeded:
+        if attempt.succeeded and attempt.message.startswith(MOVED):
+            steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], attempt.message))
+        elif attempt.succeeded:
             steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], by))
         else:
             failed = f"{ATTEMPT_STEPS[attempt.action]}: failed"
