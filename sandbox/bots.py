@@ -190,6 +190,7 @@ def control(bot: SandboxBot) -> dict:
     return {
         "bot_id": str(bot.id),
         "event_id": str(bot.event.id),
+        "meeting_url": bot.event.meeting_url,
         "api_version": bot.api_version,
         "status": bot.status,
         "outcome": bot.plan,

@@ -56,6 +56,8 @@ AT_RISK_LISTED = risk.COUNTED
 # Missed meetings listed on their page; the counts by cause above tell how many in all, and
 # each links to the Meetings list filtered alike.
 MISSED_LISTED = 100
+# The other copies of a shared meeting its carrier's page links to, at most.
+SHOWN_COPIES = 20
 PERMISSION = "run_bot_actions"
 # What each bot action will do, on its confirmation page.
 EXPLANATIONS = {
@@ -310,7 +312,10 @@ class MeetingAdmin(ChangePageAdmin):
         ),
         ("What happened", {"fields": ("outcome_words", "timeline")}),
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
-        ("Bot", {"fields": ("bot", "why_no_bot", "bot_summary", "policy", "bot_id")}),
+        (
+            "Bot",
+            {"fields": ("bot", "same_meeting", "why_no_bot", "bot_summary", "policy", "bot_id")},
+        ),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
@@ -393,7 +398,41 @@ class MeetingAdmin(ChangePageAdmin):
             return format_html("Scheduled<br><small>{}</small>", meeting.bot_summary)
         if meeting.bot_failure:
             return format_html("Failed<br><small>{}</small>", excerpt(meeting.bot_failure))
+        if meeting.outcome == Meeting.Outcome.COVERED:
+            # The stored words: the list reads no other row for them.
+            return format_html("Covered<br><small>{}</small>", meeting.outcome_reason)
         return "Not scheduled"
+
+    @admin.display(description="The same meeting in other calendars")
+    def same_meeting(self, meeting: Meeting) -> str:
+        shared = meeting.shared_meeting
+        if shared is None:
+            return "None known (one bot per calendar, no meeting URL, or the policy has not looked)."
+        carrier = shared.carrier
+        if carrier is None:
+            return "No copy can carry its bot now (each copy's outcome says why)."
+        if carrier.pk != meeting.pk:
+            return format_html(
+                'Covered by the bot on {}\'s calendar: <a href="{}">its copy there</a>.',
+                carrier.integration.credential.account_email,
+                reverse("admin:calendars_meeting_change", args=[carrier.pk]),
+            )
+        others = shared.copies.exclude(pk=meeting.pk).select_related("integration__credential")
+        return format_html(
+            "This copy carries the meeting's bot; it covers {}.",
+            format_html_join(
+                ", ",
+                '<a href="{}">{}\'s copy</a>',
+                (
+                    (
+                        reverse("admin:calendars_meeting_change", args=[other.pk]),
+                        other.integration.credential.account_email,
+                    )
+                    for other in others.order_by("pk")[:SHOWN_COPIES]
+                ),
+            )
+            or "no other copy yet",
+        )
 
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_cell(self, meeting: Meeting) -> str:
@@ -777,6 +816,7 @@ class BotPolicyForm(forms.ModelForm):
         fields = (
             "customer",
             "mode",
+            "bot_scope",
             "bot_name",
             "recording_mode",
             "bot_image",
@@ -820,8 +860,16 @@ ADMIN_ONLY_POLICY_FIELDS = ("transcription_enabled", "transcription_api_key", "c
 @admin.register(BotPolicy)
 class BotPolicyAdmin(FullHistoryAdmin):
     form = BotPolicyForm
-    list_display = ("customer", "mode", "bot_name", "recording_mode", "key_stored", "updated_at")
-    list_filter = ("mode",)
+    list_display = (
+        "customer",
+        "mode",
+        "bot_scope",
+        "bot_name",
+        "recording_mode",
+        "key_stored",
+        "updated_at",
+    )
+    list_filter = ("mode", "bot_scope")
     list_select_related = ("customer",)
     search_fields = ("customer__name",)
     autocomplete_fields = ("customer",)

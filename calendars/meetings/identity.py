@@ -40,7 +40,7 @@ ZOOM_PATHS = (
     re.compile(r"^/wc/(\d+)/(?:join|start)"),
 )
 ZOOM_PERSONAL = re.compile(r"^/my/([A-Za-z0-9._-]+)")
-MEET_CODE = re.compile(r"^/([a-z]{3})-?([a-z]{4})-?([a-z]{3})/?$")
+MEET_CODE = re.compile(r"^/([a-z0-9]{3})-?([a-z0-9]{4})-?([a-z0-9]{3})/?$")
 MEET_LOOKUP = re.compile(r"^/lookup/([a-z0-9_-]+)/?$")
 TEAMS_JOIN = re.compile(r"^/l/meetup-join/([^/]+)(?:/([^/?]+))?")
 TEAMS_SHORT = re.compile(r"^/meet/(\d+)/?$")
