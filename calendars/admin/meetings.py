@@ -407,7 +407,7 @@ class MeetingAdmin(ChangePageAdmin):
     def same_meeting(self, meeting: Meeting) -> str:
         shared = meeting.shared_meeting
         if shared is None:
-            return "None known (one bot per calendar, no meeting URL, or the policy has not looked)."
+            return "None known (one bot per calendar, no meeting URL, or not looked at yet)."
         carrier = shared.carrier
         if carrier is None:
             return "No copy can carry its bot now (each copy's outcome says why)."
