@@ -18,6 +18,7 @@ pytestmark = pytest.mark.clock
 
 FORM = {
     "mode": "record_all",
+    "bot_scope": "customer",
     "bot_name": "Acme notes",
     "recording_mode": "speaker_view",
     "bot_image": "",
