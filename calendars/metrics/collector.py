@@ -127,7 +127,8 @@ TOTALS = [
     ),
     (
         names.BOT_ATTEMPTS,
-        "Bot attempts on meetings by action (schedule, schedule_series, policy, change, remove) "
+        "Bot attempts on meetings by action (schedule, schedule_series, policy, move, change, "
+        "remove) "
         "and outcome (succeeded, failed).",
         ["action", "outcome"],
         None,
