@@ -106,8 +106,9 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     global _in_hand
     _give_back_claim()
     outcomes = []
+    scopes: dict[int, str] = {}
     for meeting in _meetings(meeting_ids):
-        meeting = _carrier_of(meeting)
+        meeting = _carrier_of(meeting, scopes)
         if meeting is None:
             continue
         claimed_at = timezone.now()
@@ -125,15 +126,20 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     return outcomes
 
 
-def _carrier_of(meeting: Meeting) -> Meeting | None:
+def _carrier_of(meeting: Meeting, scopes: dict[int, str]) -> Meeting | None:
     """The copy of `meeting` to ask the bot on: itself, or the copy of the same meeting in
-    another calendar that carries the bot (the policy's scope); `meeting` is then covered,
-    asked once like any other (None when that copy is to be asked by its own task)."""
-    scope = policy_of(meeting.integration.credential.customer_id).bot_scope
-    carrier = sharing.carrier_for(meeting, scope)
+    another calendar that carries the bot (the policy's scope, by customer in `scopes`);
+    `meeting` is then covered, asked once like any other (None when the carrier has its bot
+    or was asked for it already)."""
+    customer_id = meeting.integration.credential.customer_id
+    if customer_id not in scopes:
+        scopes[customer_id] = policy_of(customer_id).bot_scope
+    carrier = sharing.carrier_for(meeting, scopes[customer_id])
     if carrier.pk == meeting.pk:
         return meeting
     wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(auto_bot_at=timezone.now())
+    if carrier.has_bot or carrier.auto_bot_at is not None:
+        return None
     return next(iter(_meetings([carrier.pk])), None)
 
 
