@@ -190,3 +190,21 @@ def test_covered_copies_are_neither_at_risk_nor_missed(client, sandbox, calendar
     at_risk = Meeting.objects.filter(risk.conditions(risk.horizon())[risk.Rule.NO_BOT])
     assert not at_risk.filter(remote_event_id__in=event_ids).exists()
     assert copies(event_ids)[1].outcome not in ("no_bot", "bot_failed", "no_news")
+
+
+def test_a_copy_someone_gave_a_bot_already_carries_it(client, sandbox, calendars, customer):
+    from calendars.meetings import bots
+
+    integrations = calendars(3)
+    event_ids = share_meeting(sandbox, integrations)
+    announce(client, sandbox, integrations, event_ids)  # the policy records nothing yet
+    bots.schedule([copies(event_ids)[2].pk], acting_user=None)
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+
+    for integration in integrations:
+        sync(integration)
+
+    assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[2]]
+    assert copies(event_ids)[0].outcome_reason == (
+        "Covered by the bot on carol@example.com's calendar."
+    )
