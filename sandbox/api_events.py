@@ -236,12 +236,12 @@ def v2_event(state: SandboxState, calendar_id: str, event_id: str, **_: object) 
         "organizer_name": None,
         "attendees": [
             {
-                "email": e.organizer_email,
+                "email": email,
                 "name": None,
                 "response_status": "accepted",
-                "organizer": True,
-                "self": e.organizer_email == c.account_email,
+                "self": email == c.account_email,
             }
+            for email in _people(e)
         ],
         "calendar_platform": c.platform,
         "raw_payload": None,
@@ -400,10 +400,14 @@ def _v1_bot_param(config: dict) -> dict:
 
 def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
     c = state.connections.get(e.connection_id)
+    google = c is None or c.platform == "google"
     organizer = (
-        {"email": e.organizer_email}
-        if c is None or c.platform == "google"
-        else {"emailAddress": {"address": e.organizer_email}}
+        {"email": e.organizer_email} if google else {"emailAddress": {"address": e.organizer_email}}
+    )
+    # v1 has no status but passes the provider's event on: Google's, or Microsoft's showAs.
+    shown = "tentative" if e.status == "tentative" else "confirmed"
+    raw_status = (
+        {"status": shown} if google else {"showAs": "tentative" if shown != "confirmed" else "busy"}
     )
     return {
         "uuid": str(e.id),
@@ -418,10 +422,15 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
         "is_recurring": e.is_recurring,
         "recurring_event_id": e.provider_series_id,
         "last_updated_at": iso(e.updated_at),
-        "attendees": [{"email": e.organizer_email, "name": None}],
-        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer},
+        "attendees": [{"email": email, "name": None} for email in _people(e)],
+        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer, **raw_status},
         "bot_param": _v1_bot_param(e.bot) if e.bot is not None else None,
     }
+
+
+def _people(e: SandboxEvent) -> list[str]:
+    """Everyone invited: the organizer first, then the other attendees."""
+    return [e.organizer_email, *(a for a in e.attendees if a != e.organizer_email)]
 
 
 def _v1_connection(state: SandboxState, uuid: str) -> SandboxConnection:

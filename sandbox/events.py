@@ -37,8 +37,10 @@ class SandboxEvent:
     is_recurring: bool
     created_at: datetime
     updated_at: datetime
-    status: str = "confirmed"
+    status: str = "confirmed"  # or tentative, cancelled
     is_exception: bool = False
+    # Who else is invited besides the organizer (e-mail addresses).
+    attendees: tuple[str, ...] = ()
     # The settings the bot was scheduled with, as sent; they may hold keys, so out of repr.
     bot: dict | None = field(default=None, repr=False)
 
@@ -171,8 +173,13 @@ def new_event(
     end: datetime,
     meeting_url: str | None,
     moment: datetime,
+    organizer_email: str | None = None,
+    attendees: tuple[str, ...] = (),
+    status: str = "confirmed",
+    is_recurring: bool = False,
 ) -> SandboxEvent:
-    """A one-off event a person adds through the control API."""
+    """An event a person adds through the control API (organized by the calendar's account
+    unless told otherwise)."""
     return SandboxEvent(
         id=uuid.uuid4(),
         connection_id=connection.id,
@@ -181,8 +188,10 @@ def new_event(
         start=start,
         end=end,
         meeting_url=meeting_url,
-        organizer_email=connection.account_email,
-        is_recurring=False,
+        organizer_email=organizer_email or connection.account_email,
+        is_recurring=is_recurring,
         created_at=moment,
         updated_at=moment,
+        status=status,
+        attendees=attendees,
     )

@@ -374,7 +374,9 @@ class SandboxState:
         return [(bot, sent) for bot, sent in played if sent]
 
     def add_event(self, connection_id: str, fields: dict) -> SandboxEvent:
-        """A new one-off event, announced like a calendar change (control API)."""
+        """A new event, announced like a calendar change (control API): one-off unless
+        `recurring`; `organizer_email`, other `attendees` (addresses) and `status`
+        ("tentative") may be given."""
         with self.lock:
             connection = self.connection_by_id(connection_id)
             self.events_of(connection)
@@ -386,6 +388,10 @@ class SandboxState:
                 end=end,
                 meeting_url=fields.get("meeting_url") or None,
                 moment=now(),
+                organizer_email=fields.get("organizer_email") or None,
+                attendees=tuple(str(a) for a in fields.get("attendees") or ()),
+                status="tentative" if fields.get("status") == "tentative" else "confirmed",
+                is_recurring=fields.get("recurring") is True,
             )
             self.events[connection.id][event.id] = event
             self.changed(connection, "calendar.event_created", [event])
@@ -432,6 +438,8 @@ class SandboxState:
             connection = self.connections[event.connection_id]
             if fields.get("cancelled") is True:
                 event.status = "cancelled"
+            elif fields.get("status") in ("confirmed", "tentative"):
+                event.status = fields["status"]
             if "start" in fields or "end" in fields:
                 start = _moment(fields.get("start")) if "start" in fields else event.start
                 default_end = (start or event.start) + (event.end - event.start)

@@ -9,6 +9,7 @@ before the page answers, and each meeting's page keeps the outcome in its bot hi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 
@@ -38,8 +39,8 @@ from calendars.admin.records import (
     meeting_search,
 )
 from calendars.forms import SecretField
-from calendars.lib.validators import allowed_callback
-from calendars.meetings import bots, outcomes, risk
+from calendars.lib.validators import allowed_callback, reject_control_characters
+from calendars.meetings import bots, outcomes, overrides, recording, risk, rules
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
 from calendars.queries import missed
@@ -48,6 +49,8 @@ from calendars.status import PortalStatus
 from calendars.templatetags.portal_labels import STATUS_LABELS, status_label
 
 BOT_ACTION_LIMIT = 50
+# A domain the customer lists: DNS labels of letters, digits and hyphens, at least two.
+DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}")
 # The part of a customer's name the Meetings list's customer filter looks for, at most.
 NAME_CHARS = 200
 # Meetings listed on the at-risk page; the count above it tells how many there are in all.
@@ -68,6 +71,14 @@ EXPLANATIONS = {
     "change_bot_settings": "Each meeting's bot gets the settings of its customer's bot policy "
     "as they are now. Meeting BaaS refuses within 4 minutes of the bot joining.",
     "remove_bot": "Each meeting's bot is cancelled; a bot already in the meeting leaves it.",
+    "record_always": "Each meeting is recorded whatever the customer's recording rules say: its "
+    "bot is scheduled now if it has none. No rule, sync or webhook changes this afterwards.",
+    "record_never": "Each meeting is never recorded, whatever the customer's recording rules "
+    "say: its bot is removed now if it has one. No rule, sync or webhook changes this "
+    "afterwards.",
+    "follow_recording_rules": "Each meeting goes back to the customer's recording rules: it "
+    "keeps its bot, or lack of one, until the policy next looks at it (its calendar's next "
+    "sync).",
 }
 VERBS = {
     "schedule_bot": lambda ids, user: bots.schedule(ids, acting_user=user),
@@ -76,6 +87,19 @@ VERBS = {
     ),
     "change_bot_settings": lambda ids, user: bots.change(ids, acting_user=user),
     "remove_bot": lambda ids, user: bots.remove(ids, acting_user=user),
+    "record_always": lambda ids, user: overrides.set_override(
+        ids, Meeting.Override.ALWAYS, acting_user=user
+    ),
+    "record_never": lambda ids, user: overrides.set_override(
+        ids, Meeting.Override.NEVER, acting_user=user
+    ),
+    "follow_recording_rules": lambda ids, user: overrides.set_override(ids, "", acting_user=user),
+}
+# The override buttons a meeting's page shows, by the override it has.
+OVERRIDE_BUTTONS = {
+    "": ["record_always", "record_never"],
+    Meeting.Override.ALWAYS: ["record_never", "follow_recording_rules"],
+    Meeting.Override.NEVER: ["record_always", "follow_recording_rules"],
 }
 
 
@@ -314,12 +338,30 @@ class MeetingAdmin(ChangePageAdmin):
         ("Calendar", {"fields": ("customer_link", "integration_link")}),
         (
             "Bot",
-            {"fields": ("bot", "same_meeting", "why_no_bot", "bot_summary", "policy", "bot_id")},
+            {
+                "fields": (
+                    "bot",
+                    "same_meeting",
+                    "recording_rule",
+                    "why_no_bot",
+                    "bot_summary",
+                    "policy",
+                    "bot_id",
+                )
+            },
         ),
         ("Bot history (newest first)", {"fields": ("bot_history",)}),
     )
     readonly_fields = flatten_fieldsets(fieldsets)
-    actions = ("schedule_bot", "schedule_bot_series", "change_bot_settings", "remove_bot")
+    actions = (
+        "schedule_bot",
+        "schedule_bot_series",
+        "change_bot_settings",
+        "remove_bot",
+        "record_always",
+        "record_never",
+        "follow_recording_rules",
+    )
     change_form_template = "admin/calendars/meeting/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Meeting]:
@@ -482,6 +524,16 @@ class MeetingAdmin(ChangePageAdmin):
             applying,
         )
 
+    @admin.display(description="Recording rule")
+    def recording_rule(self, meeting: Meeting) -> str:
+        """Which rule decides whether the policy records it (or the person's override)."""
+        policy = policy_of(meeting.integration.credential.customer_id)
+        who = recording.override_by(meeting) if meeting.bot_override else ""
+        decision = rules.decide(recording.rules_of(policy), recording.facts_of(meeting, who))
+        if meeting.bot_override or policy.mode == BotPolicy.Mode.RECORD_ALL:
+            return decision.reason
+        return "The customer's policy records only the meetings someone scheduled."
+
     @admin.display(description="Bot policy")
     def policy(self, meeting: Meeting) -> str:
         policy = policy_of(meeting.integration.credential.customer_id)
@@ -565,6 +617,7 @@ class MeetingAdmin(ChangePageAdmin):
             wanted = [] if blocked else ["schedule_bot"]
         if wanted and meeting.series_id and meeting.is_recurring and not meeting.has_bot:
             wanted.append("schedule_bot_series")
+        wanted += OVERRIDE_BUTTONS[meeting.bot_override]
         return [
             {"action": name, "label": allowed[name].description, "pk": meeting.pk}
             for name in wanted
@@ -590,6 +643,20 @@ class MeetingAdmin(ChangePageAdmin):
     @admin.action(description="Remove bot", permissions=[PERMISSION])
     def remove_bot(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse:
         return self._confirm_and_run(request, queryset, "remove_bot")
+
+    @admin.action(description="Always record", permissions=[PERMISSION])
+    def record_always(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "record_always")
+
+    @admin.action(description="Never record", permissions=[PERMISSION])
+    def record_never(self, request: HttpRequest, queryset: QuerySet[Meeting]) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "record_never")
+
+    @admin.action(description="Follow the recording rules", permissions=[PERMISSION])
+    def follow_recording_rules(
+        self, request: HttpRequest, queryset: QuerySet[Meeting]
+    ) -> HttpResponse:
+        return self._confirm_and_run(request, queryset, "follow_recording_rules")
 
     def _confirm_and_run(
         self, request: HttpRequest, queryset: QuerySet[Meeting], action: str
@@ -775,6 +842,13 @@ def _missed_row(meeting: Meeting) -> dict:
             reverse("admin:calendars_integration_change", args=[integration.pk]),
             status_label(integration.status),
         )
+    elif cause == Meeting.Cause.POLICY and (
+        meeting.bot_override or meeting.policy_mode == BotPolicy.Mode.RECORD_ALL
+    ):
+        fix = (
+            "Its reason names the recording rule or the override: change the customer's rules, "
+            "or set such meetings to always be recorded."
+        )
     elif cause in (Meeting.Cause.POLICY, Meeting.Cause.NOT_ASKED):
         fix = "Schedule its bot next time, or switch the customer's policy to record every meeting."
     elif cause == Meeting.Cause.NO_URL:
@@ -826,10 +900,21 @@ class BotPolicyForm(forms.ModelForm):
             "silence_timeout",
             "transcription_enabled",
             "callback_url",
+            "attendees",
+            "organizer_only",
+            "one_off_only",
+            "confirmed_only",
+            "skipped_title_words",
+            "internal_domains",
         )
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
+        # A form posted without the rules or the scope (an older page, a script) keeps
+        # recording both, and the scope it had.
+        self.fields["attendees"].required = False
+        if "bot_scope" in self.fields:
+            self.fields["bot_scope"].required = False
         if "transcription_api_key" not in self.fields:
             return  # read-only for this person: shown as stored or not, never as entered
         self.fields["transcription_api_key"].help_text = (
@@ -846,12 +931,41 @@ class BotPolicyForm(forms.ModelForm):
             )
         return url
 
+    def clean_bot_scope(self) -> str:
+        return self.cleaned_data["bot_scope"] or self.instance.bot_scope
+
+    def clean_attendees(self) -> str:
+        return self.cleaned_data["attendees"] or BotPolicy.Attendees.BOTH
+
+    def clean_skipped_title_words(self) -> str:
+        words = rules.lines(self.cleaned_data["skipped_title_words"])
+        _within(words, rules.MAX_WORDS, rules.MAX_WORD_CHARS, "words or phrases")
+        for word in words:
+            reject_control_characters(word)
+        return "\n".join(words)
+
+    def clean_internal_domains(self) -> str:
+        domains = rules.domains(self.cleaned_data["internal_domains"])
+        _within(domains, rules.MAX_DOMAINS, rules.MAX_DOMAIN_CHARS, "domains")
+        wrong = [d for d in domains if not DOMAIN.fullmatch(d)]
+        if wrong:
+            raise forms.ValidationError(f"Not a domain: {wrong[0][:60]}. Write e.g. acme.com.")
+        return "\n".join(domains)
+
     def save(self, commit: bool = True) -> BotPolicy:
         key = self.cleaned_data.get("transcription_api_key")
         if key:
             self.instance.transcription_api_key = key
             self.instance.transcription_api_key_replaced_at = timezone.now()
         return super().save(commit)
+
+
+def _within(items: list[str], most: int, longest: int, what: str) -> None:
+    """A policy's list is bounded in length and in its items' length."""
+    if len(items) > most:
+        raise forms.ValidationError(f"At most {most} {what}, one a line ({len(items)} given).")
+    if any(len(item) > longest for item in items):
+        raise forms.ValidationError(f"Each line at most {longest} characters.")
 
 
 ADMIN_ONLY_POLICY_FIELDS = ("transcription_enabled", "transcription_api_key", "callback_url")

@@ -66,3 +66,27 @@ def timestamp(body: dict, key: str) -> datetime | None:
 def _kind_name(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     return " or ".join(k.__name__ for k in kinds)
+
+
+# Attendees read of one event at most: a bigger list says no more about who is outside.
+MAX_ATTENDEES = 500
+# A domain longer than DNS allows is no domain.
+DOMAIN_MAX_CHARS = 253
+
+
+def attendee_domains(attendees: object, organizer: str | None) -> frozenset[str]:
+    """The domains of an event's attendees (those who did not decline) and its organizer: the
+    addresses themselves go no further."""
+    people = attendees[:MAX_ATTENDEES] if isinstance(attendees, list) else []
+    addresses = [
+        person.get("email")
+        for person in people
+        if isinstance(person, dict) and person.get("response_status") != "declined"
+    ]
+    domains = set()
+    for address in [*addresses, organizer]:
+        if isinstance(address, str) and "@" in address:
+            domain = address.rpartition("@")[2].strip().lower().rstrip(".")
+            if domain and len(domain) <= DOMAIN_MAX_CHARS:
+                domains.add(domain)
+    return frozenset(domains)

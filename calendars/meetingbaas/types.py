@@ -85,6 +85,7 @@ class MeetingPlatform(enum.StrEnum):
 class EventStatus(enum.StrEnum):
     CONFIRMED = "confirmed"
     CANCELLED = "cancelled"
+    TENTATIVE = "tentative"
 
 
 class RecordingMode(enum.StrEnum):
@@ -129,6 +130,11 @@ class RemoteEvent:
     organizer_email: str | None = None
     bot: RemoteBot | None = None
     updated_at: datetime | None = None
+    # The domains of the attendees and organizer (their addresses go no further than the
+    # parsing), and whether the calendar's account organizes it: None where the answer has
+    # no attendees (v2 listings and webhooks).
+    attendee_domains: frozenset[str] | None = None
+    is_organizer: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, r
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
     EMAIL_MAX_CHARS,
+    attendee_domains,
     bounded,
     optional_str,
     require,
@@ -327,20 +328,34 @@ def _event(data: object) -> RemoteEvent:
     if start is None or end is None:
         raise errors.BadResponse("an event has no start or end time")
     bot = data.get("bot_param")
+    organizer = _organizer(data.get("raw"))
     return RemoteEvent(
         event_id=uuid_of(data, "uuid"),
         series_id=bounded(data.get("recurring_event_id"), 1024),
         title=bounded(require(data, "name", str)) or "",
         start=start,
         end=end,
-        status=EventStatus.CANCELLED if data.get("deleted") is True else EventStatus.CONFIRMED,
+        status=_status(data),
         meeting_url=url,
         platform=platform_of(url),
         is_recurring=data.get("is_recurring") is True,
-        organizer_email=_organizer(data.get("raw")),
+        organizer_email=organizer,
         bot=_bot(bot) if isinstance(bot, dict) else None,
         updated_at=timestamp(data, "last_updated_at"),
+        attendee_domains=attendee_domains(data.get("attendees"), organizer),
+        is_organizer=data["is_organizer"] if isinstance(data.get("is_organizer"), bool) else None,
     )
+
+
+def _status(data: dict) -> EventStatus:
+    """v1 says only whether an event is deleted; the provider's event it passes on (`raw`)
+    says whether it is tentative: Google's `status`, Microsoft's `showAs`."""
+    if data.get("deleted") is True:
+        return EventStatus.CANCELLED
+    raw = data.get("raw") if isinstance(data.get("raw"), dict) else {}
+    if "tentative" in (raw.get("status"), raw.get("showAs")):
+        return EventStatus.TENTATIVE
+    return EventStatus.CONFIRMED
 
 
 def _organizer(raw: object) -> str | None:

@@ -15,6 +15,7 @@ from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, r
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
     EMAIL_MAX_CHARS,
+    attendee_domains,
     bounded,
     optional_str,
     require,
@@ -393,23 +394,33 @@ def _event(data: object, series: dict | None = None) -> RemoteEvent:
     start, end = timestamp(data, "start_time"), timestamp(data, "end_time")
     if start is None or end is None:
         raise errors.BadResponse("an event has no start or end time")
+    organizer = bounded(data.get("organizer_email"), EMAIL_MAX_CHARS)
     return RemoteEvent(
         event_id=uuid_of(data, "event_id"),
         series_id=optional_str(context, "series_id"),
         title=bounded(require(data, "title", str)) or "",
         start=start,
         end=end,
-        # A tentative meeting may still take place: it keeps its bot like a confirmed one.
-        status=EventStatus.CANCELLED
-        if data.get("status") == "cancelled"
-        else EventStatus.CONFIRMED,
+        status=event_status(data.get("status")),
         meeting_url=url,
         platform=platform_of(url),
         is_recurring=context.get("event_type") == "recurring",
-        organizer_email=bounded(data.get("organizer_email"), EMAIL_MAX_CHARS),
+        organizer_email=organizer,
         bot=RemoteBot() if data.get("bot_scheduled") is True else None,
         updated_at=timestamp(data, "updated_at"),
+        # Only an event's details list attendees (null: none, or none given).
+        attendee_domains=attendee_domains(data.get("attendees"), organizer)
+        if "attendees" in data
+        else None,
     )
+
+
+def event_status(value: object) -> EventStatus:
+    """v2's status (listings, details and webhooks alike); a tentative meeting may still take
+    place: it keeps its bot like a confirmed one unless the customer's rules skip it."""
+    if value in (EventStatus.CANCELLED, EventStatus.TENTATIVE):
+        return EventStatus(value)
+    return EventStatus.CONFIRMED
 
 
 def _event_page(body: object) -> EventPage:

@@ -23,7 +23,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
 from calendars.meetingbaas.types import MEETING_KEY, BotConfig, BotScheduling
-from calendars.meetings import sharing
+from calendars.meetings import recording, sharing
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
@@ -98,7 +98,8 @@ def remove(meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None) 
 
 
 def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
-    """Schedule the policy's bot on the meetings that still want one, once per event.
+    """Schedule the policy's bot on the meetings that still want one, once per event, and
+    once per meeting in several calendars (the copy carrying it: calendars/meetings/sharing.py).
 
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
@@ -106,41 +107,63 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     global _in_hand
     _give_back_claim()
     outcomes = []
-    scopes: dict[int, str] = {}
+    policies: dict[int, BotPolicy] = {}
     for meeting in _meetings(meeting_ids):
-        meeting = _carrier_of(meeting, scopes)
-        if meeting is None:
+        customer_id = meeting.integration.credential.customer_id
+        if customer_id not in policies:
+            policies[customer_id] = policy_of(customer_id)
+        target = _claimed(meeting, policies[customer_id])
+        if target is None:
             continue
-        claimed_at = timezone.now()
-        claimed = wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(
-            auto_bot_at=claimed_at
-        )
-        if not claimed:
-            continue  # asked already, or no longer wants a bot
-        _in_hand = (meeting.pk, claimed_at)
-        outcome = _schedule_one(meeting, Action.POLICY, None, every_occurrence=False)
+        outcome = _schedule_one(target, Action.POLICY, None, every_occurrence=False)
         _in_hand = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
-            Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
+            Meeting.objects.filter(pk=target.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
     return outcomes
 
 
-def _carrier_of(meeting: Meeting, scopes: dict[int, str]) -> Meeting | None:
-    """The copy of `meeting` to ask the bot on: itself, or the copy of the same meeting in
-    another calendar that carries the bot (the policy's scope, by customer in `scopes`);
-    `meeting` is then covered, asked once like any other (None when the carrier has its bot
-    or was asked for it already)."""
-    customer_id = meeting.integration.credential.customer_id
-    if customer_id not in scopes:
-        scopes[customer_id] = policy_of(customer_id).bot_scope
-    carrier = sharing.carrier_for(meeting, scopes[customer_id])
+def _claimed(meeting: Meeting, policy: BotPolicy) -> Meeting | None:
+    """The copy of `meeting` to schedule the bot on now, claimed (`_in_hand`): itself, or the
+    copy of the same meeting in another calendar that carries it (`meeting` is then covered,
+    asked once like any other); None when the rules skip it, it was asked already, or its
+    carrier has its bot or was asked for it."""
+    global _in_hand
+    if not _claim(meeting) or not _wanted(meeting, policy):
+        return None
+    carrier = sharing.carrier_for(meeting, policy.bot_scope)
     if carrier.pk == meeting.pk:
         return meeting
-    wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(auto_bot_at=timezone.now())
+    _in_hand = None  # covered: its claim stays, as the event's one ask
     if carrier.has_bot or carrier.auto_bot_at is not None:
         return None
-    return next(iter(_meetings([carrier.pk])), None)
+    carrier = next(iter(_meetings([carrier.pk])), None)
+    if carrier is None or not _claim(carrier):
+        return None
+    if _wanted(carrier, policy):
+        return carrier
+    # The rules skip the carrier (a fact learned only now): the asked copy carries instead.
+    sharing.carry(meeting)
+    return meeting if _claim(meeting, again=True) else None
+
+
+def _claim(meeting: Meeting, *, again: bool = False) -> bool:
+    """Claim the policy's one ask for `meeting` (held in `_in_hand` until answered)."""
+    global _in_hand
+    claimed_at = timezone.now()
+    wanting = Meeting.objects.filter(pk=meeting.pk)
+    wanting = wanting.filter(has_bot=False) if again else wanting_a_bot(wanting)
+    if not wanting.update(auto_bot_at=claimed_at):
+        return False
+    _in_hand = (meeting.pk, claimed_at)
+    return True
+
+
+def _wanted(meeting: Meeting, policy: BotPolicy) -> bool:
+    if recording.still_wanted(meeting, policy):
+        return True
+    _give_back_claim()  # the recording rules skip it: their words are on the meeting
+    return False
 
 
 def move_bots(now: datetime | None = None) -> list[int]:

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.types import EventStatus, RemoteEvent
+from calendars.meetings import recording
 from calendars.meetings.identity import same_meeting_key
 from calendars.models import Integration, Meeting, SharedMeeting
 from calendars.status import is_older
@@ -41,6 +42,9 @@ MIRRORED = (
     "platform",
     "is_cancelled",
     "is_recurring",
+    "is_tentative",
+    "is_organizer",
+    "has_external_attendees",
     "organizer_email",
     "same_meeting_key",
     "has_bot",
@@ -52,7 +56,7 @@ MIRRORED = (
 # When the news came: not a change to the meeting.
 DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
-WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot")
+WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot", *recording.WATCHED)
 # The columns a meeting's row is written with: its identity, then what the news sets.
 UPSERTED = ("integration", "remote_event_id", *MIRRORED)
 # Past meetings pruned per transaction, and per run of the pruning (each minute's sync
@@ -126,6 +130,7 @@ def apply_events(
     result = Applied()
     rows, leaving, confirmed = [], [], []
     now = timezone.now()
+    facts = recording.FactsOf(integration)
     for event_id, event in latest.items():
         meeting = held.get(event_id)
         if meeting is not None and is_older(as_of, meeting["remote_updated_at"]):
@@ -134,7 +139,7 @@ def apply_events(
             if meeting is not None and event.start > within.end:
                 leaving.append(meeting["pk"])
         else:
-            row = _filled(meeting or NEW_MEETING, event)
+            row = _filled(meeting or NEW_MEETING, event) | facts(event)
             if meeting is None:
                 result.created += 1
                 result.touched.append(event_id)
@@ -275,6 +280,7 @@ def _filled(held: dict, event: RemoteEvent) -> dict:
     row["same_meeting_key"] = same_meeting_key(row["meeting_url"])
     row["platform"] = event.platform
     row["is_cancelled"] = event.status == EventStatus.CANCELLED
+    row["is_tentative"] = event.status == EventStatus.TENTATIVE
     row["is_recurring"] = event.is_recurring
     row["has_bot"] = event.bot is not None
     if event.bot is None:

@@ -11,6 +11,7 @@ from calendars.meetingbaas.errors import BadResponse
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import bounded, optional_str, require, timestamp, uuid_of
 from calendars.meetingbaas.types import EventStatus, RemoteBot, RemoteEvent
+from calendars.meetingbaas.v2 import event_status
 
 INSTANCES = {
     "calendar.event_created": "instances",
@@ -43,14 +44,14 @@ def _instance(item: object, series: dict, cancelled: bool) -> RemoteEvent:
     if start is None or end is None:
         raise BadResponse("an event instance has no start or end")
     url = bounded(item.get("meeting_url")) or None
-    is_cancelled = cancelled or item.get("status") == "cancelled"
+    status = EventStatus.CANCELLED if cancelled else event_status(item.get("status"))
     return RemoteEvent(
         event_id=uuid_of(item, "event_id"),
         series_id=optional_str(series, "series_id"),
         title=bounded(item.get("title")) or "",
         start=start,
         end=end,
-        status=EventStatus.CANCELLED if is_cancelled else EventStatus.CONFIRMED,
+        status=status,
         meeting_url=url,
         platform=platform_of(url),
         is_recurring=series.get("event_type") == "recurring",

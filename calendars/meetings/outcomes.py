@@ -92,8 +92,9 @@ FIXES: dict[str, str] = {
     Cause.CALENDAR_BROKEN: "Fix the calendar connection on its integration's page (its diagnosis "
     "says how): its next meetings get their bots once it is active again.",
     Cause.NO_URL: "Ask the organizer to put a video link in the event, or record it by hand.",
-    Cause.POLICY: "The customer's policy records only the meetings someone scheduled: schedule "
-    "the bots wanted, or switch the policy to record every meeting.",
+    Cause.POLICY: "The customer's policy, its recording rules or a person's override did not "
+    "record it (each meeting says which): schedule the bots wanted, set the meeting to always "
+    "be recorded, or change the policy.",
     Cause.NOT_ASKED: "The event came or moved between two syncs of its calendar: schedule the "
     "bots of such meetings by hand.",
     Cause.REMOVED: "Someone removed the bot on purpose: the meeting's bot history says who.",
@@ -172,6 +173,11 @@ def _no_bot(meeting: Meeting, now: datetime, at_end: datetime | None) -> Judgeme
     def no_bot(cause: str, words: str) -> Judgement:
         return Judgement(Outcome.NO_BOT, cause, words, at_end)
 
+    if meeting.bot_override == Meeting.Override.NEVER:
+        who = meeting.last_action_by if meeting.last_action == BotAttempt.Action.NEVER else ""
+        return no_bot(
+            Cause.POLICY, f"Not recorded: {who or 'a person'} set it to never be recorded."
+        )
     if meeting.last_action == BotAttempt.Action.REMOVE:
         return no_bot(Cause.REMOVED, f"{meeting.last_action_by} removed its bot.")
     if meeting.bot_failure:
@@ -181,6 +187,8 @@ def _no_bot(meeting: Meeting, now: datetime, at_end: datetime | None) -> Judgeme
             Cause.POLICY,
             "The customer's policy does not record every meeting, and nobody scheduled its bot.",
         )
+    if meeting.rule_reason:
+        return no_bot(Cause.POLICY, meeting.rule_reason)
     if not meeting.meeting_url:
         return no_bot(Cause.NO_URL, "It has no meeting URL, so no bot could join.")
     if meeting.status_then not in (None, PortalStatus.ACTIVE):
@@ -298,6 +306,9 @@ ATTEMPT_STEPS = {
     BotAttempt.Action.CHANGE: "Bot settings changed",
     BotAttempt.Action.REMOVE: "Bot removed",
     BotAttempt.Action.MOVE: "Bot moved here",
+    BotAttempt.Action.ALWAYS: "Set to always be recorded",
+    BotAttempt.Action.NEVER: "Set to never be recorded",
+    BotAttempt.Action.FOLLOW_RULES: "Set to follow the recording rules",
 }
 
 

@@ -16,24 +16,30 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from calendars import queue
+from calendars.meetings import recording
 from calendars.models import BotPolicy, Integration, Meeting
 
 
 def policy_of(customer_id: int) -> BotPolicy:
     """The customer's policy, or the default one (only meetings someone scheduled)."""
-    return BotPolicy.objects.filter(customer_id=customer_id).first() or BotPolicy(
+    return BotPolicy.objects.select_related("customer").filter(
         customer_id=customer_id
-    )
+    ).first() or BotPolicy(customer_id=customer_id)
 
 
 def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    """Meetings a "record every meeting" policy has yet to ask a bot for."""
-    return meetings.filter(
-        has_bot=False,
-        is_cancelled=False,
-        auto_bot_at__isnull=True,
-        starts_at__gt=timezone.now(),
-    ).exclude(meeting_url="")
+    """Meetings a "record every meeting" policy has yet to ask a bot for (its recording rules
+    choose among them: calendars/meetings/recording.py)."""
+    return (
+        meetings.filter(
+            has_bot=False,
+            is_cancelled=False,
+            auto_bot_at__isnull=True,
+            starts_at__gt=timezone.now(),
+        )
+        .exclude(meeting_url="")
+        .exclude(bot_override=Meeting.Override.NEVER)
+    )
 
 
 def integrations_to_apply(customer_id: int) -> list[Integration]:
@@ -59,14 +65,14 @@ def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) 
         if not event_ids:
             return 0  # news that changed nothing the policy looks at
         meetings = meetings.filter(remote_event_id__in=event_ids)
-    mode = (
-        Integration.objects.filter(pk=integration.pk)
-        .values_list("credential__customer__bot_policy__mode", flat=True)
-        .get()
+    policy = (
+        BotPolicy.objects.select_related("customer")
+        .filter(customer__credentials__integrations=integration)
+        .first()
     )
-    if mode != BotPolicy.Mode.RECORD_ALL:
+    if policy is None or policy.mode != BotPolicy.Mode.RECORD_ALL:
         return 0  # no policy is the default one, which records only what someone scheduled
-    wanted = list(wanting_a_bot(meetings).order_by("starts_at").values_list("pk", flat=True))
+    wanted = recording.worth_asking(policy, wanting_a_bot(meetings).order_by("starts_at"))
     if wanted:
         queue.enqueue_on_commit("apply_bot_policy", wanted, group="bots")
     return len(wanted)

@@ -95,12 +95,15 @@ def conditions(h: Horizon) -> dict[Rule, Q]:
     records_all = Q(integration__credential__customer__bot_policy__mode=RECORD_ALL)
     has_url = ~Q(meeting_url="")
     failed = Q(has_bot=False) & ~Q(bot_failure="")
+    # Not a meeting the recording rules or a person's override leave without a bot.
+    ruled_in = Q(rule_reason="") & ~Q(bot_override=Meeting.Override.NEVER)
     return {
         Rule.NOT_ACTIVE: ~Q(integration__status=PortalStatus.ACTIVE),
         Rule.BOT_FAILED: failed & (has_url | ~records_all),
         # A copy covered by another calendar's bot of the same meeting is not at risk.
         Rule.NO_BOT: records_all
         & has_url
+        & ruled_in
         & Q(has_bot=False, bot_failure="")
         & ~Q(outcome=Meeting.Outcome.COVERED),
         Rule.NO_URL: records_all & Q(meeting_url="", has_bot=False),
@@ -212,7 +215,7 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
         )
     if not meeting.has_bot and meeting.bot_failure and (meeting.meeting_url or not records_all):
         found.append(Reason(Rule.BOT_FAILED, f"Scheduling its bot failed: {meeting.bot_failure}"))
-    elif records_all and not meeting.has_bot and meeting.meeting_url:
+    elif records_all and not meeting.has_bot and meeting.meeting_url and _ruled_in(meeting):
         found.append(
             Reason(
                 Rule.NO_BOT,
@@ -263,6 +266,8 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
         return "The customer's policy does not record every meeting: schedule its bot here."
     if not meeting.meeting_url:
         return "It has no meeting URL, so no bot can join: ask its organizer to add a video link."
+    if not _ruled_in(meeting):
+        return meeting.rule_reason or "Not recorded: a person set it to never be recorded."
     if policy_yet_to_ask(meeting, mode, now):
         return (
             "The policy has not asked for its bot yet: the next sync of its calendar will "
@@ -286,5 +291,11 @@ def policy_yet_to_ask(meeting: Meeting, mode: str, now: datetime | None = None) 
         and not meeting.is_cancelled
         and meeting.auto_bot_at is None
         and bool(meeting.meeting_url)
+        and _ruled_in(meeting)
         and meeting.starts_at > (now or timezone.now())
     )
+
+
+def _ruled_in(meeting: Meeting) -> bool:
+    """Not left without a bot by the recording rules or a person's override."""
+    return not meeting.rule_reason and meeting.bot_override != Meeting.Override.NEVER

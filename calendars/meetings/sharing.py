@@ -82,12 +82,14 @@ def copies_of(shared: SharedMeeting) -> QuerySet[Meeting]:
 
 
 def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> QuerySet[Meeting]:
-    """Copies a bot can still be scheduled on: to come, not cancelled, their calendar active."""
+    """Copies a bot can still be scheduled on: to come, not cancelled, their calendar active,
+    not skipped by the recording rules or a person."""
     return meetings.filter(
         is_cancelled=False,
         starts_at__gt=now or timezone.now(),
         integration__status=PortalStatus.ACTIVE,
-    )
+        rule_reason="",
+    ).exclude(bot_override=Meeting.Override.NEVER)
 
 
 def choose(candidates: QuerySet[Meeting]) -> Meeting | None:
@@ -97,8 +99,10 @@ def choose(candidates: QuerySet[Meeting]) -> Meeting | None:
 
     def rank(meeting: Meeting) -> tuple[bool, bool, int]:
         account = meeting.integration.credential.account_email.lower()
-        is_organizers = bool(meeting.organizer_email) and meeting.organizer_email.lower() == account
-        return (not meeting.has_bot, not is_organizers, meeting.pk)
+        organizes = meeting.is_organizer or (
+            bool(meeting.organizer_email) and meeting.organizer_email.lower() == account
+        )
+        return (not meeting.has_bot, not organizes, meeting.pk)
 
     return min(ranked, key=rank, default=None)
 
@@ -118,6 +122,11 @@ def carrier_for(meeting: Meeting, scope: str) -> Meeting:
         copies(group).filter(shared_meeting__isnull=True).update(shared_meeting=shared)
         carrier = shared.carrier
     return meeting if carrier is None else carrier
+
+
+def carry(meeting: Meeting) -> None:
+    """Make `meeting` the carrier of its shared meeting (the one chosen could not carry)."""
+    SharedMeeting.objects.filter(pk=meeting.shared_meeting_id).update(carrier=meeting)
 
 
 def _held(group: Group) -> SharedMeeting | None:

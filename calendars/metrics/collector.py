@@ -128,8 +128,8 @@ TOTALS = [
     (
         names.BOT_ATTEMPTS,
         "Bot attempts on meetings by action (schedule, schedule_series, policy, move, change, "
-        "remove) "
-        "and outcome (succeeded, failed).",
+        "remove; a person's override: always, never, follow_rules) and outcome (succeeded, "
+        "failed).",
         ["action", "outcome"],
         None,
     ),

@@ -71,6 +71,39 @@ class BotPolicy(models.Model):
         "transcription API key replaced at", null=True, blank=True
     )
     callback_url = models.URLField("callback URL", max_length=500, blank=True)
+
+    # The recording rules (calendars/meetings/rules.py), read only under RECORD_ALL: which of
+    # the meetings with a URL get the policy's bot. Recall.ai's recording preferences alike.
+    class Attendees(models.TextChoices):
+        BOTH = "both", "Meetings with someone outside the customer's domains, and internal ones"
+        EXTERNAL = "external", "Only meetings with someone outside the customer's domains"
+        INTERNAL = "internal", "Only internal meetings (everyone in the customer's domains)"
+
+    attendees = models.CharField(
+        "record", max_length=8, choices=Attendees.choices, default=Attendees.BOTH
+    )
+    organizer_only = models.BooleanField(
+        "only meetings the account organizes",
+        default=False,
+        help_text="Skip the meetings the calendar's account was only invited to.",
+    )
+    one_off_only = models.BooleanField(
+        "one-off meetings only", default=False, help_text="Skip recurring meetings."
+    )
+    confirmed_only = models.BooleanField(
+        "confirmed meetings only", default=False, help_text="Skip tentative meetings."
+    )
+    skipped_title_words = models.TextField(
+        "skip titles containing",
+        blank=True,
+        help_text="One word or phrase a line (e.g. 1:1, Focus), matched in any case.",
+    )
+    internal_domains = models.TextField(
+        "the customer's domains",
+        blank=True,
+        help_text="One domain a line (e.g. acme.com). Blank: the domains of the customer's "
+        "accounts' e-mails. Attendees elsewhere make a meeting external.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords(excluded_fields=["transcription_api_key", "updated_at"])
 
@@ -145,6 +178,10 @@ class Meeting(models.Model):
         NOT_ASKED = "not_asked", "No bot was asked for in time"
         BOT_ERROR = "bot_error", "The bot failed in the meeting"
 
+    class Override(models.TextChoices):
+        ALWAYS = "always", "Always record"
+        NEVER = "never", "Never record"
+
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="meetings")
     remote_event_id = models.UUIDField("Meeting BaaS event id")
     # v2's series UUID or v1's provider id of the recurring series.
@@ -160,6 +197,13 @@ class Meeting(models.Model):
     )
     is_cancelled = models.BooleanField("cancelled", default=False)
     is_recurring = models.BooleanField("recurring", default=False)
+    # What the recording rules read, derived when the event is mirrored (attendees themselves
+    # are never kept): None while the news has not said (v2 lists no attendees, no organizer).
+    is_tentative = models.BooleanField("tentative", default=False, db_default=False)
+    is_organizer = models.BooleanField("the account organizes it", null=True, blank=True)
+    has_external_attendees = models.BooleanField(
+        "someone outside the customer's domains", null=True, blank=True
+    )
     organizer_email = models.CharField("organizer", max_length=254, blank=True)
     has_bot = models.BooleanField("bot scheduled", default=False)
     # v2 reports no bot settings back: what the portal sent is kept here.
@@ -183,6 +227,13 @@ class Meeting(models.Model):
     )
     # When the bot policy asked for this event's bot: it asks once per event.
     auto_bot_at = models.DateTimeField(null=True, blank=True)
+    # A person's word on this meeting that beats every rule ("" follows the rules); the
+    # mirror never writes it, so no sync or webhook changes it.
+    bot_override = models.CharField(
+        "recording override", max_length=8, choices=Override.choices, blank=True, db_default=""
+    )
+    # Which recording rule kept the policy from asking for the bot, in words ("" otherwise).
+    rule_reason = models.CharField("recording rule", max_length=300, blank=True, db_default="")
     synced_at = models.DateTimeField("last synced")
     # As of when the held state was true remotely (a webhook's time, or when the listing or
     # fetch that brought it began): news older than this is ignored.
@@ -311,6 +362,9 @@ class BotAttempt(models.Model):
         CHANGE = "change", "Change bot settings"
         REMOVE = "remove", "Remove bot"
         POLICY = "policy", "Scheduled by the bot policy"
+        ALWAYS = "always", "Always record"
+        NEVER = "never", "Never record"
+        FOLLOW_RULES = "follow_rules", "Follow the recording rules"
         # The copy carrying a shared meeting's bot went away: another copy took it.
         MOVE = "move", "Bot moved from another calendar's copy"
 

@@ -33,8 +33,10 @@ def add_event(
     title: str = "Customer call",
     in_hours: float = 2,
     meeting_url: str | None = "https://meet.google.com/abc-defg-hij",
+    **fields: object,
 ) -> str:
-    """A one-off meeting added to the integration's calendar; returns its event id."""
+    """A one-off meeting added to the integration's calendar; returns its event id. `fields`
+    go to the control API as they are (attendees, organizer_email, status, recurring)."""
     start = datetime.now(UTC) + timedelta(hours=in_hours)
     added = sandbox.control(
         "POST",
@@ -45,6 +47,7 @@ def add_event(
             "start": start.isoformat(),
             "end": (start + timedelta(minutes=30)).isoformat(),
             "meeting_url": meeting_url,
+            **fields,
         },
     )
     return added["event_id"]
