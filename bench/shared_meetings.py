@@ -76,15 +76,15 @@ def measure(args: argparse.Namespace) -> dict:
 
 
 def add_policies() -> None:
-    from django.db import connection
+    from calendars.models import BotPolicy, Customer
 
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO calendars_botpolicy (customer_id, mode, bot_scope, bot_name, "
-            "recording_mode, bot_image, entry_message, transcription_enabled, callback_url, "
-            "updated_at) SELECT id, 'record_all', 'customer', 'Notetaker', 'speaker_view', '', "
-            "'', false, '', now() FROM calendars_customer"
-        )
+    BotPolicy.objects.bulk_create(
+        (
+            BotPolicy(customer_id=pk, mode=BotPolicy.Mode.RECORD_ALL, bot_scope="customer")
+            for pk in Customer.objects.values_list("pk", flat=True).iterator()
+        ),
+        batch_size=5000,
+    )
 
 
 # Each active integration's rank among its customer's, and its group of colleagues (2 to 5
