@@ -6,9 +6,10 @@ scope says whose copies count together: the whole customer's, those of accounts 
 e-mail domain, or none (one bot per calendar, each copy on its own).
 
 The first look at a copy (by the policy, before it asks for a bot) makes the meeting's
-`SharedMeeting` and chooses its carrier: a copy that has a bot already, else the organizer's
-own (the calendar account is the organizer), else the copy first seen. Only the carrier gets
-a bot; the other copies are covered by it. Two workers looking at two copies at once make
+`SharedMeeting` and chooses its carrier among the copies the recording rules and a person's
+override do not skip: a copy that has a bot already, else the organizer's own (the calendar
+account organizes it), else the copy first seen. Only the carrier gets a bot; the other
+copies are covered by it. Two workers looking at two copies at once make
 the row once: the unique constraint refuses the second (which then reads the first's), and on
 PostgreSQL a transaction lock on the meeting's key serialises the look, so copies whose
 starts straddle a minute's edge are found too.
