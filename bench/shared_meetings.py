@@ -294,7 +294,9 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str) -> dict:
     assert outcomes == {"applied": len(bodies)}, outcomes
     new = Meeting.objects.filter(title="New meeting")
     per_group = Counter(
-        new.filter(has_bot=True).values_list("shared_meeting_id", flat=True).iterator()
+        new.filter(has_bot=True, shared_meeting__isnull=False)
+        .values_list("shared_meeting_id", flat=True)
+        .iterator()
     )
     events = EVENTS * len(bodies)
     ingestion = spent["receiver"] + spent["process_webhook"]

@@ -147,8 +147,9 @@ def _held(group: Group) -> SharedMeeting | None:
 
 
 def _create(group: Group, carrier: Meeting) -> SharedMeeting:
+    # Under PostgreSQL's lock no other row of this meeting can appear: no savepoint needed.
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=connection.vendor != "postgresql"):
             return SharedMeeting.objects.create(
                 customer_id=group.customer_id,
                 scope_group=group.scope_group,
