@@ -311,14 +311,30 @@ def child_reconciliation(args: argparse.Namespace) -> dict:
     return reconciliation.child(args, fresh_database)
 
 
+def child_coverage(args: argparse.Namespace) -> dict:
+    setup_django(args.db)
+    from bench import coverage
+
+    return coverage.child(args.repeat)
+
+
 # The measurements besides the pages (which every run takes, on the data set it builds).
-STEPS = ("refresh", "webhooks", "export", "reconciliation", "meetings", "shared_meetings")
+STEPS = (
+    "refresh",
+    "webhooks",
+    "export",
+    "reconciliation",
+    "meetings",
+    "coverage",
+    "shared_meetings",
+)
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
     "webhooks": child_webhooks,
     "export": child_export,
     "reconciliation": child_reconciliation,
+    "coverage": child_coverage,
 }
 
 
@@ -460,7 +476,15 @@ def main() -> None:
         meetings = meetings_report(ui_db, args)
         print(meetings)
         report += "\n" + meetings
+    if "coverage" in steps:
+        # On the meetings the meetings step left in the same database.
+        from bench import coverage
+
+        figures = coverage.render(run_child("coverage", db=ui_db, repeat=args.repeat))
+        print(figures)
+        report += figures
     if "shared_meetings" in steps and engine == "PostgreSQL":
+        # Last: it rebuilds the database.
         shared = module_report("shared_meetings", ui_db, ["--scale", str(args.scale)])
         print(shared)
         report += "\n" + shared

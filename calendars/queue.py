@@ -31,6 +31,7 @@ TASKS: dict[str, str] = {
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
     "move_shared_bots": "calendars.tasks.move_shared_bots",
+    "follow_meetings": "calendars.tasks.follow_meetings",
     "poll_bot_news": "calendars.tasks.poll_bot_news",
     "settle_meeting_outcomes": "calendars.tasks.settle_meeting_outcomes",
     "check_v1_health": "calendars.tasks.check_v1_health",

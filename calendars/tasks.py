@@ -29,7 +29,7 @@ from calendars.actions import (
 from calendars.consent import outreach
 from calendars.lib.database import reconnecting
 from calendars.lib.words import counted
-from calendars.meetings import bot_news, bots, outcomes
+from calendars.meetings import bot_news, bots, coverage, follow, outcomes
 from calendars.meetings import sync as meetings
 from calendars.models import Heartbeat, Integration, Reconciliation
 from calendars.notify import digest
@@ -131,6 +131,14 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
 
 
 @reconnecting
+def follow_meetings(meeting_ids: list[int], changed: bool) -> str:
+    """Make the bots of meetings moved, re-addressed, cancelled or declined follow them."""
+    done = follow.follow(meeting_ids, changed=changed)
+    outcomes.refresh(meeting_ids)
+    return f"{sum(o.succeeded for o in done)} of {counted(len(done), 'bot')} followed"
+
+
+@reconnecting
 def move_shared_bots() -> str:
     """Move the bots of shared meetings whose carrying copy went away to another copy."""
     touched = bots.move_bots()
@@ -140,8 +148,11 @@ def move_shared_bots() -> str:
 
 @reconnecting
 def settle_meeting_outcomes() -> str:
-    """Judge the outcomes of the meetings that ended since they were last judged."""
-    return f"{counted(outcomes.settle(), 'meeting outcome')} changed"
+    """Judge the outcomes of the meetings that ended since they were last judged, then count
+    the coverage report's open days again from them."""
+    changed = outcomes.settle()
+    days = coverage.count_pass()
+    return f"{counted(changed, 'meeting outcome')} changed, {counted(days, 'day')} counted"
 
 
 @reconnecting

@@ -302,6 +302,13 @@ if MEETINGBAAS_OUTAGE_FAILURES < 0 or MEETINGBAAS_OUTAGE_PROBE_SECONDS <= 0:
         "MEETINGBAAS_OUTAGE_FAILURES must be 0 or more and "
         "MEETINGBAAS_OUTAGE_PROBE_SECONDS more than 0"
     )
+# The plan's limits (Meeting BaaS' plans: 75, 300, 1,000 or 3,000 bots a day; 2, 10, 100 or
+# 1,000+ calendar connections). Unset (0): no cap is known, and the pages say so instead of
+# warning; Meeting BaaS still refuses past its own (HTTP 429).
+MEETINGBAAS_BOTS_PER_DAY = env.int("MEETINGBAAS_BOTS_PER_DAY", default=0)
+MEETINGBAAS_MAX_CALENDARS = env.int("MEETINGBAAS_MAX_CALENDARS", default=0)
+if MEETINGBAAS_BOTS_PER_DAY < 0 or MEETINGBAAS_MAX_CALENDARS < 0:
+    _problems.append("MEETINGBAAS_BOTS_PER_DAY and MEETINGBAAS_MAX_CALENDARS must be 0 or more")
 
 # Svix endpoint secrets (whsec_...) for v2 webhooks; several during a rotation.
 SANDBOX_WEBHOOK_SECRET = env.str(

@@ -68,8 +68,7 @@ V1_BOT_FIELDS = {
 TARGET_FIELDS = {"series_id", "all_occurrences", "event_id"}
 RECORDING_MODES = {"speaker_view", "gallery_view", "audio_only"}
 V1_PAGE_SIZE = 100  # the spec: "The limit of events returned is 100"
-# PATCH: "the join time must be at least 4 minutes in the future".
-UPDATE_DEADLINE = timedelta(minutes=4)
+UPDATE_DEADLINE = sandbox_bots.CHANGE_DEADLINE
 # DELETE of a series: "occurrences whose scheduled time is already well in the past are skipped".
 LONG_PAST = timedelta(days=1)
 
@@ -238,10 +237,10 @@ def v2_event(state: SandboxState, calendar_id: str, event_id: str, **_: object) 
             {
                 "email": email,
                 "name": None,
-                "response_status": "accepted",
+                "response_status": response,
                 "self": email == c.account_email,
             }
-            for email in _people(e)
+            for email, response in e.responses(c.account_email)
         ],
         "calendar_platform": c.platform,
         "raw_payload": None,
@@ -409,6 +408,8 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
     raw_status = (
         {"status": shown} if google else {"showAs": "tentative" if shown != "confirmed" else "busy"}
     )
+    account = c.account_email if c is not None else ""
+    responses = e.responses(account)
     return {
         "uuid": str(e.id),
         "google_id": e.provider_id,
@@ -422,15 +423,37 @@ def _v1_event(state: SandboxState, e: SandboxEvent) -> dict:
         "is_recurring": e.is_recurring,
         "recurring_event_id": e.provider_series_id,
         "last_updated_at": iso(e.updated_at),
-        "attendees": [{"email": email, "name": None} for email in _people(e)],
-        "raw": {"id": e.provider_id, "summary": e.title, "organizer": organizer, **raw_status},
+        "attendees": [{"email": email, "name": None} for email, _ in responses],
+        "raw": {
+            "id": e.provider_id,
+            "summary": e.title,
+            "organizer": organizer,
+            **raw_status,
+            **_v1_raw_responses(google, account, responses),
+        },
         "bot_param": _v1_bot_param(e.bot) if e.bot is not None else None,
     }
 
 
-def _people(e: SandboxEvent) -> list[str]:
-    """Everyone invited: the organizer first, then the other attendees."""
-    return [e.organizer_email, *(a for a in e.attendees if a != e.organizer_email)]
+def _v1_raw_responses(google: bool, account: str, attendees: list[tuple[str, str]]) -> dict:
+    """Who answered what, as the provider's own event (v1's `raw`) says it: Google's
+    `attendees[].responseStatus` with `self`; Microsoft's `attendees[].status.response` and
+    the account's own answer in `responseStatus`."""
+    if google:
+        return {
+            "attendees": [
+                {"email": email, "responseStatus": response, "self": email == account}
+                for email, response in attendees
+            ]
+        }
+    own = next((response for email, response in attendees if email == account), "none")
+    return {
+        "attendees": [
+            {"emailAddress": {"address": email}, "status": {"response": response}}
+            for email, response in attendees
+        ],
+        "responseStatus": {"response": own},
+    }
 
 
 def _v1_connection(state: SandboxState, uuid: str) -> SandboxConnection:

@@ -2,9 +2,11 @@
 fail with a code, at the meeting's times, and the bots lists of both versions report them.
 
 A bot is made when an event gets its bot (either version) and forgotten when it is removed
-before its meeting starts. What it will do is decided by its event id, so tests are stable:
-one in ten fails (BOT_NOT_ACCEPTED, MEETING_NOT_FOUND or WAITING_ROOM_TIMEOUT, by turn), the
-others record the whole meeting. The control API chooses per bot and can play it at once.
+before its meeting starts. It joins at its event's time and URL, and follows the event when it
+moves or its URL changes, but not within CHANGE_DEADLINE of the start. What it will do is
+decided by its event id, so tests are stable: one in ten fails (BOT_NOT_ACCEPTED,
+MEETING_NOT_FOUND or WAITING_ROOM_TIMEOUT, by turn), the others record the whole meeting.
+The control API chooses per bot and can play it at once.
 
 Its story, as v2 webhooks (v1 sends none): `bot.status_change` joining_call at the start,
 in_call_recording half a minute later, then `bot.completed` at the end; or joining_call, then
@@ -26,6 +28,15 @@ FAILURES = {
     "MEETING_NOT_FOUND": "The meeting could not be found at its URL.",
     "WAITING_ROOM_TIMEOUT": "The bot waited in the waiting room until its timeout.",
 }
+# Both specs' window for changing a calendar bot (v2 PATCH: "the join time must be at least 4
+# minutes in the future"): closer to its start the bot is on its way and keeps what it has.
+CHANGE_DEADLINE = timedelta(minutes=4)
+# The code a bot fails with when it joins past the team's daily bot cap (the spec's
+# DAILY_BOT_CAP_REACHED: calendar bots are checked as they join, not when scheduled).
+CAP_REACHED = "DAILY_BOT_CAP_REACHED"
+CAP_REACHED_MESSAGE = "The team's daily bot cap is reached."
+# The spec's cap counts the bots of the last 24 hours.
+CAP_WINDOW = timedelta(hours=24)
 RECORDING_AFTER = timedelta(seconds=30)
 FAILING_AFTER = timedelta(minutes=1)
 ZERO = timedelta(0)
@@ -49,6 +60,11 @@ class SandboxBot:
     extra: dict | None
     bot_name: str
     plan: str  # "completed" or an error code
+    # When and where it joins: its event's times and URL, followed while the event moves
+    # (SandboxState.change_event) but within CHANGE_DEADLINE of the start.
+    starts_at: datetime
+    ends_at: datetime
+    meeting_url: str | None
     error_message: str = ""
     silent: bool = False  # plays without sending its webhooks (a lost webhook)
     status: str = "queued"
@@ -77,8 +93,8 @@ class SandboxBot:
         self.steps = [status for status in story if status not in self.played]
 
     def at(self, status: str) -> datetime:
-        """When a step plays: at the meeting's times as they are now (it may have moved)."""
-        start, end = self.event.start, self.event.end
+        """When a step plays: at the meeting's times as the bot holds them (it may have moved)."""
+        start, end = self.starts_at, self.ends_at
         later = {"in_call_recording": RECORDING_AFTER, "failed": FAILING_AFTER}
         return end if status == "completed" else min(start + later.get(status, ZERO), end)
 
@@ -161,9 +177,39 @@ def made(event: SandboxEvent, api_version: str, config: dict, moment: datetime) 
         bot_name=str(config.get("bot_name") or ""),
         plan=plan,
         error_message=FAILURES.get(plan, ""),
+        starts_at=event.start,
+        ends_at=event.end,
+        meeting_url=event.meeting_url,
     )
     bot.plan_steps()
     return bot
+
+
+def follow(bot: SandboxBot, event: SandboxEvent, was_at: datetime, moment: datetime) -> bool:
+    """The bot of an event that just changed takes its new times and URL, as a calendar bot
+    joins the event Meeting BaaS holds; within CHANGE_DEADLINE of its start (the old one or
+    the new) it is already on its way and keeps the old ones. True when it followed."""
+    if bot.status != "queued" or min(was_at, event.start) - moment < CHANGE_DEADLINE:
+        return False
+    bot.starts_at, bot.ends_at, bot.meeting_url = event.start, event.end, event.meeting_url
+    return True
+
+
+def joined_within(bots: list[SandboxBot], moment: datetime) -> int:
+    """How many bots joined in the 24 hours up to `moment` (those refused by the cap did not)."""
+    return sum(
+        1
+        for b in bots
+        if "joining_call" in b.played
+        and b.plan != CAP_REACHED
+        and moment - CAP_WINDOW < b.at("joining_call") <= moment
+    )
+
+
+def refuse_past_the_cap(bot: SandboxBot) -> None:
+    """Fail `bot` as Meeting BaaS does one joining past the daily cap."""
+    bot.plan, bot.error_message = CAP_REACHED, CAP_REACHED_MESSAGE
+    bot.plan_steps()
 
 
 def choose(bot: SandboxBot, fields: dict) -> None:
@@ -190,12 +236,13 @@ def control(bot: SandboxBot) -> dict:
     return {
         "bot_id": str(bot.id),
         "event_id": str(bot.event.id),
-        "meeting_url": bot.event.meeting_url,
         "api_version": bot.api_version,
         "status": bot.status,
         "outcome": bot.plan,
         "silent": bot.silent,
         "extra": bot.extra,
+        "join_at": iso(bot.starts_at),
+        "meeting_url": bot.meeting_url,
         "created_at": iso(bot.created_at),
         "joined_at": iso(bot.joined_at),
         "exited_at": iso(bot.exited_at),
@@ -210,7 +257,7 @@ def v2_item(bot: SandboxBot) -> dict:
     return {
         "bot_id": str(bot.id),
         "bot_name": bot.bot_name,
-        "meeting_url": bot.event.meeting_url or "",
+        "meeting_url": bot.meeting_url or "",
         "meeting_platform": bot.event.meeting_platform or "meet",
         "extra": bot.extra,
         "duration": bot.duration,
@@ -234,7 +281,7 @@ def v1_item(bot: SandboxBot, number: int) -> dict:
         "id": number,
         "uuid": str(bot.id),
         "bot_name": bot.bot_name,
-        "meeting_url": bot.event.meeting_url or "",
+        "meeting_url": bot.meeting_url or "",
         "created_at": iso(bot.created_at),
         "ended_at": iso(bot.ended_at),
         "duration": bot.duration,

@@ -6,7 +6,7 @@ recurring; on every day, weekends included, a one-off at 14:00 UTC that cycles t
 call, a Meet interview, "Focus time" without a meeting URL, a Zoom planning and a demo on
 another platform; and on the next day a cancelled offsite. Any day-long window, whatever the
 weekday or hour it ends at, thus holds a meeting. The control API adds, moves and cancels
-events.
+events, changes their meeting URL, and declines them for the calendar's account.
 """
 
 from __future__ import annotations
@@ -41,6 +41,8 @@ class SandboxEvent:
     is_exception: bool = False
     # Who else is invited besides the organizer (e-mail addresses).
     attendees: tuple[str, ...] = ()
+    # The calendar's own account declined it (the provider's response status).
+    declined: bool = False
     # The settings the bot was scheduled with, as sent; they may hold keys, so out of repr.
     bot: dict | None = field(default=None, repr=False)
 
@@ -62,6 +64,15 @@ class SandboxEvent:
             if needle in url:
                 return platform
         return None
+
+    def responses(self, account_email: str) -> list[tuple[str, str]]:
+        """Everyone invited and their answer: the organizer first, the other attendees, then
+        the calendar's own account when it is neither (it accepted, or `declined`)."""
+        people = [self.organizer_email, *(a for a in self.attendees if a != self.organizer_email)]
+        if account_email and account_email not in people:
+            people.append(account_email)
+        own = "declined" if self.declined else "accepted"
+        return [(person, own if person == account_email else "accepted") for person in people]
 
 
 def meeting_urls(connection_id: uuid.UUID) -> dict[str, str]:

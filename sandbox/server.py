@@ -25,10 +25,13 @@ Control endpoints (no API key; the sandbox listens on loopback only):
   GET  /_sandbox/connections           every connection, both versions
   POST /_sandbox/connections/{id}      force fields: status, status_message, sync_status,
                                        sync_error, synced (true)
-  POST /_sandbox/config                set sync_delay, connection_limit, webhook_url,
-                                       webhook_secret, write_rate, latency (seconds added to
-                                       every API answer), event_page_limit (largest page of
-                                       events served)
+  POST /_sandbox/config                set sync_delay, connection_limit (a create past it is
+                                       refused 429 FST_ERR_CALENDAR_LIMIT, no retryAfter),
+                                       bots_per_day (a bot joining when that many joined in
+                                       the last 24 h fails DAILY_BOT_CAP_REACHED; 0: no cap),
+                                       webhook_url, webhook_secret, write_rate, latency
+                                       (seconds added to every API answer), event_page_limit
+                                       (largest page of events served)
   POST /_sandbox/tenants/{tenant}      {"admin_consent_required": true}: the Microsoft tenant's
                                        users may not consent alone (refused with AADSTS90094)
                                        until its admin accepts the client at adminconsent
@@ -51,7 +54,11 @@ event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
                                        connection's account)}: an event of its own in each,
                                        the same URL, times and organizer
   POST /_sandbox/events/{event_id}     move or change it: {"start", "end", "title",
-                                       "meeting_url"}; {"cancelled": true} cancels it
+                                       "meeting_url"}; {"cancelled": true} cancels it,
+                                       {"declined": true} declines it for the calendar's
+                                       account; its bot follows, but within 4 minutes of
+                                       the start (old or new: the bot keeps its time and
+                                       URL); {"keep_bot": false} loses the bot in the change
   For example, with the portal running (`manage.py runserver` and the sandbox):
     curl -H 'Content-Type: application/json' localhost:8765/_sandbox/events -d \
       '{"connection_id": "<remote id>", "title": "Demo", "meeting_url": "https://meet.google.com/abc-defg-hij"}'
@@ -313,6 +320,7 @@ class SandboxHandler(BaseHTTPRequestHandler):
                 "latency": float,
                 "sync_delay": float,
                 "connection_limit": int,
+                "bots_per_day": int,
                 "event_page_limit": int,
                 "webhook_url": str,
                 "webhook_secret": str,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sandbox.accounts import FakeAccount, SandboxError
-from sandbox.bots import SandboxBot, made
+from sandbox.bots import SandboxBot, follow, joined_within, made, refuse_past_the_cap
 from sandbox.events import SandboxEvent, fake_events, new_event
 from sandbox.oauth import OAuthMemory
 
@@ -121,6 +121,9 @@ class SandboxState:
     api_key: str = "sandbox-key"
     sync_delay: float = 2.0
     connection_limit: int = 10_000
+    # The team's daily bot cap (0: none): a bot joining when this many joined in the last 24
+    # hours fails with DAILY_BOT_CAP_REACHED.
+    bots_per_day: int = 0
     connections: dict[uuid.UUID, SandboxConnection] = field(default_factory=dict)
     requests: list[dict] = field(default_factory=list)  # the last 2,000
     request_count: int = 0
@@ -362,6 +365,14 @@ class SandboxState:
             elif isinstance(event.bot.get("extra"), dict):
                 bot.extra = event.bot["extra"]
 
+    def _bot_follows(self, event: SandboxEvent, was_at: datetime, *, keep: bool) -> None:
+        bot = self.bot_of(event.id)
+        if not keep and event.bot is not None:
+            event.bot = None
+            self.bot_changed(event)
+        elif bot is not None and event.bot is not None:
+            follow(bot, event, was_at, now())
+
     def bot_of(self, event_id: uuid.UUID) -> SandboxBot | None:
         """The event's latest bot."""
         with self.lock:
@@ -370,8 +381,23 @@ class SandboxState:
     def bots_due(self, moment: datetime) -> list[tuple[SandboxBot, list[dict]]]:
         """Play every bot's steps due by `moment`: each bot with the webhooks it sends."""
         with self.lock:
-            played = [(bot, bot.due(moment)) for bot in self.bots if bot.steps]
+            played = []
+            # In start order, so the cap refuses the later bots of a busy day.
+            for bot in sorted((b for b in self.bots if b.steps), key=lambda b: b.event.start):
+                self._admit_to_the_cap(bot, moment)
+                played.append((bot, bot.due(moment)))
         return [(bot, sent) for bot, sent in played if sent]
+
+    def _admit_to_the_cap(self, bot: SandboxBot, moment: datetime) -> None:
+        joins_at = bot.at("joining_call")
+        if (
+            self.bots_per_day
+            and bot.steps[:1] == ["joining_call"]
+            and bot.event.status != "cancelled"
+            and joins_at <= moment
+            and joined_within(self.bots, joins_at) >= self.bots_per_day
+        ):
+            refuse_past_the_cap(bot)
 
     def add_event(self, connection_id: str, fields: dict) -> SandboxEvent:
         """A new event, announced like a calendar change (control API): one-off unless
@@ -429,17 +455,22 @@ class SandboxState:
             return [event for _, event in added]
 
     def change_event(self, event_id: str, fields: dict) -> SandboxEvent:
-        """Move, retitle or cancel an event, announced like a calendar change (control API).
+        """Move, retitle, cancel or decline an event, or change its meeting URL, announced like
+        a calendar change (control API); its bot follows (sandbox/bots.py `follow`), unless
+        `"keep_bot": false` plays a Meeting BaaS that lost it in the change.
 
         A new start without an end keeps the event's length.
         """
         with self.lock:
             event = self._event_by_id(event_id)
             connection = self.connections[event.connection_id]
+            was_at = event.start
             if fields.get("cancelled") is True:
                 event.status = "cancelled"
             elif fields.get("status") in ("confirmed", "tentative"):
                 event.status = fields["status"]
+            if "declined" in fields:
+                event.declined = fields["declined"] is True
             if "start" in fields or "end" in fields:
                 start = _moment(fields.get("start")) if "start" in fields else event.start
                 default_end = (start or event.start) + (event.end - event.start)
@@ -452,6 +483,7 @@ class SandboxState:
                 event.meeting_url = fields["meeting_url"] or None
             event.is_exception = event.is_recurring
             event.updated_at = now()
+            self._bot_follows(event, was_at, keep=fields.get("keep_bot") is not False)
             cancelled = event.status == "cancelled"
             change = "calendar.event_cancelled" if cancelled else "calendar.event_updated"
             self.changed(connection, change, [event])

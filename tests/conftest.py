@@ -153,6 +153,8 @@ def sandbox(sandbox_server: SandboxServer, settings: object) -> Iterator[Sandbox
     sandbox_server.state.sync_delay = 0.3
     sandbox_server.state.webhook_url = None
     sandbox_server.state.write_rate = 0.0
+    sandbox_server.state.connection_limit = SandboxState.connection_limit
+    sandbox_server.state.bots_per_day = 0
     sandbox_server.state.throttled = 0
     settings.MEETINGBAAS_BASE_URL = sandbox_server.url
     settings.MEETINGBAAS_API_KEY = "test-key"

@@ -23,6 +23,7 @@ from calendars.actions.refresh import (
     mark_disconnected,
     refresh_integration,
 )
+from calendars.limits import connections
 from calendars.meetingbaas import errors
 from calendars.meetingbaas.types import ApiVersion, RemoteConnection
 from calendars.models import Credential, Integration, RawCalendar
@@ -132,6 +133,10 @@ def _create_or_adopt(
 ) -> tuple[RemoteConnection, bool]:
     try:
         return client.create_connection(grant, raw_calendar.provider_id), False
+    except errors.PlanLimitReached as exc:
+        raise errors.ConnectionLimitReached(
+            connections.refused_words(exc.message), http_status=exc.http_status, code=exc.code
+        ) from exc
     except (errors.Conflict, errors.Unavailable, errors.BadResponse) as exc:
         # No idempotency key exists: after a 409, a lost answer or one we cannot read (the
         # server may have acted all the same), find the connection by listing the account's

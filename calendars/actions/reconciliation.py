@@ -35,6 +35,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars import meetingbaas, queue
+from calendars.actions import bot_findings
 from calendars.actions.audit import record_action
 from calendars.actions.credentials import list_raw_calendars
 from calendars.actions.refresh import apply_remote, create_from_remote, mark_disconnected
@@ -74,9 +75,11 @@ class _Overtaken(Exception):
 
 
 # What a run does, in order: each version's listing, then its ghosts (integrations of that
-# version the whole listing did not name). `Reconciliation.step` indexes it.
-LIST, GHOSTS = "list", "ghosts"
+# version the whole listing did not name); last, the bots of the coming meetings, both versions
+# at once (bot_findings.py). `Reconciliation.step` indexes it.
+LIST, GHOSTS, BOTS = "list", "ghosts", "bots"
 STEPS = [(version, stage) for version in ApiVersion for stage in (LIST, GHOSTS)]
+STEPS.append(("", BOTS))
 
 
 def doing(run: Reconciliation) -> str:
@@ -84,6 +87,8 @@ def doing(run: Reconciliation) -> str:
     if run.step >= len(STEPS):
         return "finishing"
     version, stage = STEPS[run.step]
+    if stage == BOTS:
+        return "comparing the coming meetings' bots with the bot policies"
     if stage == LIST:
         return f"listing the API {version} connections"
     return f"confirming the API {version} integrations no page listed (ghosts)"
@@ -149,6 +154,9 @@ def run_reconciliation(run_id: int, *, to_the_end: bool = False) -> Reconciliati
 def _go_on(run: Reconciliation, deadline: float | None) -> None:
     """Do the run's current step until it ends or the time is up, committing part by part."""
     version, stage = STEPS[run.step]
+    if stage == BOTS:
+        _find_bots(run)
+        return
     client = meetingbaas.client(version)
     if stage == GHOSTS:
         _find_ghosts(run, client)
@@ -508,6 +516,15 @@ def _mark_ghost(
     )
 
 
+def _find_bots(run: Reconciliation) -> None:
+    """Record the run's bot findings and move it past its last step, in one transaction."""
+    found = bot_findings.find(run)
+    with transaction.atomic():
+        _locked(run)
+        _record(found)
+        _move(run, (run.step + 1, "", 0))
+
+
 def _finish(run: Reconciliation) -> None:
     with transaction.atomic():
         _locked(run)
@@ -517,12 +534,17 @@ def _finish(run: Reconciliation) -> None:
         run.orphans = counts.get(Kind.ORPHAN, 0)
         run.ghosts = counts.get(Kind.GHOST, 0)
         run.drift = counts.get(Kind.DRIFT, 0)
+        run.bot_findings = sum(counts.get(kind, 0) for kind in bot_findings.BOT_KINDS)
         run.succeeded = not run.error
         run.finished_at = timezone.now()
         run.save()
         if run.succeeded:
             # Every orphan still there is this run's finding now: one list of open orphans.
-            open_orphans(before=run).update(
+            # Likewise the open bot findings: this run found again those still true.
+            superseded = open_orphans(before=run) | ReconciliationFinding.objects.filter(
+                kind__in=bot_findings.BOT_KINDS, outcome=Outcome.OPEN, run_id__lt=run.pk
+            )
+            superseded.update(
                 outcome=Outcome.SETTLED,
                 reason=f"Superseded by {run}.",
                 resolved_at=run.finished_at,
@@ -530,12 +552,13 @@ def _finish(run: Reconciliation) -> None:
     # What it compared is of no use once its ghosts are known.
     ReconciliationListed.objects.filter(run=run).delete()
     logger.info(
-        "%s: %s listed, %s orphans, %s ghosts, %s drift, in %s task(s)",
+        "%s: %s listed, %s orphans, %s ghosts, %s drift, %s about bots, in %s task(s)",
         run,
         run.listed,
         run.orphans,
         run.ghosts,
         run.drift,
+        run.bot_findings,
         run.tasks,
     )
 

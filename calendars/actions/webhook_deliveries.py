@@ -275,7 +275,12 @@ def _meetings_changed(integration: Integration, delivery: WebhookDelivery) -> st
     else:
         # Sent by Svix when it happened: the webhook's time orders it against other news.
         as_of = delivery.event_time or delivery.received_at
-        outcome = meetings.apply_news(integration, events_in(delivery.event, data), as_of=as_of)
+        outcome = meetings.apply_news(
+            integration,
+            events_in(delivery.event, data),
+            as_of=as_of,
+            updated=delivery.event == "calendar.event_updated",
+        )
     return MEETING_OUTCOMES[outcome]
 
 

@@ -35,6 +35,7 @@ from calendars.admin.common import (
     attempt,
     export_link,
     render_timeline,
+    warn_near_the_connection_cap,
 )
 from calendars.admin.fixes import fix_buttons
 from calendars.admin.meetings import StartsFilter
@@ -145,6 +146,8 @@ class CustomerAdmin(FullHistoryAdmin, ChangePageAdmin):
             "meetings_url": reverse("admin:calendars_meeting_changelist") + f"?{urlencode(query)}",
             "week": week,
             "week_missed_url": reverse("admin:calendars_meeting_missed") + f"?{urlencode(missed)}",
+            "coverage_url": reverse("admin:calendars_meeting_coverage")
+            + f"?{urlencode({'customer': customer.pk})}",
         }
 
 
@@ -666,6 +669,7 @@ class RawCalendarAdmin(admin.ModelAdmin):
     def create_integration(
         self, request: HttpRequest, queryset: QuerySet[RawCalendar]
     ) -> HttpResponse | None:
+        warn_near_the_connection_cap(request, len(queryset))
         done = []
         for raw in queryset:
             created = attempt(

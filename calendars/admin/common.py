@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -10,14 +11,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.http import urlencode
 from django.utils.timezone import localtime
 from django.views.decorators.debug import sensitive_variables
 
+from calendars.limits import connections
 from calendars.problems import PROBLEMS
 from calendars.queries.history import (
     BULK_JOB_MENTION,
@@ -55,6 +58,13 @@ def attempt[T](
     except PROBLEMS as exc:
         messages.error(request, f"{failure} {exc}".strip())
         return Attempt(succeeded=False, problem=str(exc))
+
+
+def warn_near_the_connection_cap(request: HttpRequest, creating: int) -> None:
+    """Say, before any create is sent, when it nears or passes the plan's connection cap."""
+    warning = connections.before_creating(creating)
+    if warning:
+        messages.warning(request, warning)
 
 
 def link(obj: object, label: str | None = None) -> str:
@@ -244,3 +254,20 @@ def excerpt(text: str, render: Callable[[str], str] = conditional_escape) -> str
 
 def _cut(text: str, length: int) -> str:
     return text if len(text) <= length else text[: length - 1] + "…"
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_download(rows: Iterable[list[str]], name: str) -> StreamingHttpResponse:
+    """`rows` (from a `spreadsheet_rows` writer) streamed as a CSV file named `name` and the
+    time."""
+    writer = csv.writer(_Echo())
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    return StreamingHttpResponse(
+        (writer.writerow(row) for row in rows),
+        content_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}-{stamp}.csv"'},
+    )

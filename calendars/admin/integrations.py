@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 
 from django import forms
@@ -29,6 +28,7 @@ from calendars.admin.common import (
     FullHistoryAdmin,
     ReadOnlyAdmin,
     allows,
+    csv_download,
     excerpt,
     export_link,
     link,
@@ -442,20 +442,8 @@ class HistoryExportForm(forms.Form):
         }
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _stream_csv(filters: dict) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    rows = (writer.writerow(row) for row in csv_rows(export_entries(**filters)))
-    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-    return StreamingHttpResponse(
-        rows,
-        content_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="connection-history-{stamp}.csv"'},
-    )
+    return csv_download(csv_rows(export_entries(**filters)), "connection-history")
 
 
 class ToStatusFilter(admin.SimpleListFilter):

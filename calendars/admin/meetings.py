@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from functools import partial
 
 from django import forms
 from django.conf import settings
@@ -32,6 +33,7 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from calendars.actions import bulk
 from calendars.admin.big_lists import EstimatingPaginator, SearchPaginator
 from calendars.admin.common import ChangePageAdmin, FullHistoryAdmin, allows, excerpt, link
+from calendars.admin.coverage import coverage_view
 from calendars.admin.records import (
     CustomerFilter,
     IntegrationFilter,
@@ -40,6 +42,7 @@ from calendars.admin.records import (
 )
 from calendars.forms import SecretField
 from calendars.lib.validators import allowed_callback, reject_control_characters
+from calendars.limits import daily_bots
 from calendars.meetings import bots, outcomes, overrides, recording, risk, rules
 from calendars.meetings.policy import integrations_to_apply, policy_of
 from calendars.models import BotPolicy, BulkJob, BulkJobItem, Meeting
@@ -104,11 +107,18 @@ OVERRIDE_BUTTONS = {
 
 
 class StartsFilter(admin.SimpleListFilter):
+    """When meetings start. The list opens on the meetings from today on (not on the months of
+    past meetings kept); "All" shows every one. A search, or the missed meetings' filter,
+    looks through every meeting unless a choice is made here, and so does an action posted."""
+
     title = "starts"
     parameter_name = "starts"
     # The customer page's meetings: the day before now and the day after.
     AROUND_NOW = "around_now"
+    FROM_TODAY = "from_today"
+    ALL = "all"
     CHOICES = {
+        FROM_TODAY: "From today on",
         "past_day": "Past day",
         AROUND_NOW: "Past day and next 24 h",
         "next_hour": "Next hour",
@@ -117,11 +127,45 @@ class StartsFilter(admin.SimpleListFilter):
         "this_week": "This week",
     }
 
+    def __init__(
+        self, request: HttpRequest, params: dict, model: type, model_admin: admin.ModelAdmin
+    ) -> None:
+        super().__init__(request, params, model, model_admin)
+        # An action posted from a meeting's page or the at-risk page names its meetings: the
+        # default must not drop one that began before today.
+        looking_back = (
+            request.method != "GET"
+            or bool(request.GET.get(SEARCH_VAR, "").strip())
+            or MissedFilter.parameter_name in request.GET
+        )
+        self.default = None if looking_back else self.FROM_TODAY
+
+    def value(self) -> str | None:
+        return super().value() or self.default
+
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
         return list(self.CHOICES.items())
 
+    def choices(self, changelist: ChangeList) -> Iterator[dict]:
+        value = self.value()
+        yield {
+            "selected": value in (None, self.ALL),
+            "query_string": changelist.get_query_string({self.parameter_name: self.ALL}),
+            "display": "All",
+        }
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": value == lookup,
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        bounds = self.bounds(self.value(), timezone.now())
+        value = self.value()
+        now = timezone.now()
+        if value == self.FROM_TODAY:
+            return queryset.filter(starts_at__gte=_local_midnight(now))
+        bounds = self.bounds(value, now)
         if bounds is None:
             return queryset
         return queryset.filter(starts_at__gte=bounds[0], starts_at__lt=bounds[1])
@@ -129,7 +173,7 @@ class StartsFilter(admin.SimpleListFilter):
     @staticmethod
     def bounds(value: str | None, now: datetime) -> tuple[datetime, datetime] | None:
         """The range of start times a choice means, in TIME_ZONE's days and weeks."""
-        midnight = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        midnight = _local_midnight(now)
         monday = midnight - timedelta(days=midnight.weekday())
         return {
             "past_day": (now - timedelta(days=1), now),
@@ -139,6 +183,11 @@ class StartsFilter(admin.SimpleListFilter):
             "next_24h": (now, now + timedelta(hours=24)),
             "this_week": (monday, monday + timedelta(days=7)),
         }.get(value or "")
+
+
+def _local_midnight(now: datetime) -> datetime:
+    """The start of today in TIME_ZONE."""
+    return timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class MissedFilter(admin.SimpleListFilter):
@@ -327,6 +376,7 @@ class MeetingAdmin(ChangePageAdmin):
                     "meeting_url",
                     "organizer_email",
                     "is_cancelled",
+                    "is_declined",
                     "is_recurring",
                     "series_id",
                     "remote_event_id",
@@ -347,6 +397,7 @@ class MeetingAdmin(ChangePageAdmin):
                     "bot_summary",
                     "policy",
                     "bot_id",
+                    "bot_changed_late_at",
                 )
             },
         ),
@@ -404,9 +455,11 @@ class MeetingAdmin(ChangePageAdmin):
     def get_urls(self) -> list:
         at_risk = self.admin_site.admin_view(self.at_risk_view)
         missed = self.admin_site.admin_view(self.missed_view)
+        report = self.admin_site.admin_view(partial(coverage_view, self))
         return [
             path("at-risk/", at_risk, name="calendars_meeting_at_risk"),
             path("missed/", missed, name="calendars_meeting_missed"),
+            path("coverage/", report, name="calendars_meeting_coverage"),
             *super().get_urls(),
         ]
 
@@ -707,6 +760,9 @@ class MeetingAdmin(ChangePageAdmin):
             "summary": risk.summary(found),
             "hours": settings.AT_RISK_HOURS,
             "listed": AT_RISK_LISTED,
+            "bot_cap": daily_bots.cap(),
+            "over_cap": daily_bots.over_the_cap(h.now),
+            "days_ahead": daily_bots.DAYS_AHEAD,
             "may_act": allows(request, PERMISSION),
             "changelist": reverse("admin:calendars_meeting_changelist"),
             "here": request.get_full_path(),

@@ -12,7 +12,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from calendars.actions.integrations import create_integration
-from calendars.admin.common import allows, attempt
+from calendars.admin.common import allows, attempt, warn_near_the_connection_cap
 from calendars.lib.validators import as_id
 from calendars.models import Credential, Integration, RawCalendar
 
@@ -84,6 +84,7 @@ def create_from_listing(model_admin: admin.ModelAdmin, request: HttpRequest) -> 
         key=lambda raw: order.index(raw.pk),  # the rows stay where they were
     )
     wanted = _wanted(request, shown)
+    warn_near_the_connection_cap(request, len(wanted))
     outcomes = {raw.pk: _create(request, raw) for raw in wanted}
     _summarise(request, outcomes)
     listings: dict[int, Listing] = {}

@@ -17,14 +17,15 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from calendars.actions import reconciliation
+from calendars.actions import bot_findings, reconciliation
 from calendars.admin.common import ReadOnlyAdmin, allows, shown_or_redirect
-from calendars.models import Integration, Reconciliation, ReconciliationFinding
+from calendars.models import Integration, Meeting, Reconciliation, ReconciliationFinding
 from calendars.problems import PROBLEMS
 
 # Findings listed on a run's page, the open orphans first.
 FINDING_LIMIT = 500
 Outcome = ReconciliationFinding.Outcome
+Kind = ReconciliationFinding.Kind
 
 
 @admin.register(Reconciliation)
@@ -44,7 +45,10 @@ class ReconciliationAdmin(ReadOnlyAdmin):
     def outcome(self, run: Reconciliation) -> str:
         if run.finished_at is None:
             return f"Running: {run.listed} listed so far"
-        counts = f"{run.orphans} orphans, {run.ghosts} ghosts, {run.drift} drift"
+        counts = (
+            f"{run.orphans} orphans, {run.ghosts} ghosts, {run.drift} drift, "
+            f"{run.bot_findings} about bots"
+        )
         return f"{run.listed} listed: {counts}" + ("" if run.succeeded else " (failed)")
 
     def changelist_view(
@@ -67,6 +71,16 @@ class ReconciliationAdmin(ReadOnlyAdmin):
                 wrap(self.delete_orphan_view),
                 name="calendars_reconciliation_delete_orphan",
             ),
+            path(
+                "finding/<int:finding_id>/remove-duplicate-bot/",
+                wrap(self.remove_duplicate_bot_view),
+                name="calendars_reconciliation_remove_duplicate_bot",
+            ),
+            path(
+                "finding/<int:finding_id>/schedule-bot/",
+                wrap(self.schedule_bot_view),
+                name="calendars_reconciliation_schedule_bot",
+            ),
             *super().get_urls(),
         ]
 
@@ -81,14 +95,15 @@ class ReconciliationAdmin(ReadOnlyAdmin):
         if isinstance(run, HttpResponse):
             return run
         findings = _open_orphans_first(
-            run.findings.select_related("integration__raw_calendar", "resolved_by")
+            run.findings.select_related("integration__raw_calendar", "resolved_by", "meeting")
         )
         if run.finished_at is None:
             # Counted when it finishes; shown meanwhile as far as its pages have gone.
             so_far = dict(run.findings.values_list("kind").annotate(n=Count("pk")).order_by())
             run.orphans, run.ghosts, run.drift = (
-                so_far.get(kind, 0) for kind in ReconciliationFinding.Kind.values
+                so_far.get(kind, 0) for kind in (Kind.ORPHAN, Kind.GHOST, Kind.DRIFT)
             )
+            run.bot_findings = sum(so_far.get(kind, 0) for kind in bot_findings.BOT_KINDS)
         context = {
             **self.admin_site.each_context(request),
             "title": str(run),
@@ -143,6 +158,37 @@ class ReconciliationAdmin(ReadOnlyAdmin):
         }
         return TemplateResponse(
             request, "admin/calendars/reconciliation/confirm_delete.html", context
+        )
+
+    def remove_duplicate_bot_view(self, request: HttpRequest, finding_id: int) -> HttpResponse:
+        return self._act_on_bot(
+            request, finding_id, bot_findings.remove_duplicate_bot, "Duplicate bot removed"
+        )
+
+    def schedule_bot_view(self, request: HttpRequest, finding_id: int) -> HttpResponse:
+        return self._act_on_bot(
+            request, finding_id, bot_findings.schedule_missing_bot, "Bot scheduled"
+        )
+
+    def _act_on_bot(
+        self,
+        request: HttpRequest,
+        finding_id: int,
+        verb: Callable[..., Meeting],
+        done: str,
+    ) -> HttpResponse:
+        self._require_reconcile(request)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        finding = get_object_or_404(ReconciliationFinding, pk=finding_id)
+        try:
+            meeting = verb(finding_id, acting_user=request.user)
+        except (bot_findings.BotFindingRefused, *PROBLEMS) as exc:
+            self.message_user(request, f"Nothing was done: {exc}", messages.ERROR)
+        else:
+            self.message_user(request, f"{done} on “{meeting}”.", messages.SUCCESS)
+        return HttpResponseRedirect(
+            reverse("admin:calendars_reconciliation_change", args=[finding.run_id])
         )
 
     def _act(

@@ -82,6 +82,22 @@ class RateLimited(MeetingBaasError):
         return f"{self.summary}{wait}{detail}"
 
 
+class PlanLimitReached(MeetingBaasError):
+    """A 429 for the plan's cap (calendar connections, bots a day), not the request rate:
+    waiting seconds will not help, so it is not retried."""
+
+    summary = "Meeting BaaS refused: the team's plan limit is reached"
+
+
+class ConnectionLimitReached(PlanLimitReached):
+    summary = (
+        "Meeting BaaS refused a new calendar connection: the team holds as many as its plan "
+        "allows. Trying again will not help: disconnect integrations no one needs (that deletes "
+        "their connections at Meeting BaaS), or move to a larger plan and set "
+        "MEETINGBAAS_MAX_CALENDARS"
+    )
+
+
 class Unavailable(MeetingBaasError):
     """A server error, a timeout or a dropped connection: nothing says the call did not happen."""
 

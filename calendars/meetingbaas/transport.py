@@ -236,7 +236,10 @@ def error_from_response(response: requests.Response) -> errors.MeetingBaasError:
     status = response.status_code
     kwargs = {"http_status": status, "code": code}
     if status == 429:
-        return errors.RateLimited(message, retry_after=_retry_after(response, body), **kwargs)
+        retry_after = _retry_after(response, body)
+        if retry_after is None and _names_a_plan_limit(f"{code} {message}"):
+            return errors.PlanLimitReached(message, **kwargs)
+        return errors.RateLimited(message, retry_after=retry_after, **kwargs)
     if status == 401:
         about_key = any(w in f"{code} {message}".lower() for w in ("api key", "api_key", "apikey"))
         return (errors.ApiKeyRejected if about_key else errors.OAuthRefused)(message, **kwargs)
@@ -252,6 +255,14 @@ def error_from_response(response: requests.Response) -> errors.MeetingBaasError:
     if status >= 500:
         return errors.Unavailable(message, retry_after=_retry_after(response, body), **kwargs)
     return errors.MeetingBaasError(message, **kwargs)
+
+
+def _names_a_plan_limit(words: str) -> bool:
+    """Whether a 429 is a plan's cap: Meeting BaaS's rate limit answers carry a retryAfter (and
+    a retry-after header); its caps (calendar connections, DAILY_BOT_CAP_REACHED) have none and
+    name a limit or cap. The spec gives the connection cap no code of its own."""
+    words = words.lower()
+    return "rate" not in words and ("limit" in words or "cap" in words)
 
 
 def _retry_after(response: requests.Response, body: dict) -> float | None:

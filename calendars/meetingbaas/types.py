@@ -135,6 +135,12 @@ class RemoteEvent:
     # no attendees (v2 listings and webhooks).
     attendee_domains: frozenset[str] | None = None
     is_organizer: bool | None = None
+    # Who declined it, where the answer lists attendees (None where it does not: v2's listings
+    # and webhooks): the lower-cased e-mails of those who declined, and whether the provider
+    # marked the calendar's own account as one of them. Never stored: the mirror derives
+    # whether the calendar's account declined.
+    declined_by: frozenset[str] | None = None
+    self_declined: bool = False
 
 
 @dataclass(frozen=True)

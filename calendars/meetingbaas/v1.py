@@ -19,6 +19,7 @@ from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, r
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
     EMAIL_MAX_CHARS,
+    MAX_ATTENDEES,
     attendee_domains,
     bounded,
     optional_str,
@@ -344,6 +345,7 @@ def _event(data: object) -> RemoteEvent:
         updated_at=timestamp(data, "last_updated_at"),
         attendee_domains=attendee_domains(data.get("attendees"), organizer),
         is_organizer=data["is_organizer"] if isinstance(data.get("is_organizer"), bool) else None,
+        **_declined(data.get("raw")),
     )
 
 
@@ -356,6 +358,32 @@ def _status(data: dict) -> EventStatus:
     if "tentative" in (raw.get("status"), raw.get("showAs")):
         return EventStatus.TENTATIVE
     return EventStatus.CONFIRMED
+
+
+def _declined(raw: object) -> dict:
+    """Who declined, from the provider's event v1 passes on (its Attendee has no response):
+    Google's `attendees[].responseStatus` (and `self`), Microsoft's
+    `attendees[].status.response` and the account's own `responseStatus.response`."""
+    if not isinstance(raw, dict):
+        return {}
+    emails, own = set(), False
+    people = raw.get("attendees")
+    for attendee in people[:MAX_ATTENDEES] if isinstance(people, list) else []:
+        if not isinstance(attendee, dict):
+            continue
+        status, mailbox = attendee.get("status"), attendee.get("emailAddress")
+        response = attendee.get("responseStatus") or (
+            status.get("response") if isinstance(status, dict) else None
+        )
+        address = attendee.get("email") or (
+            mailbox.get("address") if isinstance(mailbox, dict) else None
+        )
+        if response == "declined" and isinstance(address, str):
+            emails.add(address.lower())
+            own = own or attendee.get("self") is True
+    mine = raw.get("responseStatus")
+    own = own or (isinstance(mine, dict) and mine.get("response") == "declined")
+    return {"declined_by": frozenset(emails), "self_declined": own}
 
 
 def _organizer(raw: object) -> str | None:

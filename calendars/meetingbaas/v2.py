@@ -15,6 +15,7 @@ from calendars.meetingbaas.events import call_about_events, iso_z, iter_pages, r
 from calendars.meetingbaas.meeting_urls import platform_of
 from calendars.meetingbaas.parsing import (
     EMAIL_MAX_CHARS,
+    MAX_ATTENDEES,
     attendee_domains,
     bounded,
     optional_str,
@@ -412,6 +413,7 @@ def _event(data: object, series: dict | None = None) -> RemoteEvent:
         attendee_domains=attendee_domains(data.get("attendees"), organizer)
         if "attendees" in data
         else None,
+        **_declined(data.get("attendees")),
     )
 
 
@@ -421,6 +423,24 @@ def event_status(value: object) -> EventStatus:
     if value in (EventStatus.CANCELLED, EventStatus.TENTATIVE):
         return EventStatus(value)
     return EventStatus.CONFIRMED
+
+
+def _declined(attendees: object) -> dict:
+    """Who declined, from the detail's `attendees` (`response_status`, `self`); listings
+    have none."""
+    if not isinstance(attendees, list):
+        return {}
+    declined = [
+        a
+        for a in attendees[:MAX_ATTENDEES]
+        if isinstance(a, dict) and a.get("response_status") == "declined"
+    ]
+    return {
+        "declined_by": frozenset(
+            str(a["email"]).lower() for a in declined if isinstance(a.get("email"), str)
+        ),
+        "self_declined": any(a.get("self") is True for a in declined),
+    }
 
 
 def _event_page(body: object) -> EventPage:

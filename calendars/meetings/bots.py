@@ -84,14 +84,18 @@ def change(meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None) 
     ]
 
 
-def remove(meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None) -> list[Outcome]:
-    """Cancel each meeting's bot (a bot already in the meeting leaves it)."""
+def remove(
+    meeting_ids: Iterable[int], *, acting_user: AbstractBaseUser | None, because: str = ""
+) -> list[Outcome]:
+    """Cancel each meeting's bot (a bot already in the meeting leaves it); `because` begins
+    what is recorded."""
     return [
         _call(
             meeting,
             Action.REMOVE,
             acting_user,
             lambda m, api, config: api.remove_bot(m.integration.remote_id, **_target(m)),
+            because=because,
         )
         for meeting in _meetings(meeting_ids)
     ]
@@ -198,17 +202,15 @@ def _move(shared_id: int, now: datetime) -> list[int]:
     new_account = new.integration.credential.account_email
     old_account = old.integration.credential.account_email if old else "another account"
     if old is not None and old.has_bot:
-        _call(
-            old,
-            Action.REMOVE,
-            None,
-            lambda m, api, config: api.remove_bot(m.integration.remote_id, **_target(m)),
-            sharing.MOVED_TO.format(account=new_account, why=why),
+        remove(
+            [old.pk],
+            acting_user=None,
+            because=sharing.MOVED_TO.format(account=new_account, why=why),
         )
     Meeting.objects.filter(pk=new.pk).update(auto_bot_at=now)
     if not new.has_bot:
-        note = sharing.MOVED_FROM.format(account=old_account, why=why)
-        _schedule_one(new, Action.MOVE, None, False, note)
+        because = sharing.MOVED_FROM.format(account=old_account, why=why)
+        _schedule_one(new, Action.MOVE, None, False, because=because)
     return list(shared.copies.values_list("pk", flat=True))
 
 
@@ -273,7 +275,7 @@ def _schedule_one(
     action: str,
     acting_user: AbstractBaseUser | None,
     every_occurrence: bool,
-    note: str = "",
+    because: str = "",
 ) -> Outcome:
     return _call(
         meeting,
@@ -282,7 +284,7 @@ def _schedule_one(
         lambda m, api, config: api.schedule_bot(
             m.integration.remote_id, config=config, **_target(m, every_occurrence)
         ),
-        note,
+        because=because,
     )
 
 
@@ -291,10 +293,9 @@ def _call(
     action: str,
     acting_user: AbstractBaseUser | None,
     call: Callable[[Meeting, object, BotConfig | None], BotScheduling],
-    note: str = "",
+    because: str = "",
 ) -> Outcome:
-    """Make the bot call for `meeting`, write its answer into the mirror, record it (after
-    `note`, why it was made, when the action does not say)."""
+    """Make the bot call for `meeting`, write its answer into the mirror, record it."""
     started = whole_second(timezone.now())
     removing = action == Action.REMOVE
     try:
@@ -308,21 +309,23 @@ def _call(
         answer = call(meeting, client(meeting.integration.api_version), config)
     except BotConflict as exc:
         if action == Action.CHANGE or removing:
-            return _record(meeting, action, acting_user, False, str(exc), note)
+            return _record(meeting, action, acting_user, False, str(exc), because=because)
         # v1's 409: the event has its bot already, which is what was asked.
         _mark(meeting, [meeting.remote_event_id], has_bot=True, summary="", as_of=started)
-        return _record(meeting, action, acting_user, True, "A bot was already scheduled.", note)
+        return _record(
+            meeting, action, acting_user, True, "A bot was already scheduled.", because=because
+        )
     except EventNotFound as exc:
         if not removing:
-            return _record(meeting, action, acting_user, False, str(exc), note)
+            return _record(meeting, action, acting_user, False, str(exc), because=because)
         _mark(meeting, [meeting.remote_event_id], has_bot=False, summary="", as_of=started)
-        return _record(meeting, action, acting_user, True, "No bot was scheduled.", note)
+        return _record(meeting, action, acting_user, True, "No bot was scheduled.", because=because)
     except PROBLEMS as exc:
         mark = TRANSIENT_MARK if getattr(exc, "transient", False) else ""
-        return _record(meeting, action, acting_user, False, f"{mark}{exc}", note)
+        return _record(meeting, action, acting_user, False, f"{mark}{exc}", because=because)
     summary = config.summary if config is not None else ""
     _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
-    return _judge(meeting, action, acting_user, answer, not removing, note)
+    return _judge(meeting, action, acting_user, answer, not removing, because)
 
 
 def _with_meeting(meeting: Meeting, action: str, config: BotConfig) -> BotConfig:
@@ -339,7 +342,7 @@ def _judge(
     acting_user: AbstractBaseUser | None,
     answer: BotScheduling,
     has_bot: bool,
-    note: str,
+    because: str = "",
 ) -> Outcome:
     """The outcome for `meeting` from an answer that may cover a whole series."""
     already = [f.event_id for f in answer.failed if f.code == ALREADY_SCHEDULED]
@@ -352,16 +355,24 @@ def _judge(
         ).update(bot_failure=reason)
     own = next((f for f in refused if f.event_id == meeting.remote_event_id), None)
     if own is not None:
-        return _record(meeting, action, acting_user, False, f"{own.code}: {own.message}", note)
+        return _record(
+            meeting, action, acting_user, False, f"{own.code}: {own.message}", because=because
+        )
     done = len(answer.succeeded) + len(already)
     if action == Action.SCHEDULE_SERIES:
         message = f"{done} occurrence(s) have a bot" + (
             f"; {len(refused)} refused: {refused[0].code}: {refused[0].message}" if refused else "."
         )
-        return _record(meeting, action, acting_user, not refused or bool(done), message, note)
+        return _record(
+            meeting, action, acting_user, not refused or bool(done), message, because=because
+        )
     if meeting.remote_event_id in already:
-        return _record(meeting, action, acting_user, True, "A bot was already scheduled.", note)
-    return _record(meeting, action, acting_user, True, "Done." if has_bot else "Removed.", note)
+        return _record(
+            meeting, action, acting_user, True, "A bot was already scheduled.", because=because
+        )
+    return _record(
+        meeting, action, acting_user, True, "Done." if has_bot else "Removed.", because=because
+    )
 
 
 def _mark(
@@ -388,8 +399,9 @@ def _record(
     acting_user: AbstractBaseUser | None,
     succeeded: bool,
     message: str,
-    note: str = "",
+    because: str = "",
 ) -> Outcome:
+    message = f"{because}{message}"
     who = (
         {"user": acting_user, "username": acting_user.get_username()}
         if acting_user is not None and acting_user.is_authenticated
@@ -407,7 +419,7 @@ def _record(
         meeting_starts_at=meeting.starts_at,
         action=action,
         succeeded=succeeded,
-        message=fit(BotAttempt, "message", f"{note} {message}" if note else message),
+        message=fit(BotAttempt, "message", message),
         **who,
     )
     logger.info("bot %s on meeting %s: %s", action, meeting.pk, message)

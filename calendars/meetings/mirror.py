@@ -41,6 +41,7 @@ MIRRORED = (
     "meeting_url",
     "platform",
     "is_cancelled",
+    "is_declined",
     "is_recurring",
     "is_tentative",
     "is_organizer",
@@ -56,7 +57,9 @@ MIRRORED = (
 # When the news came: not a change to the meeting.
 DATED = ("synced_at", "remote_updated_at")
 # What makes a meeting worth another look by the bot policy when it changes.
-WATCHED = ("meeting_url", "starts_at", "is_cancelled", "has_bot", *recording.WATCHED)
+WATCHED = ("meeting_url", "starts_at", "is_cancelled", "is_declined", "has_bot", *recording.WATCHED)
+# What a meeting's bot follows (calendars/meetings/follow.py).
+FOLLOWED = ("starts_at", "meeting_url")
 # The columns a meeting's row is written with: its identity, then what the news sets.
 UPSERTED = ("integration", "remote_event_id", *MIRRORED)
 # Past meetings pruned per transaction, and per run of the pruning (each minute's sync
@@ -103,6 +106,10 @@ class Applied:
     stale: int = 0
     removed: int = 0
     touched: list[UUID] = field(default_factory=list)
+    # Meetings with a bot that moved or changed URL (the start held before, by remote id),
+    # and those with a bot now cancelled or declined: the bot follows (follow.py).
+    moved: dict[UUID, datetime] = field(default_factory=dict)
+    dropped: list[UUID] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -140,6 +147,7 @@ def apply_events(
                 leaving.append(meeting["pk"])
         else:
             row = _filled(meeting or NEW_MEETING, event) | facts(event)
+            _note_bot_change(result, event_id, meeting, row, now)
             if meeting is None:
                 result.created += 1
                 result.touched.append(event_id)
@@ -263,6 +271,17 @@ def prune_history(now: datetime | None = None) -> int:
 
 def _delete(meetings: object) -> int:
     return meetings.delete()[1].get("calendars.Meeting", 0)
+
+
+def _note_bot_change(
+    result: Applied, event_id: UUID, held: dict | None, row: dict, now: datetime
+) -> None:
+    if row["starts_at"] <= now:
+        return  # begun: its bot is in it or not, nothing to follow
+    if held is not None and held["has_bot"] and any(row[f] != held[f] for f in FOLLOWED):
+        result.moved[event_id] = held["starts_at"]
+    if row["has_bot"] and (row["is_cancelled"] or row["is_declined"]):
+        result.dropped.append(event_id)
 
 
 def _filled(held: dict, event: RemoteEvent) -> dict:

@@ -81,6 +81,12 @@ KNOWN_ERRORS: dict[str, tuple[str, str]] = {
         "Someone in the meeting removed the bot.",
         "Ask the participants to leave the bot in the meeting.",
     ),
+    # Calendar bots meet the plan's daily cap as they join ("Meetings at risk" foresees it).
+    "DAILY_BOT_CAP_REACHED": (
+        "The team's Meeting BaaS plan had used up its bots for the day when this one joined.",
+        "Nothing the customer can do: remove bots not needed on busy days, or move to a larger "
+        "plan and set MEETINGBAAS_BOTS_PER_DAY.",
+    ),
     "BOT_CRASHED": (
         "The bot failed on Meeting BaaS' side.",
         "Nothing the customer can do: send the bot id to Meeting BaaS support.",
@@ -124,6 +130,9 @@ def judge(meeting: Meeting, now: datetime) -> Judgement:
     at_end = meeting.ends_at if ended else None
     if meeting.is_cancelled:
         return Judgement(Outcome.NO_BOT, Cause.CANCELLED, "The meeting was cancelled.", at_end)
+    if meeting.is_declined and not meeting.has_bot:
+        words = "The calendar's account declined the meeting (its bot, if any, was removed)."
+        return Judgement(Outcome.NO_BOT, Cause.CANCELLED, words, at_end)
     if meeting.has_bot:
         if ended:
             return Judgement(
@@ -224,7 +233,12 @@ def explain_error(code: str, message: str) -> str:
 
 def judged(meetings: object) -> object:
     """`meetings` (a queryset) with what `judge` reads besides the meeting's own columns."""
-    last = BotAttempt.objects.filter(meeting=OuterRef("pk"), succeeded=True).order_by("-at", "-id")
+    # A follow-up check schedules nothing itself: who scheduled the bot is the action before.
+    last = (
+        BotAttempt.objects.filter(meeting=OuterRef("pk"), succeeded=True)
+        .exclude(action=BotAttempt.Action.FOLLOW)
+        .order_by("-at", "-id")
+    )
     then = StatusChange.objects.filter(
         integration=OuterRef("integration_id"), changed_at__lte=OuterRef("starts_at")
     ).order_by("-changed_at", "-id")
@@ -309,6 +323,7 @@ ATTEMPT_STEPS = {
     BotAttempt.Action.ALWAYS: "Set to always be recorded",
     BotAttempt.Action.NEVER: "Set to never be recorded",
     BotAttempt.Action.FOLLOW_RULES: "Set to follow the recording rules",
+    BotAttempt.Action.FOLLOW: "Bot checked after the meeting changed",
 }
 
 

@@ -34,6 +34,7 @@ def wanting_a_bot(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
         meetings.filter(
             has_bot=False,
             is_cancelled=False,
+            is_declined=False,
             auto_bot_at__isnull=True,
             starts_at__gt=timezone.now(),
         )

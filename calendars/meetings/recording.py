@@ -74,7 +74,7 @@ class FactsOf:
         self.known: tuple[frozenset[str], str] | None = None
 
     def __call__(self, event: RemoteEvent) -> dict:
-        if event.attendee_domains is None and event.is_organizer is None:
+        if (event.attendee_domains, event.is_organizer, event.declined_by) == (None, None, None):
             return {}
         if self.known is None:
             customer_id, email = (
@@ -99,6 +99,9 @@ def facts_from(event: RemoteEvent, inside: frozenset[str], account_email: str) -
         # v2's details name the organizer, not whether it is the calendar's account.
         organizer = (event.organizer_email or "").lower()
         facts["is_organizer"] = bool(organizer) and organizer == account_email.lower()
+    if event.declined_by is not None:
+        # The calendar's account declined: its bot goes (calendars/meetings/follow.py).
+        facts["is_declined"] = event.self_declined or account_email.lower() in event.declined_by
     return facts
 
 

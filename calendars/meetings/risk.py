@@ -2,8 +2,10 @@
 
 A meeting is at risk when no bot is likely to join it: its calendar connection is not active;
 the customer's policy records every meeting but it has no bot (or scheduling its bot failed,
-or someone's scheduling did); it has no meeting URL under that policy; or Meeting BaaS last
-synced its calendar longer ago than MEETINGS_SYNC_STALE_HOURS, so it may have changed since.
+or someone's scheduling did); it moved or changed its URL too close to its start for Meeting
+BaaS to change its bot (calendars/meetings/follow.py); it has no meeting URL under that policy;
+or Meeting BaaS last synced its calendar longer ago than MEETINGS_SYNC_STALE_HOURS, so it may
+have changed since.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Rule(enum.StrEnum):
     """Why a meeting is at risk, in the order the view lists the reasons."""
 
     NOT_ACTIVE = "not_active"
+    CHANGED_TOO_LATE = "changed_too_late"
     BOT_FAILED = "bot_failed"
     NO_BOT = "no_bot"
     NO_URL = "no_url"
@@ -41,6 +44,7 @@ class Rule(enum.StrEnum):
 
 LABELS = {
     Rule.NOT_ACTIVE: "calendar connection not active",
+    Rule.CHANGED_TOO_LATE: "changed too late",
     Rule.BOT_FAILED: "bot scheduling failed",
     Rule.NO_BOT: "no bot although the policy records every meeting",
     Rule.NO_URL: "no meeting URL",
@@ -49,6 +53,7 @@ LABELS = {
 # Where each rule's fix is: the meeting's page (its bot actions) or its integration's.
 FIX_ON = {
     Rule.NOT_ACTIVE: "integration",
+    Rule.CHANGED_TOO_LATE: "meeting",
     Rule.BOT_FAILED: "meeting",
     Rule.NO_BOT: "meeting",
     Rule.NO_URL: "meeting",
@@ -99,6 +104,7 @@ def conditions(h: Horizon) -> dict[Rule, Q]:
     ruled_in = Q(rule_reason="") & ~Q(bot_override=Meeting.Override.NEVER)
     return {
         Rule.NOT_ACTIVE: ~Q(integration__status=PortalStatus.ACTIVE),
+        Rule.CHANGED_TOO_LATE: Q(bot_changed_late_at__isnull=False),
         Rule.BOT_FAILED: failed & (has_url | ~records_all),
         # A copy covered by another calendar's bot of the same meeting is not at risk.
         Rule.NO_BOT: records_all
@@ -213,6 +219,8 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
                 ": Meeting BaaS cannot send a bot until the connection is active again.",
             )
         )
+    if meeting.bot_changed_late_at is not None:
+        found.append(_changed_too_late(meeting))
     if not meeting.has_bot and meeting.bot_failure and (meeting.meeting_url or not records_all):
         found.append(Reason(Rule.BOT_FAILED, f"Scheduling its bot failed: {meeting.bot_failure}"))
     elif records_all and not meeting.has_bot and meeting.meeting_url and _ruled_in(meeting):
@@ -223,12 +231,11 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
             )
         )
     if records_all and not meeting.has_bot and not meeting.meeting_url:
-        organizer = f" ({meeting.organizer_email})" if meeting.organizer_email else ""
         found.append(
             Reason(
                 Rule.NO_URL,
                 "It has no meeting URL, so no bot can join: ask its organizer"
-                f"{organizer} to add a video link.",
+                f"{_organizer(meeting)} to add a video link.",
             )
         )
     synced = integration.synced_at
@@ -243,6 +250,22 @@ def reasons(meeting: Meeting, h: Horizon) -> list[Reason]:
     return found
 
 
+def _changed_too_late(meeting: Meeting) -> Reason:
+    before = duration_words(max(meeting.starts_at - meeting.bot_changed_late_at, timedelta(0)))
+    return Reason(
+        Rule.CHANGED_TOO_LATE,
+        f"It moved, or its meeting URL changed, {before} before its start: too late for Meeting "
+        "BaaS to change its bot (no bot changes within 4 minutes of joining), so the bot may "
+        "join at the old time or URL. On the meeting's page, remove its bot and schedule it "
+        "again (a new bot takes the meeting's time and URL as they are now), and tell the "
+        f"organizer{_organizer(meeting)} the recording may be missed.",
+    )
+
+
+def _organizer(meeting: Meeting) -> str:
+    return f" ({meeting.organizer_email})" if meeting.organizer_email else ""
+
+
 def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
     """Why `meeting` has no bot yet, in plain words, and what gets it one ("" with a bot)."""
     now = now or timezone.now()
@@ -250,6 +273,8 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
         return ""
     if meeting.is_cancelled:
         return "The meeting is cancelled."
+    if meeting.is_declined:
+        return "The calendar's account declined the meeting: it gets no bot."
     if meeting.outcome == Meeting.Outcome.COVERED:
         return meeting.outcome_reason
     if meeting.starts_at <= now:
@@ -289,6 +314,7 @@ def policy_yet_to_ask(meeting: Meeting, mode: str, now: datetime | None = None) 
         and meeting.integration.status == PortalStatus.ACTIVE
         and not meeting.has_bot
         and not meeting.is_cancelled
+        and not meeting.is_declined
         and meeting.auto_bot_at is None
         and bool(meeting.meeting_url)
         and _ruled_in(meeting)

@@ -14,9 +14,9 @@ the row once: the unique constraint refuses the second (which then reads the fir
 PostgreSQL a transaction lock on the meeting's key serialises the look, so copies whose
 starts straddle a minute's edge are found too.
 
-A carrier that can no longer carry the bot (cancelled in its calendar, its connection not
-active, gone from the mirror) is replaced by another copy before the meeting: `needing_a_move`
-finds them, `calendars.meetings.bots.move_bots` moves the bot.
+A carrier that can no longer carry the bot (cancelled or declined in its calendar, its
+connection not active, gone from the mirror) is replaced by another copy before the meeting:
+`needing_a_move` finds them, `calendars.meetings.bots.move_bots` moves the bot.
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from calendars.models import BotPolicy, Meeting, SharedMeeting
 from calendars.status import PortalStatus
 
 # What a move records on the copy that loses the bot, and on the one that takes it.
-MOVED_TO = "Moved to {account}'s calendar: {why}."
-MOVED_FROM = "From {account}'s calendar: {why}."
+MOVED_TO = "Moved to {account}'s calendar: {why}. "
+MOVED_FROM = "From {account}'s calendar: {why}. "
 # Copies of one meeting start within this of each other.
 WITHIN = timedelta(minutes=1)
 Scope = BotPolicy.Scope
@@ -83,10 +83,11 @@ def copies_of(shared: SharedMeeting) -> QuerySet[Meeting]:
 
 
 def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> QuerySet[Meeting]:
-    """Copies a bot can still be scheduled on: to come, not cancelled, their calendar active,
-    not skipped by the recording rules or a person."""
+    """Copies a bot can still be scheduled on: to come, neither cancelled nor declined, their
+    calendar active, not skipped by the recording rules or a person."""
     return meetings.filter(
         is_cancelled=False,
+        is_declined=False,
         starts_at__gt=now or timezone.now(),
         integration__status=PortalStatus.ACTIVE,
         rule_reason="",
@@ -183,6 +184,7 @@ def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:
     broken = (
         Q(carrier__isnull=True)
         | Q(carrier__is_cancelled=True)
+        | Q(carrier__is_declined=True)
         | ~Q(carrier__integration__status=PortalStatus.ACTIVE)
     )
     return SharedMeeting.objects.filter(broken, starts_at__gt=now)
@@ -194,4 +196,6 @@ def why_it_moves(carrier: Meeting | None) -> str:
         return "its copy left the calendar"
     if carrier.is_cancelled:
         return "it was cancelled in that calendar"
+    if carrier.is_declined:
+        return "its account declined it"
     return f"that calendar connection is {carrier.integration.status}"

@@ -26,7 +26,7 @@ from calendars.actions import bulk
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import EventNotFound, Unreachable
 from calendars.meetingbaas.types import RemoteEvent
-from calendars.meetings import mirror, outcomes, policy
+from calendars.meetings import follow, mirror, outcomes, policy
 from calendars.models import Integration, Meeting
 from calendars.outage import breaker
 from calendars.problems import PROBLEMS
@@ -68,6 +68,7 @@ def sync_window(integration_id: int) -> WindowSync | None:
         pruned = mirror.prune_unlisted(integration, listed, as_of=as_of, within=within)
         # Every meeting, not only the changed ones: a policy switched on reaches them all.
         queued = policy.consider(integration)
+        follow.consider(integration, applied, as_of=as_of)
         judge_again(integration, applied.touched)
     return WindowSync(len(events), applied, pruned, queued)
 
@@ -141,11 +142,17 @@ def queue_due_syncs(now: datetime | None = None) -> int:
     return len(due)
 
 
-def apply_news(integration: Integration, events: list[RemoteEvent], *, as_of: datetime) -> str:
+def apply_news(
+    integration: Integration, events: list[RemoteEvent], *, as_of: datetime, updated: bool = False
+) -> str:
     """Apply a webhook's events to the mirror (the integration locked); returns "applied",
-    "stale" (all older than what is held) or "recorded" (nothing of the window)."""
+    "stale" (all older than what is held) or "recorded" (nothing of the window). `updated`:
+    news of events changed in a way it may not tell (v2's event_updated names no attendees),
+    so those with a bot are read back."""
     applied = mirror.apply_events(integration, events, as_of=as_of)
     policy.consider(integration, applied.touched)
+    looked_at = [event.event_id for event in events] if updated else []
+    follow.consider(integration, applied, as_of=as_of, updated=looked_at)
     judge_again(integration, applied.touched)
     if applied.applied:
         return "applied"

@@ -196,6 +196,9 @@ class Meeting(models.Model):
         default=MeetingPlatform.NONE.value,
     )
     is_cancelled = models.BooleanField("cancelled", default=False)
+    # The calendar's own account declined it: derived from the attendees' answers when the
+    # news lists them (never stored), else kept as held.
+    is_declined = models.BooleanField("declined", default=False, db_default=False)
     is_recurring = models.BooleanField("recurring", default=False)
     # What the recording rules read, derived when the event is mirrored (attendees themselves
     # are never kept): None while the news has not said (v2 lists no attendees, no organizer).
@@ -234,6 +237,9 @@ class Meeting(models.Model):
     )
     # Which recording rule kept the policy from asking for the bot, in words ("" otherwise).
     rule_reason = models.CharField("recording rule", max_length=300, blank=True, db_default="")
+    # When news came that the meeting moved, or its URL changed, too close to its start for
+    # Meeting BaaS to change its bot (calendars/meetings/follow.py): "Meetings at risk".
+    bot_changed_late_at = models.DateTimeField("changed too late at", null=True, blank=True)
     synced_at = models.DateTimeField("last synced")
     # As of when the held state was true remotely (a webhook's time, or when the listing or
     # fetch that brought it began): news older than this is ignored.
@@ -290,6 +296,11 @@ class Meeting(models.Model):
                 fields=["has_bot", "starts_at", "id"],
                 name="meeting_no_url",
                 condition=Q(is_cancelled=False, meeting_url=""),
+            ),
+            models.Index(
+                fields=["starts_at", "id"],
+                name="meeting_changed_late",
+                condition=Q(bot_changed_late_at__isnull=False),
             ),
             # "Missed meetings" and the home page's lane: outcomes of a range of days; the pass
             # over meetings that just ended (calendars/meetings/outcomes.py).
@@ -365,6 +376,7 @@ class BotAttempt(models.Model):
         ALWAYS = "always", "Always record"
         NEVER = "never", "Never record"
         FOLLOW_RULES = "follow_rules", "Follow the recording rules"
+        FOLLOW = "follow", "Bot follows the meeting"
         # The copy carrying a shared meeting's bot went away: another copy took it.
         MOVE = "move", "Bot moved from another calendar's copy"
 
@@ -396,3 +408,41 @@ class BotAttempt(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} by {self.username}"
+
+
+class CoverageDay(models.Model):
+    """One customer's meetings of one day (in TIME_ZONE) counted by what became of them, for
+    the coverage report; `customer` empty: every customer's, the day's total.
+
+    Written only by `calendars/meetings/coverage.py`, which counts a day again from its
+    meetings (never adds to a count): the rows outlive the meetings, pruned after
+    MEETINGS_HISTORY_DAYS.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    day = models.DateField()
+    meetings = models.PositiveIntegerField(default=0)
+    # Meetings a bot was wanted for: one was scheduled, or the policy records every meeting
+    # (not those cancelled, nor those whose bot a person removed).
+    wanted = models.PositiveIntegerField(default=0)
+    scheduled = models.PositiveIntegerField("bots scheduled", default=0)
+    recorded = models.PositiveIntegerField(default=0)
+    # Not ended, or ended without a final word yet (outcome scheduled, joining, recording or
+    # not judged).
+    pending = models.PositiveIntegerField(default=0)
+    # Meetings that ended without a recording, by cause (calendars/queries/missed.py's CAUSES).
+    missed = models.JSONField(default=dict)
+    counted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "day"], name="coverage_day_unique"),
+            models.UniqueConstraint(
+                fields=["day"], condition=Q(customer__isnull=True), name="coverage_day_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.customer or 'every customer'}: {self.recorded} recorded"

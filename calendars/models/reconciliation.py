@@ -28,6 +28,8 @@ class Reconciliation(models.Model):
     orphans = models.PositiveIntegerField(default=0)
     ghosts = models.PositiveIntegerField(default=0)
     drift = models.PositiveIntegerField(default=0)
+    # Findings about bots (duplicates, unwanted, missing), from its last step.
+    bot_findings = models.PositiveIntegerField(default=0)
     # Why the run failed as a whole (a listing Meeting BaaS would not give).
     error = models.TextField(blank=True)
     # Where the run goes on (calendars/actions/reconciliation.py): a task works for
@@ -77,6 +79,11 @@ class ReconciliationFinding(models.Model):
         ORPHAN = "orphan", "Orphan: on Meeting BaaS, in no integration"
         GHOST = "ghost", "Ghost: an integration Meeting BaaS no longer has"
         DRIFT = "drift", "Drift: fields that differ"
+        # About a meeting's bot (remote_id: its event), as Meeting BaaS listed it at the
+        # calendar's last sync.
+        DUPLICATE_BOT = "bot_dup", "Duplicate bot: one meeting, several bots"
+        UNWANTED_BOT = "bot_out", "Unwanted bot: the policy would not schedule it"
+        MISSING_BOT = "bot_miss", "Missing bot: the policy wants it recorded"
 
     class Outcome(models.TextChoices):
         OPEN = "open", "Open: waiting for an admin"
@@ -88,6 +95,8 @@ class ReconciliationFinding(models.Model):
         # An orphan someone or something else settled: an integration took it, it was deleted
         # remotely, or a later run found it again.
         SETTLED = "settled", "Settled elsewhere"
+        BOT_REMOVED = "bot_removed", "Duplicate bot removed"
+        BOT_SCHEDULED = "bot_scheduled", "Bot scheduled"
 
     run = models.ForeignKey(Reconciliation, on_delete=models.CASCADE, related_name="findings")
     kind = models.CharField(max_length=8, choices=Kind.choices)
@@ -106,6 +115,16 @@ class ReconciliationFinding(models.Model):
     integration = models.ForeignKey(
         Integration, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
+    # A bot finding's meeting (the copy whose bot is one too many, unwanted or missing).
+    # Its index (for a pruned meeting's SET NULL) is in Meta, built concurrently.
+    meeting = models.ForeignKey(
+        "calendars.Meeting",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -119,7 +138,14 @@ class ReconciliationFinding(models.Model):
                 fields=["run", "kind", "remote_id"], name="reconciliation_finding_once"
             )
         ]
-        indexes = [models.Index(fields=["kind", "outcome"])]
+        indexes = [
+            models.Index(fields=["kind", "outcome"]),
+            models.Index(
+                fields=["meeting"],
+                name="finding_meeting",
+                condition=models.Q(meeting__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.remote_id}"

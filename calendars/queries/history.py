@@ -25,6 +25,7 @@ from django.db.models import F, Model, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from calendars.lib.spreadsheets import spreadsheet_rows
 from calendars.models import (
     ActionRecord,
     BotAttempt,
@@ -49,9 +50,6 @@ REPLACED = "replaced"
 # What the admin's log says when its entry carries no message of its own.
 LOGGED = {ADDITION: "Added.", CHANGE: "Changed.", DELETION: "Deleted."}
 CHUNK = 2000
-# A spreadsheet runs a cell beginning with one of these as a formula (OWASP, CSV injection):
-# remote text and what people type reach the export's cells.
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 # actions/bulk.py names the job in the action rows it writes ("queued in bulk job 3", "re-run
 # bulk job 3"); ActionRecord has no job column, so pages find the job in those words to link it.
 BULK_JOB_MENTION = re.compile(r"\bbulk job (\d+)\b")
@@ -298,19 +296,13 @@ def status_then(integration: str = "integration", moment: str = "at") -> Coalesc
     return Coalesce(Subquery(last_change.values("to_status")[:1]), F(f"{integration}__status"))
 
 
-def spreadsheet_text(cell: str) -> str:
-    """`cell` as a spreadsheet must show it: text, never a formula (a leading quote, per OWASP)."""
-    return f"'{cell}" if cell.startswith(FORMULA_TRIGGERS) else cell
-
-
 def csv_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:
     """The export's rows, every cell safe to open in a spreadsheet: one per entry or changed field.
 
-    Every CSV the portal writes comes from here, so no cell escapes `spreadsheet_text`.
+    Remote text and what people type reach the cells: `spreadsheet_rows` neutralises them.
     """
     yield EXPORT_COLUMNS
-    for row in _raw_rows(entries):
-        yield [spreadsheet_text(cell) for cell in row]
+    yield from spreadsheet_rows(_raw_rows(entries))
 
 
 def _raw_rows(entries: Iterable[Entry]) -> Iterator[list[str]]:

@@ -18,6 +18,7 @@ from django.utils import timezone
 from calendars.actions import lost_refreshes
 from calendars.consent import links, outreach
 from calendars.lib.durations import duration_words
+from calendars.limits import daily_bots
 from calendars.meetings import risk
 from calendars.models import ActionRecord, Credential, Integration, OAuthApp, StatusChange
 from calendars.outage import breaker
@@ -26,6 +27,7 @@ from calendars.queries.diagnosis import Fix
 from calendars.queries.fixes import ACTED_ON, FixButton
 from calendars.queries.reconciliation import latest_open_orphans
 from calendars.roles import role_permissions
+from calendars.status import PortalStatus
 
 register = template.Library()
 BAR_WIDTH = 240
@@ -63,6 +65,7 @@ def portal_dashboard(context: template.Context) -> dict:
             _chart("By status", statuses),
             _chart("By provider", providers),
         ],
+        "connections": _connections(statuses),
         "history": _problem_chart(dashboard.problems_by_day(), changelist),
         "changelist": changelist,
         "see_all": _filtered(changelist, dashboard.ANY_PROBLEM),
@@ -96,7 +99,16 @@ def _meetings_at_risk(request: HttpRequest) -> dict | None:
         "found": found,
         "summary": risk.summary(found),
         "url": reverse("admin:calendars_meeting_at_risk"),
+        # Tomorrow's bots against the plan's cap (one count): the UTC day, as Meeting BaaS's.
+        "tomorrow_bots": daily_bots.tomorrows_bots(),
+        "bot_cap": daily_bots.cap(),
     }
+
+
+def _connections(statuses: list[dashboard.Bar]) -> dict:
+    """The live integrations against the plan's connection cap, from the status bars' counts."""
+    in_use = sum(bar.count for bar in statuses if bar.label != PortalStatus.DISCONNECTED)
+    return {"in_use": in_use, "cap": settings.MEETINGBAAS_MAX_CALENDARS}
 
 
 def _missed_yesterday(request: HttpRequest, now: datetime) -> dict | None:

@@ -115,6 +115,7 @@ def test_a_completed_bot_recorded_for_its_duration(integration):
         ("MEETING_NOT_FOUND", "The meeting link led to no meeting"),
         ("BOT_NOT_ACCEPTED", "Ask the host to admit the bot"),
         ("WAITING_ROOM_TIMEOUT", "raise the policy's waiting-room timeout"),
+        ("DAILY_BOT_CAP_REACHED", "plan had used up its bots for the day"),
         ("SOMETHING_NEW", "The bot failed (SOMETHING_NEW)."),
     ],
 )

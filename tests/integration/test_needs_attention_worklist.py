@@ -190,10 +190,11 @@ def test_the_home_page_costs_the_same_queries_with_ten_times_the_problems(
 
 
 # What the home page costs with integrations in the worklist's stored causes and kinds that
-# depend on the time: one query per lane, not per cause, kind or rule (it took 50). Three lanes
+# depend on the time: one query per lane, not per cause, kind or rule (it took 50). Four lanes
 # are one count each: refreshes lost with a stopped worker, owners who did not answer, meetings
-# missed yesterday.
-HOME_PAGE_QUERIES = 23
+# missed yesterday, tomorrow's bots against the plan's daily cap (the 24th; the connection cap
+# is read from the status bars' counts, no query of its own).
+HOME_PAGE_QUERIES = 24
 
 
 def test_the_home_page_costs_one_query_per_lane(admin_client, customer, globex, google_app):

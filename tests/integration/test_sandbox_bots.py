@@ -104,11 +104,10 @@ def test_a_bot_plays_its_story_at_the_meetings_times_sending_signed_webhooks(
     sandbox.control("POST", f"bots/{event_id}", {"outcome": "completed"})
     catcher.caught.clear()  # the calendar's own webhooks
     now = datetime.now(UTC)
-    # The meeting moved: it began 40 s ago and ends in a second.
-    moved = {"start": (now - timedelta(seconds=40)).isoformat()}
-    sandbox.control(
-        "POST", f"events/{event_id}", moved | {"end": (now + timedelta(seconds=1)).isoformat()}
-    )
+    # Its meeting began 40 s ago and ends in a second: set on the bot itself, as a move this
+    # close to the start is one a bot no longer follows (see the next test).
+    bot = sandbox.state.bot_of(uuid.UUID(event_id))
+    bot.starts_at, bot.ends_at = now - timedelta(seconds=40), now + timedelta(seconds=1)
 
     deadline = datetime.now(UTC) + timedelta(seconds=5)
     while datetime.now(UTC) < deadline and sandbox.state.bot_of(uuid.UUID(event_id)).steps:
@@ -213,3 +212,37 @@ def test_a_bot_removed_before_its_meeting_is_forgotten(sandbox, connect):
     api(sandbox, "DELETE", f"/calendar_events/{event_id}/bot")
 
     assert sandbox.control("GET", "bots") == []
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_bot_follows_its_meeting_but_not_within_four_minutes_of_its_start(
+    sandbox, connect, version
+):
+    calendar_id = connect(version)
+    event_id = meeting(sandbox, calendar_id, version, extra={}, in_minutes=60)
+    soon_id = meeting(sandbox, calendar_id, version, extra={}, in_minutes=3)
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    url = "https://us02web.zoom.us/j/5551234567"
+
+    for moved in (event_id, soon_id):
+        sandbox.control("POST", f"events/{moved}", {"start": later.isoformat(), "meeting_url": url})
+
+    bots = {b["event_id"]: b for b in sandbox.control("GET", "bots")}
+    assert (bots[event_id]["join_at"], bots[event_id]["meeting_url"]) == (
+        later.isoformat().replace("+00:00", ".000Z"),
+        url,
+    )
+    # Three minutes before its start the bot is on its way: it keeps its time and URL.
+    assert bots[soon_id]["meeting_url"] == "https://meet.google.com/abc-defg-hij"
+    listed = api(sandbox, "GET", "/v2/bots" if version == "v2" else "/bots/bots_with_metadata")
+    items = listed.json()["data" if version == "v2" else "bots"]
+    assert {item["meeting_url"] for item in items} == {url, "https://meet.google.com/abc-defg-hij"}
+
+
+def test_a_change_can_lose_the_bot(sandbox, connect):
+    calendar_id = connect("v2")
+    event_id = meeting(sandbox, calendar_id, "v2", extra={})
+
+    changed = sandbox.control("POST", f"events/{event_id}", {"title": "Renamed", "keep_bot": False})
+
+    assert changed["bot"] is None and sandbox.state.bot_of(uuid.UUID(event_id)) is None

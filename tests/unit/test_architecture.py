@@ -19,6 +19,7 @@ ENTRY_POINTS = ("calendars.admin", "calendars.web", "calendars.tasks", "calendar
 LOWER_LAYERS = (
     "calendars.actions",
     "calendars.meetings",
+    "calendars.limits",
     "calendars.queries",
     "calendars.models",
     "calendars.status",

@@ -161,3 +161,16 @@ def test_another_calendars_event_is_not_found_here(client, calendar, sandbox):
         client.get_event(other, call.event_id)
     with pytest.raises(errors.EventNotFound):
         client.get_event(calendar, uuid.uuid4())
+
+
+@pytest.mark.parametrize(("grant", "email"), [(GRANT, "carol@example.com"), (OTHER, "")])
+def test_who_declined_is_read_from_the_providers_event(client, sandbox, grant, email):
+    remote = synced_calendar(client, sandbox, grant, email)
+    call = upcoming(client, remote, "Customer call")
+    sandbox.control("POST", f"events/{call.event_id}", {"declined": True})
+
+    declined = client.get_event(remote, call.event_id)
+
+    assert declined.self_declined  # Google's attendee marked `self`, Microsoft's own answer
+    assert declined.declined_by == {grant.refresh_token.split(":")[1]}
+    assert not call.self_declined and call.declined_by == frozenset()

@@ -252,3 +252,16 @@ def test_a_short_rate_limit_is_waited_out(client, calendar, sandbox):
 
     assert outcome.succeeded == [call.event_id]
     assert len(sandbox.requests_to("POST", f"/v2/calendars/{calendar}/bots")) == 2
+
+
+def test_the_event_detail_says_who_declined_and_the_listing_cannot(client, calendar, sandbox):
+    call = upcoming(client, calendar, "Customer call")
+    sandbox.control("POST", f"events/{call.event_id}", {"declined": True})
+
+    detailed = client.get_event(calendar, call.event_id)
+    listed = next(
+        e for e in client.iter_events(calendar, **window()) if e.event_id == call.event_id
+    )
+
+    assert detailed.declined_by == {"alice@example.com"} and detailed.self_declined
+    assert listed.declined_by is None  # v2's listing names no attendees

@@ -1,0 +1,211 @@
+"""Reconciliation extends to bots: a meeting with several bots at Meeting BaaS, a bot the policy
+would not schedule, a meeting the policy wants recorded with no bot there; "Remove duplicate
+bot" and "Schedule bot" act at the sandbox and are recorded, for admins only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.messages import get_messages
+from django.urls import reverse
+
+from calendars import meetingbaas
+from calendars.actions.reconciliation import reconcile_now
+from calendars.meetingbaas.types import BotConfig
+from calendars.meetings import bots
+from calendars.models import (
+    ActionRecord,
+    BotAttempt,
+    BotPolicy,
+    Integration,
+    Meeting,
+    ReconciliationFinding,
+)
+from tests.support.meetings import active_integration, deliver, sync, webhook
+
+Kind = ReconciliationFinding.Kind
+TEAM = "alice.team@group.calendar.google.com"
+URL = "https://meet.google.com/abc-defg-hij"
+
+
+def policy(customer, mode: str) -> BotPolicy:
+    return BotPolicy.objects.create(customer=customer, mode=mode, bot_name="Acme notes")
+
+
+def shared_meeting(client, sandbox, integrations: list[Integration]) -> list[Meeting]:
+    """One meeting (the same URL and start) in each integration's calendar, mirrored."""
+    start = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+    meetings = []
+    for integration in integrations:
+        added = sandbox.control(
+            "POST",
+            "events",
+            {
+                "connection_id": str(integration.remote_id),
+                "title": "Quarterly review",
+                "start": start.isoformat(),
+                "end": (start + timedelta(minutes=30)).isoformat(),
+                "meeting_url": URL,
+            },
+        )
+        body = webhook(sandbox, integration, "calendar.event_created", [added["event_id"]])
+        deliver(client, integration, body)
+        meetings.append(Meeting.objects.get(remote_event_id=added["event_id"]))
+    return meetings
+
+
+def bot_at_sandbox(sandbox, meeting: Meeting) -> dict | None:
+    connection = sandbox.connection(meeting.integration.remote_id)
+    return sandbox.state.event(connection, str(meeting.remote_event_id)).bot
+
+
+def findings(kind: str) -> list[ReconciliationFinding]:
+    return list(ReconciliationFinding.objects.filter(kind=kind).order_by("pk"))
+
+
+def finding_url(name: str, finding: ReconciliationFinding) -> str:
+    return reverse(f"admin:calendars_reconciliation_{name}", args=[finding.pk])
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_meeting_with_two_bots_is_found_and_its_duplicate_removed(
+    admin_client, sandbox, make_integration, customer, version
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)  # one bot per calendar: two here
+    primary = active_integration(make_integration, sandbox, version)
+    team = active_integration(lambda: make_integration(TEAM), sandbox, version)
+    kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    assert bot_at_sandbox(sandbox, kept) and bot_at_sandbox(sandbox, extra)
+
+    run = reconcile_now()
+
+    (duplicate,) = findings(Kind.DUPLICATE_BOT)
+    assert (duplicate.meeting, duplicate.run, duplicate.remote_id) == (
+        extra,
+        run,
+        extra.remote_event_id,
+    )
+    assert f"the one on alice@example.com's calendar (meeting {kept.pk}) stays" in (
+        duplicate.differences
+    )
+    assert run.bot_findings == 1 and not findings(Kind.UNWANTED_BOT)
+    page = admin_client.get(reverse("admin:calendars_reconciliation_change", args=[run.pk]))
+    assert "Remove duplicate bot</button>" in page.content.decode()
+
+    response = admin_client.post(finding_url("remove_duplicate_bot", duplicate))
+
+    assert "Duplicate bot removed" in " ".join(map(str, get_messages(response.wsgi_request)))
+    assert bot_at_sandbox(sandbox, extra) is None and bot_at_sandbox(sandbox, kept)
+    duplicate.refresh_from_db()
+    assert duplicate.outcome == ReconciliationFinding.Outcome.BOT_REMOVED
+    record = ActionRecord.objects.get(action="remove duplicate bot")
+    assert record.succeeded and record.integration == team
+    assert BotAttempt.objects.filter(meeting=extra, action="remove", succeeded=True).exists()
+
+
+def test_a_duplicate_no_longer_there_is_settled_not_removed(
+    admin_client, sandbox, make_integration, customer
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    reconcile_now()
+    bots.remove([kept.pk], acting_user=None)  # the other copy's bot went meanwhile
+
+    admin_client.post(finding_url("remove_duplicate_bot", findings(Kind.DUPLICATE_BOT)[0]))
+
+    assert bot_at_sandbox(sandbox, extra)  # the only bot left stays
+    assert findings(Kind.DUPLICATE_BOT)[0].outcome == ReconciliationFinding.Outcome.SETTLED
+    assert not ActionRecord.objects.get(action="remove duplicate bot").succeeded
+
+
+@pytest.mark.parametrize("version", ["v2", "v1"])
+def test_a_bot_the_policy_wanted_and_meeting_baas_lost_is_scheduled_again(
+    admin_client, sandbox, make_integration, customer, version
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)
+    integration = active_integration(make_integration, sandbox, version)
+    (meeting,) = shared_meeting(admin_client, sandbox, [integration])
+    # Removed at Meeting BaaS, not through the portal; the next sync sees it gone.
+    meetingbaas.client(version).remove_bot(
+        integration.remote_id, event_id=meeting.remote_event_id, series_id=meeting.series_id or None
+    )
+    sync(integration)
+    assert not Meeting.objects.get(pk=meeting.pk).has_bot
+
+    reconcile_now()
+
+    (missing,) = findings(Kind.MISSING_BOT)
+    assert missing.meeting == meeting
+    admin_client.post(finding_url("schedule_bot", missing))
+    assert bot_at_sandbox(sandbox, meeting)
+    missing.refresh_from_db()
+    assert missing.outcome == ReconciliationFinding.Outcome.BOT_SCHEDULED
+    assert ActionRecord.objects.get(action="schedule bot").succeeded
+
+
+def test_a_bot_no_one_asked_for_under_a_scheduled_only_policy_is_unwanted(
+    admin_client, admin_user, sandbox, make_integration, customer
+):
+    policy(customer, BotPolicy.Mode.SCHEDULED_ONLY)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    by_hand, elsewhere = shared_meeting(admin_client, sandbox, [primary, team])
+    bots.schedule([by_hand.pk], acting_user=admin_user)  # a person's choice stands
+    meetingbaas.client("v2").schedule_bot(  # made outside the portal
+        team.remote_id,
+        config=BotConfig(bot_name="Other tool"),
+        event_id=elsewhere.remote_event_id,
+        series_id=elsewhere.series_id or None,
+    )
+    sync(team)
+
+    reconcile_now()
+
+    assert [f.meeting for f in findings(Kind.UNWANTED_BOT)] == [elsewhere]
+    assert not findings(Kind.MISSING_BOT)
+
+
+@pytest.mark.parametrize("role", ["Support", "Auditor"])
+def test_only_admins_act_on_bot_findings_by_direct_post(
+    role_client, sandbox, make_integration, customer, role
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    client = role_client(role)
+    _, extra = shared_meeting(client, sandbox, [primary, team])
+    reconcile_now()
+    duplicate = findings(Kind.DUPLICATE_BOT)[0]
+
+    for name in ("remove_duplicate_bot", "schedule_bot"):
+        assert client.post(finding_url(name, duplicate)).status_code == 403
+    assert bot_at_sandbox(sandbox, extra)
+    assert not ActionRecord.objects.filter(action="remove duplicate bot").exists()
+
+
+def test_a_bot_the_recording_rules_skip_is_unwanted(
+    admin_client, sandbox, make_integration, customer
+):
+    rules = policy(customer, BotPolicy.Mode.RECORD_ALL)
+    rules.skipped_title_words = "Quarterly"
+    rules.save()
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    skipped = shared_meeting(admin_client, sandbox, [primary, team])
+    assert all(Meeting.objects.get(pk=m.pk).rule_reason for m in skipped)
+    for meeting in skipped:  # bots made outside the portal
+        meetingbaas.client("v2").schedule_bot(
+            meeting.integration.remote_id,
+            config=BotConfig(bot_name="Other tool"),
+            event_id=meeting.remote_event_id,
+            series_id=meeting.series_id or None,
+        )
+        sync(meeting.integration)
+
+    reconcile_now()
+
+    assert {f.meeting for f in findings(Kind.UNWANTED_BOT)} == set(skipped)
+    assert not findings(Kind.MISSING_BOT)
