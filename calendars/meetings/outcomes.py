@@ -11,6 +11,7 @@ else touches when their end passes.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,6 +30,9 @@ Outcome = Meeting.Outcome
 Cause = Meeting.Cause
 # Meetings judged per query and per UPDATE.
 BATCH = 500
+# What a judgement writes; up to this many distinct judgements are written one UPDATE each.
+JUDGED = ("outcome", "outcome_at", "outcome_cause", "outcome_reason")
+ALIKE_UPDATES = 4
 # How far back the periodic pass looks for meetings that ended since it last ran (a cluster
 # stopped for a day still settles them), and how many it judges per run at most.
 SETTLE_DAYS = 2
@@ -260,11 +264,23 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
     for start in range(0, len(ids), BATCH):
         meetings = judged(Meeting.objects.filter(pk__in=ids[start : start + BATCH]))
         rows = [m for m in meetings if _store(m, judge(m, now), now)]
-        Meeting.objects.bulk_update(
-            rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"]
-        )
+        _save(rows)
         changed += len(rows)
     return changed
+
+
+def _save(rows: list[Meeting]) -> None:
+    """Store the rows' judgements: one UPDATE per distinct judgement when they are few (a
+    delivery's new meetings mostly share one), else one bulk_update, whose CASE per row
+    costs more to build than to run."""
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    for m in rows:
+        alike[(m.outcome, m.outcome_at, m.outcome_cause, m.outcome_reason)].append(m.pk)
+    if len(alike) > ALIKE_UPDATES:
+        Meeting.objects.bulk_update(rows, JUDGED)
+        return
+    for values, pks in alike.items():
+        Meeting.objects.filter(pk__in=pks).update(**dict(zip(JUDGED, values, strict=True)))
 
 
 def _store(meeting: Meeting, judgement: Judgement, now: datetime) -> bool:
