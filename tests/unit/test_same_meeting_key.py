@@ -95,6 +95,8 @@ def test_different_meetings_get_different_keys(one, other):
         "not a url",
         "https://",
         "https://zoom.us/j/1\n2",
+        "https://zoom.us/j/857\x0712345678",
+        "https://meet.google.com/abc-defg-hij\x7f",
         "https://[::1",
         "https://example.com:99999/x",
         "https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Feur01.safelinks."
