@@ -79,7 +79,9 @@ def copies(group: Group) -> QuerySet[Meeting]:
 
 
 def copies_of(shared: SharedMeeting) -> QuerySet[Meeting]:
-    return copies(Group(shared.customer_id, shared.scope_group, shared.key, shared.starts_at))
+    """The copies that joined `shared`, and any at its first start that did not yet."""
+    at_start = copies(Group(shared.customer_id, shared.scope_group, shared.key, shared.starts_at))
+    return at_start | Meeting.objects.filter(shared_meeting=shared)
 
 
 def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> QuerySet[Meeting]:
@@ -132,16 +134,20 @@ def carry(meeting: Meeting) -> None:
 
 
 def _held(group: Group) -> SharedMeeting | None:
+    """The group's row: made for its start, or joined by a copy at another (the meeting was
+    moved since: its copies moved with it, the row kept its first start)."""
+    made_then = Q(
+        customer_id=group.customer_id,
+        scope_group=group.scope_group,
+        key=group.key,
+        starts_at__gte=group.starts_at - WITHIN,
+        starts_at__lte=group.starts_at + WITHIN,
+    )
+    joined = Q(pk__in=copies(group).exclude(shared_meeting=None).values("shared_meeting_id"))
     return (
         SharedMeeting.objects.select_for_update(of=("self",))
         .select_related("carrier__integration__credential")
-        .filter(
-            customer_id=group.customer_id,
-            scope_group=group.scope_group,
-            key=group.key,
-            starts_at__gte=group.starts_at - WITHIN,
-            starts_at__lte=group.starts_at + WITHIN,
-        )
+        .filter(made_then | joined)
         .order_by("pk")
         .first()
     )

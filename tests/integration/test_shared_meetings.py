@@ -3,11 +3,13 @@ one copy; the others say which; the bot moves when its copy goes away before the
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from django.urls import reverse
 
 from calendars.actions.refresh import refresh_integration
-from calendars.models import BotAttempt, BotPolicy, Meeting
+from calendars.models import BotAttempt, BotPolicy, Meeting, SharedMeeting
 from calendars.tasks import check_v1_health, move_shared_bots
 from tests.support.meetings import deliver, sync, webhook
 from tests.support.shared_meetings import bots_at_sandbox, colleagues, share_meeting
@@ -208,3 +210,23 @@ def test_a_copy_someone_gave_a_bot_already_carries_it(client, sandbox, calendars
     assert copies(event_ids)[0].outcome_reason == (
         "Covered by the bot on carol@example.com's calendar."
     )
+
+
+def test_a_copy_added_after_the_meeting_moved_is_covered_by_its_bot(
+    client, sandbox, calendars, policy
+):
+    alice, bob, carol = calendars(3)
+    event_ids = share_meeting(sandbox, [alice, bob])
+    announce(client, sandbox, [alice, bob], event_ids)
+    later = (datetime.now(UTC) + timedelta(hours=5)).replace(microsecond=0)
+    for event_id in event_ids:
+        sandbox.control("POST", f"events/{event_id}", {"start": later.isoformat()})
+    announce(client, sandbox, [alice, bob], event_ids, "calendar.event_updated")
+
+    event_ids += share_meeting(sandbox, [carol], in_hours=5)  # Carol is invited now
+    announce(client, sandbox, [carol], event_ids[2:])
+
+    assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[0]]
+    assert copies(event_ids)[2].outcome == "covered"
+    # Still one shared meeting: its copies moved, it is found through them.
+    assert SharedMeeting.objects.filter(key="zoom:85712345678").count() == 1
