@@ -13,7 +13,8 @@ of its own; the databases are rebuilt on every run, but for --reuse-data, which 
 pages again on the data set the last run left (migrated first: after a change, without the
 rebuild). Last, the `meetings` step runs
 `python -m bench.meetings` (bench/meetings.py) at the same scale on the pages' database and
-appends its figures to the report.
+appends its figures to the report; on PostgreSQL, `python -m bench.shared_meetings`
+(bench/shared_meetings.py: events_synced ingestion with one bot per meeting) does too.
 """
 
 from __future__ import annotations
@@ -318,7 +319,15 @@ def child_coverage(args: argparse.Namespace) -> dict:
 
 
 # The measurements besides the pages (which every run takes, on the data set it builds).
-STEPS = ("refresh", "webhooks", "export", "reconciliation", "meetings", "coverage")
+STEPS = (
+    "refresh",
+    "webhooks",
+    "export",
+    "reconciliation",
+    "meetings",
+    "coverage",
+    "shared_meetings",
+)
 CHILDREN = {
     "ui": child_ui,
     "refresh": child_refresh,
@@ -474,6 +483,11 @@ def main() -> None:
         figures = coverage.render(run_child("coverage", db=ui_db, repeat=args.repeat))
         print(figures)
         report += figures
+    if "shared_meetings" in steps and engine == "PostgreSQL":
+        # Last: it rebuilds the database.
+        shared = module_report("shared_meetings", ui_db, ["--scale", str(args.scale)])
+        print(shared)
+        report += "\n" + shared
     if args.write:
         Path(args.write).write_text(report)
 
@@ -499,13 +513,18 @@ def reconciliation_report(db: str, args: argparse.Namespace) -> str:
 
 def meetings_report(db: str, args: argparse.Namespace) -> str:
     """bench/meetings.py's figures at the same scale, on `db` (rebuilt for them)."""
-    argv = [sys.executable, "-m", "bench.meetings", "--scale", str(args.scale)]
-    argv += ["--database-url", db, "--repeat", str(args.repeat), "--latency", str(args.latency)]
-    print(f"... meetings {argv[3:]}", file=sys.stderr, flush=True)
+    options = ["--scale", str(args.scale), "--repeat", str(args.repeat)]
+    return module_report("meetings", db, [*options, "--latency", str(args.latency)])
+
+
+def module_report(name: str, db: str, options: list[str]) -> str:
+    """The figures `python -m bench.<name>` prints, on `db` (rebuilt for them)."""
+    argv = [sys.executable, "-m", f"bench.{name}", "--database-url", db, *options]
+    print(f"... {name} {argv[3:]}", file=sys.stderr, flush=True)
     output = subprocess.run(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True, check=False)
     if output.returncode != 0:
         sys.stderr.write(output.stdout)
-        raise SystemExit("benchmark step meetings failed")
+        raise SystemExit(f"benchmark step {name} failed")
     return output.stdout
 
 

@@ -31,6 +31,7 @@ TASKS: dict[str, str] = {
     "queue_meeting_syncs": "calendars.tasks.queue_meeting_syncs",
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
+    "move_shared_bots": "calendars.tasks.move_shared_bots",
     "follow_meetings": "calendars.tasks.follow_meetings",
     "poll_bot_news": "calendars.tasks.poll_bot_news",
     "settle_meeting_outcomes": "calendars.tasks.settle_meeting_outcomes",
@@ -65,6 +66,7 @@ BOT_POLL_SCHEDULE = "Ask Meeting BaaS about bots of ended meetings without news"
 BOT_POLL_MINUTES = 10
 OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
 NOTIFY_SCHEDULE = "Tell support what broke"
+SHARED_BOTS_SCHEDULE = "Move shared meetings' bots off copies that went away"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,9 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute: an owner hears within two minutes of the diagnosis.
         Periodic(OUTREACH_SCHEDULE, "run_outreach", 1),
         Periodic(NOTIFY_SCHEDULE, "notify_support", 5),
+        # Every minute: a carrier's calendar broken shortly before the meeting still leaves
+        # time to schedule the bot on another copy.
+        Periodic(SHARED_BOTS_SCHEDULE, "move_shared_bots", 1),
     ]
 
 

@@ -130,7 +130,8 @@ def sync_meeting_windows(integration_ids: list[int]) -> dict[str, int]:
 def apply_bot_policy(meeting_ids: list[int]) -> str:
     """Schedule the bot policy's bots on meetings that still want one (once per event)."""
     asked = bots.apply_policy(meeting_ids)
-    outcomes.refresh(meeting_ids)
+    # The copies of a shared meeting asked for carry its bot, or are covered by it.
+    outcomes.refresh({*meeting_ids, *(attempt.meeting.pk for attempt in asked)})
     done = sum(attempt.succeeded for attempt in asked)
     return f"{done} of {counted(len(asked), 'bot')} scheduled"
 
@@ -141,6 +142,14 @@ def follow_meetings(meeting_ids: list[int], changed: bool) -> str:
     done = follow.follow(meeting_ids, changed=changed)
     outcomes.refresh(meeting_ids)
     return f"{sum(o.succeeded for o in done)} of {counted(len(done), 'bot')} followed"
+
+
+@reconnecting
+def move_shared_bots() -> str:
+    """Move the bots of shared meetings whose carrying copy went away to another copy."""
+    touched = bots.move_bots()
+    outcomes.refresh(touched)
+    return f"{counted(len(touched), 'meeting copy', 'meeting copies')} looked at again"
 
 
 @reconnecting

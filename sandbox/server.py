@@ -48,6 +48,11 @@ event_updated / event_cancelled, v1 calendar.sync_events with the event's id):
   POST /_sandbox/events                add a meeting: {"connection_id", "title", "start",
                                        "end" (ISO 8601; default in 30 min, for an hour),
                                        "meeting_url" (none: a meeting no bot can join)}
+  POST /_sandbox/shared_events         one meeting in several calendars of a customer:
+                                       {"connection_ids": [...], "title", "start", "end",
+                                       "meeting_url", "organizer_email" (default: the first
+                                       connection's account)}: an event of its own in each,
+                                       the same URL, times and organizer
   POST /_sandbox/events/{event_id}     move or change it: {"start", "end", "title",
                                        "meeting_url"}; {"cancelled": true} cancels it,
                                        {"declined": true} declines it for the calendar's
@@ -332,6 +337,8 @@ class SandboxHandler(BaseHTTPRequestHandler):
             return 200, [control_event(e) for e in state.events_of(connection)]
         if method == "POST" and path == "/_sandbox/events":
             return 201, control_event(state.add_event(str(body.get("connection_id")), body))
+        if method == "POST" and path == "/_sandbox/shared_events":
+            return 201, [control_event(e) for e in state.add_shared_event(body)]
         match = re.match(r"^/_sandbox/events/([^/]+)$", path)
         if method == "POST" and match:
             return 200, control_event(state.change_event(match.group(1), body))
@@ -430,6 +437,7 @@ def control_event(event: SandboxEvent) -> dict:
         "end": iso(event.end),
         "status": event.status,
         "meeting_url": event.meeting_url,
+        "organizer_email": event.organizer_email,
         "is_recurring": event.is_recurring,
         "bot": redacted(event.bot) if event.bot is not None else None,
     }

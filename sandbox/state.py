@@ -24,6 +24,8 @@ SECRET_NAME_PARTS = ("secret", "token", "password", "api_key", "apikey", "author
 SECRET_NAMES = ("code", "code_verifier")
 REDACTED = "[redacted]"
 EVENT_PAGE_LIMIT = 250  # the largest page of events the v2 spec allows
+# The most calendars one control request puts a shared meeting into.
+MAX_SHARED = 50
 
 
 def redacted(value: Any) -> Any:
@@ -420,6 +422,37 @@ class SandboxState:
             self.events[connection.id][event.id] = event
             self.changed(connection, "calendar.event_created", [event])
             return event
+
+    def add_shared_event(self, fields: dict) -> list[SandboxEvent]:
+        """One meeting in several calendars (its organizer invited colleagues): in each named
+        connection, an event of its own with the same meeting URL, times and organizer,
+        each announced like a calendar change (control API)."""
+        named = fields.get("connection_ids")
+        if not isinstance(named, list) or not named or len(named) > MAX_SHARED:
+            raise SandboxError(
+                400, "FST_ERR_VALIDATION", f"connection_ids: a list of 1 to {MAX_SHARED} ids"
+            )
+        with self.lock:
+            connections = [self.connection_by_id(str(c)) for c in named]
+            start, end = _moments(fields)
+            organizer = str(fields.get("organizer_email") or connections[0].account_email)
+            added = []
+            for connection in connections:
+                self.events_of(connection)
+                event = new_event(
+                    connection,
+                    title=str(fields.get("title") or "Shared meeting"),
+                    start=start,
+                    end=end,
+                    meeting_url=fields.get("meeting_url") or None,
+                    moment=now(),
+                )
+                event.organizer_email = organizer
+                self.events[connection.id][event.id] = event
+                added.append((connection, event))
+            for connection, event in added:
+                self.changed(connection, "calendar.event_created", [event])
+            return [event for _, event in added]
 
     def change_event(self, event_id: str, fields: dict) -> SandboxEvent:
         """Move, retitle, cancel or decline an event, or change its meeting URL, announced like

@@ -62,6 +62,8 @@ AT_RISK_LISTED = risk.COUNTED
 # Missed meetings listed on their page; the counts by cause above tell how many in all, and
 # each links to the Meetings list filtered alike.
 MISSED_LISTED = 100
+# The other copies of a shared meeting its carrier's page links to, at most.
+SHOWN_COPIES = 20
 PERMISSION = "run_bot_actions"
 # What each bot action will do, on its confirmation page.
 EXPLANATIONS = {
@@ -389,6 +391,7 @@ class MeetingAdmin(ChangePageAdmin):
             {
                 "fields": (
                     "bot",
+                    "same_meeting",
                     "recording_rule",
                     "why_no_bot",
                     "bot_summary",
@@ -490,7 +493,41 @@ class MeetingAdmin(ChangePageAdmin):
             return format_html("Scheduled<br><small>{}</small>", meeting.bot_summary)
         if meeting.bot_failure:
             return format_html("Failed<br><small>{}</small>", excerpt(meeting.bot_failure))
+        if meeting.outcome == Meeting.Outcome.COVERED:
+            # The stored words: the list reads no other row for them.
+            return format_html("Covered<br><small>{}</small>", meeting.outcome_reason)
         return "Not scheduled"
+
+    @admin.display(description="The same meeting in other calendars")
+    def same_meeting(self, meeting: Meeting) -> str:
+        shared = meeting.shared_meeting
+        if shared is None:
+            return "None known (one bot per calendar, no meeting URL, or not looked at yet)."
+        carrier = shared.carrier
+        if carrier is None:
+            return "No copy can carry its bot now (each copy's outcome says why)."
+        if carrier.pk != meeting.pk:
+            return format_html(
+                'Covered by the bot on {}\'s calendar: <a href="{}">its copy there</a>.',
+                carrier.integration.credential.account_email,
+                reverse("admin:calendars_meeting_change", args=[carrier.pk]),
+            )
+        others = shared.copies.exclude(pk=meeting.pk).select_related("integration__credential")
+        return format_html(
+            "This copy carries the meeting's bot; it covers {}.",
+            format_html_join(
+                ", ",
+                '<a href="{}">{}\'s copy</a>',
+                (
+                    (
+                        reverse("admin:calendars_meeting_change", args=[other.pk]),
+                        other.integration.credential.account_email,
+                    )
+                    for other in others.order_by("pk")[:SHOWN_COPIES]
+                ),
+            )
+            or "no other copy yet",
+        )
 
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_cell(self, meeting: Meeting) -> str:
@@ -909,6 +946,7 @@ class BotPolicyForm(forms.ModelForm):
         fields = (
             "customer",
             "mode",
+            "bot_scope",
             "bot_name",
             "recording_mode",
             "bot_image",
@@ -928,8 +966,11 @@ class BotPolicyForm(forms.ModelForm):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        # A form posted without the rules (an older page, a script) keeps recording both.
+        # A form posted without the rules or the scope (an older page, a script) keeps
+        # recording both, and the scope it had.
         self.fields["attendees"].required = False
+        if "bot_scope" in self.fields:
+            self.fields["bot_scope"].required = False
         if "transcription_api_key" not in self.fields:
             return  # read-only for this person: shown as stored or not, never as entered
         self.fields["transcription_api_key"].help_text = (
@@ -945,6 +986,9 @@ class BotPolicyForm(forms.ModelForm):
                 f"Callbacks go only to HTTPS addresses on the allowed hosts: {hosts}."
             )
         return url
+
+    def clean_bot_scope(self) -> str:
+        return self.cleaned_data["bot_scope"] or self.instance.bot_scope
 
     def clean_attendees(self) -> str:
         return self.cleaned_data["attendees"] or BotPolicy.Attendees.BOTH
@@ -986,8 +1030,16 @@ ADMIN_ONLY_POLICY_FIELDS = ("transcription_enabled", "transcription_api_key", "c
 @admin.register(BotPolicy)
 class BotPolicyAdmin(FullHistoryAdmin):
     form = BotPolicyForm
-    list_display = ("customer", "mode", "bot_name", "recording_mode", "key_stored", "updated_at")
-    list_filter = ("mode",)
+    list_display = (
+        "customer",
+        "mode",
+        "bot_scope",
+        "bot_name",
+        "recording_mode",
+        "key_stored",
+        "updated_at",
+    )
+    list_filter = ("mode", "bot_scope")
     list_select_related = ("customer",)
     search_fields = ("customer__name",)
     autocomplete_fields = ("customer",)

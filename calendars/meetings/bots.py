@@ -14,6 +14,7 @@ from datetime import datetime
 from uuid import UUID
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.db.models import Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -22,7 +23,7 @@ from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
 from calendars.meetingbaas.types import MEETING_KEY, BotConfig, BotScheduling
-from calendars.meetings import recording
+from calendars.meetings import recording, sharing
 from calendars.meetings.mirror import whole_second
 from calendars.meetings.policy import policy_of, wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
@@ -40,6 +41,10 @@ TRANSIENT_MARK = "Not done for now: "
 # leave the meeting without a bot for good. Asked again, a bot that was scheduled after all
 # is answered "already scheduled", which counts as done: never a second bot.
 _in_hand: tuple[int, datetime] | None = None
+# Shared meetings whose bot one run moves at most (the next run goes on).
+MOVES_AT_MOST = 200
+# Actions the policy takes by itself (the attempt's user is "bot policy").
+BY_POLICY = (Action.POLICY, Action.MOVE)
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,8 @@ def remove(
 
 
 def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
-    """Schedule the policy's bot on the meetings that still want one, once per event.
+    """Schedule the policy's bot on the meetings that still want one, once per event, and
+    once per meeting in several calendars (the copy carrying it: calendars/meetings/sharing.py).
 
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
@@ -105,25 +111,107 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     global _in_hand
     _give_back_claim()
     outcomes = []
+    policies: dict[int, BotPolicy] = {}
     for meeting in _meetings(meeting_ids):
-        claimed_at = timezone.now()
-        claimed = wanting_a_bot(Meeting.objects.filter(pk=meeting.pk)).update(
-            auto_bot_at=claimed_at
-        )
-        if not claimed:
-            continue  # asked already, or no longer wants a bot
-        _in_hand = (meeting.pk, claimed_at)
-        if not recording.still_wanted(
-            meeting, policy_of(meeting.integration.credential.customer_id)
-        ):
-            _give_back_claim()  # the recording rules skip it: their words are on the meeting
+        customer_id = meeting.integration.credential.customer_id
+        if customer_id not in policies:
+            policies[customer_id] = policy_of(customer_id)
+        target = _claimed(meeting, policies[customer_id])
+        if target is None:
             continue
-        outcome = _schedule_one(meeting, Action.POLICY, None, every_occurrence=False)
+        outcome = _schedule_one(target, Action.POLICY, None, every_occurrence=False)
         _in_hand = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
-            Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
+            Meeting.objects.filter(pk=target.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
     return outcomes
+
+
+def _claimed(meeting: Meeting, policy: BotPolicy) -> Meeting | None:
+    """The copy of `meeting` to schedule the bot on now, claimed (`_in_hand`): itself, or the
+    copy of the same meeting in another calendar that carries it (`meeting` is then covered,
+    asked once like any other); None when the rules skip it, it was asked already, or its
+    carrier has its bot or was asked for it."""
+    global _in_hand
+    if not _claim(meeting) or not _wanted(meeting, policy):
+        return None
+    carrier = sharing.carrier_for(meeting, policy.bot_scope)
+    if carrier.pk == meeting.pk:
+        return meeting
+    _in_hand = None  # covered: its claim stays, as the event's one ask
+    if carrier.has_bot or carrier.auto_bot_at is not None:
+        return None
+    carrier = next(iter(_meetings([carrier.pk])), None)
+    if carrier is None or not _claim(carrier):
+        return None
+    if _wanted(carrier, policy):
+        return carrier
+    # The rules skip the carrier (a fact learned only now): the asked copy carries instead.
+    sharing.carry(meeting)
+    return meeting if _claim(meeting, again=True) else None
+
+
+def _claim(meeting: Meeting, *, again: bool = False) -> bool:
+    """Claim the policy's one ask for `meeting` (held in `_in_hand` until answered)."""
+    global _in_hand
+    claimed_at = timezone.now()
+    wanting = Meeting.objects.filter(pk=meeting.pk)
+    wanting = wanting.filter(has_bot=False) if again else wanting_a_bot(wanting)
+    if not wanting.update(auto_bot_at=claimed_at):
+        return False
+    _in_hand = (meeting.pk, claimed_at)
+    return True
+
+
+def _wanted(meeting: Meeting, policy: BotPolicy) -> bool:
+    if recording.still_wanted(meeting, policy):
+        return True
+    _give_back_claim()  # the recording rules skip it: their words are on the meeting
+    return False
+
+
+def move_bots(now: datetime | None = None) -> list[int]:
+    """Move the bot of each shared meeting to come whose carrier can no longer carry it to
+    another copy (removed from the old one where Meeting BaaS still can, scheduled on the
+    new, both recorded); returns the ids of the copies whose outcome may have changed."""
+    touched: list[int] = []
+    for shared_id in sharing.needing_a_move(now).values_list("pk", flat=True)[:MOVES_AT_MOST]:
+        touched += _move(shared_id, now or timezone.now())
+    return touched
+
+
+def _move(shared_id: int, now: datetime) -> list[int]:
+    with transaction.atomic():
+        shared = (
+            sharing.needing_a_move(now)
+            .select_for_update(of=("self",))
+            .select_related("carrier__integration__credential")
+            .filter(pk=shared_id)
+            .first()
+        )
+        if shared is None:
+            return []  # moved meanwhile
+        old = shared.carrier
+        candidates = sharing.able_to_carry(sharing.copies_of(shared), now)
+        new = sharing.choose(candidates.exclude(pk=old.pk) if old else candidates)
+        if new is None:
+            return []  # no copy can carry it: each one's outcome says why
+        shared.carrier = new
+        shared.save(update_fields=["carrier"])
+    why = sharing.why_it_moves(old)
+    new_account = new.integration.credential.account_email
+    old_account = old.integration.credential.account_email if old else "another account"
+    if old is not None and old.has_bot:
+        remove(
+            [old.pk],
+            acting_user=None,
+            because=sharing.MOVED_TO.format(account=new_account, why=why),
+        )
+    Meeting.objects.filter(pk=new.pk).update(auto_bot_at=now)
+    if not new.has_bot:
+        because = sharing.MOVED_FROM.format(account=old_account, why=why)
+        _schedule_one(new, Action.MOVE, None, False, because=because)
+    return list(shared.copies.values_list("pk", flat=True))
 
 
 @dataclass(frozen=True)
@@ -183,7 +271,11 @@ def _target(meeting: Meeting, every_occurrence: bool = False) -> dict:
 
 
 def _schedule_one(
-    meeting: Meeting, action: str, acting_user: AbstractBaseUser | None, every_occurrence: bool
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    every_occurrence: bool,
+    because: str = "",
 ) -> Outcome:
     return _call(
         meeting,
@@ -192,6 +284,7 @@ def _schedule_one(
         lambda m, api, config: api.schedule_bot(
             m.integration.remote_id, config=config, **_target(m, every_occurrence)
         ),
+        because=because,
     )
 
 
@@ -312,7 +405,7 @@ def _record(
     who = (
         {"user": acting_user, "username": acting_user.get_username()}
         if acting_user is not None and acting_user.is_authenticated
-        else {"user": None, "username": "bot policy" if action == Action.POLICY else "system"}
+        else {"user": None, "username": "bot policy" if action in BY_POLICY else "system"}
     )
     if not succeeded and action != Action.REMOVE:
         Meeting.objects.filter(pk=meeting.pk).update(

@@ -28,7 +28,8 @@ from django.utils import timezone
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas.types import EventStatus, RemoteEvent
 from calendars.meetings import recording
-from calendars.models import Integration, Meeting
+from calendars.meetings.identity import same_meeting_key
+from calendars.models import Integration, Meeting, SharedMeeting
 from calendars.status import is_older
 
 # The columns a remote event sets (bot_failure and auto_bot_at are the portal's own).
@@ -46,6 +47,7 @@ MIRRORED = (
     "is_organizer",
     "has_external_attendees",
     "organizer_email",
+    "same_meeting_key",
     "has_bot",
     "bot_summary",
     "bot_failure",
@@ -262,6 +264,8 @@ def prune_history(now: datetime | None = None) -> int:
         if not batch:
             break
         pruned += _delete(Meeting.objects.filter(pk__in=batch))
+    # The shared meetings of that time: nothing asks which copy carried their bot any more.
+    SharedMeeting.objects.filter(starts_at__lt=before).delete()
     return pruned
 
 
@@ -292,6 +296,7 @@ def _filled(held: dict, event: RemoteEvent) -> dict:
     row["starts_at"] = event.start
     row["ends_at"] = event.end
     row["meeting_url"] = fit(Meeting, "meeting_url", event.meeting_url)
+    row["same_meeting_key"] = same_meeting_key(row["meeting_url"])
     row["platform"] = event.platform
     row["is_cancelled"] = event.status == EventStatus.CANCELLED
     row["is_tentative"] = event.status == EventStatus.TENTATIVE

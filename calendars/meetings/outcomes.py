@@ -11,6 +11,7 @@ else touches when their end passes.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from django.utils import timezone
 from calendars.lib.bulk_update import update_rows
 from calendars.lib.durations import duration_words
 from calendars.lib.remote_values import fit
+from calendars.meetings import sharing
 from calendars.models import BotAttempt, BotPolicy, Meeting, StatusChange
 from calendars.status import PortalStatus
 
@@ -30,6 +32,9 @@ Outcome = Meeting.Outcome
 Cause = Meeting.Cause
 # Meetings judged per query and per UPDATE.
 BATCH = 500
+# What a judgement writes; up to this many distinct judgements are written one UPDATE each.
+JUDGED = ("outcome", "outcome_at", "outcome_cause", "outcome_reason")
+ALIKE_UPDATES = 4
 # How far back the periodic pass looks for meetings that ended since it last ran (a cluster
 # stopped for a day still settles them), and how many it judges per run at most.
 SETTLE_DAYS = 2
@@ -144,6 +149,10 @@ def judge(meeting: Meeting, now: datetime) -> Judgement:
                 at_end,
             )
         return Judgement(Outcome.SCHEDULED, "", f"A bot is scheduled {_by_whom(meeting)}.", None)
+    if meeting.carrier_id not in (None, meeting.pk):
+        # Its carrier's outcome is the meeting's: counted there, never missed twice.
+        words = f"Covered by the bot on {meeting.carrier_account}'s calendar."
+        return Judgement(Outcome.COVERED, "", words, None)
     return _no_bot(meeting, now, at_end)
 
 
@@ -244,6 +253,8 @@ def judged(meetings: object) -> object:
         last_action=Subquery(last.values("action")[:1]),
         last_action_by=Subquery(last.values("username")[:1]),
         status_then=Subquery(then.values("to_status")[:1]),
+        carrier_id=F("shared_meeting__carrier_id"),
+        carrier_account=F("shared_meeting__carrier__integration__credential__account_email"),
     )
 
 
@@ -262,9 +273,22 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
                 .order_by("pk")
             )
             rows = [m for m in meetings if _store(m, judge(m, now), now)]
-            update_rows(rows, ["outcome", "outcome_at", "outcome_cause", "outcome_reason"])
+            _save(rows)
         changed += len(rows)
     return changed
+
+
+def _save(rows: list[Meeting]) -> None:
+    """Store the rows' judgements: one UPDATE per distinct judgement when they are few (a
+    delivery's new meetings mostly share one), else one UPDATE from a list of values."""
+    alike: dict[tuple, list[int]] = defaultdict(list)
+    for m in rows:
+        alike[(m.outcome, m.outcome_at, m.outcome_cause, m.outcome_reason)].append(m.pk)
+    if len(alike) > ALIKE_UPDATES:
+        update_rows(rows, JUDGED)
+        return
+    for values, pks in alike.items():
+        Meeting.objects.filter(pk__in=pks).update(**dict(zip(JUDGED, values, strict=True)))
 
 
 def _store(meeting: Meeting, judgement: Judgement, now: datetime) -> bool:
@@ -310,12 +334,16 @@ class Step:
     details: str = ""
 
 
+# A bot's move between copies of a shared meeting: the timeline says where it went or came
+# from, and why (its attempts' messages).
+MOVED = tuple(words.partition("{")[0] for words in (sharing.MOVED_TO, sharing.MOVED_FROM))
 ATTEMPT_STEPS = {
     BotAttempt.Action.SCHEDULE: "Bot scheduled",
     BotAttempt.Action.SCHEDULE_SERIES: "Bot scheduled (every occurrence)",
     BotAttempt.Action.POLICY: "Bot scheduled",
     BotAttempt.Action.CHANGE: "Bot settings changed",
     BotAttempt.Action.REMOVE: "Bot removed",
+    BotAttempt.Action.MOVE: "Bot moved here",
     BotAttempt.Action.ALWAYS: "Set to always be recorded",
     BotAttempt.Action.NEVER: "Set to never be recorded",
     BotAttempt.Action.FOLLOW_RULES: "Set to follow the recording rules",
@@ -330,10 +358,12 @@ def timeline(meeting: Meeting, attempts: Iterable[BotAttempt], now: datetime) ->
     for attempt in attempts:
         by = (
             "by the bot policy"
-            if attempt.action == BotAttempt.Action.POLICY
+            if attempt.action in (BotAttempt.Action.POLICY, BotAttempt.Action.MOVE)
             else (f"by {attempt.username}")
         )
-        if attempt.succeeded:
+        if attempt.succeeded and attempt.message.startswith(MOVED):
+            steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], attempt.message))
+        elif attempt.succeeded:
             steps.append(Step(attempt.at, ATTEMPT_STEPS[attempt.action], by))
         else:
             failed = f"{ATTEMPT_STEPS[attempt.action]}: failed"

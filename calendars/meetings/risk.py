@@ -106,7 +106,12 @@ def conditions(h: Horizon) -> dict[Rule, Q]:
         Rule.NOT_ACTIVE: ~Q(integration__status=PortalStatus.ACTIVE),
         Rule.CHANGED_TOO_LATE: Q(bot_changed_late_at__isnull=False),
         Rule.BOT_FAILED: failed & (has_url | ~records_all),
-        Rule.NO_BOT: records_all & has_url & ruled_in & Q(has_bot=False, bot_failure=""),
+        # A copy covered by another calendar's bot of the same meeting is not at risk.
+        Rule.NO_BOT: records_all
+        & has_url
+        & ruled_in
+        & Q(has_bot=False, bot_failure="")
+        & ~Q(outcome=Meeting.Outcome.COVERED),
         Rule.NO_URL: records_all & Q(meeting_url="", has_bot=False),
         Rule.STALE_SYNC: Q(integration__synced_at__lt=h.stale_before),
     }
@@ -270,6 +275,8 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
         return "The meeting is cancelled."
     if meeting.is_declined:
         return "The calendar's account declined the meeting: it gets no bot."
+    if meeting.outcome == Meeting.Outcome.COVERED:
+        return meeting.outcome_reason
     if meeting.starts_at <= now:
         return "The meeting has begun or is over: the policy asks only for meetings still to come."
     if meeting.bot_failure:

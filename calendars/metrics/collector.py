@@ -127,8 +127,9 @@ TOTALS = [
     ),
     (
         names.BOT_ATTEMPTS,
-        "Bot attempts on meetings by action (schedule, schedule_series, policy, change, remove; "
-        "a person's override: always, never, follow_rules) and outcome (succeeded, failed).",
+        "Bot attempts on meetings by action (schedule, schedule_series, policy, move, change, "
+        "remove; a person's override: always, never, follow_rules) and outcome (succeeded, "
+        "failed).",
         ["action", "outcome"],
         None,
     ),

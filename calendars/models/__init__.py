@@ -24,7 +24,7 @@ from calendars.models.integrations import (
     classify_again,
 )
 from calendars.models.jobs import BulkJob, BulkJobItem, Heartbeat, RefreshRun, ServiceOutage
-from calendars.models.meetings import BotAttempt, BotPolicy, CoverageDay, Meeting
+from calendars.models.meetings import BotAttempt, BotPolicy, CoverageDay, Meeting, SharedMeeting
 from calendars.models.reconciliation import (
     Reconciliation,
     ReconciliationFinding,
@@ -60,6 +60,7 @@ __all__ = [
     "ReconciliationListed",
     "RefreshRun",
     "ServiceOutage",
+    "SharedMeeting",
     "StatusChange",
     "SupportNotice",
     "WebhookDelivery",

@@ -23,8 +23,24 @@ class BotPolicy(models.Model):
         SCHEDULED_ONLY = "scheduled_only", "Only meetings someone scheduled"
         NONE = "none", "None"
 
+    class Scope(models.TextChoices):
+        """Which copies of one meeting (in several of the customer's calendars) share a bot."""
+
+        CUSTOMER = "customer", "One bot per meeting for the whole customer"
+        DOMAIN = "domain", "One bot per meeting for each e-mail domain of the accounts"
+        CALENDAR = "calendar", "One bot per calendar (each copy of a meeting gets its own)"
+
     customer = models.OneToOneField(Customer, on_delete=models.CASCADE, related_name="bot_policy")
     mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.SCHEDULED_ONLY)
+    bot_scope = models.CharField(
+        "one bot per meeting for",
+        max_length=16,
+        choices=Scope.choices,
+        default=Scope.CUSTOMER,
+        help_text="A meeting in several calendars (the same meeting URL, starting within a "
+        "minute) is recorded once for the whole customer, once per e-mail domain, or once "
+        "per calendar.",
+    )
     bot_name = models.CharField(
         max_length=255, default="Notetaker", validators=[reject_control_characters]
     )
@@ -144,6 +160,9 @@ class Meeting(models.Model):
         BOT_FAILED = "bot_failed", "Bot failed"
         NO_BOT = "no_bot", "No bot"  # with its cause
         NO_NEWS = "no_news", "No news"  # ended, nothing heard from Meeting BaaS: the poll asks
+        # Another calendar's copy of the same meeting carries its one bot: this copy is never
+        # missed (its carrier's outcome is the meeting's).
+        COVERED = "covered", "Covered by another calendar's bot"
 
     class Cause(models.TextChoices):
         """Why a meeting had no bot (outcome NO_BOT), or why its bot failed (BOT_FAILED)."""
@@ -194,6 +213,21 @@ class Meeting(models.Model):
     bot_summary = models.CharField("bot settings", max_length=300, blank=True)
     # Why the last attempt to schedule or change the bot failed, in the API's words.
     bot_failure = models.TextField(blank=True)
+    # Which meeting the URL names (calendars/meetings/identity.py), "" for none: copies with
+    # the same key starting within a minute are one meeting (calendars/meetings/sharing.py).
+    same_meeting_key = models.CharField(
+        "same-meeting key", max_length=100, blank=True, db_default=""
+    )
+    # The group of copies this one belongs to, once the policy looked at it: it names the copy
+    # that carries the bot (the others are covered by it).
+    shared_meeting = models.ForeignKey(
+        "SharedMeeting",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="copies",
+        db_index=False,
+    )
     # When the bot policy asked for this event's bot: it asks once per event.
     auto_bot_at = models.DateTimeField(null=True, blank=True)
     # A person's word on this meeting that beats every rule ("" follows the rules); the
@@ -283,12 +317,57 @@ class Meeting(models.Model):
             models.Index(
                 fields=["bot_id"], name="meeting_bot_id", condition=Q(bot_id__isnull=False)
             ),
+            # The copies of a meeting: the same key, starting within a minute.
+            models.Index(
+                fields=["same_meeting_key", "starts_at"],
+                name="meeting_same_key",
+                condition=~Q(same_meeting_key=""),
+            ),
+            models.Index(
+                fields=["shared_meeting"],
+                name="meeting_shared",
+                condition=Q(shared_meeting__isnull=False),
+            ),
             # The search by part of a title has an index outside Django's, made by migration
             # 0022 (on SQLite, a table kept by triggers that remaking this table would drop).
         ]
 
     def __str__(self) -> str:
         return self.title or f"Meeting {self.remote_event_id}"
+
+
+class SharedMeeting(models.Model):
+    """One meeting in several of a customer's calendars (the same meeting URL, starting within
+    a minute), within one scope of its bot policy: which copy carries its one bot.
+
+    The row is what two workers applying two copies at once race for: one creates it (the
+    unique constraint refuses the other), so one copy is chosen and gets the bot.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    # "" for the whole customer; the accounts' e-mail domain under "one per e-mail domain".
+    scope_group = models.CharField("scope", max_length=255, blank=True)
+    key = models.CharField("same-meeting key", max_length=100)
+    starts_at = models.DateTimeField("starts")
+    # The first copy's start to the minute: what the constraint holds (copies a minute apart
+    # across a minute's edge are found by their start, under a lock on PostgreSQL).
+    starts_minute = models.DateTimeField()
+    carrier = models.ForeignKey(
+        Meeting, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "scope_group", "key", "starts_minute"],
+                name="shared_meeting_once",
+            )
+        ]
+        indexes = [models.Index(fields=["starts_at"], name="shared_meeting_starts")]
+
+    def __str__(self) -> str:
+        return f"{self.key} at {self.starts_at:%Y-%m-%d %H:%M}"
 
 
 class BotAttempt(models.Model):
@@ -304,6 +383,8 @@ class BotAttempt(models.Model):
         NEVER = "never", "Never record"
         FOLLOW_RULES = "follow_rules", "Follow the recording rules"
         FOLLOW = "follow", "Bot follows the meeting"
+        # The copy carrying a shared meeting's bot went away: another copy took it.
+        MOVE = "move", "Bot moved from another calendar's copy"
 
     # History outlives the mirror: a meeting that leaves the window is pruned, its attempts stay,
     # naming the event as it was.

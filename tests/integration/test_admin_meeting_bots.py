@@ -170,6 +170,7 @@ def test_the_transcription_key_is_stored_encrypted_and_never_shown(role_client, 
         {
             "customer": customer.pk,
             "mode": "record_all",
+            "bot_scope": "customer",
             "bot_name": "Acme notes",
             "recording_mode": "speaker_view",
             "transcription_enabled": "on",

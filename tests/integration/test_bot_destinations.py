@@ -24,6 +24,7 @@ def policy_form(customer, **changes) -> dict:
     return {
         "customer": customer.pk,
         "mode": "record_all",
+        "bot_scope": "customer",
         "bot_name": "Acme notes",
         "recording_mode": "speaker_view",
         "bot_image": "",

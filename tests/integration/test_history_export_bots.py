@@ -56,6 +56,7 @@ def test_a_bot_policy_change_is_exported_without_its_key(admin_client, customer)
         {
             "customer": customer.pk,
             "mode": "record_all",
+            "bot_scope": "customer",
             "bot_name": "Acme notes",
             "recording_mode": "speaker_view",
             "transcription_api_key": "tr4nscribe-key",

@@ -103,6 +103,7 @@ def test_a_customer_shows_its_bot_policy_and_consent_links(
         {
             "customer": customer.pk,
             "mode": "record_all",
+            "bot_scope": "customer",
             "bot_name": "Acme notes",
             "recording_mode": "speaker_view",
             "transcription_api_key": "tr4nscribe-key",

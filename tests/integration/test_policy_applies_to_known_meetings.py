@@ -16,6 +16,7 @@ from tests.support.meetings import active_integration, sync
 
 FORM = {
     "mode": "record_all",
+    "bot_scope": "customer",
     "bot_name": "Acme notes",
     "recording_mode": "speaker_view",
     "bot_image": "",

@@ -30,7 +30,10 @@ URL = "https://meet.google.com/abc-defg-hij"
 
 
 def policy(customer, mode: str) -> BotPolicy:
-    return BotPolicy.objects.create(customer=customer, mode=mode, bot_name="Acme notes")
+    # One bot per calendar (no deduplication): a shared meeting can get two bots here.
+    return BotPolicy.objects.create(
+        customer=customer, mode=mode, bot_name="Acme notes", bot_scope=BotPolicy.Scope.CALENDAR
+    )
 
 
 def shared_meeting(client, sandbox, integrations: list[Integration]) -> list[Meeting]:

@@ -284,6 +284,7 @@ def _bot_policy(customer: Customer, bot_name: str) -> dict:
     return {
         "customer": customer.pk,
         "mode": BotPolicy.Mode.SCHEDULED_ONLY,
+        "bot_scope": "customer",
         "bot_name": bot_name,
         "recording_mode": "speaker_view",
     }

@@ -1,0 +1,359 @@
+"""Benchmark of one bot per meeting (issue 31): `calendar.events_synced` ingestion with the
+deduplication on, at 1,000,000 meetings of which a third are shared by 2-5 calendars.
+
+    .venv/bin/python -m bench.shared_meetings --database-url postgres://.../portal_bench_shared
+    ... --scale 0.1                                  # 100,000 meetings
+
+PostgreSQL only (the figure is PostgreSQL's). On top of bench.dataset's customers and
+integrations, every customer's policy records every meeting, one bot per meeting for the
+whole customer; each integration holds 10 upcoming meetings (one INSERT ... SELECT): a third
+are copies of a meeting shared with 1 to 4 colleagues' calendars (groups of 2 to 5 by
+customer), each copy's Zoom URL with its own password. The policy has seen them all: each
+meeting has its `SharedMeeting` and the carriers their bot.
+
+Measured: one events_synced webhook of 50 events per integration of --customers customers
+(its 10 held meetings, renamed, and 40 new ones, a third of them shared with the customer's
+other calendars in the same way), posted to the real receiver (signature checked, delivery
+stored) and processed in this process as a worker would (`process_webhook`: the mirror with
+each event's same-meeting key, the policy queueing the new meetings), then the policy's
+tasks (`apply_bot_policy`: the claim on each shared meeting, covered copies, outcomes) with
+Meeting BaaS answered in-process (its network time is not ours). Prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+import uuid
+from collections import Counter
+from datetime import datetime, timedelta
+
+from bench.meetings import iso, svix
+from bench.run import ROOT, fresh_database
+
+EVENTS = 50
+HELD = 10
+# Slots of an integration's held meetings shared with colleagues: 3 of 10, and a 4th for a
+# third of the customers (a third on average).
+SHARED_SLOTS = 3
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--customers", type=int, default=20, help="customers whose calendars send")
+    parser.add_argument(
+        "--scope",
+        default="customer",
+        choices=["customer", "domain", "calendar"],
+        help="the policies' scope (calendar: no deduplication, for comparison)",
+    )
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgres"):
+        parser.error("PostgreSQL only: --database-url postgres://...")
+    (ROOT / "var").mkdir(exist_ok=True)
+    fresh_database(args.database_url)
+    print(render(measure(args)))
+
+
+def measure(args: argparse.Namespace) -> dict:
+    from bench import dataset
+
+    started = time.perf_counter()
+    sizes = dataset.build(args.scale)
+    add_policies(args.scope)
+    add_meetings()
+    built_s = time.perf_counter() - started
+    integrations = senders(args.customers)
+    return {
+        "sizes": sizes,
+        "built_s": round(built_s),
+        "held": held_counts(),
+        **ingest(integrations, args.scope),
+    }
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def add_policies(scope: str) -> None:
+    from calendars.models import BotPolicy, Customer
+
+    BotPolicy.objects.bulk_create(
+        (
+            BotPolicy(customer_id=pk, mode=BotPolicy.Mode.RECORD_ALL, bot_scope=scope)
+            for pk in Customer.objects.values_list("pk", flat=True).iterator()
+        ),
+        batch_size=5000,
+    )
+
+
+# Each active integration's rank among its customer's, and its group of colleagues (2 to 5
+# calendars, by customer): the copies of a shared meeting are one group's.
+RANKED = """
+    SELECT i.id, c.customer_id, c.account_email, i.status,
+           (row_number() OVER (PARTITION BY c.customer_id ORDER BY i.id) - 1)
+               / (2 + c.customer_id %% 4) AS grp
+    FROM calendars_integration i JOIN calendars_credential c ON c.id = i.credential_id
+"""
+
+
+def add_meetings() -> None:
+    """10 upcoming meetings per integration, a third of them shared; the policy's
+    state once it has seen them (a SharedMeeting each, the first copy carrying the bot)."""
+    from django.db import connection
+    from django.utils import timezone
+
+    now = timezone.now().replace(second=0, microsecond=0)
+    shared = f"(k.k < {SHARED_SLOTS} OR (k.k = {SHARED_SLOTS} AND r.customer_id %% 3 = 0))"
+    number = (
+        f"CASE WHEN {shared} THEN 80000000000 + r.customer_id * 10000 + r.grp * 10 + k.k "
+        "ELSE 90000000000 + r.id * 10 + k.k END"
+    )
+    start = (
+        f"%s::timestamptz + (CASE WHEN {shared} THEN (r.customer_id * 7919 + r.grp * 131 "
+        "+ k.k * 2039) ELSE (r.id * 7919 + k.k * 2039) END %% 20160) * interval '1 minute'"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO calendars_meeting (integration_id, remote_event_id, series_id, title, "
+            "starts_at, ends_at, meeting_url, same_meeting_key, platform, is_cancelled, "
+            "is_recurring, organizer_email, has_bot, bot_summary, bot_failure, synced_at, "
+            "auto_bot_at) "
+            f"SELECT r.id, gen_random_uuid(), '', 'Roadmap review', {start}, "
+            f"{start} + interval '30 minutes', "
+            f"'https://us02web.zoom.us/j/' || ({number}) || '?pwd=' || r.id, "
+            f"'zoom:' || ({number}), 'zoom', false, false, '', false, '', '', %s, %s "
+            f"FROM ({RANKED}) r CROSS JOIN generate_series(0, {HELD - 1}) k(k)",
+            [now, now, now, now],
+        )
+        # One SharedMeeting per meeting, its first copy the carrier with its bot.
+        cursor.execute(
+            "INSERT INTO calendars_sharedmeeting (customer_id, scope_group, key, starts_at, "
+            "starts_minute, carrier_id, created_at) "
+            "SELECT DISTINCT ON (c.customer_id, m.same_meeting_key, m.starts_at) c.customer_id, "
+            "'', m.same_meeting_key, m.starts_at, m.starts_at, m.id, now() "
+            "FROM calendars_meeting m JOIN calendars_integration i ON i.id = m.integration_id "
+            "JOIN calendars_credential c ON c.id = i.credential_id "
+            "ORDER BY c.customer_id, m.same_meeting_key, m.starts_at, m.id"
+        )
+        cursor.execute(
+            "UPDATE calendars_meeting m SET shared_meeting_id = s.id, "
+            "has_bot = (s.carrier_id = m.id), "
+            "outcome = CASE WHEN s.carrier_id = m.id THEN 'scheduled' ELSE 'covered' END "
+            "FROM calendars_integration i, calendars_credential c, calendars_sharedmeeting s "
+            "WHERE i.id = m.integration_id AND c.id = i.credential_id "
+            "AND s.customer_id = c.customer_id AND s.key = m.same_meeting_key "
+            "AND s.starts_at = m.starts_at"
+        )
+        cursor.execute("ANALYZE")
+
+
+def held_counts() -> dict:
+    from django.db.models import Count
+
+    from calendars.models import Meeting, SharedMeeting
+
+    copies = Counter(
+        Meeting.objects.values("shared_meeting_id")
+        .annotate(n=Count("pk"))
+        .values_list("n", flat=True)
+        .iterator()
+    )
+    return {
+        "meetings": Meeting.objects.count(),
+        "shared_meetings": SharedMeeting.objects.count(),
+        "in_shared": sum(n * size for size, n in copies.items() if size > 1),
+        "groups_by_size": dict(sorted(copies.items())),
+    }
+
+
+def senders(customers: int) -> list[tuple[int, str, int, int]]:
+    """(integration, remote id, customer, group) of every active integration of the first
+    `customers` customers with 2 or more of them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT r.id, i.remote_id, r.customer_id, r.grp FROM ({RANKED}) r "
+            "JOIN calendars_integration i ON i.id = r.id WHERE r.status = 'active' "
+            "AND r.customer_id IN ("
+            "  SELECT c.customer_id FROM calendars_integration i JOIN calendars_credential c "
+            "  ON c.id = i.credential_id WHERE i.status = 'active' GROUP BY c.customer_id "
+            "  HAVING count(*) >= 2 ORDER BY c.customer_id LIMIT %s) ORDER BY r.id",
+            [customers],
+        )
+        return cursor.fetchall()
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def body(remote_id: object, customer: int, group: int, held: list, now: datetime) -> str:
+    """One events_synced delivery: the held meetings renamed, and new ones (a third shared
+    with the calendars of the customer's group: the same Zoom id and start)."""
+    events = [(event_id, start, url, "Renamed") for event_id, start, url in held]
+    for n in range(EVENTS - len(events)):
+        shared = n % 3 == 0
+        number = (
+            70000000000 + customer * 10000 + group * 100 + n
+            if shared
+            else 60000000000 + (uuid.UUID(str(remote_id)).int % 10**8) * 100 + n
+        )
+        start = now + timedelta(hours=3 + 7 * n, minutes=customer % 60)
+        event_id = uuid.uuid5(uuid.UUID(str(remote_id)), str(n))
+        url = f"https://us02web.zoom.us/j/{number}?pwd={uuid.uuid4().hex[:12]}"
+        events.append((event_id, start, url, "New"))
+    series = [
+        {
+            "event_type": "one_off",
+            "series_id": str(uuid.uuid5(uuid.UUID(str(event_id)), "series")),
+            "series_bot_scheduled": False,
+            "instances": [
+                {
+                    "event_id": str(event_id),
+                    "start": iso(start),
+                    "end": iso(start + timedelta(minutes=30)),
+                    "title": f"{title} meeting",
+                    "status": "confirmed",
+                    "is_all_day": False,
+                    "is_exception": False,
+                    "bot_scheduled": False,
+                    "meeting_url": url,
+                    "meeting_platform": "zoom",
+                }
+            ],
+        }
+        for event_id, start, url, title in events
+    ]
+    return json.dumps(
+        {
+            "event": "calendar.events_synced",
+            "data": {"calendar_id": str(remote_id), "events": series},
+        }
+    )
+
+
+class AnsweringApi:
+    """Meeting BaaS answering every bot schedule at once, in-process."""
+
+    def schedule_bot(self, calendar_id: object, *, event_id: object, **_: object):
+        from calendars.meetingbaas.types import BotScheduling
+
+        return BotScheduling(succeeded=[event_id], failed=[])
+
+
+def ingest(integrations: list[tuple[int, str, int, int]], scope: str) -> dict:
+    from django.db import connection
+    from django.test import Client
+    from django.utils import timezone
+
+    from bench.measure import QueryCounter
+    from calendars import queue, tasks
+    from calendars.meetings import bots
+    from calendars.models import BotAttempt, Meeting, SharedMeeting, WebhookDelivery
+
+    now = timezone.now()
+    held: dict[int, list] = {}
+    for integration_id, event_id, start, url in Meeting.objects.filter(
+        integration_id__in=[i[0] for i in integrations]
+    ).values_list("integration_id", "remote_event_id", "starts_at", "meeting_url"):
+        held.setdefault(integration_id, []).append((event_id, start, url))
+    bodies = [body(r, c, g, held.get(pk, []), now) for pk, r, c, g in integrations]
+    queued: list[tuple[str, tuple]] = []
+    queue.enqueue = lambda task, *args, **_: queued.append((task, args))  # a worker, inline
+    bots.client = lambda version: AnsweringApi()
+    meetings_before, shared_before = Meeting.objects.count(), SharedMeeting.objects.count()
+    spent, asked = Counter(), Counter()
+    counter = QueryCounter()
+    client = Client()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        for text in bodies:
+            moment, before = time.perf_counter(), counter.queries
+            response = client.post(
+                "/webhooks/meetingbaas/", text, content_type="application/json", **svix(text)
+            )
+            assert response.status_code == 200, response.content
+            spent["receiver"] += time.perf_counter() - moment
+            asked["receiver"] += counter.queries - before
+            while queued:
+                task, args = queued.pop(0)
+                moment, before = time.perf_counter(), counter.queries
+                getattr(tasks, task)(*args)
+                spent[task] += time.perf_counter() - moment
+                asked[task] += counter.queries - before
+        wall = time.perf_counter() - started
+    deliveries = WebhookDelivery.objects.filter(event="calendar.events_synced")
+    outcomes = Counter(deliveries.values_list("outcome", flat=True))
+    assert outcomes == {"applied": len(bodies)}, outcomes
+    new = Meeting.objects.filter(title="New meeting")
+    per_group = Counter(
+        new.filter(has_bot=True, shared_meeting__isnull=False)
+        .values_list("shared_meeting_id", flat=True)
+        .iterator()
+    )
+    events = EVENTS * len(bodies)
+    ingestion = spent["receiver"] + spent["process_webhook"]
+    return {
+        "deliveries": len(bodies),
+        "integrations_customers": len({c for _, _, c, _ in integrations}),
+        "events": events,
+        "created": Meeting.objects.count() - meetings_before,
+        "new_shared_meetings": SharedMeeting.objects.count() - shared_before,
+        "new_bots": new.filter(has_bot=True).count(),
+        "new_covered": new.filter(outcome="covered").count(),
+        "bots_per_shared_meeting_max": max(per_group.values(), default=0),
+        "bot_attempts": BotAttempt.objects.count(),
+        "queries_per_delivery": round(counter.queries / len(bodies), 1),
+        "spent_s": {name: round(seconds, 2) for name, seconds in spent.items()},
+        "queries": dict(asked),
+        "scope": scope,
+        "wall_s": round(wall, 2),
+        "events_per_s": round(events / wall),
+        "ingestion_events_per_s": round(events / ingestion),
+    }
+
+
+def render(r: dict) -> str:
+    spent = r["spent_s"]
+    lines = [
+        "### One bot per meeting: events_synced ingestion with deduplication (PostgreSQL)",
+        "",
+        f"Policies' scope: one bot per meeting for each {r['scope']}.",
+        "",
+        f"Data: {r['held']['meetings']:,} meetings ({r['held']['in_shared']:,} of them copies "
+        f"of a meeting shared by 2-5 calendars; copies per meeting: "
+        f"{r['held']['groups_by_size']}), {r['held']['shared_meetings']:,} shared meetings, "
+        f"built in {r['built_s']} s.",
+        "",
+        f"{r['deliveries']:,} deliveries of {EVENTS} events from the calendars of "
+        f"{r['integrations_customers']} customers ({r['events']:,} events, {r['created']:,} "
+        f"new meetings: {r['new_bots']:,} got a bot, {r['new_covered']:,} covered; at most "
+        f"{r['bots_per_shared_meeting_max']} bot per shared meeting), one process, "
+        f"{r['queries_per_delivery']} queries per delivery:",
+        "",
+        "| step | seconds | events/s | queries |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, seconds in spent.items():
+        queries = r["queries"][name]
+        lines.append(f"| {name} | {seconds} | {round(r['events'] / seconds):,} | {queries:,} |")
+    lines += [
+        f"| ingestion (receiver + process_webhook) | "
+        f"{round(spent['receiver'] + spent['process_webhook'], 2)} | "
+        f"{r['ingestion_events_per_s']:,} | "
+        f"{r['queries']['receiver'] + r['queries']['process_webhook']:,} |",
+        f"| **all (ingestion and the policy's deduplication)** | {r['wall_s']} | "
+        f"**{r['events_per_s']:,}** | {sum(r['queries'].values()):,} |",
+    ]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
