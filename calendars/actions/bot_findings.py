@@ -2,8 +2,8 @@
 
 What Meeting BaaS holds of each upcoming meeting's bot is what the mirror holds (each calendar
 listed every MEETINGS_SYNC_MINUTES, and its webhooks as they come), so the step reads the
-database, not the API: a duplicate bot (several copies of one meeting, one customer, the same
-meeting URL and start, each with its bot), an unwanted bot (the customer's policy would not
+database, not the API: a duplicate bot (several copies of one meeting, as one bot per meeting
+decides them, each with its bot), an unwanted bot (the customer's policy would not
 schedule it and no one scheduled it through the portal), a missing bot (the policy asked for
 one and Meeting BaaS has none, and no one removed it). Each action reads the mirror again
 before it calls, and calls through the bot verbs, which record their BotAttempt and write the
@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from calendars.actions.audit import record_action
 from calendars.lib.remote_values import fit
-from calendars.meetings import bots
+from calendars.meetings import bots, sharing
 from calendars.models import (
     BotAttempt,
     BotPolicy,
@@ -115,13 +115,16 @@ def _soonest(meetings: QuerySet[Meeting]) -> list[Meeting]:
 
 
 def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[ReconciliationFinding]:
-    """One finding per bot too many: copies of one meeting (one customer, the same meeting URL
-    and start) that each have a bot. The organizer's calendar keeps its bot, else the copy the
-    portal saw first."""
+    """One finding per bot too many: copies of one meeting (calendars/meetings/sharing.py: the
+    same meeting key and start, within the policy's scope) that each have a bot. Under "one
+    bot per calendar" copies are meant to have one each. The copy chosen to carry the bot keeps
+    it, else the organizer's calendar's, else the copy the portal saw first."""
     customer = "integration__credential__customer_id"
+    shared = with_bot.exclude(same_meeting_key="").exclude(
+        integration__credential__customer__bot_policy__bot_scope=BotPolicy.Scope.CALENDAR
+    )
     keys = list(
-        with_bot.exclude(meeting_url="")
-        .values_list(customer, "meeting_url", "starts_at")
+        shared.values_list(customer, "same_meeting_key", "starts_at")
         .annotate(n=Count("pk"))
         .filter(n__gt=1)
         .order_by("starts_at")[:PER_KIND]
@@ -129,16 +132,21 @@ def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[Reconc
     if not keys:
         return []
     wanted = {key[:3] for key in keys}
-    copies: dict[tuple, list[Meeting]] = defaultdict(list)
-    candidates = with_bot.filter(
-        meeting_url__in={url for _, url, _ in wanted}, starts_at__in={s for *_, s in wanted}
-    ).select_related("integration__credential")
+    scopes = _scopes({customer_id for customer_id, *_ in wanted})
+    copies: dict[sharing.Group, list[Meeting]] = defaultdict(list)
+    candidates = shared.filter(
+        same_meeting_key__in={key for _, key, _ in wanted}, starts_at__in={s for *_, s in wanted}
+    ).select_related("integration__credential", "shared_meeting")
     for meeting in candidates.order_by("pk"):
-        key = (meeting.integration.credential.customer_id, meeting.meeting_url, meeting.starts_at)
-        if key in wanted:
-            copies[key].append(meeting)
+        credential = meeting.integration.credential
+        if (credential.customer_id, meeting.same_meeting_key, meeting.starts_at) in wanted:
+            group = sharing.group_of(meeting, scopes[credential.customer_id])
+            if group is not None:
+                copies[group].append(meeting)
     found = []
     for group in copies.values():
+        if len(group) < 2:  # alone in its scope (another e-mail domain's copy has the other)
+            continue
         keeper = _keeper(group)
         account = keeper.integration.credential.account_email
         for meeting in group:
@@ -151,8 +159,23 @@ def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[Reconc
     return found[:PER_KIND]
 
 
+def _scopes(customer_ids: set[int]) -> dict[int, str]:
+    """Each customer's policy scope (the default one's where it has no policy)."""
+    held = dict(
+        BotPolicy.objects.filter(customer_id__in=customer_ids).values_list(
+            "customer_id", "bot_scope"
+        )
+    )
+    return {c: held.get(c, BotPolicy.Scope.CUSTOMER) for c in customer_ids}
+
+
 def _keeper(copies: list[Meeting]) -> Meeting:
-    """The copy whose bot stays: the organizer's calendar's, else the first seen."""
+    """The copy whose bot stays: the one chosen to carry it, else the organizer's
+    calendar's, else the first seen."""
+    for meeting in copies:
+        shared = meeting.shared_meeting
+        if shared is not None and shared.carrier_id == meeting.pk:
+            return meeting
     for meeting in copies:
         account = meeting.integration.credential.account_email
         if meeting.organizer_email and account.lower() == meeting.organizer_email.lower():
@@ -186,13 +209,13 @@ def remove_duplicate_bot(finding_id: int, *, acting_user: AbstractBaseUser | Non
     """Remove the bot of a duplicate's copy at Meeting BaaS, once checked again that another
     copy still has its bot."""
     finding, meeting = _open(finding_id, Kind.DUPLICATE_BOT, REMOVE_DUPLICATE, acting_user)
-    others = Meeting.objects.filter(
-        integration__credential__customer_id=meeting.integration.credential.customer_id,
-        meeting_url=meeting.meeting_url,
-        starts_at=meeting.starts_at,
-        has_bot=True,
-        is_cancelled=False,
-    ).exclude(pk=meeting.pk)
+    scope = _scopes({meeting.integration.credential.customer_id}).popitem()[1]
+    group = sharing.group_of(meeting, scope)
+    others = (
+        sharing.copies(group).filter(has_bot=True, is_cancelled=False).exclude(pk=meeting.pk)
+        if group is not None
+        else Meeting.objects.none()
+    )
     if not meeting.has_bot or not others.exists():
         _settle(finding, "No longer a duplicate: no other copy has a bot, or this one has none.")
         _refuse(finding, REMOVE_DUPLICATE, acting_user, "It is no longer a duplicate.")

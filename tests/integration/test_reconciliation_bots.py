@@ -36,6 +36,11 @@ def policy(customer, mode: str) -> BotPolicy:
     )
 
 
+def one_bot_per_meeting_since(customer) -> None:
+    """The customer's policy turned to one bot per meeting after both copies got a bot."""
+    BotPolicy.objects.filter(customer=customer).update(bot_scope=BotPolicy.Scope.CUSTOMER)
+
+
 def shared_meeting(client, sandbox, integrations: list[Integration]) -> list[Meeting]:
     """One meeting (the same URL and start) in each integration's calendar, mirrored."""
     start = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
@@ -80,6 +85,8 @@ def test_a_meeting_with_two_bots_is_found_and_its_duplicate_removed(
     team = active_integration(lambda: make_integration(TEAM), sandbox, version)
     kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
     assert bot_at_sandbox(sandbox, kept) and bot_at_sandbox(sandbox, extra)
+    assert not reconcile_now().bot_findings  # one bot per calendar wants both
+    one_bot_per_meeting_since(customer)
 
     run = reconcile_now()
 
@@ -114,6 +121,7 @@ def test_a_duplicate_no_longer_there_is_settled_not_removed(
     primary = active_integration(make_integration, sandbox, "v2")
     team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
     kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    one_bot_per_meeting_since(customer)
     reconcile_now()
     bots.remove([kept.pk], acting_user=None)  # the other copy's bot went meanwhile
 
@@ -180,6 +188,7 @@ def test_only_admins_act_on_bot_findings_by_direct_post(
     team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
     client = role_client(role)
     _, extra = shared_meeting(client, sandbox, [primary, team])
+    one_bot_per_meeting_since(customer)
     reconcile_now()
     duplicate = findings(Kind.DUPLICATE_BOT)[0]
 
