@@ -2,6 +2,7 @@
 all customers", on a database that already holds the meetings (bench/meetings.py's).
 
     .venv/bin/python bench/run.py --steps coverage      # after the meetings step, same database
+    .venv/bin/python -m bench.history --steps coverage  # on the 90 days of past meetings
 
 `fill` counts the report's days from the meetings with the portal's own pass
 (calendars/meetings/coverage.py: one grouped query per day, its rows written in one

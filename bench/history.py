@@ -4,6 +4,7 @@ and the pruning of the history in short batches.
     .venv/bin/python -m bench.history --database-url postgres://postgres@127.0.0.1/portal_bench_history
     .venv/bin/python -m bench.history --scale 0.1      # SQLite: 1,000,000 meetings
     .venv/bin/python -m bench.history --database-url ... --reuse-data --steps prune
+    .venv/bin/python -m bench.history --database-url ... --reuse-data --steps coverage
 
 On top of bench.dataset's integrations (100,000 at --scale 1), each integration gets 100 past
 meetings spread over the MEETINGS_HISTORY_DAYS (90) days, made by the database itself (one
@@ -12,12 +13,15 @@ is minutes faster than keeping them up row by row): 10,000,000 at --scale 1. The
 are spread as a history might have them: most recorded, some missed for every cause (bots
 failed with each error code, no bot by policy, no URL, the calendar broken, cancelled, removed,
 refused, not asked, no news). "Missed meetings" for yesterday (and the home page, whose lane
-counts them) is timed with a tenth of the meetings, then with all of them: the query counts
-must be the same. `prune` then adds --prune-days days of meetings older than the history
-(with bot attempts, whose meeting is set to NULL by the delete) and prunes them as the cluster
-does, timing every batch: each is one short transaction, the longest of which is the longest
-time a lock on calendars_meeting is held. `--reuse-data` measures on the data set the last
-run left (migrated first) without rebuilding it. Prints Markdown.
+counts them) is timed with a tenth of the meetings, then with all of them: the query counts must
+be the same. `coverage` counts the coverage report's days from the same meetings with the
+portal's own pass (bench/coverage.py: the time a day costs the 5-minute pass) and times the
+report for a customer's month and every customer's, at both sizes too. `prune` then adds
+--prune-days days of meetings older than the history (with bot attempts, whose meeting is set to
+NULL by the delete) and prunes them as the cluster does, timing every batch: each is one short
+transaction, the longest of which is the longest time a lock on calendars_meeting is held.
+`--reuse-data` measures on the data set the last run left (migrated first) without rebuilding
+it. Prints Markdown.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import time
 from bench.run import ROOT, fresh_database, setup_django
 
 MEETINGS_PER_INTEGRATION = 100
-STEPS = ("missed", "prune")
+STEPS = ("missed", "coverage", "prune")
 TITLES = ("Customer call", "Interview", "Quarterly planning", "Team standup", "Weekly sync")
 PLATFORMS = ("google_meet", "zoom", "teams")
 ERROR_CODES = (
@@ -94,10 +98,7 @@ def main() -> None:
 
 
 def measure_all(args: argparse.Namespace) -> dict:
-    from bench.meetings import meeting_count
-
-    results: dict = {"pages": {}, "built": {}}
-    client = None
+    results: dict = {"pages": {}, "built": {}, "coverage": {}}
     if not args.reuse_data:
         from bench import dataset
         from bench.meetings import add_policies
@@ -106,21 +107,29 @@ def measure_all(args: argparse.Namespace) -> dict:
         dataset.build(args.scale)
         add_policies()
         results["built"]["base_s"] = time.perf_counter() - started
-        client = signed_in_client()
         for share, label in ((0, "small"), (None, "large")):
             started = time.perf_counter()
             add_past_meetings(share)
             results["built"][f"{label}_s"] = time.perf_counter() - started
-            timed = missed_pages(client, args.repeat) if "missed" in args.steps else {}
-            results["pages"][label] = {"meetings": meeting_count(), **timed}
-    elif "missed" in args.steps:
-        client = signed_in_client()
-        timed = missed_pages(client, args.repeat)
-        results["pages"]["large"] = {"meetings": meeting_count(), **timed}
+            measure_size(results, label, args)
+    else:
+        measure_size(results, "large", args)
     if "prune" in args.steps:
         results["prune"] = prune(args.prune_days)
     results["outcomes"] = outcome_spread()
     return results
+
+
+def measure_size(results: dict, label: str, args: argparse.Namespace) -> None:
+    """The pages (and the coverage report's counting) on the meetings held now."""
+    from bench import coverage
+    from bench.meetings import meeting_count
+
+    meetings = meeting_count()
+    timed = missed_pages(signed_in_client(), args.repeat) if "missed" in args.steps else {}
+    results["pages"][label] = {"meetings": meetings, **timed}
+    if "coverage" in args.steps:
+        results["coverage"][label] = {"meetings": meetings, **coverage.child(args.repeat)}
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -448,6 +457,7 @@ def render(r: dict, args: argparse.Namespace) -> str:
                 cells.append(f"{t['median_ms']} / {t['p95_ms']}, {t['queries']}")
             lines.append(f"| {name} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += render_coverage(r["coverage"])
     if "prune" in r:
         p = r["prune"]
         lines.append(
@@ -459,6 +469,33 @@ def render(r: dict, args: argparse.Namespace) -> str:
             f"{p['per_s']:,} meetings/s ({p['wall_s']} s).\n"
         )
     return "\n".join(lines)
+
+
+def render_coverage(by_size: dict) -> list[str]:
+    """The coverage report's counting and pages at each size measured."""
+    if not by_size:
+        return []
+    lines = []
+    for c in by_size.values():
+        fill = c["fill"]
+        lines.append(
+            f"Coverage report, {c['meetings']:,} meetings: counted {fill['days']} days in "
+            f"{fill['seconds']} s (**{fill['ms_per_day']} ms a day**, each day's cost in the "
+            "5-minute pass)."
+        )
+    header = " | ".join(f"{c['meetings']:,} meetings" for c in by_size.values())
+    lines += [
+        "",
+        f"| coverage report, last full month (median / p95 ms, queries) | {header} |",
+        "| --- |" + " ---: |" * len(by_size),
+    ]
+    for name in list(by_size.values())[-1]["pages"]:
+        cells = []
+        for c in by_size.values():
+            t = c["pages"][name]
+            cells.append(f"{t['median_ms']} / {t['p95_ms']}, {t['queries']}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 if __name__ == "__main__":
