@@ -30,6 +30,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.OUTREACH_SCHEDULE: "calendars.tasks.run_outreach",
         queue.NOTIFY_SCHEDULE: "calendars.tasks.notify_support",
         queue.OUTCOMES_SCHEDULE: "calendars.tasks.settle_meeting_outcomes",
+        queue.SHARED_BOTS_SCHEDULE: "calendars.tasks.move_shared_bots",
     }
 
 
