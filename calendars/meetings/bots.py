@@ -411,7 +411,22 @@ def _record(
         Meeting.objects.filter(pk=meeting.pk).update(
             bot_failure=fit(Meeting, "bot_failure", message)
         )
-    BotAttempt.objects.create(
+    attempt(meeting, action, succeeded, message, **who)
+    logger.info("bot %s on meeting %s: %s", action, meeting.pk, message)
+    return Outcome(meeting=meeting, succeeded=succeeded, message=message)
+
+
+def attempt(
+    meeting: Meeting,
+    action: str,
+    succeeded: bool,
+    message: str,
+    *,
+    user: AbstractBaseUser | None = None,
+    username: str = "system",
+) -> BotAttempt:
+    """The history's row of what was asked of `meeting`'s bot (the meeting named as it is)."""
+    return BotAttempt.objects.create(
         meeting=meeting,
         integration_id=meeting.integration_id,
         remote_event_id=meeting.remote_event_id,
@@ -420,7 +435,6 @@ def _record(
         action=action,
         succeeded=succeeded,
         message=fit(BotAttempt, "message", message),
-        **who,
+        user=user,
+        username=username,
     )
-    logger.info("bot %s on meeting %s: %s", action, meeting.pk, message)
-    return Outcome(meeting=meeting, succeeded=succeeded, message=message)

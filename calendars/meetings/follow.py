@@ -204,16 +204,6 @@ def _record(
         Meeting.objects.filter(pk=meeting.pk).update(
             bot_failure=fit(Meeting, "bot_failure", message)
         )
-    BotAttempt.objects.create(
-        meeting=meeting,
-        integration_id=meeting.integration_id,
-        remote_event_id=meeting.remote_event_id,
-        meeting_title=meeting.title,
-        meeting_starts_at=meeting.starts_at,
-        action=FOLLOW,
-        succeeded=succeeded,
-        message=fit(BotAttempt, "message", message),
-        username="system",
-    )
+    bots.attempt(meeting, FOLLOW, succeeded, message)
     logger.info("bot follow on meeting %s: %s", meeting.pk, message)
     return bots.Outcome(meeting=meeting, succeeded=succeeded, message=message)

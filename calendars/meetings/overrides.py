@@ -46,15 +46,11 @@ def set_override(
             done += bots.remove([meeting.pk], acting_user=acting_user)
         with transaction.atomic():
             Meeting.objects.filter(pk=meeting.pk).update(bot_override=override, rule_reason="")
-            BotAttempt.objects.create(
-                meeting=meeting,
-                integration_id=meeting.integration_id,
-                remote_event_id=meeting.remote_event_id,
-                meeting_title=meeting.title,
-                meeting_starts_at=meeting.starts_at,
-                action=action,
-                succeeded=True,
-                message=SAID[override],
+            bots.attempt(
+                meeting,
+                action,
+                True,
+                SAID[override],
                 user=acting_user,
                 username=acting_user.get_username(),
             )
