@@ -89,18 +89,34 @@ def send(port: int, requests: list[tuple[str, dict]], failures: list[str]) -> No
         connection.close()
 
 
-def worker_cpu_seconds(master_pid: int) -> float:
-    """CPU seconds (user + system) gunicorn's workers, children of `master_pid`, spent so far."""
+def cpu_seconds(root: int) -> float:
+    """CPU seconds (user + system) process `root` and those under it spent so far."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    parents, used = {}, {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # a process that ended meanwhile
-        if int(fields[1]) == master_pid:  # the parent's pid, after the state
-            total += int(fields[11]) + int(fields[12])
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])  # the parent's pid, after the state
+        used[pid] = int(fields[11]) + int(fields[12])
+    total = 0
+    for pid, ticks in used.items():
+        ancestor = pid
+        while ancestor and ancestor != root:
+            ancestor = parents.get(ancestor)
+        if ancestor == root:
+            total += ticks
     return total / tick
+
+
+def machine_busy() -> tuple[float, float]:
+    """The machine's CPU seconds busy and in all, from /proc/stat, all cores added up."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    tick = os.sysconf("SC_CLK_TCK")
+    return (sum(ticks) - idle) / tick, sum(ticks) / tick
 
 
 def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True) -> dict:
@@ -133,7 +149,9 @@ def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True)
             )
             time.sleep(3)  # the cluster's processes start
         load = load_average()
-        cpu_before = worker_cpu_seconds(web.process.pid)
+        roots = {"web": web.process.pid, "cluster": workers.pid if workers else 0}
+        cpu_before = {role: cpu_seconds(pid) for role, pid in roots.items()}
+        senders_before, busy_before = time.process_time(), machine_busy()
         failures: list[str] = []
         threads = [threading.Thread(target=send, args=(web.port, s, failures)) for s in shares]
         started = time.perf_counter()
@@ -142,7 +160,9 @@ def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True)
         for thread in threads:
             thread.join()
         received = time.perf_counter() - started
-        cpu = worker_cpu_seconds(web.process.pid) - cpu_before
+        cpu = {role: cpu_seconds(pid) - cpu_before[role] for role, pid in roots.items()}
+        cpu["senders"] = time.process_time() - senders_before
+        busy = [after - before for after, before in zip(machine_busy(), busy_before, strict=True)]
         load_received = load_average()
         assert not failures, failures[:5]
         if cluster:
@@ -167,7 +187,10 @@ def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True)
         "workers": settings.Q_CLUSTER["workers"],
         "received_per_s": round(len(bodies) / received),
         "received_s": round(received, 1),
-        "cpu_ms": round(1000 * cpu / len(bodies), 2),
+        # CPU ms per post while posting, by role; "machine": every process of this machine.
+        "cpu_ms": {role: round(1000 * used / len(bodies), 2) for role, used in cpu.items()}
+        | {"machine": round(1000 * busy[0] / len(bodies), 2)},
+        "busy": round(100 * busy[0] / busy[1]),
         "wall_s": round(wall, 1),
         "applied_per_s": round(len(bodies) / wall),
         "load_before": load,
@@ -187,6 +210,14 @@ def render(live: dict, alone: dict, args: argparse.Namespace) -> str:
     from django.db import connection
 
     engine = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}[connection.vendor]
+
+    def cpu(r: dict) -> str:
+        return (
+            f"{r['cpu_ms']['web']} in gunicorn's workers, {r['cpu_ms']['senders']} in the "
+            f"senders, {r['cpu_ms']['cluster']} in the cluster, {r['cpu_ms']['machine']} on "
+            f"the whole machine, {r['busy']} % busy"
+        )
+
     gunicorn = f"gunicorn with {args.web_workers} workers (production settings)"
     return (
         f"## Webhook receiver under gunicorn: {engine}, scale {args.scale:g}\n\n"
@@ -194,14 +225,14 @@ def render(live: dict, alone: dict, args: argparse.Namespace) -> str:
         f"and completed, among {live['meetings']:,} meetings) posted by {args.senders} senders "
         f"at once, each on a keep-alive connection, to {gunicorn}, while a django-q2 cluster "
         f"of {live['workers']} workers applies them: {live['received_per_s']:,} posts/s "
-        f"accepted ({live['received_s']} s, {live['cpu_ms']} ms of the web workers' CPU per "
-        f"post), **{live['applied_per_s']:,} bot webhooks applied/s** from the first post to "
-        f"the last applied ({live['wall_s']} s; load average {live['load_before']} before, "
+        f"accepted ({live['received_s']} s; CPU ms per post: {cpu(live)}), "
+        f"**{live['applied_per_s']:,} bot webhooks applied/s** from the first post to the last "
+        f"applied ({live['wall_s']} s; load average {live['load_before']} before, "
         f"{live['load_received']} at the last post).\n\n"
         f"The receiver alone, no cluster running: {alone['deliveries']:,} more posted at "
-        f"**{alone['received_per_s']:,} posts/s** ({alone['received_s']} s, {alone['cpu_ms']} "
-        f"ms of the web workers' CPU per post; load average {alone['load_before']} before, "
-        f"{alone['load_received']} at the last post).\n"
+        f"**{alone['received_per_s']:,} posts/s** ({alone['received_s']} s; CPU ms per post: "
+        f"{cpu(alone)}; load average {alone['load_before']} before, {alone['load_received']} "
+        f"at the last post).\n"
     )
 
 
