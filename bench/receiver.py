@@ -89,26 +89,28 @@ def send(port: int, requests: list[tuple[str, dict]], failures: list[str]) -> No
         connection.close()
 
 
-def cpu_seconds(root: int) -> float:
-    """CPU seconds (user + system) process `root` and those under it spent so far."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents, used = {}, {}
+def cpu_seconds(root: int = 0, title: str = "") -> float:
+    """CPU seconds (user + system) spent so far by process `root` and those under it, or by the
+    processes whose command line holds `title` (a PostgreSQL backend's names its database)."""
+    table = {}  # pid: (parent's pid, CPU ticks, command line)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            command = (stat.parent / "cmdline").read_bytes().decode(errors="replace")
         except OSError:
             continue  # a process that ended meanwhile
-        pid = int(stat.parent.name)
-        parents[pid] = int(fields[1])  # the parent's pid, after the state
-        used[pid] = int(fields[11]) + int(fields[12])
-    total = 0
-    for pid, ticks in used.items():
-        ancestor = pid
-        while ancestor and ancestor != root:
-            ancestor = parents.get(ancestor)
-        if ancestor == root:
-            total += ticks
-    return total / tick
+        table[int(stat.parent.name)] = (int(fields[1]), int(fields[11]) + int(fields[12]), command)
+
+    def counted(pid: int) -> bool:
+        if title:
+            return title in table[pid][2]
+        while pid and pid != root:
+            pid = table.get(pid, (0,))[0]
+        return bool(root) and pid == root
+
+    return sum(ticks for pid, (_, ticks, _) in table.items() if counted(pid)) / os.sysconf(
+        "SC_CLK_TCK"
+    )
 
 
 def machine_busy() -> tuple[float, float]:
@@ -149,8 +151,13 @@ def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True)
             )
             time.sleep(3)  # the cluster's processes start
         load = load_average()
-        roots = {"web": web.process.pid, "cluster": workers.pid if workers else 0}
-        cpu_before = {role: cpu_seconds(pid) for role, pid in roots.items()}
+        database = f" {settings.DATABASES['default']['NAME']} "  # in its backends' titles
+        roles = {
+            "web": {"root": web.process.pid},
+            "cluster": {"root": workers.pid if workers else 0},
+            "database": {"title": database},
+        }
+        cpu_before = {role: cpu_seconds(**which) for role, which in roles.items()}
         senders_before, busy_before = time.process_time(), machine_busy()
         failures: list[str] = []
         threads = [threading.Thread(target=send, args=(web.port, s, failures)) for s in shares]
@@ -160,7 +167,7 @@ def ingest(bodies: list[str], args: argparse.Namespace, *, cluster: bool = True)
         for thread in threads:
             thread.join()
         received = time.perf_counter() - started
-        cpu = {role: cpu_seconds(pid) - cpu_before[role] for role, pid in roots.items()}
+        cpu = {role: cpu_seconds(**which) - cpu_before[role] for role, which in roles.items()}
         cpu["senders"] = time.process_time() - senders_before
         busy = [after - before for after, before in zip(machine_busy(), busy_before, strict=True)]
         load_received = load_average()
@@ -214,7 +221,8 @@ def render(live: dict, alone: dict, args: argparse.Namespace) -> str:
     def cpu(r: dict) -> str:
         return (
             f"{r['cpu_ms']['web']} in gunicorn's workers, {r['cpu_ms']['senders']} in the "
-            f"senders, {r['cpu_ms']['cluster']} in the cluster, {r['cpu_ms']['machine']} on "
+            f"senders, {r['cpu_ms']['cluster']} in the cluster, {r['cpu_ms']['database']} in "
+            f"PostgreSQL's backends, {r['cpu_ms']['machine']} on "
             f"the whole machine, {r['busy']} % busy"
         )
 
