@@ -10,6 +10,7 @@ stored, nor anything odd enough to break processing. The effects run in a django
 from __future__ import annotations
 
 import binascii
+import contextlib
 import hashlib
 import hmac
 import json
@@ -20,15 +21,17 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
+from django.db.models.constants import OnConflict
+from django.db.models.signals import post_save
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from calendars.actions.webhook_deliveries import queue_work
+from calendars.actions.webhook_deliveries import is_bot_news, queue_work
 from calendars.lib.remote_values import fit, no_later_than_now
 from calendars.meetingbaas.bots import without_artifacts
 from calendars.meetingbaas.errors import BadResponse
@@ -220,21 +223,47 @@ def _store(
     delivery_id = fit(WebhookDelivery, "delivery_id", delivery_id)
     payload = without_artifacts(payload)  # a recording's signed links are never kept
     data = payload["data"]
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.create(
-                api_version=api_version,
-                event=event,
-                delivery_id=delivery_id,
-                payload=payload,
-                remote_id=_uuid_or_none(data.get("calendar_id")),
-                event_time=no_later_than_now(_event_time(event, data) or sent_at),
-                sent_at=sent_at,
-            )
+    delivery = WebhookDelivery(
+        api_version=api_version,
+        event=event,
+        delivery_id=delivery_id,
+        payload=payload,
+        remote_id=_uuid_or_none(data.get("calendar_id")),
+        event_time=no_later_than_now(_event_time(event, data) or sent_at),
+        sent_at=sent_at,
+    )
+    # Bot news is queued once the row is committed: its one INSERT, committed as it runs, needs
+    # no transaction around it. Any other delivery's task is written in the row's transaction.
+    bot_news = is_bot_news(api_version, event)
+    with contextlib.nullcontext() if bot_news else transaction.atomic():
+        created = _insert_new(delivery)
+        if created:
             queue_work(delivery)
-    except IntegrityError:
+    if not created:
         WebhookDelivery.objects.filter(delivery_id=delivery_id).update(repeats=F("repeats") + 1)
+    return created
+
+
+def _insert_new(delivery: WebhookDelivery) -> bool:
+    """INSERT the delivery unless its id is stored already (ON CONFLICT DO NOTHING: one
+    statement, no error, savepoint or rollback for a repeat); whether it was new."""
+    manager = WebhookDelivery._base_manager
+    fields = [f for f in WebhookDelivery._meta.local_concrete_fields if not f.primary_key]
+    pk = WebhookDelivery._meta.pk
+    rows = manager._insert([delivery], fields, returning_fields=[pk], on_conflict=OnConflict.IGNORE)
+    if not rows:
         return False
+    delivery.pk = rows[0][0]
+    delivery._state.adding = False
+    # What save() sends: the metrics count each delivery received.
+    post_save.send(
+        WebhookDelivery,
+        instance=delivery,
+        created=True,
+        update_fields=None,
+        raw=False,
+        using=manager.db,
+    )
     return True
 
 

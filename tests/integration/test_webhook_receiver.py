@@ -7,11 +7,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from calendars.actions.refresh import refresh_integration
 from calendars.models import Integration, StatusChange, WebhookDelivery
-from tests.support.webhook_signing import post, post_v2, svix_headers
+from tests.support.webhook_signing import URL, post, post_v2, svix_headers
 
 Outcome = WebhookDelivery.Outcome
 
@@ -178,6 +180,32 @@ def test_a_replayed_delivery_is_acknowledged_but_applied_once(client, integratio
     delivery = WebhookDelivery.objects.get()
     assert delivery.repeats == 1
     assert StatusChange.objects.filter(cause="webhook").count() == 1
+
+
+def test_a_bot_webhook_is_stored_by_one_statement_and_its_repeat_rolls_nothing_back(client, db):
+    body = json.dumps(
+        {"event": "bot.status_change", "data": {"bot_id": str(uuid.uuid4()), "status": {}}}
+    )
+
+    def statements(sent: CaptureQueriesContext) -> list[str]:
+        # The receiver's own: its on-commit look for a waiting task never runs in a test's
+        # transaction here.
+        return [query["sql"].split()[0] for query in sent.captured_queries]
+
+    def send() -> object:
+        headers = svix_headers(body, msg_id="msg_bot_repeated")
+        return client.post(URL, body, content_type="application/json", **headers)
+
+    with CaptureQueriesContext(connection) as first:
+        response = send()
+    with CaptureQueriesContext(connection) as again:
+        repeat = send()
+
+    assert response.json() == {"received": True, "duplicate": False}
+    assert statements(first) == ["INSERT"]
+    assert repeat.json() == {"received": True, "duplicate": True}
+    assert statements(again) == ["INSERT", "UPDATE"]  # no savepoint, no rollback
+    assert WebhookDelivery.objects.get().repeats == 1
 
 
 def test_an_older_update_arriving_late_is_ignored(client, integration, sandbox):
