@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from calendars.models import Integration, RawCalendar, StatusChange, WebhookDelivery
+from calendars.models import Integration, Meeting, RawCalendar, StatusChange, WebhookDelivery
 
 site = admin.AdminSite(name="plain")
 
@@ -43,3 +43,15 @@ class PlainWebhookDeliveryAdmin(admin.ModelAdmin):
 class PlainRawCalendarAdmin(admin.ModelAdmin):
     list_display = ("name", "email", "is_primary", "listed_at")
     search_fields = ("name", "email")
+
+
+@admin.register(Meeting, site=site)
+class PlainMeetingAdmin(admin.ModelAdmin):
+    list_display = ("starts_at", "title", "integration_id", "platform", "has_bot", "outcome")
+    list_filter = ("has_bot", "outcome", "platform")
+    search_fields = (
+        "title",
+        "integration__credential__account_email",
+        "integration__credential__customer__name",
+        "=remote_event_id",
+    )
