@@ -98,6 +98,9 @@ def build(args: argparse.Namespace) -> None:
 def copy_database(database_url: str) -> None:
     """The database measured, a fresh copy of the template the last build kept, migrated."""
     with _admin(database_url) as (admin, name):
+        kept = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"{name}_built"])
+        if kept.fetchone() is None:
+            raise SystemExit(f"No data set kept ({name}_built): run once without --reuse-data")
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{name}_built"')
     setup_django(database_url)
