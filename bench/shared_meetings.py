@@ -3,6 +3,8 @@ deduplication on, at 1,000,000 meetings of which a third are shared by 2-5 calen
 
     .venv/bin/python -m bench.shared_meetings --database-url postgres://.../portal_bench_shared
     ... --scale 0.1                                  # 100,000 meetings
+    ... --scale 1 --reuse-data    # again on the data set the last build left (no rebuild)
+
 
 PostgreSQL only (the figure is PostgreSQL's). On top of bench.dataset's customers and
 integrations, every customer's policy records every meeting, one bot per meeting for the
@@ -18,6 +20,10 @@ stored) and processed in this process as a worker would (`process_webhook`: the 
 each event's same-meeting key, the policy queueing the new meetings), then the policy's
 tasks (`apply_bot_policy`: the claim on each shared meeting, covered copies, outcomes) with
 Meeting BaaS answered in-process (its network time is not ours). Prints Markdown.
+
+The measurement changes the data, so a build is kept as a template database (`<name>_built`);
+--reuse-data copies it afresh into the database measured (a file copy, seconds instead of the
+build's minutes), migrated first: after a change, the same data without the rebuild.
 """
 
 from __future__ import annotations
@@ -28,10 +34,11 @@ import os
 import time
 import uuid
 from collections import Counter
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bench.meetings import iso, svix
-from bench.run import ROOT, fresh_database
+from bench.run import ROOT, fresh_database, setup_django
 
 EVENTS = 50
 HELD = 10
@@ -53,26 +60,84 @@ def main() -> None:
         choices=["customer", "domain", "calendar"],
         help="the policies' scope (calendar: no deduplication, for comparison)",
     )
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="measure on a copy of the data set the last build kept (same --scale and --scope)",
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         parser.error("PostgreSQL only: --database-url postgres://...")
     (ROOT / "var").mkdir(exist_ok=True)
-    fresh_database(args.database_url)
+    if args.reuse_data:
+        copy_database(args.database_url)
+    else:
+        fresh_database(args.database_url)
+        build(args)
     print(render(measure(args)))
 
 
-def measure(args: argparse.Namespace) -> dict:
+def build(args: argparse.Namespace) -> None:
+    """The data set, kept as the template `<name>_built` for --reuse-data."""
+    from django.db import connection
+
     from bench import dataset
 
     started = time.perf_counter()
-    sizes = dataset.build(args.scale)
+    dataset.build(args.scale)
     add_policies(args.scope)
     add_meetings()
-    built_s = time.perf_counter() - started
+    built_s = round(time.perf_counter() - started)
+    connection.close()
+    with _admin(args.database_url) as (admin, name):
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}_built" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}_built" TEMPLATE "{name}"')
+        admin.execute(f"COMMENT ON DATABASE \"{name}_built\" IS 'built in {built_s} s'")
+
+
+def copy_database(database_url: str) -> None:
+    """The database measured, a fresh copy of the template the last build kept, migrated."""
+    with _admin(database_url) as (admin, name):
+        kept = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"{name}_built"])
+        if kept.fetchone() is None:
+            raise SystemExit(f"No data set kept ({name}_built): run once without --reuse-data")
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{name}_built"')
+    setup_django(database_url)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+@contextmanager
+def _admin(database_url: str):
+    import environ
+    import psycopg
+
+    db = environ.Env.db_url_config(database_url)
+    with psycopg.connect(
+        dbname="postgres",
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        autocommit=True,
+    ) as admin:
+        yield admin, db["NAME"]
+
+
+def measure(args: argparse.Namespace) -> dict:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = %s",
+            [f"{connection.settings_dict['NAME']}_built"],
+        )
+        built = cursor.fetchone()[0]
     integrations = senders(args.customers)
     return {
-        "sizes": sizes,
-        "built_s": round(built_s),
+        "built": built,
+        "reused": args.reuse_data,
         "held": held_counts(),
         **ingest(integrations, args.scope),
     }
@@ -330,7 +395,7 @@ def render(r: dict) -> str:
         f"Data: {r['held']['meetings']:,} meetings ({r['held']['in_shared']:,} of them copies "
         f"of a meeting shared by 2-5 calendars; copies per meeting: "
         f"{r['held']['groups_by_size']}), {r['held']['shared_meetings']:,} shared meetings, "
-        f"built in {r['built_s']} s.",
+        f"{'a copy of the data set ' if r['reused'] else ''}{r['built']}.",
         "",
         f"{r['deliveries']:,} deliveries of {EVENTS} events from the calendars of "
         f"{r['integrations_customers']} customers ({r['events']:,} events, {r['created']:,} "

@@ -119,7 +119,9 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
         target = _claimed(meeting, policies[customer_id])
         if target is None:
             continue
-        outcome = _schedule_one(target, Action.POLICY, None, every_occurrence=False)
+        outcome = _schedule_one(
+            target, Action.POLICY, None, every_occurrence=False, policy=policies[customer_id]
+        )
         _in_hand = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
             Meeting.objects.filter(pk=target.pk).update(auto_bot_at=None)
@@ -276,6 +278,7 @@ def _schedule_one(
     acting_user: AbstractBaseUser | None,
     every_occurrence: bool,
     because: str = "",
+    policy: BotPolicy | None = None,
 ) -> Outcome:
     return _call(
         meeting,
@@ -285,6 +288,7 @@ def _schedule_one(
             m.integration.remote_id, config=config, **_target(m, every_occurrence)
         ),
         because=because,
+        policy=policy,
     )
 
 
@@ -294,8 +298,10 @@ def _call(
     acting_user: AbstractBaseUser | None,
     call: Callable[[Meeting, object, BotConfig | None], BotScheduling],
     because: str = "",
+    policy: BotPolicy | None = None,
 ) -> Outcome:
-    """Make the bot call for `meeting`, write its answer into the mirror, record it."""
+    """Make the bot call for `meeting`, write its answer into the mirror, record it (with
+    `policy`'s settings: the customer's, read now unless the caller holds it)."""
     started = whole_second(timezone.now())
     removing = action == Action.REMOVE
     try:
@@ -303,7 +309,9 @@ def _call(
             None
             if removing
             else _with_meeting(
-                meeting, action, policy_of(meeting.integration.credential.customer_id).bot_config()
+                meeting,
+                action,
+                (policy or policy_of(meeting.integration.credential.customer_id)).bot_config(),
             )
         )
         answer = call(meeting, client(meeting.integration.api_version), config)

@@ -149,7 +149,10 @@ def still_wanted(meeting: Meeting, policy: BotPolicy) -> bool:
     if rules.undecided(chosen, facts_of(meeting)):
         learn_facts(meeting)
     decision = rules.decide(chosen, facts_of(meeting))
-    _keep_reasons({"" if decision.record else decision.reason: [meeting.pk]})
+    reason = fit(Meeting, "rule_reason", "" if decision.record else decision.reason)
+    if meeting.rule_reason != reason:  # as read with the meeting: mostly written by `consider`
+        _keep_reasons({reason: [meeting.pk]})
+        meeting.rule_reason = reason
     return decision.record
 
 

@@ -136,18 +136,19 @@ def carry(meeting: Meeting) -> None:
 def _held(group: Group) -> SharedMeeting | None:
     """The group's row: made for its start, or joined by a copy at another (the meeting was
     moved since: its copies moved with it, the row kept its first start)."""
-    made_then = Q(
+    made_then = SharedMeeting.objects.filter(
         customer_id=group.customer_id,
         scope_group=group.scope_group,
         key=group.key,
         starts_at__gte=group.starts_at - WITHIN,
         starts_at__lte=group.starts_at + WITHIN,
-    )
-    joined = Q(pk__in=copies(group).exclude(shared_meeting=None).values("shared_meeting_id"))
+    ).values("pk")
+    joined = copies(group).exclude(shared_meeting=None).values("shared_meeting_id")
+    # One UNION, not an OR of the two: PostgreSQL answers the OR by walking every row.
     return (
         SharedMeeting.objects.select_for_update(of=("self",))
         .select_related("carrier__integration__credential")
-        .filter(made_then | joined)
+        .filter(pk__in=made_then.union(joined))
         .order_by("pk")
         .first()
     )
