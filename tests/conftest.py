@@ -4,6 +4,7 @@ import io
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -48,19 +49,35 @@ def uses_database(item: pytest.Item | pytest.Metafunc) -> bool:
     )
 
 
+SYSTEM_TESTS = Path(__file__).parent / "system"
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m "not once"` deselects
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark what does not depend on the database engine `once`: scripts/test runs it on SQLite only.
 
     That is every test that touches no database, and the browser tests: what a page queries is
     tested on both engines through the test client, and a browser adds only the rendering.
+    With --part, keep only the system tests, or only the others (scripts/test runs the two
+    parts side by side: the system tests mostly wait on the processes they start).
     """
     for item in items:
         if item.path.name.startswith("test_browser_") or not uses_database(item):
             item.add_marker(pytest.mark.once)
+    part = config.getoption("--part")
+    if part is None:
+        return
+    kept = [i for i in items if i.path.is_relative_to(SYSTEM_TESTS) == (part == "system")]
+    config.hook.pytest_deselected(items=[i for i in items if i not in set(kept)])
+    items[:] = kept
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--part",
+        choices=("system", "others"),
+        help="only the tests under tests/system, or only the others",
+    )
     parser.addoption(
         "--clocks",
         metavar="all|K/N",

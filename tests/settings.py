@@ -12,13 +12,18 @@ import os
 # unless set, so it is set here unless the caller chose.
 os.environ.setdefault("DEBUG", "true")
 
+from pathlib import Path
+
 from portal.settings import *  # noqa: F403
 from portal.settings import DATABASES, Q_CLUSTER, VAR_DIR
 
 Q_CLUSTER = {**Q_CLUSTER, "sync": True}
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-portal.sqlite3")}
+    # A file (processes the tests start share it) named after the database, so that passes
+    # run side by side on databases of their own (scripts/test) never share one.
+    named = Path(DATABASES["default"]["NAME"]).stem
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{named}.sqlite3")}
 
 else:
     # Threads of the live server must not keep connections that block dropping the test database.
