@@ -12,7 +12,8 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -48,28 +49,47 @@ class TransportConfig:
 
 
 class WriteLimiter:
-    """At most `rate` calls in any rolling second (plus a margin), shared by a process's threads."""
+    """At most `rate` calls in any rolling second (plus a margin), shared by a process's threads.
+
+    A turn is held until its call is answered (`turn`): Meeting BaaS counts a call when it
+    arrives, which is later than it was sent by however long the network or a loaded host
+    took, so a window counted from the sending could let the next calls arrive inside the
+    first one's second there. Counted from the answer, no call arrives in it.
+    """
 
     def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rate = rate
         self.window = RATE_MARGIN
         self._clock = clock
-        self._recent: deque[float] = deque()
+        self._recent: deque[list[float]] = deque()
         self._lock = threading.Lock()
 
-    def wait_for_turn(self, sleep: Callable[[float], None]) -> None:
+    @contextmanager
+    def turn(self, sleep: Callable[[float], None]) -> Iterator[None]:
+        """Wait for a turn, and hold it until the call made inside has been answered."""
+        slot = self.wait_for_turn(sleep)
+        try:
+            yield
+        finally:
+            if slot is not None:
+                with self._lock:
+                    slot[0] = self._clock()
+
+    def wait_for_turn(self, sleep: Callable[[float], None]) -> list[float] | None:
+        """Wait for a turn; its slot holds when it was taken (None: no limit)."""
         if self.rate <= 0:
-            return
+            return None
         limit = max(1, int(self.rate))
         while True:
             with self._lock:
                 now = self._clock()
-                while self._recent and now - self._recent[0] >= self.window:
+                while self._recent and now - self._recent[0][0] >= self.window:
                     self._recent.popleft()
                 if len(self._recent) < limit:
-                    self._recent.append(now)
-                    return
-                delay = self.window - (now - self._recent[0])
+                    slot = [now]
+                    self._recent.append(slot)
+                    return slot
+                delay = self.window - (now - self._recent[0][0])
             sleep(delay)
 
 
@@ -143,17 +163,17 @@ class Transport:
 
     @sensitive_variables()
     def _send(self, method: str, url: str, *, json: Any, params: Any) -> requests.Response:
-        if method in WRITE_METHODS:
-            self.limiter.wait_for_turn(time.sleep)
-        started = time.monotonic()
+        turn = self.limiter.turn(time.sleep) if method in WRITE_METHODS else nullcontext()
         try:
-            response = self.session.request(
-                method,
-                url,
-                json=json,
-                params=params,
-                timeout=(self.config.connect_timeout, self.config.read_timeout),
-            )
+            with turn:
+                started = time.monotonic()
+                response = self.session.request(
+                    method,
+                    url,
+                    json=json,
+                    params=params,
+                    timeout=(self.config.connect_timeout, self.config.read_timeout),
+                )
         except requests.exceptions.ConnectTimeout as exc:
             raise _NotSent("the connection timed out") from exc
         except requests.exceptions.ConnectionError as exc:

@@ -37,6 +37,22 @@ def test_the_limiter_makes_the_sixth_call_in_a_second_wait():
     assert clock.slept == [pytest.approx(1.05)]
 
 
+def test_a_turn_is_held_until_its_call_is_answered():
+    clock = FakeClock()
+    limiter = WriteLimiter(5, clock=clock)
+    with limiter.turn(clock.sleep):
+        clock.now += 0.5  # the first call is answered half a second after it was sent
+    for _ in range(4):
+        with limiter.turn(clock.sleep):
+            pass
+
+    with limiter.turn(clock.sleep):
+        pass
+
+    # A second (and the margin) from the first answer, not from its sending.
+    assert clock.slept == [pytest.approx(1.05)]
+
+
 def test_a_zero_rate_never_waits():
     clock = FakeClock()
     limiter = WriteLimiter(0, clock=clock)
