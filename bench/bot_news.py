@@ -17,24 +17,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 import uuid
 from datetime import timedelta
 
-from bench.run import ROOT, fresh_database
+from bench.run import ROOT, bench_arguments, fresh_database
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL")
-        or f"sqlite:///{ROOT / 'var' / 'bench-bots.sqlite3'}",
-    )
+    parser = bench_arguments(__doc__, "bench-bots", scale=0.1)
     parser.add_argument("--meetings", type=int, default=2000, help="meetings whose bots report")
     args = parser.parse_args()
     (ROOT / "var").mkdir(exist_ok=True)

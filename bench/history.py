@@ -27,11 +27,10 @@ it. Prints Markdown.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 
-from bench.run import ROOT, fresh_database, setup_django
+from bench.run import ROOT, bench_arguments, fresh_database, setup_django
 
 MEETINGS_PER_INTEGRATION = 100
 STEPS = ("missed", "coverage", "prune")
@@ -63,15 +62,7 @@ OUTCOME_BANDS = (
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL")
-        or f"sqlite:///{ROOT / 'var' / 'bench-history.sqlite3'}",
-    )
+    parser = bench_arguments(__doc__, "bench-history", scale=1.0)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
         "--prune-days", type=float, default=1.0, help="days of meetings older than the history"

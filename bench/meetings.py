@@ -22,7 +22,7 @@ import platform
 import time
 from datetime import datetime, timedelta
 
-from bench.run import ROOT, WEBHOOK_SECRET, fresh_database
+from bench.run import ROOT, WEBHOOK_SECRET, bench_arguments, fresh_database
 
 MEETINGS_PER_INTEGRATION = 10
 # One customer in five records every meeting, one in five has the default policy on record.
@@ -36,15 +36,7 @@ CAPPED_BOTS_PER_DAY = 300
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=1.0)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL")
-        or f"sqlite:///{ROOT / 'var' / 'bench-meetings.sqlite3'}",
-    )
+    parser = bench_arguments(__doc__, "bench-meetings", scale=1.0)
     parser.add_argument("--repeat", type=int, default=20)
     parser.add_argument(
         "--plain-repeat",

@@ -29,21 +29,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.run import ROOT, WEBHOOK_SECRET, fresh_database
+from bench.run import ROOT, WEBHOOK_SECRET, bench_arguments, fresh_database
 
 PATH = "/webhooks/meetingbaas/"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--scale", type=float, default=0.1)
-    parser.add_argument(
-        "--database-url",
-        default=os.environ.get("DATABASE_URL")
-        or f"sqlite:///{ROOT / 'var' / 'bench-receiver.sqlite3'}",
-    )
+    parser = bench_arguments(__doc__, "bench-receiver", scale=0.1)
     parser.add_argument("--meetings", type=int, default=2000, help="meetings whose bots report")
     parser.add_argument("--senders", type=int, default=8, help="threads posting at once")
     parser.add_argument("--web-workers", type=int, default=2, help="gunicorn's processes")

@@ -52,6 +52,21 @@ def setup_django(database_url: str) -> None:
     django.setup()
 
 
+def bench_arguments(doc: str | None, database: str, scale: float) -> argparse.ArgumentParser:
+    """The options every benchmark script starts with: its scale, and its database (by default
+    DATABASE_URL, else `var/<database>.sqlite3`)."""
+    parser = argparse.ArgumentParser(
+        description=doc, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", type=float, default=scale)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL")
+        or f"sqlite:///{ROOT / 'var' / f'{database}.sqlite3'}",
+    )
+    return parser
+
+
 def fresh_database(database_url: str) -> None:
     """Drop and re-create the benchmark database, then migrate it."""
     if database_url.startswith("sqlite"):
