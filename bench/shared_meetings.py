@@ -15,11 +15,13 @@ meeting has its `SharedMeeting` and the carriers their bot.
 
 Measured: one events_synced webhook of 50 events per integration of --customers customers
 (its 10 held meetings, renamed, and 40 new ones, a third of them shared with the customer's
-other calendars in the same way), posted to the real receiver (signature checked, delivery
-stored) and processed in this process as a worker would (`process_webhook`: the mirror with
-each event's same-meeting key, the policy queueing the new meetings), then the policy's
-tasks (`apply_bot_policy`: the claim on each shared meeting, covered copies, outcomes) with
-Meeting BaaS answered in-process (its network time is not ours). Prints Markdown.
+other calendars in the same way), all posted to the real receiver (signature checked,
+delivery stored), then processed by --workers worker processes side by side as the cluster's
+workers would (`process_webhook`: the mirror with each event's same-meeting key, the
+outcomes, the policy queueing the new meetings; timed from the first start to the last
+done), then the policy's tasks in this process (`apply_bot_policy`: the claim on each shared
+meeting, covered copies, outcomes) with Meeting BaaS answered in-process (its network time is
+not ours). Prints Markdown.
 
 The measurement changes the data, so a build is kept as a template database (`<name>_built`);
 --reuse-data copies it afresh into the database measured (a file copy, seconds instead of the
@@ -59,6 +61,12 @@ def main() -> None:
         default="customer",
         choices=["customer", "domain", "calendar"],
         help="the policies' scope (calendar: no deduplication, for comparison)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes applying the deliveries side by side, as the cluster's do",
     )
     parser.add_argument(
         "--reuse-data",
@@ -103,6 +111,8 @@ def copy_database(database_url: str) -> None:
             raise SystemExit(f"No data set kept ({name}_built): run once without --reuse-data")
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{name}_built"')
+        # The copy's writes flushed now, not in the middle of the measurement.
+        admin.execute("CHECKPOINT")
     setup_django(database_url)
     from django.core.management import call_command
 
@@ -139,7 +149,7 @@ def measure(args: argparse.Namespace) -> dict:
         "built": built,
         "reused": args.reuse_data,
         "held": held_counts(),
-        **ingest(integrations, args.scope),
+        **ingest(integrations, args.scope, args.workers),
     }
 
 
@@ -260,9 +270,10 @@ def senders(customers: int) -> list[tuple[int, str, int, int]]:
 
 
 def body(remote_id: object, customer: int, group: int, held: list, now: datetime) -> str:
-    """One events_synced delivery: the held meetings renamed, and new ones (a third shared
-    with the calendars of the customer's group: the same Zoom id and start)."""
-    events = [(event_id, start, url, "Renamed") for event_id, start, url in held]
+    """One events_synced delivery: the held meetings renamed (their bots still there), and new
+    ones (a third shared with the calendars of the customer's group: the same Zoom id and
+    start)."""
+    events = [(event_id, start, url, "Renamed", bot) for event_id, start, url, bot in held]
     for n in range(EVENTS - len(events)):
         shared = n % 3 == 0
         number = (
@@ -273,7 +284,7 @@ def body(remote_id: object, customer: int, group: int, held: list, now: datetime
         start = now + timedelta(hours=3 + 7 * n, minutes=customer % 60)
         event_id = uuid.uuid5(uuid.UUID(str(remote_id)), str(n))
         url = f"https://us02web.zoom.us/j/{number}?pwd={uuid.uuid4().hex[:12]}"
-        events.append((event_id, start, url, "New"))
+        events.append((event_id, start, url, "New", False))
     series = [
         {
             "event_type": "one_off",
@@ -288,13 +299,13 @@ def body(remote_id: object, customer: int, group: int, held: list, now: datetime
                     "status": "confirmed",
                     "is_all_day": False,
                     "is_exception": False,
-                    "bot_scheduled": False,
+                    "bot_scheduled": bot,
                     "meeting_url": url,
                     "meeting_platform": "zoom",
                 }
             ],
         }
-        for event_id, start, url, title in events
+        for event_id, start, url, title, bot in events
     ]
     return json.dumps(
         {
@@ -313,49 +324,49 @@ class AnsweringApi:
         return BotScheduling(succeeded=[event_id], failed=[])
 
 
-def ingest(integrations: list[tuple[int, str, int, int]], scope: str) -> dict:
-    from django.db import connection
+def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: int) -> dict:
+    """Post every delivery to the receiver, process them with `workers` worker processes side
+    by side (as the cluster's workers take them), then run the policy's tasks they queued."""
     from django.test import Client
     from django.utils import timezone
 
-    from bench.measure import QueryCounter
-    from calendars import queue, tasks
+    from calendars import queue
     from calendars.meetings import bots
     from calendars.models import BotAttempt, Meeting, SharedMeeting, WebhookDelivery
 
     now = timezone.now()
     held: dict[int, list] = {}
-    for integration_id, event_id, start, url in Meeting.objects.filter(
+    for integration_id, *meeting in Meeting.objects.filter(
         integration_id__in=[i[0] for i in integrations]
-    ).values_list("integration_id", "remote_event_id", "starts_at", "meeting_url"):
-        held.setdefault(integration_id, []).append((event_id, start, url))
+    ).values_list("integration_id", "remote_event_id", "starts_at", "meeting_url", "has_bot"):
+        held.setdefault(integration_id, []).append(meeting)
     bodies = [body(r, c, g, held.get(pk, []), now) for pk, r, c, g in integrations]
     queued: list[tuple[str, tuple]] = []
     queue.enqueue = lambda task, *args, **_: queued.append((task, args))  # a worker, inline
     bots.client = lambda version: AnsweringApi()
     meetings_before, shared_before = Meeting.objects.count(), SharedMeeting.objects.count()
     spent, asked = Counter(), Counter()
-    counter = QueryCounter()
-    client = Client()
-    with connection.execute_wrapper(counter):
-        started = time.perf_counter()
+
+    def receive() -> None:
+        client = Client()
         for text in bodies:
-            moment, before = time.perf_counter(), counter.queries
             response = client.post(
                 "/webhooks/meetingbaas/", text, content_type="application/json", **svix(text)
             )
             assert response.status_code == 200, response.content
-            spent["receiver"] += time.perf_counter() - moment
-            asked["receiver"] += counter.queries - before
-            while queued:
-                task, args = queued.pop(0)
-                moment, before = time.perf_counter(), counter.queries
-                getattr(tasks, task)(*args)
-                spent[task] += time.perf_counter() - moment
-                asked[task] += counter.queries - before
-        wall = time.perf_counter() - started
-    deliveries = WebhookDelivery.objects.filter(event="calendar.events_synced")
-    outcomes = Counter(deliveries.values_list("outcome", flat=True))
+
+    _step(spent, asked, "receiver", receive)
+    deliveries = [args[0] for task, args in queued if task == "process_webhook"]
+    queued.clear()
+    # Each worker its share of the deliveries, in the order they came.
+    shares = [deliveries[n::workers] for n in range(workers)]
+    spent["process_webhook"], asked["process_webhook"], policy_tasks = _in_workers(shares)
+    _step(spent, asked, "apply_bot_policy", lambda: _run_tasks(policy_tasks))
+    outcomes = Counter(
+        WebhookDelivery.objects.filter(event="calendar.events_synced").values_list(
+            "outcome", flat=True
+        )
+    )
     assert outcomes == {"applied": len(bodies)}, outcomes
     new = Meeting.objects.filter(title="New meeting")
     per_group = Counter(
@@ -375,14 +386,80 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str) -> dict:
         "new_covered": new.filter(outcome="covered").count(),
         "bots_per_shared_meeting_max": max(per_group.values(), default=0),
         "bot_attempts": BotAttempt.objects.count(),
-        "queries_per_delivery": round(counter.queries / len(bodies), 1),
+        "queries_per_delivery": round(sum(asked.values()) / len(bodies), 1),
         "spent_s": {name: round(seconds, 2) for name, seconds in spent.items()},
         "queries": dict(asked),
         "scope": scope,
-        "wall_s": round(wall, 2),
-        "events_per_s": round(events / wall),
+        "workers": workers,
+        "wall_s": round(sum(spent.values()), 2),
+        "events_per_s": round(events / sum(spent.values())),
         "ingestion_events_per_s": round(events / ingestion),
     }
+
+
+def _step(spent: Counter, asked: Counter, name: str, run) -> None:
+    from django.db import connection
+
+    from bench.measure import QueryCounter
+
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        started = time.perf_counter()
+        run()
+        spent[name] += time.perf_counter() - started
+    asked[name] += counter.queries
+
+
+def _run_tasks(tasks_queued: list[tuple[str, tuple]]) -> None:
+    """Run queued tasks as a worker would, and those they queue in turn."""
+    from calendars import queue, tasks
+
+    pending = list(tasks_queued)
+    queue.enqueue = lambda task, *args, **_: pending.append((task, args))
+    while pending:
+        task, args = pending.pop(0)
+        getattr(tasks, task)(*args)
+
+
+def _in_workers(shares: list[list[int]]) -> tuple[float, int, list[tuple[str, tuple]]]:
+    """Process each share of deliveries in a worker process of its own (forked, each with its
+    own database connection), all at once; the seconds from the start to the last one done,
+    their statements, and the tasks they queued."""
+    import multiprocessing
+
+    from django.db import connections
+
+    connections.close_all()  # each worker opens its own
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    started = time.perf_counter()
+    processes = [
+        context.Process(target=_worker, args=(share, results)) for share in shares if share
+    ]
+    for process in processes:
+        process.start()
+    reported = [results.get() for _ in processes]
+    finished = max(done for done, _, _ in reported)
+    for process in processes:
+        process.join()
+    queued = [task for _, _, tasks_queued in reported for task in tasks_queued]
+    return finished - started, sum(n for _, n, _ in reported), queued
+
+
+def _worker(deliveries: list[int], results) -> None:
+    from django.db import connection
+
+    from bench.measure import QueryCounter
+    from calendars import queue, tasks
+
+    queued: list[tuple[str, tuple]] = []
+    queue.enqueue = lambda task, *args, **_: queued.append((task, args))
+    counter = QueryCounter()
+    with connection.execute_wrapper(counter):
+        for delivery in deliveries:
+            tasks.process_webhook(delivery)
+    results.put((time.perf_counter(), counter.queries, queued))
+    connection.close()
 
 
 def render(r: dict) -> str:
@@ -400,7 +477,8 @@ def render(r: dict) -> str:
         f"{r['deliveries']:,} deliveries of {EVENTS} events from the calendars of "
         f"{r['integrations_customers']} customers ({r['events']:,} events, {r['created']:,} "
         f"new meetings: {r['new_bots']:,} got a bot, {r['new_covered']:,} covered; at most "
-        f"{r['bots_per_shared_meeting_max']} bot per shared meeting), one process, "
+        f"{r['bots_per_shared_meeting_max']} bot per shared meeting), "
+        f"{r['workers']} worker process(es) applying the deliveries, "
         f"{r['queries_per_delivery']} queries per delivery:",
         "",
         "| step | seconds | events/s | queries |",
@@ -410,12 +488,12 @@ def render(r: dict) -> str:
         queries = r["queries"][name]
         lines.append(f"| {name} | {seconds} | {round(r['events'] / seconds):,} | {queries:,} |")
     lines += [
-        f"| ingestion (receiver + process_webhook) | "
+        f"| **ingestion (receiver + process_webhook)** | "
         f"{round(spent['receiver'] + spent['process_webhook'], 2)} | "
-        f"{r['ingestion_events_per_s']:,} | "
+        f"**{r['ingestion_events_per_s']:,}** | "
         f"{r['queries']['receiver'] + r['queries']['process_webhook']:,} |",
-        f"| **all (ingestion and the policy's deduplication)** | {r['wall_s']} | "
-        f"**{r['events_per_s']:,}** | {sum(r['queries'].values()):,} |",
+        f"| all (ingestion, then the policy's deduplication and bots) | {r['wall_s']} | "
+        f"{r['events_per_s']:,} | {sum(r['queries'].values()):,} |",
     ]
     return "\n".join(lines)
 

@@ -55,6 +55,9 @@ def consider(
     """After news true at `as_of` (the integration locked): mark the meetings whose bot was
     moved too late, queue the follow-up of the others, and of the `updated` events with a bot
     (to learn who declined); returns how many are followed up."""
+    updated = list(updated)
+    if not (applied.moved or applied.dropped or updated):
+        return 0  # most news: nothing to follow (and no query to build)
     now = timezone.now()
     moved = Meeting.objects.filter(integration=integration, remote_event_id__in=list(applied.moved))
     late, in_time = [], []

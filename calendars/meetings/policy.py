@@ -57,14 +57,14 @@ def integrations_to_apply(customer_id: int) -> list[Integration]:
     )
 
 
-def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) -> int:
+def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) -> list[int]:
     """Queue the policy's bots for the integration's meetings (those of the remote
-    `event_ids`, or all) that want one; returns how many."""
+    `event_ids`, or all) that want one; returns the ids of the meetings queued."""
     meetings = Meeting.objects.filter(integration=integration)
     if event_ids is not None:
         event_ids = list(event_ids)
         if not event_ids:
-            return 0  # news that changed nothing the policy looks at
+            return []  # news that changed nothing the policy looks at
         meetings = meetings.filter(remote_event_id__in=event_ids)
     policy = (
         BotPolicy.objects.select_related("customer")
@@ -72,8 +72,8 @@ def consider(integration: Integration, event_ids: Iterable[UUID] | None = None) 
         .first()
     )
     if policy is None or policy.mode != BotPolicy.Mode.RECORD_ALL:
-        return 0  # no policy is the default one, which records only what someone scheduled
+        return []  # no policy is the default one, which records only what someone scheduled
     wanted = recording.worth_asking(policy, wanting_a_bot(meetings).order_by("starts_at"))
     if wanted:
         queue.enqueue_on_commit("apply_bot_policy", wanted, group="bots")
-    return len(wanted)
+    return wanted

@@ -69,8 +69,8 @@ def sync_window(integration_id: int) -> WindowSync | None:
         # Every meeting, not only the changed ones: a policy switched on reaches them all.
         queued = policy.consider(integration)
         follow.consider(integration, applied, as_of=as_of)
-        judge_again(integration, applied.touched)
-    return WindowSync(len(events), applied, pruned, queued)
+        judge_again(integration, applied.touched, queued)
+    return WindowSync(len(events), applied, pruned, len(queued))
 
 
 def sync_windows(integration_ids: list[int]) -> dict[str, int]:
@@ -150,10 +150,13 @@ def apply_news(
     news of events changed in a way it may not tell (v2's event_updated names no attendees),
     so those with a bot are read back."""
     applied = mirror.apply_events(integration, events, as_of=as_of)
-    policy.consider(integration, applied.touched)
+    queued = policy.consider(integration, applied.touched)
     looked_at = [event.event_id for event in events] if updated else []
     follow.consider(integration, applied, as_of=as_of, updated=looked_at)
-    judge_again(integration, applied.touched)
+    # The policy looked at the touched meetings alone: when each is new and it queued each,
+    # its task judges them all (the common news: meetings added to a calendar).
+    if not applied.created == len(applied.touched) == len(queued):
+        judge_again(integration, applied.touched, queued)
     if applied.applied:
         return "applied"
     return "stale" if applied.stale else "recorded"
@@ -180,9 +183,16 @@ def fetch_news(integration: Integration, event_ids: list[UUID]) -> str:
     return "applied" if removed else outcome
 
 
-def judge_again(integration: Integration, event_ids: list[UUID]) -> int:
-    """Judge again the outcomes of the integration's meetings whose scheduling news changed."""
+def judge_again(integration: Integration, event_ids: list[UUID], queued: list[int]) -> int:
+    """Judge again the outcomes of the integration's meetings whose scheduling news changed.
+
+    A meeting new to the mirror and `queued` for the policy's bot is left to that task, which
+    judges it once it has asked (tasks.apply_bot_policy), moments later: judged here too, its
+    outcome would be written only to be replaced. Until then it reads "" (nothing known yet),
+    as the settling pass finds it should that task be lost.
+    """
     if not event_ids:
         return 0
     meetings = Meeting.objects.filter(integration=integration, remote_event_id__in=event_ids)
-    return outcomes.refresh(meetings.values_list("pk", flat=True))
+    to_judge = meetings.exclude(pk__in=queued, outcome="")
+    return outcomes.refresh(to_judge.values_list("pk", flat=True))

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from calendars import queue
+from calendars.meetings import outcomes
 from calendars.meetings.mirror import prune_history
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
@@ -167,3 +169,42 @@ def test_a_bots_history_outlives_its_meeting_pruned_past_the_history_kept(
     attempt = BotAttempt.objects.get(remote_event_id=event_id)
     assert attempt.meeting is None and attempt.integration == integration
     assert (attempt.meeting_title, attempt.meeting_starts_at) == ("Kick-off", starts)
+
+
+def test_a_new_meeting_queued_for_its_bot_is_judged_by_the_policys_task(
+    client, sandbox, make_integration, records_everything, monkeypatch
+):
+    # The ingestion leaves the outcome of a new meeting the policy queued to that task (it
+    # would be replaced moments later); a task lost on the way leaves it to the settling pass.
+    integration = active_integration(make_integration, sandbox, "v2")
+    lost: list[tuple] = []
+    enqueue = queue.enqueue
+
+    def losing_the_policys_tasks(task, *args, **options):
+        if task == "apply_bot_policy":
+            lost.append(args)
+            return "lost"
+        return enqueue(task, *args, **options)
+
+    monkeypatch.setattr(queue, "enqueue", losing_the_policys_tasks)
+    kick_off = add_event(sandbox, integration, title="Kick-off")
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [kick_off])
+    )
+
+    meeting = Meeting.objects.get(remote_event_id=kick_off)
+    assert [ids for (ids,) in lost] == [[meeting.pk]]
+    assert meeting.outcome == ""
+    outcomes.settle()
+    meeting.refresh_from_db()
+    assert (meeting.outcome, meeting.outcome_cause) == ("no_bot", "not_asked")
+
+    # A policy that records nothing by itself queues nothing: the ingestion judges the meeting.
+    records_everything.mode = BotPolicy.Mode.SCHEDULED_ONLY
+    records_everything.save()
+    review = add_event(sandbox, integration, title="Review")
+    created = webhook(sandbox, integration, "calendar.event_created", [review])
+    deliver(client, integration, created)
+    assert len(lost) == 1
+    judged = Meeting.objects.get(remote_event_id=review)
+    assert (judged.outcome, judged.outcome_cause) == ("no_bot", "policy")

@@ -12,7 +12,9 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from calendars.actions.refresh import refresh_integration
+from calendars.meetingbaas.types import EventStatus, RemoteEvent
 from calendars.meetings import mirror, sync
+from calendars.meetings.identity import same_meeting_key
 from calendars.meetings.sync import sync_window
 from calendars.models import Meeting, WebhookDelivery
 from tests.support.meetings import active_integration, add_event, deliver, webhook
@@ -275,3 +277,32 @@ def test_the_meetings_a_webhook_brings_are_judged_at_once(client, sandbox, integ
     meeting = Meeting.objects.get(remote_event_id=event_id)
     # The default policy records only what someone scheduled.
     assert (meeting.outcome, meeting.outcome_cause) == ("no_bot", "policy")
+
+
+def test_news_is_stored_exactly_whatever_its_text_and_times(sandbox, make_integration):
+    # PostgreSQL takes the rows as one JSON document: quotes, backslashes, emoji, line
+    # separators and microseconds come back as they were sent.
+    integration = active_integration(make_integration, sandbox, "v2")
+    start = timezone.now().replace(microsecond=123456) + timedelta(hours=5)
+    title = 'Q4 "plan" \\ review \' ✓ 🚀 \u2028 {"json": [1]} end'
+    url = 'https://us02web.zoom.us/j/123?pwd=a"b\\c'
+    event = RemoteEvent(
+        event_id=uuid.uuid4(),
+        title=title,
+        start=start,
+        end=start + timedelta(minutes=30, microseconds=1),
+        status=EventStatus.CONFIRMED,
+        meeting_url=url,
+        platform="zoom",
+        is_recurring=False,
+        series_id='series \\ "one"',
+    )
+    as_of = timezone.now().replace(microsecond=654321)
+
+    mirror.apply_events(integration, [event], as_of=as_of)
+
+    stored = Meeting.objects.get(remote_event_id=event.event_id)
+    assert (stored.title, stored.meeting_url, stored.series_id) == (title, url, event.series_id)
+    assert (stored.starts_at, stored.ends_at) == (event.start, event.end)
+    assert stored.remote_updated_at == as_of
+    assert stored.same_meeting_key == same_meeting_key(url) != ""
