@@ -15,13 +15,13 @@ meeting has its `SharedMeeting` and the carriers their bot.
 
 Measured: one events_synced webhook of 50 events per integration of --customers customers
 (its 10 held meetings, renamed, and 40 new ones, a third of them shared with the customer's
-other calendars in the same way), all posted to the real receiver (signature checked,
-delivery stored), then processed by --workers worker processes side by side as the cluster's
-workers would (`process_webhook`: the mirror with each event's same-meeting key, the
-outcomes, the policy queueing the new meetings; timed from the first start to the last
-done), then the policy's tasks in this process (`apply_bot_policy`: the claim on each shared
-meeting, covered copies, outcomes) with Meeting BaaS answered in-process (its network time is
-not ours). Prints Markdown.
+other calendars in the same way), posted to the real receiver (signature checked, delivery
+stored), then processed as the cluster's workers would (`process_webhook`: the mirror with
+each event's same-meeting key, the outcomes, the policy queueing the new meetings), then the
+policy's tasks (`apply_bot_policy`: the claim on each shared meeting, covered copies,
+outcomes) with Meeting BaaS answered in-process (its network time is not ours). Each step
+runs in --workers processes side by side (the web server's workers posting, the cluster's
+applying), timed from the first start to the last done. Prints Markdown.
 
 The measurement changes the data, so a build is kept as a template database (`<name>_built`);
 --reuse-data copies it afresh into the database measured (a file copy, seconds instead of the
@@ -43,6 +43,8 @@ from bench.meetings import iso, svix
 from bench.run import ROOT, fresh_database, setup_django
 
 EVENTS = 50
+# The receiver's step, among the tasks the workers run: a delivery posted.
+POST = "post"
 HELD = 10
 # Slots of an integration's held meetings shared with colleagues: 3 of 10, and a 4th for a
 # third of the customers (a third on average).
@@ -65,8 +67,9 @@ def main() -> None:
     parser.add_argument(
         "--workers",
         type=int,
-        default=1,
-        help="worker processes applying the deliveries side by side, as the cluster's do",
+        default=2,
+        help="worker processes applying the deliveries side by side, as the cluster's do "
+        "(Q_WORKERS' default: 2)",
     )
     parser.add_argument(
         "--reuse-data",
@@ -325,12 +328,12 @@ class AnsweringApi:
 
 
 def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: int) -> dict:
-    """Post every delivery to the receiver, process them with `workers` worker processes side
-    by side (as the cluster's workers take them), then run the policy's tasks they queued."""
+    """Post every delivery to the receiver, process them, then run the policy's tasks they
+    queued: each step in `workers` processes side by side (as the web server's and the
+    cluster's workers take them)."""
     from django.test import Client
     from django.utils import timezone
 
-    from calendars import queue
     from calendars.meetings import bots
     from calendars.models import BotAttempt, Meeting, SharedMeeting, WebhookDelivery
 
@@ -341,27 +344,24 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
     ).values_list("integration_id", "remote_event_id", "starts_at", "meeting_url", "has_bot"):
         held.setdefault(integration_id, []).append(meeting)
     bodies = [body(r, c, g, held.get(pk, []), now) for pk, r, c, g in integrations]
-    queued: list[tuple[str, tuple]] = []
-    queue.enqueue = lambda task, *args, **_: queued.append((task, args))  # a worker, inline
+    queued: list[tuple[str, tuple]] = [(POST, (text,)) for text in bodies]
     bots.client = lambda version: AnsweringApi()
     meetings_before, shared_before = Meeting.objects.count(), SharedMeeting.objects.count()
     spent, asked = Counter(), Counter()
 
-    def receive() -> None:
-        client = Client()
-        for text in bodies:
-            response = client.post(
-                "/webhooks/meetingbaas/", text, content_type="application/json", **svix(text)
-            )
-            assert response.status_code == 200, response.content
-
-    _step(spent, asked, "receiver", receive)
-    deliveries = [args[0] for task, args in queued if task == "process_webhook"]
-    queued.clear()
-    # Each worker its share of the deliveries, in the order they came.
-    shares = [deliveries[n::workers] for n in range(workers)]
-    spent["process_webhook"], asked["process_webhook"], policy_tasks = _in_workers(shares)
-    _step(spent, asked, "apply_bot_policy", lambda: _run_tasks(policy_tasks))
+    # A request served first, as a running server has: the workers, forked from here, start
+    # with the URLs, views and middleware loaded.
+    Client().get("/webhooks/meetingbaas/")
+    for step, name in ((POST, "receiver"), ("process_webhook", None), ("apply_bot_policy", None)):
+        # Each worker its share of the step's tasks, in the order they were queued.
+        step_tasks = [(task, args) for task, args in queued if task == step]
+        later = [(task, args) for task, args in queued if task != step]
+        shares = [step_tasks[n::workers] for n in range(workers)]
+        name = name or step
+        spent[name], asked[name], queued = _in_workers(shares)
+        queued += later
+    if queued:
+        _step(spent, asked, "other tasks", lambda: _run_tasks(queued))
     outcomes = Counter(
         WebhookDelivery.objects.filter(event="calendar.events_synced").values_list(
             "outcome", flat=True
@@ -421,10 +421,12 @@ def _run_tasks(tasks_queued: list[tuple[str, tuple]]) -> None:
         getattr(tasks, task)(*args)
 
 
-def _in_workers(shares: list[list[int]]) -> tuple[float, int, list[tuple[str, tuple]]]:
-    """Process each share of deliveries in a worker process of its own (forked, each with its
-    own database connection), all at once; the seconds from the start to the last one done,
-    their statements, and the tasks they queued."""
+def _in_workers(
+    shares: list[list[tuple[str, tuple]]],
+) -> tuple[float, int, list[tuple[str, tuple]]]:
+    """Run each share of tasks in a worker process of its own (forked, each with its own
+    database connection), all at once; the seconds from the start to the last one done, their
+    statements, and the tasks they queued."""
     import multiprocessing
 
     from django.db import connections
@@ -436,6 +438,8 @@ def _in_workers(shares: list[list[int]]) -> tuple[float, int, list[tuple[str, tu
     processes = [
         context.Process(target=_worker, args=(share, results)) for share in shares if share
     ]
+    if not processes:
+        return 0.0, 0, []
     for process in processes:
         process.start()
     reported = [results.get() for _ in processes]
@@ -446,7 +450,17 @@ def _in_workers(shares: list[list[int]]) -> tuple[float, int, list[tuple[str, tu
     return finished - started, sum(n for _, n, _ in reported), queued
 
 
-def _worker(deliveries: list[int], results) -> None:
+def _post(text: str) -> None:
+    """Post a delivery to the receiver, as Meeting BaaS does (signed)."""
+    from django.test import Client
+
+    response = Client().post(
+        "/webhooks/meetingbaas/", text, content_type="application/json", **svix(text)
+    )
+    assert response.status_code == 200, response.content
+
+
+def _worker(share: list[tuple[str, tuple]], results) -> None:
     from django.db import connection
 
     from bench.measure import QueryCounter
@@ -456,8 +470,11 @@ def _worker(deliveries: list[int], results) -> None:
     queue.enqueue = lambda task, *args, **_: queued.append((task, args))
     counter = QueryCounter()
     with connection.execute_wrapper(counter):
-        for delivery in deliveries:
-            tasks.process_webhook(delivery)
+        for task, args in share:
+            if task == POST:
+                _post(*args)
+            else:
+                getattr(tasks, task)(*args)
     results.put((time.perf_counter(), counter.queries, queued))
     connection.close()
 
