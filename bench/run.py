@@ -26,6 +26,8 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +69,24 @@ def bench_arguments(doc: str | None, database: str, scale: float) -> argparse.Ar
     return parser
 
 
+@contextmanager
+def admin_connection(database_url: str) -> Iterator[tuple[object, str]]:
+    """A connection to the PostgreSQL server's `postgres` database (autocommit, to make and
+    drop databases), and the name of the database `database_url` names."""
+    import environ
+    import psycopg
+
+    db = environ.Env.db_url_config(database_url)
+    with psycopg.connect(
+        dbname="postgres",
+        user=db["USER"],
+        password=db["PASSWORD"] or None,
+        host=db["HOST"] or None,
+        autocommit=True,
+    ) as admin:
+        yield admin, db["NAME"]
+
+
 def fresh_database(database_url: str) -> None:
     """Drop and re-create the benchmark database, then migrate it."""
     if database_url.startswith("sqlite"):
@@ -74,19 +94,9 @@ def fresh_database(database_url: str) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     else:
-        import environ
-        import psycopg
-
-        db = environ.Env.db_url_config(database_url)
-        with psycopg.connect(
-            dbname="postgres",
-            user=db["USER"],
-            password=db["PASSWORD"] or None,
-            host=db["HOST"] or None,
-            autocommit=True,
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{db["NAME"]}" WITH (FORCE)')
-            admin.execute(f'CREATE DATABASE "{db["NAME"]}"')
+        with admin_connection(database_url) as (admin, name):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.execute(f'CREATE DATABASE "{name}"')
     setup_django(database_url)
     from django.core.management import call_command
 

@@ -36,11 +36,10 @@ import os
 import time
 import uuid
 from collections import Counter
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from bench.meetings import iso, svix
-from bench.run import ROOT, fresh_database, setup_django
+from bench.run import ROOT, admin_connection, fresh_database, setup_django
 
 EVENTS = 50
 # The receiver's step, among the tasks the workers run: a delivery posted.
@@ -100,7 +99,7 @@ def build(args: argparse.Namespace) -> None:
     add_meetings()
     built_s = round(time.perf_counter() - started)
     connection.close()
-    with _admin(args.database_url) as (admin, name):
+    with admin_connection(args.database_url) as (admin, name):
         admin.execute(f'DROP DATABASE IF EXISTS "{name}_built" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}_built" TEMPLATE "{name}"')
         admin.execute(f"COMMENT ON DATABASE \"{name}_built\" IS 'built in {built_s} s'")
@@ -108,7 +107,7 @@ def build(args: argparse.Namespace) -> None:
 
 def copy_database(database_url: str) -> None:
     """The database measured, a fresh copy of the template the last build kept, migrated."""
-    with _admin(database_url) as (admin, name):
+    with admin_connection(database_url) as (admin, name):
         kept = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [f"{name}_built"])
         if kept.fetchone() is None:
             raise SystemExit(f"No data set kept ({name}_built): run once without --reuse-data")
@@ -120,22 +119,6 @@ def copy_database(database_url: str) -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-
-
-@contextmanager
-def _admin(database_url: str):
-    import environ
-    import psycopg
-
-    db = environ.Env.db_url_config(database_url)
-    with psycopg.connect(
-        dbname="postgres",
-        user=db["USER"],
-        password=db["PASSWORD"] or None,
-        host=db["HOST"] or None,
-        autocommit=True,
-    ) as admin:
-        yield admin, db["NAME"]
 
 
 def measure(args: argparse.Namespace) -> dict:
