@@ -5,7 +5,8 @@ listed every MEETINGS_SYNC_MINUTES, and its webhooks as they come), so the step 
 database, not the API: a duplicate bot (several copies of one meeting, as one bot per meeting
 decides them, each with its bot), an unwanted bot (the customer's policy would not
 schedule it and no one scheduled it through the portal), a missing bot (the policy asked for
-one and Meeting BaaS has none, and no one removed it). Each action reads the mirror again
+one and Meeting BaaS has none, no one removed it, and no other copy of the meeting carries
+its bot). Each action reads the mirror again
 before it calls, and calls through the bot verbs, which record their BotAttempt and write the
 answer into the mirror; the finding and an ActionRecord say what was done.
 """
@@ -17,7 +18,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
@@ -59,6 +60,14 @@ def policy_records(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
     )
 
 
+def carrying_its_own(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """The meetings of `meetings` no other copy carries the bot for: a copy another carries
+    is covered by that bot (one bot per meeting), and a bot of its own would be a duplicate."""
+    return meetings.filter(
+        Q(shared_meeting__carrier__isnull=True) | Q(shared_meeting__carrier=F("pk"))
+    )
+
+
 def _upcoming(now: datetime) -> QuerySet[Meeting]:
     return Meeting.objects.filter(starts_at__gt=now, is_cancelled=False).exclude(
         integration__status=PortalStatus.DISCONNECTED
@@ -84,7 +93,7 @@ def find(run: Reconciliation, now: datetime | None = None) -> list[Reconciliatio
         .exclude(_asked_by_a_person(BotAttempt.Action.SCHEDULE_SERIES))
     )
     missing = (
-        policy_records(upcoming)
+        carrying_its_own(policy_records(upcoming))
         .filter(has_bot=False, auto_bot_at__isnull=False, integration__status=PortalStatus.ACTIVE)
         .exclude(_asked_by_a_person(BotAttempt.Action.REMOVE))
     )
@@ -229,6 +238,12 @@ def schedule_missing_bot(finding_id: int, *, acting_user: AbstractBaseUser | Non
     if meeting.has_bot:
         _settle(finding, "It has its bot now.")
         _refuse(finding, SCHEDULE_MISSING, acting_user, "It has its bot now.")
+    if not carrying_its_own(Meeting.objects.filter(pk=meeting.pk)).exists():
+        why = (
+            "Another calendar's copy of the meeting carries its bot: a second would be a duplicate."
+        )
+        _settle(finding, why)
+        _refuse(finding, SCHEDULE_MISSING, acting_user, why)
     outcome = bots.schedule([meeting.pk], acting_user=acting_user)[0]
     return _done(finding, meeting, outcome, SCHEDULE_MISSING, Outcome.BOT_SCHEDULED, acting_user)
 

@@ -221,3 +221,52 @@ def test_a_bot_the_recording_rules_skip_is_unwanted(
 
     assert {f.meeting for f in findings(Kind.UNWANTED_BOT)} == set(skipped)
     assert not findings(Kind.MISSING_BOT)
+
+
+def test_a_copy_covered_by_another_calendars_bot_is_never_missing_one(
+    admin_client, sandbox, make_integration, customer
+):
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)  # one a meeting
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    covered.refresh_from_db()
+    assert covered.outcome == Meeting.Outcome.COVERED and covered.auto_bot_at is not None
+    assert not reconcile_now().bot_findings
+    # The carrier's bot removed at Meeting BaaS, not through the portal.
+    meetingbaas.client("v2").remove_bot(primary.remote_id, event_id=carrier.remote_event_id)
+    sync(primary)
+
+    reconcile_now()
+
+    (missing,) = findings(Kind.MISSING_BOT)
+    assert missing.meeting == carrier
+    admin_client.post(finding_url("schedule_bot", missing))
+    assert bot_at_sandbox(sandbox, carrier) and bot_at_sandbox(sandbox, covered) is None
+
+
+def test_a_missing_bot_found_before_its_copy_was_covered_is_not_scheduled(
+    admin_client, sandbox, make_integration, customer
+):
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    run = reconcile_now()
+    # Found by an earlier run, when this copy still stood alone.
+    stale = ReconciliationFinding.objects.create(
+        run=run,
+        kind=Kind.MISSING_BOT,
+        meeting=covered,
+        integration=team,
+        remote_id=covered.remote_event_id,
+        api_version="v2",
+    )
+
+    admin_client.post(finding_url("schedule_bot", stale))
+
+    assert bot_at_sandbox(sandbox, covered) is None and bot_at_sandbox(sandbox, carrier)
+    stale.refresh_from_db()
+    assert stale.outcome == ReconciliationFinding.Outcome.SETTLED
+    assert "carries its bot" in stale.reason
+    assert not ActionRecord.objects.get(action="schedule bot").succeeded
