@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from calendars.models import BotPolicy, Meeting, SharedMeeting
@@ -186,7 +187,13 @@ def _lock(group: Group) -> None:
 
 
 def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:
-    """Shared meetings to come whose carrier can no longer carry their bot."""
+    """Shared meetings to come whose carrier can no longer carry their bot and another copy
+    can, the soonest first.
+
+    A calendar that breaks breaks the carrier of each of its meetings, most of them the only
+    copy: left in, they would be read again every minute and, past one run's share, keep the
+    meetings that can move waiting.
+    """
     now = now or timezone.now()
     broken = (
         Q(carrier__isnull=True)
@@ -194,7 +201,25 @@ def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:
         | Q(carrier__is_declined=True)
         | ~Q(carrier__integration__status=PortalStatus.ACTIVE)
     )
-    return SharedMeeting.objects.filter(broken, starts_at__gt=now)
+    able = able_to_carry(Meeting.objects.all(), now).exclude(
+        pk=Coalesce(OuterRef("carrier_id"), Value(0))
+    )
+    joined = able.filter(shared_meeting=OuterRef("pk"))
+    # Copies at its first start that did not join it yet (as copies_of finds them).
+    # (Never keyless: the partial index on keys serves it.)
+    at_start = able.exclude(same_meeting_key="").filter(
+        same_meeting_key=OuterRef("key"),
+        starts_at__gte=OuterRef("starts_at") - WITHIN,
+        starts_at__lte=OuterRef("starts_at") + WITHIN,
+        integration__credential__customer_id=OuterRef("customer_id"),
+    )
+    # The broken ones first (a join), then whether a copy can take over (two lookups each).
+    broken_ids = SharedMeeting.objects.filter(broken, starts_at__gt=now).values("pk")
+    return (
+        SharedMeeting.objects.filter(pk__in=broken_ids)
+        .filter(Exists(joined) | Exists(at_start))
+        .order_by("starts_at", "pk")
+    )
 
 
 def why_it_moves(carrier: Meeting | None) -> str:

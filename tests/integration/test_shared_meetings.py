@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from calendars.actions.refresh import refresh_integration
+from calendars.meetings.sharing import needing_a_move
 from calendars.models import BotAttempt, BotPolicy, Meeting, SharedMeeting
 from calendars.tasks import check_v1_health, move_shared_bots
 from tests.support.meetings import deliver, sync, webhook
@@ -230,3 +231,24 @@ def test_a_copy_added_after_the_meeting_moved_is_covered_by_its_bot(
     assert copies(event_ids)[2].outcome == "covered"
     # Still one shared meeting: its copies moved, it is found through them.
     assert SharedMeeting.objects.filter(key="zoom:85712345678").count() == 1
+
+
+def test_meetings_no_other_copy_can_carry_never_keep_a_move_waiting(
+    client, sandbox, calendars, policy, monkeypatch
+):
+    alice, bob = calendars(2)
+    # Sooner and first seen: alice's own meeting, which no other calendar has.
+    alone = share_meeting(sandbox, [alice], in_hours=1)
+    event_ids = share_meeting(sandbox, [alice, bob], in_hours=2)
+    announce(client, sandbox, [alice], alone)
+    announce(client, sandbox, [alice, bob], event_ids)
+    sandbox.force(alice.remote_id, status="error", status_message="invalid_grant")
+    refresh_integration(alice.pk)
+    monkeypatch.setattr("calendars.meetings.bots.MOVES_AT_MOST", 1)
+
+    move_shared_bots()
+
+    assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[1]]
+    # The lone meeting's carrier is broken too, but nothing can take its bot: not listed.
+    assert SharedMeeting.objects.filter(carrier__remote_event_id=alone[0]).exists()
+    assert not needing_a_move().exists()
