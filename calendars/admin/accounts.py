@@ -34,6 +34,7 @@ from calendars.admin.common import (
     allows,
     attempt,
     export_link,
+    note_the_connection_cap,
     render_timeline,
     warn_near_the_connection_cap,
 )
@@ -620,6 +621,13 @@ class RawCalendarAdmin(admin.ModelAdmin):
 
     def has_create_integration_permission(self, request: HttpRequest) -> bool:
         return allows(request, "create_integration")
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict | None = None
+    ) -> HttpResponse:
+        if request.method == "GET" and allows(request, "create_integration"):
+            note_the_connection_cap(request)  # before "Create integration" is chosen
+        return super().changelist_view(request, extra_context)
 
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:
         return PageByIdsChangeList  # ordered by the account's e-mail first

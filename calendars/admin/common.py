@@ -60,6 +60,14 @@ def attempt[T](
         return Attempt(succeeded=False, problem=str(exc))
 
 
+def note_the_connection_cap(request: HttpRequest) -> None:
+    """On a page offering creates, say before any is asked when the plan's connection cap is
+    near or reached."""
+    note = connections.standing()
+    if note:
+        messages.warning(request, note)
+
+
 def warn_near_the_connection_cap(request: HttpRequest, creating: int) -> None:
     """Say, before any create is sent, when it nears or passes the plan's connection cap."""
     warning = connections.before_creating(creating)

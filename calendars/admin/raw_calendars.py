@@ -12,7 +12,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 
 from calendars.actions.integrations import create_integration
-from calendars.admin.common import allows, attempt, warn_near_the_connection_cap
+from calendars.admin.common import (
+    allows,
+    attempt,
+    note_the_connection_cap,
+    warn_near_the_connection_cap,
+)
 from calendars.lib.validators import as_id
 from calendars.models import Credential, Integration, RawCalendar
 
@@ -55,13 +60,17 @@ def render_listings(
         }
         for listing in listings
     ]
+    can_create = allows(request, "create_integration")
+    creatable = any(raw.pk not in live for raw in shown)
+    if can_create and creatable and not outcomes:
+        note_the_connection_cap(request)  # after creates, what they met was said
     context = {
         **model_admin.admin_site.each_context(request),
         "title": "Raw calendars",
         "opts": model_admin.model._meta,
         "results": results,
-        "can_create": allows(request, "create_integration"),
-        "creatable": any(raw.pk not in live for raw in shown),
+        "can_create": can_create,
+        "creatable": creatable,
     }
     return TemplateResponse(request, "admin/calendars/credential/raw_calendars.html", context)
 

@@ -21,6 +21,11 @@ from calendars.status import PortalStatus
 
 # Warn when the creates asked for bring the connections to this share of the cap or past it.
 NEAR = 0.9
+NO_RETRY = "its connection limit: trying again will not help"
+WAYS_OUT = (
+    "Disconnect integrations no one needs, or move to a larger plan and set "
+    "MEETINGBAAS_MAX_CALENDARS."
+)
 
 
 @dataclass(frozen=True)
@@ -45,10 +50,7 @@ def before_creating(asking: int) -> str:
     now = room()
     if not now.cap or asking <= 0 or now.in_use + asking < NEAR * now.cap:
         return ""
-    allows = (
-        f"The plan allows {now.cap} calendar connections (MEETINGBAAS_MAX_CALENDARS) and the "
-        f"portal holds {now.in_use}"
-    )
+    allows = _allows(now)
     if asking <= now.left:
         after = now.in_use + asking
         return (
@@ -57,8 +59,31 @@ def before_creating(asking: int) -> str:
         )
     return (
         f"{allows}: only {now.left} of the {asking} asked for fit. Meeting BaaS refuses the "
-        "others (HTTP 429, its connection limit: trying again will not help). Disconnect "
-        "integrations no one needs, or move to a larger plan and set MEETINGBAAS_MAX_CALENDARS."
+        f"others (HTTP 429, {NO_RETRY}). {WAYS_OUT}"
+    )
+
+
+def standing() -> str:
+    """What a page offering creates says before anything is asked, near or at the cap ("" far
+    from it, or when no cap is set)."""
+    now = room()
+    if not now.cap or now.in_use < NEAR * now.cap:
+        return ""
+    if now.left:
+        return (
+            f"{_allows(now)}: {now.left} more fit, and Meeting BaaS refuses any create past "
+            f"{now.cap} (HTTP 429)."
+        )
+    return (
+        f"{_allows(now)}: none more fit. Meeting BaaS refuses a create (HTTP 429, {NO_RETRY}). "
+        f"{WAYS_OUT}"
+    )
+
+
+def _allows(now: Room) -> str:
+    return (
+        f"The plan allows {now.cap} calendar connections (MEETINGBAAS_MAX_CALENDARS) and the "
+        f"portal holds {now.in_use}"
     )
 
 

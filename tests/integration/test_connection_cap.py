@@ -8,6 +8,7 @@ import re
 
 import pytest
 from django.contrib.messages import get_messages
+from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from calendars.meetingbaas import errors
 from calendars.meetingbaas.transport import Transport
 from calendars.meetingbaas.types import OAuthGrant, Platform
 from calendars.meetingbaas.v2 import V2Client
-from calendars.models import ActionRecord, Credential, Integration, RawCalendar
+from calendars.models import ActionRecord, Credential, Integration, IntegrationCount, RawCalendar
 
 CHANGELIST = reverse("admin:calendars_rawcalendar_changelist")
 CREDENTIALS = reverse("admin:calendars_credential_changelist")
@@ -150,3 +151,52 @@ def test_the_home_page_shows_the_connections_against_the_cap(admin_client, setti
     settings.MEETINGBAAS_MAX_CALENDARS = 0
     page = admin_client.get(reverse("admin:index")).content.decode()
     assert "no connection cap set" in page
+
+
+@pytest.mark.parametrize(
+    ("cap", "said"),
+    [
+        (11, None),  # 1 of 11: far from it
+        # 1 of 1 (and of 10, counting nine connections more where the counts are kept)
+        (1, "none more fit. Meeting BaaS refuses a create (HTTP 429"),
+        (10, "1 more fit, and Meeting BaaS refuses any create past 10 (HTTP 429)."),
+    ],
+)
+def test_the_pages_offering_creates_say_how_many_fit_before_any_is_asked(
+    admin_client, settings, sandbox, credential, make_integration, cap, said
+):
+    settings.MEETINGBAAS_MAX_CALENDARS = cap
+    make_integration()
+    if cap == 10:
+        IntegrationCount.objects.filter(count=1).update(count=F("count") + 8)
+    raw_calendar(credential, TEAM)
+
+    listing = admin_client.post(
+        CREDENTIALS, {"action": "list_raw_calendars", "_selected_action": [credential.pk]}
+    )
+    changelist = admin_client.get(CHANGELIST)
+
+    for response in (listing, changelist):
+        notes = [m for m in messages_of(response) if "MEETINGBAAS_MAX_CALENDARS" in m]
+        if said is None:
+            assert not notes
+        else:
+            (note,) = notes
+            assert note.startswith(
+                f"The plan allows {cap} calendar connections (MEETINGBAAS_MAX_CALENDARS) and "
+                f"the portal holds {9 if cap == 10 else 1}: {said}"
+            )
+    assert len(sandbox.requests_to("POST", "/v2/calendars")) == 1 + 1  # the first, the listing
+    assert Integration.objects.count() == 1
+
+
+def test_the_raw_calendars_list_says_nothing_of_the_cap_to_whom_cannot_create(
+    role_client, settings, sandbox, credential, make_integration
+):
+    settings.MEETINGBAAS_MAX_CALENDARS = 1
+    make_integration()
+
+    response = role_client("Auditor").get(CHANGELIST)
+
+    assert response.status_code == 200
+    assert not any("MEETINGBAAS_MAX_CALENDARS" in m for m in messages_of(response))
