@@ -8,6 +8,7 @@ outcome is in its answer: there is nothing to wait for, unlike an integration's 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -35,12 +36,21 @@ Action = BotAttempt.Action
 ALREADY_SCHEDULED = "BOT_ALREADY_SCHEDULED"
 # Begins the message of a failure that trying again later could cure.
 TRANSIENT_MARK = "Not done for now: "
-# The policy's claim on a meeting this worker process holds while asking for its bot (one task
-# at a time runs in a worker). A task that loses the database between the claim and the
-# answer is run again (calendars.lib.database), and gives the claim back first: kept, it would
-# leave the meeting without a bot for good. Asked again, a bot that was scheduled after all
-# is answered "already scheduled", which counts as done: never a second bot.
-_in_hand: tuple[int, datetime] | None = None
+
+
+class _Hand(threading.local):
+    """The policy's claim on a meeting this worker holds while asking for its bot (one task at
+    a time runs in a worker; a thread's own, should tasks ever run in threads side by side). A
+    task that loses the database between the claim and the answer is run again
+    (calendars.lib.database), and gives the claim back first: kept, it would leave the meeting
+    without a bot for good. Asked again, a bot that was scheduled after all is answered
+    "already scheduled", which counts as done: never a second bot."""
+
+    claim: tuple[int, datetime] | None = None
+
+
+_hand = _Hand()
+
 # Shared meetings whose bot one run moves at most (the next run goes on).
 MOVES_AT_MOST = 200
 # Actions the policy takes by itself (the attempt's user is "bot policy").
@@ -108,7 +118,6 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
     """
-    global _in_hand
     _give_back_claim()
     outcomes = []
     policies: dict[int, BotPolicy] = {}
@@ -122,7 +131,7 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
         outcome = _schedule_one(
             target, Action.POLICY, None, every_occurrence=False, policy=policies[customer_id]
         )
-        _in_hand = None
+        _hand.claim = None
         if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
             Meeting.objects.filter(pk=target.pk).update(auto_bot_at=None)
         outcomes.append(outcome)
@@ -130,17 +139,16 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
 
 
 def _claimed(meeting: Meeting, policy: BotPolicy) -> Meeting | None:
-    """The copy of `meeting` to schedule the bot on now, claimed (`_in_hand`): itself, or the
+    """The copy of `meeting` to schedule the bot on now, claimed (`_hand.claim`): itself, or the
     copy of the same meeting in another calendar that carries it (`meeting` is then covered,
     asked once like any other); None when the rules skip it, it was asked already, or its
     carrier has its bot or was asked for it."""
-    global _in_hand
     if not _claim(meeting) or not _wanted(meeting, policy):
         return None
     carrier = sharing.carrier_for(meeting, policy.bot_scope)
     if carrier.pk == meeting.pk:
         return meeting
-    _in_hand = None  # covered: its claim stays, as the event's one ask
+    _hand.claim = None  # covered: its claim stays, as the event's one ask
     if carrier.has_bot or carrier.auto_bot_at is not None:
         return None
     carrier = next(iter(_meetings([carrier.pk])), None)
@@ -154,14 +162,13 @@ def _claimed(meeting: Meeting, policy: BotPolicy) -> Meeting | None:
 
 
 def _claim(meeting: Meeting, *, again: bool = False) -> bool:
-    """Claim the policy's one ask for `meeting` (held in `_in_hand` until answered)."""
-    global _in_hand
+    """Claim the policy's one ask for `meeting` (held in `_hand.claim` until answered)."""
     claimed_at = timezone.now()
     wanting = Meeting.objects.filter(pk=meeting.pk)
     wanting = wanting.filter(has_bot=False) if again else wanting_a_bot(wanting)
     if not wanting.update(auto_bot_at=claimed_at):
         return False
-    _in_hand = (meeting.pk, claimed_at)
+    _hand.claim = (meeting.pk, claimed_at)
     return True
 
 
@@ -245,14 +252,13 @@ def apply_policy_to(
 
 
 def _give_back_claim() -> None:
-    global _in_hand
-    if _in_hand is None:
+    if _hand.claim is None:
         return
-    meeting_pk, claimed_at = _in_hand
+    meeting_pk, claimed_at = _hand.claim
     Meeting.objects.filter(
         pk=meeting_pk, auto_bot_at=claimed_at, has_bot=False, bot_failure=""
     ).update(auto_bot_at=None)
-    _in_hand = None
+    _hand.claim = None
 
 
 def _meetings(meeting_ids: Iterable[int]) -> list[Meeting]:
