@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
@@ -125,33 +125,48 @@ def _soonest(meetings: QuerySet[Meeting]) -> list[Meeting]:
 
 def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[ReconciliationFinding]:
     """One finding per bot too many: copies of one meeting (calendars/meetings/sharing.py: the
-    same meeting key and start, within the policy's scope) that each have a bot. Under "one
-    bot per calendar" copies are meant to have one each. The copy chosen to carry the bot keeps
-    it, else the organizer's calendar's, else the copy the portal saw first."""
-    customer = "integration__credential__customer_id"
+    same meeting key, starts within a minute of each other, within the policy's scope) that
+    each have a bot. Under "one bot per calendar" copies are meant to have one each. The copy
+    chosen to carry the bot keeps it, else the organizer's calendar's, else the copy the portal
+    saw first."""
     shared = with_bot.exclude(same_meeting_key="").exclude(
         integration__credential__customer__bot_policy__bot_scope=BotPolicy.Scope.CALENDAR
     )
-    keys = list(
-        shared.values_list(customer, "same_meeting_key", "starts_at")
-        .annotate(n=Count("pk"))
-        .filter(n__gt=1)
-        .order_by("starts_at")[:PER_KIND]
+    # Each copy with a bot that another meeting with a bot and its key meets within a minute
+    # (the key's index alone: whose that one is, and its scope, the groups below sort out), the
+    # soonest first. A group of n copies gives n - 1 findings, so twice a run's findings in
+    # copies is enough.
+    twin = (
+        Meeting.objects.filter(
+            has_bot=True,
+            is_cancelled=False,
+            same_meeting_key=OuterRef("same_meeting_key"),
+            starts_at__gte=OuterRef("starts_at") - sharing.WITHIN,
+            starts_at__lte=OuterRef("starts_at") + sharing.WITHIN,
+        )
+        .exclude(same_meeting_key="")
+        .exclude(pk=OuterRef("pk"))
     )
-    if not keys:
+    doubled = list(
+        shared.filter(Exists(twin))
+        .select_related("integration__credential", "shared_meeting")
+        .order_by("starts_at", "pk")[: PER_KIND * 2]
+    )
+    if not doubled:
         return []
-    wanted = {key[:3] for key in keys}
-    scopes = _scopes({customer_id for customer_id, *_ in wanted})
+    scopes = _scopes({meeting.integration.credential.customer_id for meeting in doubled})
+    # A group's copies start within a minute of its first (as sharing.copies finds them): read
+    # in start order, a copy joins the last group opened for its key, or opens one.
     copies: dict[sharing.Group, list[Meeting]] = defaultdict(list)
-    candidates = shared.filter(
-        same_meeting_key__in={key for _, key, _ in wanted}, starts_at__in={s for *_, s in wanted}
-    ).select_related("integration__credential", "shared_meeting")
-    for meeting in candidates.order_by("pk"):
-        credential = meeting.integration.credential
-        if (credential.customer_id, meeting.same_meeting_key, meeting.starts_at) in wanted:
-            group = sharing.group_of(meeting, scopes[credential.customer_id])
-            if group is not None:
-                copies[group].append(meeting)
+    opened: dict[tuple[int, str, str], sharing.Group] = {}
+    for meeting in doubled:
+        group = sharing.group_of(meeting, scopes[meeting.integration.credential.customer_id])
+        if group is None:
+            continue
+        last = opened.get((group.customer_id, group.scope_group, group.key))
+        if last is None or group.starts_at - last.starts_at > sharing.WITHIN:
+            last = opened[(group.customer_id, group.scope_group, group.key)] = group
+        copies[last].append(meeting)
     found = []
     for group in copies.values():
         if len(group) < 2:  # alone in its scope (another e-mail domain's copy has the other)

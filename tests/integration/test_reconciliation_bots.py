@@ -41,11 +41,15 @@ def one_bot_per_meeting_since(customer) -> None:
     BotPolicy.objects.filter(customer=customer).update(bot_scope=BotPolicy.Scope.CUSTOMER)
 
 
-def shared_meeting(client, sandbox, integrations: list[Integration]) -> list[Meeting]:
-    """One meeting (the same URL and start) in each integration's calendar, mirrored."""
-    start = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
+def shared_meeting(
+    client, sandbox, integrations: list[Integration], apart: timedelta = timedelta(0)
+) -> list[Meeting]:
+    """One meeting (the same URL and start, or each copy's `apart` after the one before) in
+    each integration's calendar, mirrored."""
+    first = (datetime.now(UTC) + timedelta(hours=3)).replace(second=0, microsecond=0)
     meetings = []
-    for integration in integrations:
+    for n, integration in enumerate(integrations):
+        start = first + n * apart
         added = sandbox.control(
             "POST",
             "events",
@@ -76,14 +80,19 @@ def finding_url(name: str, finding: ReconciliationFinding) -> str:
     return reverse(f"admin:calendars_reconciliation_{name}", args=[finding.pk])
 
 
-@pytest.mark.parametrize("version", ["v2", "v1"])
+@pytest.mark.parametrize(
+    ("version", "apart"), [("v2", 0), ("v1", 0), ("v2", 40)], ids=["v2", "v1", "v2-40s-apart"]
+)
 def test_a_meeting_with_two_bots_is_found_and_its_duplicate_removed(
-    admin_client, sandbox, make_integration, customer, version
+    admin_client, sandbox, make_integration, customer, version, apart
 ):
     policy(customer, BotPolicy.Mode.RECORD_ALL)  # one bot per calendar: two here
     primary = active_integration(make_integration, sandbox, version)
     team = active_integration(lambda: make_integration(TEAM), sandbox, version)
-    kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    # Copies of one meeting start within a minute of each other.
+    kept, extra = shared_meeting(
+        admin_client, sandbox, [primary, team], apart=timedelta(seconds=apart)
+    )
     assert bot_at_sandbox(sandbox, kept) and bot_at_sandbox(sandbox, extra)
     assert not reconcile_now().bot_findings  # one bot per calendar wants both
     one_bot_per_meeting_since(customer)
@@ -112,6 +121,18 @@ def test_a_meeting_with_two_bots_is_found_and_its_duplicate_removed(
     record = ActionRecord.objects.get(action="remove duplicate bot")
     assert record.succeeded and record.integration == team
     assert BotAttempt.objects.filter(meeting=extra, action="remove", succeeded=True).exists()
+
+
+def test_the_same_url_two_minutes_apart_is_two_meetings_not_a_duplicate(
+    admin_client, sandbox, make_integration, customer
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    shared_meeting(admin_client, sandbox, [primary, team], apart=timedelta(minutes=2))
+    one_bot_per_meeting_since(customer)
+
+    assert not reconcile_now().bot_findings
 
 
 def test_a_duplicate_no_longer_there_is_settled_not_removed(
