@@ -304,7 +304,9 @@ class SandboxState:
 
     def delete(self, connection: SandboxConnection) -> None:
         with self.lock:
-            self.events.pop(connection.id, None)
+            held = self.events.pop(connection.id, None) or {}
+            # Its bot schedules are cancelled; bots already in their meetings go on (the spec).
+            self.bots[:] = [b for b in self.bots if b.event.id not in held or b.status != "queued"]
             if self.connections.pop(connection.id, None) is not None:
                 self.changed(connection, "calendar.connection_deleted")
 

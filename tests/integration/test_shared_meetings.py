@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.urls import reverse
 
+from calendars.actions.integrations import disconnect_integration
 from calendars.actions.refresh import refresh_integration
 from calendars.meetings.sharing import needing_a_move
 from calendars.models import BotAttempt, BotPolicy, Meeting, SharedMeeting
@@ -150,18 +151,35 @@ def test_the_bot_moves_when_the_carriers_calendar_breaks_an_hour_before(
     assert removed.message.startswith("Moved to bob@example.com's calendar")
 
 
-def test_the_bot_moves_when_the_carrying_copy_is_cancelled_there(
-    client, sandbox, calendars, policy
+@pytest.mark.parametrize(
+    ("goes", "why"),
+    [
+        ("cancelled", "it was cancelled in that calendar"),
+        ("declined", "its account declined it"),
+        ("disconnected", "that calendar connection is disconnected"),
+    ],
+)
+def test_the_bot_moves_when_the_carrying_copy_goes_away(
+    client, sandbox, calendars, policy, goes, why
 ):
     integrations = calendars(2)
     event_ids = share_meeting(sandbox, integrations)
     announce(client, sandbox, integrations, event_ids)
-    sandbox.control("POST", f"events/{event_ids[0]}", {"cancelled": True})
-    announce(client, sandbox, integrations[:1], event_ids[:1], "calendar.event_cancelled")
+    alice = integrations[0]
+    if goes in ("cancelled", "declined"):
+        sandbox.control("POST", f"events/{event_ids[0]}", {goes: True})
+        news = "calendar.event_cancelled" if goes == "cancelled" else "calendar.event_updated"
+        announce(client, sandbox, [alice], event_ids[:1], news)
+    else:  # Meeting BaaS cancels the bots of a connection it deletes (the spec)
+        disconnect_integration(alice.pk)
 
     move_shared_bots()
 
     assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[1]]
+    moved = BotAttempt.objects.get(meeting__remote_event_id=event_ids[1], action="move")
+    assert moved.succeeded
+    assert moved.message.startswith(f"From alice@example.com's calendar: {why}.")
+    assert Meeting.objects.get(remote_event_id=event_ids[1]).outcome == "scheduled"
 
 
 def test_a_covered_copys_page_links_to_the_carrier_and_back(
