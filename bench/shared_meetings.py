@@ -330,7 +330,7 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
     queued: list[tuple[str, tuple]] = [(POST, (text,)) for text in bodies]
     bots.client = lambda version: AnsweringApi()
     meetings_before, shared_before = Meeting.objects.count(), SharedMeeting.objects.count()
-    spent, asked = Counter(), Counter()
+    spent, asked, cpu_ms = Counter(), Counter(), {}
 
     # A request served first, as a running server has: the workers, forked from here, start
     # with the URLs, views and middleware loaded.
@@ -341,7 +341,8 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
         later = [(task, args) for task, args in queued if task != step]
         shares = [step_tasks[n::workers] for n in range(workers)]
         name = name or step
-        spent[name], asked[name], queued = _in_workers(shares)
+        spent[name], asked[name], cpu_s, queued = _in_workers(shares)
+        cpu_ms[name] = round(cpu_s * 1000 / max(len(step_tasks), 1), 2)
         queued += later
     if queued:
         _step(spent, asked, "other tasks", lambda: _run_tasks(queued))
@@ -372,6 +373,7 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
         "queries_per_delivery": round(sum(asked.values()) / len(bodies), 1),
         "spent_s": {name: round(seconds, 2) for name, seconds in spent.items()},
         "queries": dict(asked),
+        "cpu_ms_per_task": cpu_ms,
         "scope": scope,
         "workers": workers,
         "wall_s": round(sum(spent.values()), 2),
@@ -406,10 +408,11 @@ def _run_tasks(tasks_queued: list[tuple[str, tuple]]) -> None:
 
 def _in_workers(
     shares: list[list[tuple[str, tuple]]],
-) -> tuple[float, int, list[tuple[str, tuple]]]:
+) -> tuple[float, int, float, list[tuple[str, tuple]]]:
     """Run each share of tasks in a worker process of its own (forked, each with its own
     database connection), all at once; the seconds from the start to the last one done, their
-    statements, and the tasks they queued."""
+    statements, the seconds of CPU they spent (PostgreSQL's own not counted), and the tasks
+    they queued."""
     import multiprocessing
 
     from django.db import connections
@@ -422,15 +425,20 @@ def _in_workers(
         context.Process(target=_worker, args=(share, results)) for share in shares if share
     ]
     if not processes:
-        return 0.0, 0, []
+        return 0.0, 0, 0.0, []
     for process in processes:
         process.start()
     reported = [results.get() for _ in processes]
-    finished = max(done for done, _, _ in reported)
+    finished = max(done for done, _, _, _ in reported)
     for process in processes:
         process.join()
-    queued = [task for _, _, tasks_queued in reported for task in tasks_queued]
-    return finished - started, sum(n for _, n, _ in reported), queued
+    queued = [task for *_, tasks_queued in reported for task in tasks_queued]
+    return (
+        finished - started,
+        sum(n for _, n, _, _ in reported),
+        sum(cpu for _, _, cpu, _ in reported),
+        queued,
+    )
 
 
 def _post(text: str) -> None:
@@ -452,13 +460,14 @@ def _worker(share: list[tuple[str, tuple]], results) -> None:
     queued: list[tuple[str, tuple]] = []
     queue.enqueue = lambda task, *args, **_: queued.append((task, args))
     counter = QueryCounter()
+    cpu_started = time.process_time()
     with connection.execute_wrapper(counter):
         for task, args in share:
             if task == POST:
                 _post(*args)
             else:
                 getattr(tasks, task)(*args)
-    results.put((time.perf_counter(), counter.queries, queued))
+    results.put((time.perf_counter(), counter.queries, time.process_time() - cpu_started, queued))
     connection.close()
 
 
@@ -481,19 +490,26 @@ def render(r: dict) -> str:
         f"{r['workers']} worker process(es) applying the deliveries, "
         f"{r['queries_per_delivery']} queries per delivery:",
         "",
-        "| step | seconds | events/s | queries |",
-        "| --- | ---: | ---: | ---: |",
+        # The workers' own CPU (PostgreSQL's not counted): comparable across machines where
+        # the seconds are not.
+        "| step | seconds | events/s | queries | worker CPU ms a task |",
+        "| --- | ---: | ---: | ---: | ---: |",
     ]
+    cpu = r["cpu_ms_per_task"]
     for name, seconds in spent.items():
         queries = r["queries"][name]
-        lines.append(f"| {name} | {seconds} | {round(r['events'] / seconds):,} | {queries:,} |")
+        lines.append(
+            f"| {name} | {seconds} | {round(r['events'] / seconds):,} | {queries:,} | "
+            f"{cpu.get(name, '—')} |"
+        )
     lines += [
         f"| **ingestion (receiver + process_webhook)** | "
         f"{round(spent['receiver'] + spent['process_webhook'], 2)} | "
         f"**{r['ingestion_events_per_s']:,}** | "
-        f"{r['queries']['receiver'] + r['queries']['process_webhook']:,} |",
+        f"{r['queries']['receiver'] + r['queries']['process_webhook']:,} | "
+        f"{round(cpu['receiver'] + cpu['process_webhook'], 2)} a delivery |",
         f"| all (ingestion, then the policy's deduplication and bots) | {r['wall_s']} | "
-        f"{r['events_per_s']:,} | {sum(r['queries'].values()):,} |",
+        f"{r['events_per_s']:,} | {sum(r['queries'].values()):,} | |",
     ]
     return "\n".join(lines)
 
