@@ -168,6 +168,8 @@ def learn_facts(meeting: Meeting) -> None:
         logger.info("event details of meeting %s not fetched: %s", meeting.pk, exc)
         return
     facts = FactsOf(integration)(event)
+    if event.organizer_email:
+        facts["organizer_email"] = fit(Meeting, "organizer_email", event.organizer_email)
     if not facts:
         return
     Meeting.objects.filter(pk=meeting.pk).update(**facts)

@@ -22,6 +22,7 @@ connection not active, gone from the mirror) is replaced by another copy before 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,6 +31,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from calendars.meetings import recording
 from calendars.models import BotPolicy, Meeting, SharedMeeting
 from calendars.status import PortalStatus
 
@@ -97,16 +99,23 @@ def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> Q
     ).exclude(bot_override=Meeting.Override.NEVER)
 
 
-def choose(candidates: QuerySet[Meeting]) -> Meeting | None:
+def choose(
+    candidates: QuerySet[Meeting], organizer: Callable[[], str] | None = None
+) -> Meeting | None:
     """The copy to carry the bot: one with a bot already (no second one), else the
-    organizer's own calendar's, else the first seen."""
+    organizer's own calendar's, else the first seen. The copies of a meeting share its
+    organizer: when none names it, `organizer()` may learn it (one call, where there is a
+    choice to make)."""
     ranked = list(candidates.select_related("integration__credential").order_by("pk"))
+    named = next((m.organizer_email for m in ranked if m.organizer_email), "")
+    undecided = not any(m.has_bot or m.is_organizer for m in ranked)
+    if not named and organizer is not None and len(ranked) > 1 and undecided:
+        named = organizer()
 
     def rank(meeting: Meeting) -> tuple[bool, bool, int]:
         account = meeting.integration.credential.account_email.lower()
-        organizes = meeting.is_organizer or (
-            bool(meeting.organizer_email) and meeting.organizer_email.lower() == account
-        )
+        email = (meeting.organizer_email or named).lower()
+        organizes = meeting.is_organizer or (bool(email) and email == account)
         return (not meeting.has_bot, not organizes, meeting.pk)
 
     return min(ranked, key=rank, default=None)
@@ -122,11 +131,19 @@ def carrier_for(meeting: Meeting, scope: str) -> Meeting:
         _lock(group)
         shared = _held(group)
         if shared is None:
-            carrier = choose(able_to_carry(copies(group))) or meeting
+            carrier = choose(able_to_carry(copies(group)), lambda: _organizer(meeting)) or meeting
             shared = _create(group, carrier)
         copies(group).filter(shared_meeting__isnull=True).update(shared_meeting=shared)
         carrier = shared.carrier
     return meeting if carrier is None else carrier
+
+
+def _organizer(meeting: Meeting) -> str:
+    """The meeting's organizer, from its event's details when the calendar did not name it
+    (v2 names it there only)."""
+    if not meeting.organizer_email:
+        recording.learn_facts(meeting)
+    return meeting.organizer_email
 
 
 def carry(meeting: Meeting) -> None:

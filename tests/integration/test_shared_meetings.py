@@ -74,12 +74,13 @@ def test_a_meeting_in_several_calendars_gets_one_bot_on_the_first_copy_seen(
     assert BotAttempt.objects.count() == 1
 
 
+@pytest.mark.parametrize("version", ["v1", "v2"])
 def test_the_organizers_copy_carries_the_bot_when_the_customer_has_it(
-    client, sandbox, calendars, customer
+    client, sandbox, calendars, customer, version
 ):
-    # v1's events carry their organizer (the provider's event); v2 names it only in one
-    # event's details, never in a listing or a webhook: there the first copy seen carries.
-    integrations = calendars(3, "v1")
+    # v1's events carry their organizer (the provider's event); v2 names it only in an
+    # event's details, never in a listing or a webhook: fetched for one copy, once.
+    integrations = calendars(3, version)
     event_ids = share_meeting(sandbox, integrations, organizer="bob@example.com")
     for integration in integrations:
         sync(integration)  # mirrored, with their organizer; the policy records nothing yet
@@ -91,6 +92,11 @@ def test_the_organizers_copy_carries_the_bot_when_the_customer_has_it(
     assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[1]]
     alices = copies(event_ids)[0]
     assert alices.outcome_reason == "Covered by the bot on bob@example.com's calendar."
+    if version == "v2":
+        details = [
+            r for r in sandbox.requests_to("GET", "/v2/calendars/") if "/events/" in r["path"]
+        ]
+        assert len(details) == 1
 
 
 @pytest.mark.parametrize(("scope", "bots"), [("domain", 2), ("calendar", 4), ("customer", 1)])
