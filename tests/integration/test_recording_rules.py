@@ -233,3 +233,26 @@ def test_the_policy_form_keeps_the_rules_tidy_and_bounded(role_client, customer)
     assert (saved.attendees, saved.skipped_title_words) == ("external", "1:1\nFocus")
     assert saved.internal_domains == "acme.com"
     assert not saved.one_off_only and not saved.confirmed_only and not saved.organizer_only
+
+
+def test_html_in_a_skipped_word_a_title_and_a_customer_name_is_escaped_on_the_meeting_pages(
+    admin_client, client, sandbox, customer, make_integration
+):
+    customer.name = '<img src=x onerror="alert(1)">Acme'
+    customer.save()
+    integration = active_integration(make_integration, sandbox, "v2")
+    policy(customer, skipped_title_words="<script>boom()</script>")
+    meeting = arrives(client, sandbox, integration, title="Sync <script>boom()</script> & more")
+    meeting.refresh_from_db()
+    assert "<script>boom()</script>" in meeting.rule_reason  # stored as said, shown escaped
+
+    pages = [
+        admin_client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk])),
+        admin_client.get(CHANGELIST, {"q": "Sync"}),
+    ]
+
+    for page in pages:
+        html = page.content.decode()
+        assert page.status_code == 200
+        assert "<script>boom()" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;boom()&lt;/script&gt;" in html
