@@ -302,12 +302,34 @@ def body(remote_id: object, customer: int, group: int, held: list, now: datetime
 
 
 class AnsweringApi:
-    """Meeting BaaS answering every bot schedule at once, in-process."""
+    """Meeting BaaS answering every bot schedule, and every event's details, at once,
+    in-process."""
 
     def schedule_bot(self, calendar_id: object, *, event_id: object, **_: object):
         from calendars.meetingbaas.types import BotScheduling
 
         return BotScheduling(succeeded=[event_id], failed=[])
+
+    def get_event(self, calendar_id: object, event_id: object):
+        """Details naming an organizer from outside the customer (as most meetings' are): the
+        policy asks them of a new shared meeting to find the organizer's copy, and the first
+        copy seen carries its bot."""
+        from calendars.meetingbaas.types import EventStatus, MeetingPlatform, RemoteEvent
+
+        now = datetime.now().astimezone()
+        return RemoteEvent(
+            event_id=event_id,
+            title="",
+            start=now,
+            end=now,
+            status=EventStatus.CONFIRMED,
+            meeting_url=None,
+            platform=MeetingPlatform.ZOOM,
+            is_recurring=False,
+            organizer_email="pat@partner.example",
+            attendee_domains=frozenset({"partner.example"}),
+            declined_by=frozenset(),
+        )
 
 
 def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: int) -> dict:
@@ -317,7 +339,7 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
     from django.test import Client
     from django.utils import timezone
 
-    from calendars.meetings import bots
+    from calendars.meetings import bots, recording
     from calendars.models import BotAttempt, Meeting, SharedMeeting, WebhookDelivery
 
     now = timezone.now()
@@ -328,7 +350,7 @@ def ingest(integrations: list[tuple[int, str, int, int]], scope: str, workers: i
         held.setdefault(integration_id, []).append(meeting)
     bodies = [body(r, c, g, held.get(pk, []), now) for pk, r, c, g in integrations]
     queued: list[tuple[str, tuple]] = [(POST, (text,)) for text in bodies]
-    bots.client = lambda version: AnsweringApi()
+    bots.client = recording.client = lambda version: AnsweringApi()
     meetings_before, shared_before = Meeting.objects.count(), SharedMeeting.objects.count()
     spent, asked, cpu_ms = Counter(), Counter(), {}
 
