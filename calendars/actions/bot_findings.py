@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from calendars.actions.audit import record_action
 from calendars.lib.remote_values import fit
-from calendars.meetings import bots, sharing
+from calendars.meetings import bots, outcomes, sharing
 from calendars.models import (
     BotAttempt,
     BotPolicy,
@@ -299,6 +299,7 @@ def _done(
         succeeded=outcome.succeeded,
         message=message,
     )
+    outcomes.refresh_with_copies([meeting.pk])
     if not outcome.succeeded:
         raise BotFindingRefused(outcome.message)
     ReconciliationFinding.objects.filter(pk=finding.pk, outcome=Outcome.OPEN).update(

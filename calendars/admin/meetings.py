@@ -536,9 +536,12 @@ class MeetingAdmin(ChangePageAdmin):
         if carrier is None:
             return "No copy can carry its bot now (each copy's outcome says why)."
         if carrier.pk != meeting.pk:
+            has_it = carrier.has_bot
             return format_html(
-                'Covered by the bot on {}\'s calendar: <a href="{}">its copy there</a>.',
+                '{} on {}\'s calendar{}: <a href="{}">its copy there</a>.',
+                "Covered by the bot" if has_it else "Carried by the copy",
                 carrier.integration.credential.account_email,
+                "" if has_it else ", which has no bot now",
                 reverse("admin:calendars_meeting_change", args=[carrier.pk]),
             )
         others = shared.copies.exclude(pk=meeting.pk).select_related("integration__credential")
@@ -759,7 +762,7 @@ class MeetingAdmin(ChangePageAdmin):
         if "confirm" in request.POST:
             ids = [m.pk for m in meetings]
             done = VERBS[action](ids, request.user)
-            outcomes.refresh(ids)
+            outcomes.refresh_with_copies(ids)
             _report(self, request, done)
             return HttpResponseRedirect(back or request.get_full_path())
         context = {

@@ -151,9 +151,24 @@ def judge(meeting: Meeting, now: datetime) -> Judgement:
         return Judgement(Outcome.SCHEDULED, "", f"A bot is scheduled {_by_whom(meeting)}.", None)
     if meeting.carrier_id not in (None, meeting.pk):
         # Its carrier's outcome is the meeting's: counted there, never missed twice.
-        words = f"Covered by the bot on {meeting.carrier_account}'s calendar."
-        return Judgement(Outcome.COVERED, "", words, None)
+        return Judgement(Outcome.COVERED, "", covered_words(meeting), None)
     return _no_bot(meeting, now, at_end)
+
+
+def covered_words(meeting: Meeting) -> str:
+    """What a copy another copy carries the bot for says: the carrier's bot, or why it has
+    none (read through `judged`)."""
+    account = meeting.carrier_account
+    if meeting.carrier_override == Meeting.Override.NEVER:
+        return (
+            f"Not recorded: a person set the copy on {account}'s calendar, which carries this "
+            "meeting's bot, to never be recorded."
+        )
+    if meeting.carrier_has_bot:
+        return f"Covered by the bot on {account}'s calendar."
+    # Its bot removed, refused, or not asked for yet (the policy's task asks the carrier's
+    # with the copy's, and judges both after).
+    return f"Covered by the copy on {account}'s calendar, which has no bot now (its page says why)."
 
 
 def _bot_news(meeting: Meeting) -> Judgement | None:
@@ -255,6 +270,8 @@ def judged(meetings: object) -> object:
         status_then=Subquery(then.values("to_status")[:1]),
         carrier_id=F("shared_meeting__carrier_id"),
         carrier_account=F("shared_meeting__carrier__integration__credential__account_email"),
+        carrier_has_bot=F("shared_meeting__carrier__has_bot"),
+        carrier_override=F("shared_meeting__carrier__bot_override"),
     )
 
 
@@ -276,6 +293,14 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
             _save(rows)
         changed += len(rows)
     return changed
+
+
+def refresh_with_copies(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
+    """`refresh`, with the copies those among the meetings carry the bot for: what a copy
+    says follows its carrier's bot (a person acting on the carrier)."""
+    ids = list(meeting_ids)
+    covered = Meeting.objects.filter(shared_meeting__carrier_id__in=ids).exclude(pk__in=ids)
+    return refresh([*ids, *covered.values_list("pk", flat=True)], now)
 
 
 def _save(rows: list[Meeting]) -> None:

@@ -276,3 +276,40 @@ def test_meetings_no_other_copy_can_carry_never_keep_a_move_waiting(
     # The lone meeting's carrier is broken too, but nothing can take its bot: not listed.
     assert SharedMeeting.objects.filter(carrier__remote_event_id=alone[0]).exists()
     assert not needing_a_move().exists()
+
+
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [
+        (
+            "record_never",
+            "Not recorded: a person set the copy on alice@example.com's calendar, which carries "
+            "this meeting's bot, to never be recorded.",
+        ),
+        (
+            "remove_bot",
+            "Covered by the copy on alice@example.com's calendar, which has no bot now (its "
+            "page says why).",
+        ),
+    ],
+)
+def test_a_covered_copy_says_so_when_its_carrier_loses_the_bot_by_a_persons_hand(
+    admin_client, client, sandbox, calendars, policy, action, said
+):
+    integrations = calendars(2)
+    event_ids = share_meeting(sandbox, integrations)
+    announce(client, sandbox, integrations, event_ids)
+    carrier, covered = copies(event_ids)
+
+    admin_client.post(
+        reverse("admin:calendars_meeting_changelist"),
+        {"action": action, "_selected_action": [carrier.pk], "confirm": "1"},
+    )
+
+    assert bots_at_sandbox(sandbox, event_ids) == []
+    covered.refresh_from_db()
+    assert (covered.outcome, covered.outcome_reason) == ("covered", said)
+    page = admin_client.get(reverse("admin:calendars_meeting_change", args=[covered.pk]))
+    assert "Carried by the copy on alice@example.com's calendar, which has no bot now" in (
+        page.text
+    )
