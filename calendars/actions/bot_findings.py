@@ -174,7 +174,8 @@ def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[Reconc
         keeper = _keeper(group)
         account = keeper.integration.credential.account_email
         for meeting in group:
-            if meeting is not keeper:
+            # A person's "always" on a copy wants its own bot: not one too many.
+            if meeting is not keeper and meeting.bot_override != Meeting.Override.ALWAYS:
                 words = (
                     f"{len(group)} bots at Meeting BaaS for one meeting: the one on {account}'s "
                     f"calendar (meeting {keeper.pk}) stays; this copy's is one too many."

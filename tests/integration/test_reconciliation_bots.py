@@ -291,3 +291,19 @@ def test_a_missing_bot_found_before_its_copy_was_covered_is_not_scheduled(
     assert stale.outcome == ReconciliationFinding.Outcome.SETTLED
     assert "carries its bot" in stale.reason
     assert not ActionRecord.objects.get(action="schedule bot").succeeded
+
+
+def test_a_copy_a_person_set_to_always_record_keeps_its_second_bot(
+    admin_client, sandbox, make_integration, customer
+):
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)  # one a meeting
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    admin_client.post(
+        reverse("admin:calendars_meeting_changelist"),
+        {"action": "record_always", "_selected_action": [covered.pk], "confirm": "1"},
+    )
+    assert bot_at_sandbox(sandbox, carrier) and bot_at_sandbox(sandbox, covered)
+
+    assert not reconcile_now().bot_findings
