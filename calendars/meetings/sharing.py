@@ -22,13 +22,12 @@ connection not active, gone from the mirror) is replaced by another copy before 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
 from calendars.meetings import recording
@@ -99,18 +98,19 @@ def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> Q
     ).exclude(bot_override=Meeting.Override.NEVER)
 
 
-def choose(
-    candidates: QuerySet[Meeting], organizer: Callable[[], str] | None = None
-) -> Meeting | None:
+def choose(candidates: QuerySet[Meeting], organizer: str = "") -> Meeting | None:
     """The copy to carry the bot: one with a bot already (no second one), else the
     organizer's own calendar's, else the first seen. The copies of a meeting share its
-    organizer: when none names it, `organizer()` may learn it (one call, where there is a
-    choice to make)."""
-    ranked = list(candidates.select_related("integration__credential").order_by("pk"))
-    named = next((m.organizer_email for m in ranked if m.organizer_email), "")
-    undecided = not any(m.has_bot or m.is_organizer for m in ranked)
-    if not named and organizer is not None and len(ranked) > 1 and undecided:
-        named = organizer()
+    organizer: one copy naming it (or `organizer`, learned elsewhere) names it for all."""
+    return _best(_ranked(candidates), organizer)
+
+
+def _ranked(candidates: QuerySet[Meeting]) -> list[Meeting]:
+    return list(candidates.select_related("integration__credential").order_by("pk"))
+
+
+def _best(ranked: list[Meeting], organizer: str) -> Meeting | None:
+    named = next((m.organizer_email for m in ranked if m.organizer_email), organizer)
 
     def rank(meeting: Meeting) -> tuple[bool, bool, int]:
         account = meeting.integration.credential.account_email.lower()
@@ -121,26 +121,39 @@ def choose(
     return min(ranked, key=rank, default=None)
 
 
+def _needs_organizer(ranked: list[Meeting]) -> bool:
+    """Whether the choice among `ranked` waits on an organizer no copy names (v2 names it only
+    in an event's details)."""
+    decided = any(m.has_bot or m.is_organizer or m.organizer_email for m in ranked)
+    return len(ranked) > 1 and not decided
+
+
 def carrier_for(meeting: Meeting, scope: str) -> Meeting:
     """The copy of `meeting` that is to carry its bot: `meeting` itself when it is not shared
     (or nothing better can carry it). Makes the group on its first look."""
     group = group_of(meeting, scope)
     if group is None:
         return meeting
-    with transaction.atomic():
-        _lock(group)
-        shared = _held(group)
-        if shared is None:
-            carrier = choose(able_to_carry(copies(group)), lambda: _organizer(meeting)) or meeting
-            shared = _create(group, carrier)
-        copies(group).filter(shared_meeting__isnull=True).update(shared_meeting=shared)
-        carrier = shared.carrier
-    return meeting if carrier is None else carrier
+    organizer, asked = "", False
+    while True:
+        with transaction.atomic():
+            _lock(group)
+            shared = _held(group)
+            if shared is None:
+                ranked = _ranked(able_to_carry(copies(group)))
+                if asked or not _needs_organizer(ranked):
+                    shared = _create(group, _best(ranked, organizer) or meeting)
+            if shared is not None:
+                copies(group).filter(shared_meeting__isnull=True).update(shared_meeting=shared)
+                return shared.carrier or meeting
+        # Asked of Meeting BaaS with no lock held (a call may take seconds), then looked at
+        # again: another worker may have made the group meanwhile.
+        organizer, asked = _organizer(meeting), True
 
 
 def _organizer(meeting: Meeting) -> str:
     """The meeting's organizer, from its event's details when the calendar did not name it
-    (v2 names it there only)."""
+    (v2 names it there only); "" when they could not be read."""
     if not meeting.organizer_email:
         recording.learn_facts(meeting)
     return meeting.organizer_email
@@ -230,11 +243,21 @@ def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:
         starts_at__lte=OuterRef("starts_at") + WITHIN,
         integration__credential__customer_id=OuterRef("customer_id"),
     )
+    # Within one e-mail domain's scope, that domain's accounts' copies only (as copies does).
+    in_domain = at_start.filter(
+        integration__credential__account_email__iendswith=Concat(
+            Value("@"), OuterRef("scope_group")
+        )
+    )
     # The broken ones first (a join), then whether a copy can take over (two lookups each).
     broken_ids = SharedMeeting.objects.filter(broken, starts_at__gt=now).values("pk")
     return (
         SharedMeeting.objects.filter(pk__in=broken_ids)
-        .filter(Exists(joined) | Exists(at_start))
+        .filter(
+            Exists(joined)
+            | (Q(scope_group="") & Exists(at_start))
+            | (~Q(scope_group="") & Exists(in_domain))
+        )
         .order_by("starts_at", "pk")
     )
 

@@ -278,6 +278,21 @@ def test_meetings_no_other_copy_can_carry_never_keep_a_move_waiting(
     assert not needing_a_move().exists()
 
 
+def test_another_domains_copy_never_keeps_a_move_waiting(client, sandbox, calendars, policy):
+    policy.bot_scope = BotPolicy.Scope.DOMAIN
+    policy.save()
+    alice, *_, dan = calendars(4)  # alice at example.com, dan at partner.example
+    event_ids = share_meeting(sandbox, [alice, dan])
+    announce(client, sandbox, [alice, dan], event_ids)
+    assert len(bots_at_sandbox(sandbox, event_ids)) == 2  # one a domain
+
+    sandbox.force(alice.remote_id, status="error", status_message="invalid_grant")
+    refresh_integration(alice.pk)
+
+    # Dan's copy could carry a bot, but not alice's domain's: nothing to move.
+    assert not needing_a_move().exists()
+
+
 @pytest.mark.parametrize(
     ("action", "said"),
     [
