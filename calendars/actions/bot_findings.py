@@ -62,9 +62,12 @@ def policy_records(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
 
 def carrying_its_own(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
     """The meetings of `meetings` no other copy carries the bot for: a copy another carries
-    is covered by that bot (one bot per meeting), and a bot of its own would be a duplicate."""
+    is covered by that bot (one bot per meeting), and a bot of its own would be a duplicate,
+    unless a person set it to always be recorded."""
     return meetings.filter(
-        Q(shared_meeting__carrier__isnull=True) | Q(shared_meeting__carrier=F("pk"))
+        Q(shared_meeting__carrier__isnull=True)
+        | Q(shared_meeting__carrier=F("pk"))
+        | Q(bot_override=Meeting.Override.ALWAYS)
     )
 
 
@@ -244,6 +247,10 @@ def remove_duplicate_bot(finding_id: int, *, acting_user: AbstractBaseUser | Non
     if not meeting.has_bot or not others.exists():
         _settle(finding, "No longer a duplicate: no other copy has a bot, or this one has none.")
         _refuse(finding, REMOVE_DUPLICATE, acting_user, "It is no longer a duplicate.")
+    if meeting.bot_override == Meeting.Override.ALWAYS:
+        why = "A person set this copy to always be recorded: its bot is wanted."
+        _settle(finding, why)
+        _refuse(finding, REMOVE_DUPLICATE, acting_user, why)
     outcome = bots.remove([meeting.pk], acting_user=acting_user)[0]
     return _done(finding, meeting, outcome, REMOVE_DUPLICATE, Outcome.BOT_REMOVED, acting_user)
 
@@ -300,7 +307,7 @@ def _done(
         succeeded=outcome.succeeded,
         message=message,
     )
-    outcomes.refresh_with_copies([meeting.pk])
+    outcomes.refresh([meeting.pk])
     if not outcome.succeeded:
         raise BotFindingRefused(outcome.message)
     ReconciliationFinding.objects.filter(pk=finding.pk, outcome=Outcome.OPEN).update(

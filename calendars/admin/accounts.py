@@ -625,8 +625,10 @@ class RawCalendarAdmin(admin.ModelAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict | None = None
     ) -> HttpResponse:
-        if request.method == "GET" and allows(request, "create_integration"):
-            note_the_connection_cap(request)  # before "Create integration" is chosen
+        # Before "Create integration" is chosen; after it, its own words stand alone.
+        waiting = len(messages.get_messages(request))
+        if request.method == "GET" and not waiting and allows(request, "create_integration"):
+            note_the_connection_cap(request)
         return super().changelist_view(request, extra_context)
 
     def get_changelist(self, request: HttpRequest, **kwargs: object) -> type[ChangeList]:

@@ -536,12 +536,17 @@ class MeetingAdmin(ChangePageAdmin):
         if carrier is None:
             return "No copy can carry its bot now (each copy's outcome says why)."
         if carrier.pk != meeting.pk:
-            has_it = carrier.has_bot
+            if carrier.has_bot:
+                said = ("Covered by the bot", "")
+            elif carrier.bot_override == Meeting.Override.NEVER:
+                said = ("Carried by the copy", ", which a person set to never be recorded")
+            else:
+                said = ("Carried by the copy", ", which has no bot now")
             return format_html(
                 '{} on {}\'s calendar{}: <a href="{}">its copy there</a>.',
-                "Covered by the bot" if has_it else "Carried by the copy",
+                said[0],
                 carrier.integration.credential.account_email,
-                "" if has_it else ", which has no bot now",
+                said[1],
                 reverse("admin:calendars_meeting_change", args=[carrier.pk]),
             )
         others = shared.copies.exclude(pk=meeting.pk).select_related("integration__credential")
@@ -762,7 +767,7 @@ class MeetingAdmin(ChangePageAdmin):
         if "confirm" in request.POST:
             ids = [m.pk for m in meetings]
             done = VERBS[action](ids, request.user)
-            outcomes.refresh_with_copies(ids)
+            outcomes.refresh(ids)
             _report(self, request, done)
             return HttpResponseRedirect(back or request.get_full_path())
         context = {

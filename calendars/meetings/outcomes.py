@@ -276,9 +276,14 @@ def judged(meetings: object) -> object:
 
 
 def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
-    """Judge the meetings of `meeting_ids` again and store what changed; returns how many."""
+    """Judge the meetings of `meeting_ids` again, with the copies those among them carry the
+    bot for (what a copy says follows its carrier's bot), and store what changed; returns
+    how many."""
     now = now or timezone.now()
     ids = list(meeting_ids)
+    if ids:
+        covered = Meeting.objects.filter(shared_meeting__carrier_id__in=ids).exclude(pk__in=ids)
+        ids += covered.values_list("pk", flat=True)
     changed = 0
     for start in range(0, len(ids), BATCH):
         # Locked while judged (in the order of their ids, as bot news locks them): news applied
@@ -293,14 +298,6 @@ def refresh(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
             _save(rows)
         changed += len(rows)
     return changed
-
-
-def refresh_with_copies(meeting_ids: Iterable[int], now: datetime | None = None) -> int:
-    """`refresh`, with the copies those among the meetings carry the bot for: what a copy
-    says follows its carrier's bot (a person acting on the carrier)."""
-    ids = list(meeting_ids)
-    covered = Meeting.objects.filter(shared_meeting__carrier_id__in=ids).exclude(pk__in=ids)
-    return refresh([*ids, *covered.values_list("pk", flat=True)], now)
 
 
 def _save(rows: list[Meeting]) -> None:

@@ -190,6 +190,25 @@ def test_the_pages_offering_creates_say_how_many_fit_before_any_is_asked(
     assert Integration.objects.count() == 1
 
 
+def test_after_a_create_near_the_cap_its_own_warning_stands_alone(
+    admin_client, settings, sandbox, credential
+):
+    settings.MEETINGBAAS_MAX_CALENDARS = 2
+    raws = [raw_calendar(credential, "alice@example.com"), raw_calendar(credential, TEAM)]
+
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "create_integration", "_selected_action": [r.pk for r in raws]},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0].startswith(CHANGELIST)  # back to the list
+    assert page.count("(MEETINGBAAS_MAX_CALENDARS)") == 1
+    assert "after these 2, 2 of 2 are in use" in page
+    assert Integration.objects.count() == 2
+
+
 def test_the_raw_calendars_list_says_nothing_of_the_cap_to_whom_cannot_create(
     role_client, settings, sandbox, credential, make_integration
 ):

@@ -257,6 +257,11 @@ def test_a_copy_covered_by_another_calendars_bot_is_never_missing_one(
     # The carrier's bot removed at Meeting BaaS, not through the portal.
     meetingbaas.client("v2").remove_bot(primary.remote_id, event_id=carrier.remote_event_id)
     sync(primary)
+    covered.refresh_from_db()  # judged again with its carrier
+    assert covered.outcome_reason == (
+        "Covered by the copy on alice@example.com's calendar, which has no bot now (its page "
+        "says why)."
+    )
 
     reconcile_now()
 
@@ -307,3 +312,25 @@ def test_a_copy_a_person_set_to_always_record_keeps_its_second_bot(
     assert bot_at_sandbox(sandbox, carrier) and bot_at_sandbox(sandbox, covered)
 
     assert not reconcile_now().bot_findings
+    # Its own bot lost at Meeting BaaS: missing, although another copy carries the meeting's.
+    meetingbaas.client("v2").remove_bot(team.remote_id, event_id=covered.remote_event_id)
+    sync(team)
+    reconcile_now()
+    assert [f.meeting for f in findings(Kind.MISSING_BOT)] == [covered]
+
+
+def test_a_duplicate_found_before_a_person_set_its_copy_to_always_is_not_removed(
+    admin_client, sandbox, make_integration, customer
+):
+    policy(customer, BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    _, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    one_bot_per_meeting_since(customer)
+    reconcile_now()
+    Meeting.objects.filter(pk=extra.pk).update(bot_override=Meeting.Override.ALWAYS)
+
+    admin_client.post(finding_url("remove_duplicate_bot", findings(Kind.DUPLICATE_BOT)[0]))
+
+    assert bot_at_sandbox(sandbox, extra)
+    assert findings(Kind.DUPLICATE_BOT)[0].outcome == ReconciliationFinding.Outcome.SETTLED
