@@ -135,15 +135,22 @@ def test_the_same_url_two_minutes_apart_is_two_meetings_not_a_duplicate(
     assert not reconcile_now().bot_findings
 
 
-def test_a_duplicate_no_longer_there_is_settled_not_removed(
-    admin_client, sandbox, make_integration, customer
-):
+def found_duplicate(client, sandbox, make_integration, customer) -> tuple[Meeting, Meeting]:
+    """A meeting in two calendars with a bot each, found by a run as a duplicate: the copy
+    that keeps its bot, and the one found one too many."""
     policy(customer, BotPolicy.Mode.RECORD_ALL)
     primary = active_integration(make_integration, sandbox, "v2")
     team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
-    kept, extra = shared_meeting(admin_client, sandbox, [primary, team])
+    kept, extra = shared_meeting(client, sandbox, [primary, team])
     one_bot_per_meeting_since(customer)
     reconcile_now()
+    return kept, extra
+
+
+def test_a_duplicate_no_longer_there_is_settled_not_removed(
+    admin_client, sandbox, make_integration, customer
+):
+    kept, extra = found_duplicate(admin_client, sandbox, make_integration, customer)
     bots.remove([kept.pk], acting_user=None)  # the other copy's bot went meanwhile
 
     admin_client.post(finding_url("remove_duplicate_bot", findings(Kind.DUPLICATE_BOT)[0]))
@@ -322,12 +329,7 @@ def test_a_copy_a_person_set_to_always_record_keeps_its_second_bot(
 def test_a_duplicate_found_before_a_person_set_its_copy_to_always_is_not_removed(
     admin_client, sandbox, make_integration, customer
 ):
-    policy(customer, BotPolicy.Mode.RECORD_ALL)
-    primary = active_integration(make_integration, sandbox, "v2")
-    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
-    _, extra = shared_meeting(admin_client, sandbox, [primary, team])
-    one_bot_per_meeting_since(customer)
-    reconcile_now()
+    _, extra = found_duplicate(admin_client, sandbox, make_integration, customer)
     Meeting.objects.filter(pk=extra.pk).update(bot_override=Meeting.Override.ALWAYS)
 
     admin_client.post(finding_url("remove_duplicate_bot", findings(Kind.DUPLICATE_BOT)[0]))
