@@ -251,19 +251,28 @@ def test_a_bot_the_recording_rules_skip_is_unwanted(
     assert not findings(Kind.MISSING_BOT)
 
 
+def covered_copy(client, sandbox, make_integration, customer) -> tuple[Meeting, Meeting]:
+    """A meeting in two calendars under one bot per meeting: the copy carrying its bot, and
+    the copy it covers."""
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+    primary = active_integration(make_integration, sandbox, "v2")
+    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
+    carrier, covered = shared_meeting(client, sandbox, [primary, team])
+    return carrier, covered
+
+
 def test_a_copy_covered_by_another_calendars_bot_is_never_missing_one(
     admin_client, sandbox, make_integration, customer
 ):
-    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)  # one a meeting
-    primary = active_integration(make_integration, sandbox, "v2")
-    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
-    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    carrier, covered = covered_copy(admin_client, sandbox, make_integration, customer)
     covered.refresh_from_db()
     assert covered.outcome == Meeting.Outcome.COVERED and covered.auto_bot_at is not None
     assert not reconcile_now().bot_findings
     # The carrier's bot removed at Meeting BaaS, not through the portal.
-    meetingbaas.client("v2").remove_bot(primary.remote_id, event_id=carrier.remote_event_id)
-    sync(primary)
+    meetingbaas.client("v2").remove_bot(
+        carrier.integration.remote_id, event_id=carrier.remote_event_id
+    )
+    sync(carrier.integration)
     covered.refresh_from_db()  # judged again with its carrier
     assert covered.outcome_reason == (
         "Covered by the copy on alice@example.com's calendar, which has no bot now (its page "
@@ -281,17 +290,14 @@ def test_a_copy_covered_by_another_calendars_bot_is_never_missing_one(
 def test_a_missing_bot_found_before_its_copy_was_covered_is_not_scheduled(
     admin_client, sandbox, make_integration, customer
 ):
-    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
-    primary = active_integration(make_integration, sandbox, "v2")
-    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
-    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    carrier, covered = covered_copy(admin_client, sandbox, make_integration, customer)
     run = reconcile_now()
     # Found by an earlier run, when this copy still stood alone.
     stale = ReconciliationFinding.objects.create(
         run=run,
         kind=Kind.MISSING_BOT,
         meeting=covered,
-        integration=team,
+        integration=covered.integration,
         remote_id=covered.remote_event_id,
         api_version="v2",
     )
@@ -308,10 +314,7 @@ def test_a_missing_bot_found_before_its_copy_was_covered_is_not_scheduled(
 def test_a_copy_a_person_set_to_always_record_keeps_its_second_bot(
     admin_client, sandbox, make_integration, customer
 ):
-    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)  # one a meeting
-    primary = active_integration(make_integration, sandbox, "v2")
-    team = active_integration(lambda: make_integration(TEAM), sandbox, "v2")
-    carrier, covered = shared_meeting(admin_client, sandbox, [primary, team])
+    carrier, covered = covered_copy(admin_client, sandbox, make_integration, customer)
     admin_client.post(
         reverse("admin:calendars_meeting_changelist"),
         {"action": "record_always", "_selected_action": [covered.pk], "confirm": "1"},
@@ -320,8 +323,10 @@ def test_a_copy_a_person_set_to_always_record_keeps_its_second_bot(
 
     assert not reconcile_now().bot_findings
     # Its own bot lost at Meeting BaaS: missing, although another copy carries the meeting's.
-    meetingbaas.client("v2").remove_bot(team.remote_id, event_id=covered.remote_event_id)
-    sync(team)
+    meetingbaas.client("v2").remove_bot(
+        covered.integration.remote_id, event_id=covered.remote_event_id
+    )
+    sync(covered.integration)
     reconcile_now()
     assert [f.meeting for f in findings(Kind.MISSING_BOT)] == [covered]
 
