@@ -141,11 +141,9 @@ def _duplicates(run: Reconciliation, with_bot: QuerySet[Meeting]) -> list[Reconc
     # copies is enough.
     twin = (
         Meeting.objects.filter(
+            sharing.at(OuterRef("same_meeting_key"), OuterRef("starts_at")),
             has_bot=True,
             is_cancelled=False,
-            same_meeting_key=OuterRef("same_meeting_key"),
-            starts_at__gte=OuterRef("starts_at") - sharing.WITHIN,
-            starts_at__lte=OuterRef("starts_at") + sharing.WITHIN,
         )
         .exclude(same_meeting_key="")
         .exclude(pk=OuterRef("pk"))

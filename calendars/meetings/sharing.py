@@ -66,12 +66,20 @@ def group_of(meeting: Meeting, scope: str) -> Group | None:
     return Group(credential.customer_id, within, meeting.same_meeting_key, meeting.starts_at)
 
 
+def at(key: object, starts_at: object, key_field: str = "same_meeting_key") -> Q:
+    """The rows of the meeting `key` names starting within a minute of `starts_at` (values, or
+    expressions such as OuterRef): the one definition of "the same meeting" in time."""
+    return Q(
+        **{key_field: key},
+        starts_at__gte=starts_at - WITHIN,
+        starts_at__lte=starts_at + WITHIN,
+    )
+
+
 def copies(group: Group) -> QuerySet[Meeting]:
     """The group's copies in the mirror (through the (key, start) index)."""
     found = Meeting.objects.filter(
-        same_meeting_key=group.key,
-        starts_at__gte=group.starts_at - WITHIN,
-        starts_at__lte=group.starts_at + WITHIN,
+        at(group.key, group.starts_at),
         integration__credential__customer_id=group.customer_id,
     )
     if group.scope_group:
@@ -98,11 +106,10 @@ def able_to_carry(meetings: QuerySet[Meeting], now: datetime | None = None) -> Q
     ).exclude(bot_override=Meeting.Override.NEVER)
 
 
-def choose(candidates: QuerySet[Meeting], organizer: str = "") -> Meeting | None:
+def choose(candidates: QuerySet[Meeting]) -> Meeting | None:
     """The copy to carry the bot: one with a bot already (no second one), else the
-    organizer's own calendar's, else the first seen. The copies of a meeting share its
-    organizer: one copy naming it (or `organizer`, learned elsewhere) names it for all."""
-    return _best(_ranked(candidates), organizer)
+    organizer's own calendar's, else the first seen."""
+    return _best(_ranked(candidates), organizer="")
 
 
 def _ranked(candidates: QuerySet[Meeting]) -> list[Meeting]:
@@ -110,6 +117,8 @@ def _ranked(candidates: QuerySet[Meeting]) -> list[Meeting]:
 
 
 def _best(ranked: list[Meeting], organizer: str) -> Meeting | None:
+    # The copies of a meeting share its organizer: one copy naming it (or `organizer`,
+    # learned from an event's details) names it for all.
     named = next((m.organizer_email for m in ranked if m.organizer_email), organizer)
 
     def rank(meeting: Meeting) -> tuple[bool, bool, int]:
@@ -168,11 +177,9 @@ def _held(group: Group) -> SharedMeeting | None:
     """The group's row: made for its start, or joined by a copy at another (the meeting was
     moved since: its copies moved with it, the row kept its first start)."""
     made_then = SharedMeeting.objects.filter(
+        at(group.key, group.starts_at, key_field="key"),
         customer_id=group.customer_id,
         scope_group=group.scope_group,
-        key=group.key,
-        starts_at__gte=group.starts_at - WITHIN,
-        starts_at__lte=group.starts_at + WITHIN,
     ).values("pk")
     joined = copies(group).exclude(shared_meeting=None).values("shared_meeting_id")
     # One UNION, not an OR of the two: PostgreSQL answers the OR by walking every row.
@@ -238,9 +245,7 @@ def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:
     # Copies at its first start that did not join it yet (as copies_of finds them).
     # (Never keyless: the partial index on keys serves it.)
     at_start = able.exclude(same_meeting_key="").filter(
-        same_meeting_key=OuterRef("key"),
-        starts_at__gte=OuterRef("starts_at") - WITHIN,
-        starts_at__lte=OuterRef("starts_at") + WITHIN,
+        at(OuterRef("key"), OuterRef("starts_at")),
         integration__credential__customer_id=OuterRef("customer_id"),
     )
     # Within one e-mail domain's scope, that domain's accounts' copies only (as copies does).
