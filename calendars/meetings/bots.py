@@ -321,25 +321,41 @@ def _call(
             )
         )
         answer = call(meeting, client(meeting.integration.api_version), config)
-    except BotConflict as exc:
-        if action == Action.CHANGE or removing:
-            return _record(meeting, action, acting_user, False, str(exc), because=because)
+    except PROBLEMS as exc:
+        refusal, answer = exc, None
+    else:
+        refusal = None
+    # The mirror and the history together: a task that lost the database between the two
+    # would leave a bot no attempt records (run again, it finds the meeting has its bot).
+    with transaction.atomic():
+        if refusal is not None:
+            return _refused(meeting, action, acting_user, refusal, started, because)
+        summary = config.summary if config is not None else ""
+        _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
+        return _judge(meeting, action, acting_user, answer, not removing, because)
+
+
+def _refused(
+    meeting: Meeting,
+    action: str,
+    acting_user: AbstractBaseUser | None,
+    exc: Exception,
+    started: datetime,
+    because: str,
+) -> Outcome:
+    """The outcome of a bot call the API answered with an error."""
+    removing = action == Action.REMOVE
+    if isinstance(exc, BotConflict) and action not in (Action.CHANGE, Action.REMOVE):
         # v1's 409: the event has its bot already, which is what was asked.
         _mark(meeting, [meeting.remote_event_id], has_bot=True, summary="", as_of=started)
         return _record(
             meeting, action, acting_user, True, "A bot was already scheduled.", because=because
         )
-    except EventNotFound as exc:
-        if not removing:
-            return _record(meeting, action, acting_user, False, str(exc), because=because)
+    if isinstance(exc, EventNotFound) and removing:
         _mark(meeting, [meeting.remote_event_id], has_bot=False, summary="", as_of=started)
         return _record(meeting, action, acting_user, True, "No bot was scheduled.", because=because)
-    except PROBLEMS as exc:
-        mark = TRANSIENT_MARK if getattr(exc, "transient", False) else ""
-        return _record(meeting, action, acting_user, False, f"{mark}{exc}", because=because)
-    summary = config.summary if config is not None else ""
-    _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
-    return _judge(meeting, action, acting_user, answer, not removing, because)
+    mark = TRANSIENT_MARK if getattr(exc, "transient", False) else ""
+    return _record(meeting, action, acting_user, False, f"{mark}{exc}", because=because)
 
 
 def _with_meeting(meeting: Meeting, action: str, config: BotConfig) -> BotConfig:

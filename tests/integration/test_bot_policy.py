@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 
 from calendars import queue
-from calendars.meetings import outcomes
+from calendars.meetings import bots, outcomes
 from calendars.meetings.mirror import prune_history
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
@@ -75,6 +76,38 @@ def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
 
     assert len(bot_requests(sandbox, integration)) == 1
     assert BotAttempt.objects.count() == 1
+
+
+def test_a_bot_whose_answer_was_lost_with_the_database_is_recorded_when_asked_again(
+    client, sandbox, customer, integration, monkeypatch
+):
+    # The connection is cut as the answer is written: the mirror and the history go together,
+    # so the task run again on a new connection (calendars/lib/database.py) asks once more.
+    event_id = add_event(sandbox, integration)
+    deliver(
+        client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
+    )
+    meeting = Meeting.objects.get(remote_event_id=event_id)
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+    record = bots.attempt
+
+    def cut_once(*args, **kwargs):
+        monkeypatch.setattr(bots, "attempt", record)
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(bots, "attempt", cut_once)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])
+    bots.apply_policy([meeting.pk])
+
+    assert len(bot_requests(sandbox, integration, event_id)) == 2
+    attempt = BotAttempt.objects.get(meeting=meeting)
+    assert (attempt.action, attempt.succeeded) == ("policy", True)
+    assert attempt.message == "A bot was already scheduled."
+    meeting.refresh_from_db()
+    assert meeting.has_bot and meeting.auto_bot_at is not None
+    held = sandbox.control("GET", f"events?connection_id={integration.remote_id}")
+    assert next(e for e in held if e["event_id"] == event_id)["bot"] is not None
 
 
 @pytest.mark.clock
