@@ -32,6 +32,7 @@ TASKS: dict[str, str] = {
     "sync_meeting_windows": "calendars.tasks.sync_meeting_windows",
     "apply_bot_policy": "calendars.tasks.apply_bot_policy",
     "move_shared_bots": "calendars.tasks.move_shared_bots",
+    "ask_lost_bots_again": "calendars.tasks.ask_lost_bots_again",
     "follow_meetings": "calendars.tasks.follow_meetings",
     "poll_bot_news": "calendars.tasks.poll_bot_news",
     "settle_meeting_outcomes": "calendars.tasks.settle_meeting_outcomes",
@@ -67,6 +68,7 @@ BOT_POLL_MINUTES = 10
 OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
 NOTIFY_SCHEDULE = "Tell support what broke"
 SHARED_BOTS_SCHEDULE = "Move shared meetings' bots off copies that went away"
+LOST_ASKS_SCHEDULE = "Ask again for bots whose asks were lost"
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute: a carrier's calendar broken shortly before the meeting still leaves
         # time to schedule the bot on another copy.
         Periodic(SHARED_BOTS_SCHEDULE, "move_shared_bots", 1),
+        Periodic(LOST_ASKS_SCHEDULE, "ask_lost_bots_again", 5),
     ]
 
 

@@ -18,6 +18,7 @@ from uuid import UUID
 from django.conf import settings
 from django.utils import timezone
 
+from calendars import queue
 from calendars.actions import (
     bulk,
     lost_refreshes,
@@ -134,6 +135,15 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
     outcomes.refresh({*meeting_ids, *(attempt.meeting.pk for attempt in asked)})
     done = sum(attempt.succeeded for attempt in asked)
     return f"{done} of {counted(len(asked), 'bot')} scheduled"
+
+
+@reconnecting
+def ask_lost_bots_again() -> str:
+    """Ask again for the bots whose asks stopped tasks never answered (bots.lost_asks)."""
+    reopened = bots.reopen_lost_asks()
+    if reopened:
+        queue.enqueue("apply_bot_policy", reopened, group="bots")
+    return f"{counted(len(reopened), 'lost ask')} asked again"
 
 
 @reconnecting

@@ -11,12 +11,13 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Value
+from django.db.models import Exists, OuterRef, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
@@ -34,7 +35,7 @@ from calendars.status import PortalStatus
 logger = logging.getLogger(__name__)
 Action = BotAttempt.Action
 ALREADY_SCHEDULED = "BOT_ALREADY_SCHEDULED"
-# Begins the message of a failure that trying again later could cure.
+# Marks the message of a failure that trying again later could cure (after its `because`).
 TRANSIENT_MARK = "Not done for now: "
 
 
@@ -53,6 +54,10 @@ _hand = _Hand()
 
 # Shared meetings whose bot one run moves at most (the next run goes on).
 MOVES_AT_MOST = 200
+# Asks lost on the way are looked for among the meetings starting within this many hours
+# (each meeting comes into it in time), at most this many a run.
+LOST_ASKS_HOURS = 48
+LOST_ASKS_AT_MOST = 500
 # Actions the policy takes by itself (the attempt's user is "bot policy").
 BY_POLICY = (Action.POLICY, Action.MOVE)
 
@@ -132,8 +137,7 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
             target, Action.POLICY, None, every_occurrence=False, policy=policies[customer_id]
         )
         _hand.claim = None
-        if not outcome.succeeded and outcome.message.startswith(TRANSIENT_MARK):
-            Meeting.objects.filter(pk=target.pk).update(auto_bot_at=None)
+        _give_back_if_transient(outcome)
         outcomes.append(outcome)
     return outcomes
 
@@ -219,8 +223,49 @@ def _move(shared_id: int, now: datetime) -> list[int]:
     Meeting.objects.filter(pk=new.pk).update(auto_bot_at=now)
     if not new.has_bot:
         because = sharing.MOVED_FROM.format(account=old_account, why=why)
-        _schedule_one(new, Action.MOVE, None, False, because=because)
+        outcome = _schedule_one(new, Action.MOVE, None, False, because=because)
+        _give_back_if_transient(outcome)
     return list(shared.copies.values_list("pk", flat=True))
+
+
+def lost_asks(now: datetime | None = None) -> QuerySet[Meeting]:
+    """Copies carrying their own bot whose ask by the policy (or a move) got no answer: the
+    task stopped between claiming the meeting and writing what the API said (killed at its
+    time limit, its worker lost, the database gone for longer than it retries). A claim older
+    than any task may run, with no attempt on the meeting since and no bot, was never
+    answered; a bot someone removed since has its attempt, and stays removed. Only while the
+    customer's policy still records every meeting."""
+    now = now or timezone.now()
+    answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=OuterRef("auto_bot_at"))
+    return sharing.carrying_its_own(
+        Meeting.objects.filter(
+            starts_at__gt=now,
+            starts_at__lte=now + timedelta(hours=LOST_ASKS_HOURS),
+            has_bot=False,
+            auto_bot_at__lt=now - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60),
+            bot_failure="",
+            is_cancelled=False,
+            is_declined=False,
+            integration__status=PortalStatus.ACTIVE,
+            integration__credential__customer__bot_policy__mode=BotPolicy.Mode.RECORD_ALL,
+        )
+        .exclude(bot_override=Meeting.Override.NEVER)
+        .exclude(Exists(answered))
+    )
+
+
+def reopen_lost_asks(now: datetime | None = None) -> list[int]:
+    """Give the policy its ask again for the meetings of `lost_asks`, soonest first; returns
+    their ids, for the policy's task to ask (Meeting BaaS answers "already scheduled" for a
+    bot that was scheduled after all: never a second bot)."""
+    lost = lost_asks(now).order_by("starts_at", "pk").values_list("pk", "auto_bot_at")
+    return [
+        pk
+        for pk, claimed_at in lost[:LOST_ASKS_AT_MOST]
+        if Meeting.objects.filter(pk=pk, auto_bot_at=claimed_at, has_bot=False).update(
+            auto_bot_at=None
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -249,6 +294,12 @@ def apply_policy_to(
     outcomes = apply_policy(list(wanted))
     failures = [outcome.message for outcome in outcomes if not outcome.succeeded]
     return PolicyApplied(integration, len(outcomes), failures)
+
+
+def _give_back_if_transient(outcome: Outcome) -> None:
+    """A failure trying again could cure gives the ask back: the next sync or webhook asks."""
+    if not outcome.succeeded and TRANSIENT_MARK in outcome.message:
+        Meeting.objects.filter(pk=outcome.meeting.pk).update(auto_bot_at=None)
 
 
 def _give_back_claim() -> None:

@@ -31,6 +31,7 @@ def test_every_periodic_task_has_its_schedule(db):
         queue.NOTIFY_SCHEDULE: "calendars.tasks.notify_support",
         queue.OUTCOMES_SCHEDULE: "calendars.tasks.settle_meeting_outcomes",
         queue.SHARED_BOTS_SCHEDULE: "calendars.tasks.move_shared_bots",
+        queue.LOST_ASKS_SCHEDULE: "calendars.tasks.ask_lost_bots_again",
     }
 
 

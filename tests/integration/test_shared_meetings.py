@@ -328,3 +328,25 @@ def test_a_covered_copy_says_so_when_its_carrier_loses_the_bot_by_a_persons_hand
     assert (covered.outcome, covered.outcome_reason) == ("covered", said)
     page = admin_client.get(reverse("admin:calendars_meeting_change", args=[covered.pk]))
     assert f"Carried by the copy on alice@example.com's calendar, {shown}: <a" in page.text
+
+
+def test_a_move_refused_for_now_is_asked_again_by_the_policy_at_the_next_sync(
+    client, sandbox, calendars, policy
+):
+    alice, bob = calendars(2)
+    event_ids = share_meeting(sandbox, [alice, bob])
+    announce(client, sandbox, [alice, bob], event_ids)
+    sandbox.fault("POST", f"/v2/calendars/{bob.remote_id}/bots", "status", status=429, count=5)
+    sandbox.control("POST", f"events/{event_ids[0]}", {"cancelled": True})
+
+    announce(client, sandbox, [alice], event_ids[:1], "calendar.event_cancelled")
+    move_shared_bots()
+
+    assert bots_at_sandbox(sandbox, event_ids) == []
+    refused = BotAttempt.objects.get(meeting__remote_event_id=event_ids[1], action="move")
+    assert not refused.succeeded and "Not done for now" in refused.message
+    sync(bob)
+    assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[1]]
+    asked = BotAttempt.objects.get(meeting__remote_event_id=event_ids[1], action="policy")
+    assert asked.succeeded
+    assert Meeting.objects.get(remote_event_id=event_ids[1]).outcome == "scheduled"
