@@ -298,11 +298,17 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
             "The policy has not asked for its bot yet: the next sync of its calendar will "
             f"(every {settings.MEETINGS_SYNC_MINUTES} min), or saving the policy asks now."
         )
+    asked_at = date_format(timezone.localtime(meeting.auto_bot_at), "DATETIME_FORMAT")
+    if not meeting.bot_attempts.filter(at__gte=meeting.auto_bot_at).exists():
+        # calendars.meetings.bots.lost_asks: the task may still be asking, or have stopped.
+        return (
+            f"The policy asked for its bot at {asked_at} and no answer is written yet. An ask "
+            "whose task stopped is made again once the task's time is up (a check every 5 "
+            "minutes, for the meetings of the next 48 hours)."
+        )
     return (
-        "The policy asked for its bot at "
-        f"{date_format(timezone.localtime(meeting.auto_bot_at), 'DATETIME_FORMAT')} and asks "
-        "only once per meeting: a bot someone removed stays removed. Schedule it here to send "
-        "one."
+        f"The policy asked for its bot at {asked_at} and asks only once per meeting: a bot "
+        "someone removed stays removed. Schedule it here to send one."
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.db.models import F
+from django.urls import reverse
 
 from calendars.meetings import bots
 from calendars.models import BotAttempt, BotPolicy, Meeting
@@ -51,7 +52,7 @@ def mirrored_then_recorded(customer, *integrations) -> None:
 
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_an_ask_its_task_never_answered_is_asked_again_once_the_task_cannot_be_running(
-    sandbox, customer, make_integration, killed_at_the_bot_call, settings, version
+    sandbox, customer, make_integration, killed_at_the_bot_call, settings, admin_client, version
 ):
     integration = active_integration(make_integration, sandbox, version)
     event_id = add_event(sandbox, integration, in_hours=30)
@@ -62,6 +63,8 @@ def test_an_ask_its_task_never_answered_is_asked_again_once_the_task_cannot_be_r
     bots._hand.claim = None
 
     assert ask_lost_bots_again() == "0 lost asks asked again"  # its task may still be asking
+    page = admin_client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
+    assert "no answer is written yet. An ask whose task stopped is made again" in page.text
     claims_grow_old(settings)
     assert ask_lost_bots_again() == "1 lost ask asked again"
     assert ask_lost_bots_again() == "0 lost asks asked again"

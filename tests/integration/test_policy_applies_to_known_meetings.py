@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from calendars.actions import bulk
 from calendars.actions.refresh import refresh_integration
+from calendars.meetings import bots
 from calendars.meetings.policy import wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, BulkJob, Integration, Meeting
 from tests.support.meetings import active_integration, sync
@@ -161,7 +162,8 @@ def test_the_meeting_page_says_the_policy_asks_only_once(role_client, sandbox, i
     sync(integration)
     meeting = wanting(integration)[0]
     BotPolicy.objects.filter(pk=policy.pk).update(mode=BotPolicy.Mode.RECORD_ALL)
-    Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=timezone.now())  # then removed
+    Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=timezone.now())
+    bots.attempt(meeting, BotAttempt.Action.POLICY, True, "Done.")  # then removed at Meeting BaaS
 
     page = role_client("Auditor").get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
 
