@@ -66,6 +66,14 @@ class ReadTimeoutThreadWorker(ThreadWorker):
         return super().handle(conn)
 
 
+def post_worker_init(worker: object) -> None:
+    """The URLs and the views they import loaded as the worker starts, before it accepts: its
+    first request then answers as fast as the others (a /healthz probe included)."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 (loads the URLconf)
+
+
 # The request line, path, query and referrer are the parts of a line that can hold a token.
 REDACTED_ATOMS = ("r", "U", "q", "f", "{raw_uri}e")
 
