@@ -35,6 +35,11 @@ from calendars.status import PortalStatus
 logger = logging.getLogger(__name__)
 Action = BotAttempt.Action
 ALREADY_SCHEDULED = "BOT_ALREADY_SCHEDULED"
+# What the history says of a policy's ask whose answer the database lost, the bot since seen.
+INTERRUPTED = (
+    "Meeting BaaS has its bot. The policy's ask was interrupted by a lost database connection "
+    "before its answer was written."
+)
 # Marks the message of a failure that trying again later could cure (after its `because`).
 TRANSIENT_MARK = "Not done for now: "
 
@@ -123,7 +128,7 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
     """
-    _give_back_claim()
+    _give_back_claim(interrupted=True)
     outcomes = []
     policies: dict[int, BotPolicy] = {}
     for meeting in _meetings(meeting_ids):
@@ -170,9 +175,12 @@ def _claim(meeting: Meeting, *, again: bool = False) -> bool:
     claimed_at = timezone.now()
     wanting = Meeting.objects.filter(pk=meeting.pk)
     wanting = wanting.filter(has_bot=False) if again else wanting_a_bot(wanting)
-    if not wanting.update(auto_bot_at=claimed_at):
-        return False
+    # In hand before the UPDATE: one the database made but whose answer the connection lost
+    # is given back all the same.
     _hand.claim = (meeting.pk, claimed_at)
+    if not wanting.update(auto_bot_at=claimed_at):
+        _hand.claim = None
+        return False
     return True
 
 
@@ -302,14 +310,21 @@ def _give_back_if_transient(outcome: Outcome) -> None:
         Meeting.objects.filter(pk=outcome.meeting.pk).update(auto_bot_at=None)
 
 
-def _give_back_claim() -> None:
+def _give_back_claim(*, interrupted: bool = False) -> None:
+    """Give back the claim in hand; `interrupted`: by the database lost in mid-ask, so the
+    meeting may have its bot by now (the API answered, the answer was not written, and a sync
+    has read the bot since): that ask is recorded then, as the history's only word of it."""
     if _hand.claim is None:
         return
     meeting_pk, claimed_at = _hand.claim
-    Meeting.objects.filter(
-        pk=meeting_pk, auto_bot_at=claimed_at, has_bot=False, bot_failure=""
-    ).update(auto_bot_at=None)
     _hand.claim = None
+    claimed = Meeting.objects.filter(pk=meeting_pk, auto_bot_at=claimed_at)
+    if claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None) or not interrupted:
+        return
+    answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at)
+    meeting = claimed.filter(has_bot=True).exclude(Exists(answered)).first()
+    if meeting is not None:
+        _record(meeting, Action.POLICY, None, True, INTERRUPTED)
 
 
 def _meetings(meeting_ids: Iterable[int]) -> list[Meeting]:

@@ -6,10 +6,12 @@ from datetime import timedelta
 
 import pytest
 from django.db import OperationalError
+from django.db.models import QuerySet
 
 from calendars import queue
 from calendars.meetings import bots, outcomes
 from calendars.meetings.mirror import prune_history
+from calendars.meetings.policy import wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
@@ -78,17 +80,21 @@ def test_the_same_old_webhook_again_after_the_bot_schedules_nothing_more(
     assert BotAttempt.objects.count() == 1
 
 
-def test_a_bot_whose_answer_was_lost_with_the_database_is_recorded_when_asked_again(
-    client, sandbox, customer, integration, monkeypatch
-):
-    # The connection is cut as the answer is written: the mirror and the history go together,
-    # so the task run again on a new connection (calendars/lib/database.py) asks once more.
+def mirrored_before_the_policy(client, sandbox, customer, integration) -> Meeting:
+    """A new meeting the portal knows, then a policy that records every meeting (its job
+    left aside: the tests ask for the bot themselves)."""
     event_id = add_event(sandbox, integration)
     deliver(
         client, integration, webhook(sandbox, integration, "calendar.event_created", [event_id])
     )
-    meeting = Meeting.objects.get(remote_event_id=event_id)
     BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+    return Meeting.objects.get(remote_event_id=event_id)
+
+
+@pytest.fixture
+def cut_as_the_answer_is_written(monkeypatch):
+    """The database connection is lost once, as a bot call's answer is written (after
+    Meeting BaaS scheduled the bot)."""
     record = bots.attempt
 
     def cut_once(*args, **kwargs):
@@ -96,18 +102,70 @@ def test_a_bot_whose_answer_was_lost_with_the_database_is_recorded_when_asked_ag
         raise OperationalError("terminating connection due to administrator command")
 
     monkeypatch.setattr(bots, "attempt", cut_once)
+
+
+def test_a_bot_whose_answer_was_lost_with_the_database_is_recorded_when_asked_again(
+    client, sandbox, customer, integration, cut_as_the_answer_is_written
+):
+    # The mirror and the history go together, so the task run again on a new connection
+    # (calendars/lib/database.py) asks once more.
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
     with pytest.raises(OperationalError):
         bots.apply_policy([meeting.pk])
     bots.apply_policy([meeting.pk])
 
-    assert len(bot_requests(sandbox, integration, event_id)) == 2
+    assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 2
     attempt = BotAttempt.objects.get(meeting=meeting)
     assert (attempt.action, attempt.succeeded) == ("policy", True)
     assert attempt.message == "A bot was already scheduled."
     meeting.refresh_from_db()
     assert meeting.has_bot and meeting.auto_bot_at is not None
     held = sandbox.control("GET", f"events?connection_id={integration.remote_id}")
-    assert next(e for e in held if e["event_id"] == event_id)["bot"] is not None
+    assert next(e for e in held if e["event_id"] == str(meeting.remote_event_id))["bot"]
+
+
+def test_a_bot_whose_lost_answer_a_sync_read_first_is_recorded_when_the_task_runs_again(
+    client, sandbox, customer, integration, cut_as_the_answer_is_written
+):
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])
+    sync(integration)  # another worker's sync reads the bot before the task runs again
+    bots.apply_policy([meeting.pk])
+
+    assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 1
+    attempt = BotAttempt.objects.get(meeting=meeting)
+    assert (attempt.action, attempt.username, attempt.succeeded) == ("policy", "bot policy", True)
+    assert attempt.message == bots.INTERRUPTED
+    meeting.refresh_from_db()
+    assert meeting.has_bot and meeting.auto_bot_at is not None
+
+
+def test_a_claim_the_database_made_as_the_connection_was_lost_is_given_back_and_asked(
+    client, sandbox, customer, make_integration, monkeypatch
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+
+    class CutAfterTheUpdate(QuerySet):
+        def update(self, **changes):
+            super().update(**changes)
+            raise OperationalError("server closed the connection unexpectedly")
+
+    def cut_claim(meetings):
+        monkeypatch.setattr(bots, "wanting_a_bot", wanting_a_bot)
+        wanting = wanting_a_bot(meetings)
+        wanting.__class__ = CutAfterTheUpdate
+        return wanting
+
+    monkeypatch.setattr(bots, "wanting_a_bot", cut_claim)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])
+    bots.apply_policy([meeting.pk])  # the task, run again
+
+    assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 1
+    assert BotAttempt.objects.get(meeting=meeting).succeeded
+    assert Meeting.objects.get(pk=meeting.pk).has_bot
 
 
 @pytest.mark.clock
