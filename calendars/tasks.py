@@ -141,8 +141,10 @@ def apply_bot_policy(meeting_ids: list[int]) -> str:
 def ask_lost_bots_again() -> str:
     """Ask again for the bots whose asks stopped tasks never answered (bots.lost_asks)."""
     reopened = bots.reopen_lost_asks()
-    if reopened:
-        queue.enqueue("apply_bot_policy", reopened, group="bots")
+    for start in range(0, len(reopened), bots.LOST_ASKS_A_TASK):
+        queue.enqueue(
+            "apply_bot_policy", reopened[start : start + bots.LOST_ASKS_A_TASK], group="bots"
+        )
     return f"{counted(len(reopened), 'lost ask')} asked again"
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import NoReturn
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from calendars.actions.audit import record_action
@@ -60,6 +60,17 @@ def policy_records(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
     )
 
 
+def carrying_its_own(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
+    """The meetings of `meetings` no other copy carries the bot for: a copy another carries
+    is covered by that bot (one bot per meeting), and a bot of its own would be a duplicate,
+    unless a person set it to always be recorded."""
+    return meetings.filter(
+        Q(shared_meeting__carrier__isnull=True)
+        | Q(shared_meeting__carrier=F("pk"))
+        | Q(bot_override=Meeting.Override.ALWAYS)
+    )
+
+
 def _upcoming(now: datetime) -> QuerySet[Meeting]:
     return Meeting.objects.filter(starts_at__gt=now, is_cancelled=False).exclude(
         integration__status=PortalStatus.DISCONNECTED
@@ -85,7 +96,7 @@ def find(run: Reconciliation, now: datetime | None = None) -> list[Reconciliatio
         .exclude(_asked_by_a_person(BotAttempt.Action.SCHEDULE_SERIES))
     )
     missing = (
-        sharing.carrying_its_own(policy_records(upcoming))
+        carrying_its_own(policy_records(upcoming))
         .filter(has_bot=False, auto_bot_at__isnull=False, integration__status=PortalStatus.ACTIVE)
         .exclude(_asked_by_a_person(BotAttempt.Action.REMOVE))
     )
@@ -248,7 +259,7 @@ def schedule_missing_bot(finding_id: int, *, acting_user: AbstractBaseUser | Non
     if meeting.has_bot:
         _settle(finding, "It has its bot now.")
         _refuse(finding, SCHEDULE_MISSING, acting_user, "It has its bot now.")
-    if not sharing.carrying_its_own(Meeting.objects.filter(pk=meeting.pk)).exists():
+    if not carrying_its_own(Meeting.objects.filter(pk=meeting.pk)).exists():
         why = (
             "Another calendar's copy of the meeting carries its bot: a second would be a duplicate."
         )

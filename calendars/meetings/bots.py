@@ -17,10 +17,11 @@ from uuid import UUID
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef, QuerySet, Value
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
+from calendars.lib.database import DATABASE_ERRORS
 from calendars.lib.remote_values import fit
 from calendars.meetingbaas import client
 from calendars.meetingbaas.errors import BotConflict, EventNotFound
@@ -40,7 +41,7 @@ INTERRUPTED = (
     "Meeting BaaS has its bot. The policy's ask was interrupted by a lost database connection "
     "before its answer was written."
 )
-# Marks the message of a failure that trying again later could cure (after its `because`).
+# Says in the message (after its `because`) that trying again later could cure the failure.
 TRANSIENT_MARK = "Not done for now: "
 
 
@@ -50,9 +51,11 @@ class _Hand(threading.local):
     task that loses the database between the claim and the answer is run again
     (calendars.lib.database), and gives the claim back first: kept, it would leave the meeting
     without a bot for good. Asked again, a bot that was scheduled after all is answered
-    "already scheduled", which counts as done: never a second bot."""
+    "already scheduled", which counts as done: never a second bot. `asked`: the API was
+    called for the claimed meeting (only then can a bot seen since be the policy's)."""
 
     claim: tuple[int, datetime] | None = None
+    asked: bool = False
 
 
 _hand = _Hand()
@@ -60,9 +63,11 @@ _hand = _Hand()
 # Shared meetings whose bot one run moves at most (the next run goes on).
 MOVES_AT_MOST = 200
 # Asks lost on the way are looked for among the meetings starting within this many hours
-# (each meeting comes into it in time), at most this many a run.
+# (each meeting comes into it in time), at most this many a run, asked again this many a task
+# (well within Q_TIMEOUT at Meeting BaaS's pace).
 LOST_ASKS_HOURS = 48
 LOST_ASKS_AT_MOST = 500
+LOST_ASKS_A_TASK = 25
 # Actions the policy takes by itself (the attempt's user is "bot policy").
 BY_POLICY = (Action.POLICY, Action.MOVE)
 
@@ -131,19 +136,24 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     _give_back_claim(interrupted=True)
     outcomes = []
     policies: dict[int, BotPolicy] = {}
-    for meeting in _meetings(meeting_ids):
-        customer_id = meeting.integration.credential.customer_id
-        if customer_id not in policies:
-            policies[customer_id] = policy_of(customer_id)
-        target = _claimed(meeting, policies[customer_id])
-        if target is None:
-            continue
-        outcome = _schedule_one(
-            target, Action.POLICY, None, every_occurrence=False, policy=policies[customer_id]
-        )
-        _hand.claim = None
-        _give_back_if_transient(outcome)
-        outcomes.append(outcome)
+    try:
+        for meeting in _meetings(meeting_ids):
+            customer_id = meeting.integration.credential.customer_id
+            if customer_id not in policies:
+                policies[customer_id] = policy_of(customer_id)
+            target = _claimed(meeting, policies[customer_id])
+            if target is None:
+                continue
+            outcome = _schedule_one(
+                target, Action.POLICY, None, every_occurrence=False, policy=policies[customer_id]
+            )
+            _hand.claim = None
+            outcomes.append(outcome)
+    except DATABASE_ERRORS:
+        raise  # the claim stays in hand for the task run again on a new connection
+    except Exception:
+        _give_back_claim()
+        raise
     return outcomes
 
 
@@ -176,9 +186,9 @@ def _claim(meeting: Meeting, *, again: bool = False) -> bool:
     wanting = Meeting.objects.filter(pk=meeting.pk)
     wanting = wanting.filter(has_bot=False) if again else wanting_a_bot(wanting)
     # In hand before the UPDATE: one the database made but whose answer the connection lost
-    # is given back all the same.
-    _hand.claim = (meeting.pk, claimed_at)
-    if not wanting.update(auto_bot_at=claimed_at):
+    # is given back all the same. A new ask: an earlier one's failure no longer stands.
+    _hand.claim, _hand.asked = (meeting.pk, claimed_at), False
+    if not wanting.update(auto_bot_at=claimed_at, bot_failure=""):
         _hand.claim = None
         return False
     return True
@@ -231,27 +241,28 @@ def _move(shared_id: int, now: datetime) -> list[int]:
     Meeting.objects.filter(pk=new.pk).update(auto_bot_at=now)
     if not new.has_bot:
         because = sharing.MOVED_FROM.format(account=old_account, why=why)
-        outcome = _schedule_one(new, Action.MOVE, None, False, because=because)
-        _give_back_if_transient(outcome)
+        _schedule_one(new, Action.MOVE, None, False, because=because)
     return list(shared.copies.values_list("pk", flat=True))
 
 
 def lost_asks(now: datetime | None = None) -> QuerySet[Meeting]:
-    """Copies carrying their own bot whose ask by the policy (or a move) got no answer: the
-    task stopped between claiming the meeting and writing what the API said (killed at its
-    time limit, its worker lost, the database gone for longer than it retries). A claim older
-    than any task may run, with no attempt on the meeting since and no bot, was never
-    answered; a bot someone removed since has its attempt, and stays removed. Only while the
-    customer's policy still records every meeting."""
+    """Meetings carrying their bot (alone, or their shared meeting's carrier) whose ask by the
+    policy (or a move) got no answer: the task stopped between claiming the meeting and
+    writing what the API said (killed at its time limit, its worker lost, the database gone
+    for longer than it retries). A claim older than any task may run, with no attempt on the
+    meeting since and no bot, was never answered; an answered ask is never made again (a bot
+    someone removed stays removed). Only while the customer's policy records every meeting."""
     now = now or timezone.now()
     answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=OuterRef("auto_bot_at"))
-    return sharing.carrying_its_own(
+    # Not a copy whose shared meeting has lost its carrier: the minute's move chooses one.
+    carrying = Q(shared_meeting__isnull=True) | Q(shared_meeting__carrier=F("pk"))
+    return (
         Meeting.objects.filter(
+            carrying,
             starts_at__gt=now,
             starts_at__lte=now + timedelta(hours=LOST_ASKS_HOURS),
             has_bot=False,
             auto_bot_at__lt=now - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60),
-            bot_failure="",
             is_cancelled=False,
             is_declined=False,
             integration__status=PortalStatus.ACTIVE,
@@ -304,22 +315,18 @@ def apply_policy_to(
     return PolicyApplied(integration, len(outcomes), failures)
 
 
-def _give_back_if_transient(outcome: Outcome) -> None:
-    """A failure trying again could cure gives the ask back: the next sync or webhook asks."""
-    if not outcome.succeeded and TRANSIENT_MARK in outcome.message:
-        Meeting.objects.filter(pk=outcome.meeting.pk).update(auto_bot_at=None)
-
-
 def _give_back_claim(*, interrupted: bool = False) -> None:
     """Give back the claim in hand; `interrupted`: by the database lost in mid-ask, so the
-    meeting may have its bot by now (the API answered, the answer was not written, and a sync
+    meeting may have its bot by now (the API was called, its answer not written, and a sync
     has read the bot since): that ask is recorded then, as the history's only word of it."""
     if _hand.claim is None:
         return
     meeting_pk, claimed_at = _hand.claim
-    _hand.claim = None
+    asked, _hand.claim = _hand.asked, None
     claimed = Meeting.objects.filter(pk=meeting_pk, auto_bot_at=claimed_at)
-    if claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None) or not interrupted:
+    if claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None):
+        return
+    if not (interrupted and asked):
         return
     answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at)
     meeting = claimed.filter(has_bot=True).exclude(Exists(answered)).first()
@@ -386,6 +393,8 @@ def _call(
                 (policy or policy_of(meeting.integration.credential.customer_id)).bot_config(),
             )
         )
+        if _hand.claim is not None and _hand.claim[0] == meeting.pk:
+            _hand.asked = True
         answer = call(meeting, client(meeting.integration.api_version), config)
     except PROBLEMS as exc:
         refusal, answer = exc, None
@@ -395,7 +404,11 @@ def _call(
     # would leave a bot no attempt records (run again, it finds the meeting has its bot).
     with transaction.atomic():
         if refusal is not None:
-            return _refused(meeting, action, acting_user, refusal, started, because)
+            outcome = _refused(meeting, action, acting_user, refusal, started, because)
+            if action in BY_POLICY and getattr(refusal, "transient", False):
+                # Given back: the next sync or webhook asks again.
+                Meeting.objects.filter(pk=meeting.pk).update(auto_bot_at=None)
+            return outcome
         summary = config.summary if config is not None else ""
         _mark(meeting, answer.succeeded, has_bot=not removing, summary=summary, as_of=started)
         return _judge(meeting, action, acting_user, answer, not removing, because)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce, Concat
 from django.utils import timezone
 
@@ -221,17 +221,6 @@ def _lock(group: Group) -> None:
     lock_id = int.from_bytes(hashlib.blake2b(name, digest_size=8).digest(), "big", signed=True)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock_id])
-
-
-def carrying_its_own(meetings: QuerySet[Meeting]) -> QuerySet[Meeting]:
-    """The meetings of `meetings` no other copy carries the bot for: a copy another carries
-    is covered by that bot (one bot per meeting), and a bot of its own would be a duplicate,
-    unless a person set it to always be recorded."""
-    return meetings.filter(
-        Q(shared_meeting__carrier__isnull=True)
-        | Q(shared_meeting__carrier=F("pk"))
-        | Q(bot_override=Meeting.Override.ALWAYS)
-    )
 
 
 def needing_a_move(now: datetime | None = None) -> QuerySet[SharedMeeting]:

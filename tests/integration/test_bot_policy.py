@@ -9,7 +9,8 @@ from django.db import OperationalError
 from django.db.models import QuerySet
 
 from calendars import queue
-from calendars.meetings import bots, outcomes
+from calendars.meetingbaas import client as api
+from calendars.meetings import bots, outcomes, recording
 from calendars.meetings.mirror import prune_history
 from calendars.meetings.policy import wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Meeting
@@ -166,6 +167,50 @@ def test_a_claim_the_database_made_as_the_connection_was_lost_is_given_back_and_
     assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 1
     assert BotAttempt.objects.get(meeting=meeting).succeeded
     assert Meeting.objects.get(pk=meeting.pk).has_bot
+
+
+def test_a_bot_made_elsewhere_after_an_ask_cut_before_its_call_is_not_taken_for_the_policys(
+    client, sandbox, customer, make_integration, monkeypatch
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+    still_wanted = recording.still_wanted
+
+    def cut_once(*args):
+        monkeypatch.setattr(recording, "still_wanted", still_wanted)
+        raise OperationalError("terminating connection due to administrator command")
+
+    monkeypatch.setattr(recording, "still_wanted", cut_once)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])  # claimed, its rules read: no bot call yet
+    # Someone schedules a bot at Meeting BaaS directly (its dashboard, another tool).
+    api().schedule_bot(
+        integration.remote_id,
+        config=BotPolicy(customer=customer).bot_config(),
+        event_id=meeting.remote_event_id,
+    )
+    sync(integration)
+    bots.apply_policy([meeting.pk])
+
+    assert Meeting.objects.get(pk=meeting.pk).has_bot
+    assert not BotAttempt.objects.filter(meeting=meeting).exists()
+
+
+def test_an_ask_stopped_by_any_other_error_gives_its_claim_back_at_once(
+    client, sandbox, customer, make_integration, monkeypatch
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+
+    def broken(*args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(recording, "still_wanted", broken)
+    with pytest.raises(RuntimeError):
+        bots.apply_policy([meeting.pk])
+
+    assert Meeting.objects.get(pk=meeting.pk).auto_bot_at is None  # the next sync asks again
+    assert bots._hand.claim is None
 
 
 @pytest.mark.clock

@@ -10,7 +10,7 @@ from django.db.models import F
 from django.urls import reverse
 
 from calendars.meetings import bots
-from calendars.models import BotAttempt, BotPolicy, Meeting
+from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
 from calendars.tasks import apply_bot_policy, ask_lost_bots_again
 from tests.integration.test_bot_policy import bot_requests
 from tests.support.meetings import active_integration, add_event, sync
@@ -21,10 +21,10 @@ class Killed(BaseException):
     """The worker's process ends in mid-task (past Q_TIMEOUT, or its machine lost)."""
 
 
-@pytest.fixture
-def killed_at_the_bot_call(monkeypatch):
-    """The next bot call kills its task after the policy claimed the meeting: the claim stays
-    as that task left it, and the next worker's process starts with none in hand."""
+def killed_at_the_bot_call(monkeypatch, meeting_ids: list[int]) -> None:
+    """The policy's task for the meetings, killed at its bot call after it claimed the
+    meeting: the claim stays as the task left it, and the next worker's process starts with
+    none in hand."""
     call = bots._call
 
     def dies(*args, **kwargs):
@@ -32,14 +32,17 @@ def killed_at_the_bot_call(monkeypatch):
         raise Killed
 
     monkeypatch.setattr(bots, "_call", dies)
-    yield
-    bots._hand.claim = None
+    with pytest.raises(Killed):
+        apply_bot_policy(meeting_ids)
+    bots._hand.claim, bots._hand.asked = None, False
 
 
 def claims_grow_old(settings) -> None:
-    """The claims age past any task's time (Q_TIMEOUT) and the sweep's minute of margin."""
+    """All that happened so far moves back past any task's time (Q_TIMEOUT) and the sweep's
+    minute of margin: the claims and the attempts alike."""
     older = timedelta(seconds=settings.Q_CLUSTER["timeout"] + 61)
     Meeting.objects.filter(auto_bot_at__isnull=False).update(auto_bot_at=F("auto_bot_at") - older)
+    BotAttempt.objects.update(at=F("at") - older)
 
 
 def mirrored_then_recorded(customer, *integrations) -> None:
@@ -50,17 +53,25 @@ def mirrored_then_recorded(customer, *integrations) -> None:
     BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
 
 
+def one_meeting_then_recorded(
+    sandbox, customer, make_integration, version: str = "v2", **event: object
+) -> tuple[Integration, Meeting]:
+    """One new meeting in a calendar of `version`, mirrored before the policy."""
+    integration = active_integration(make_integration, sandbox, version)
+    event_id = add_event(sandbox, integration, **event)
+    mirrored_then_recorded(customer, integration)
+    return integration, Meeting.objects.get(remote_event_id=event_id)
+
+
 @pytest.mark.parametrize("version", ["v2", "v1"])
 def test_an_ask_its_task_never_answered_is_asked_again_once_the_task_cannot_be_running(
-    sandbox, customer, make_integration, killed_at_the_bot_call, settings, admin_client, version
+    sandbox, customer, make_integration, monkeypatch, settings, admin_client, version
 ):
-    integration = active_integration(make_integration, sandbox, version)
-    event_id = add_event(sandbox, integration, in_hours=30)
-    mirrored_then_recorded(customer, integration)
-    meeting = Meeting.objects.get(remote_event_id=event_id)
-    with pytest.raises(Killed):
-        apply_bot_policy([meeting.pk])
-    bots._hand.claim = None
+    integration, meeting = one_meeting_then_recorded(
+        sandbox, customer, make_integration, version, in_hours=30
+    )
+    event_id = str(meeting.remote_event_id)
+    killed_at_the_bot_call(monkeypatch, [meeting.pk])
 
     assert ask_lost_bots_again() == "0 lost asks asked again"  # its task may still be asking
     page = admin_client.get(reverse("admin:calendars_meeting_change", args=[meeting.pk]))
@@ -77,14 +88,10 @@ def test_an_ask_its_task_never_answered_is_asked_again_once_the_task_cannot_be_r
 
 
 def test_no_ask_is_made_again_once_the_policy_no_longer_records_every_meeting(
-    sandbox, customer, make_integration, killed_at_the_bot_call, settings
+    sandbox, customer, make_integration, monkeypatch, settings
 ):
-    integration = active_integration(make_integration, sandbox, "v2")
-    event_id = add_event(sandbox, integration)
-    mirrored_then_recorded(customer, integration)
-    with pytest.raises(Killed):
-        apply_bot_policy([Meeting.objects.get(remote_event_id=event_id).pk])
-    bots._hand.claim = None
+    integration, meeting = one_meeting_then_recorded(sandbox, customer, make_integration)
+    killed_at_the_bot_call(monkeypatch, [meeting.pk])
     BotPolicy.objects.update(mode=BotPolicy.Mode.SCHEDULED_ONLY)
     claims_grow_old(settings)
 
@@ -95,20 +102,17 @@ def test_no_ask_is_made_again_once_the_policy_no_longer_records_every_meeting(
 def test_a_bot_a_person_removed_after_the_policys_ask_stays_removed(
     sandbox, customer, make_integration, admin_user, settings
 ):
-    integration = active_integration(make_integration, sandbox, "v2")
-    event_id = add_event(sandbox, integration)
-    mirrored_then_recorded(customer, integration)
-    meeting = Meeting.objects.get(remote_event_id=event_id)
+    integration, meeting = one_meeting_then_recorded(sandbox, customer, make_integration)
     apply_bot_policy([meeting.pk])
     bots.remove([meeting.pk], acting_user=admin_user)
     claims_grow_old(settings)
 
     assert ask_lost_bots_again() == "0 lost asks asked again"
-    assert len(bot_requests(sandbox, integration, event_id)) == 1
+    assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 1
 
 
 def test_only_the_carrying_copy_of_a_shared_meeting_is_asked_again(
-    sandbox, customer, google_app, make_integration, killed_at_the_bot_call, settings
+    sandbox, customer, google_app, make_integration, monkeypatch, settings
 ):
     alice, bob = colleagues(
         customer,
@@ -121,9 +125,7 @@ def test_only_the_carrying_copy_of_a_shared_meeting_is_asked_again(
     event_ids = share_meeting(sandbox, [alice, bob])
     mirrored_then_recorded(customer, alice, bob)
     alices, bobs = (Meeting.objects.get(remote_event_id=e) for e in event_ids)
-    with pytest.raises(Killed):
-        apply_bot_policy([alices.pk])
-    bots._hand.claim = None
+    killed_at_the_bot_call(monkeypatch, [alices.pk])
     apply_bot_policy([bobs.pk])  # covered by alice's copy: its claim stays, with no bot
     claims_grow_old(settings)
 
@@ -133,3 +135,26 @@ def test_only_the_carrying_copy_of_a_shared_meeting_is_asked_again(
     assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[0]]
     bobs.refresh_from_db()
     assert (bobs.has_bot, bobs.outcome) == (False, "covered")
+    # Alice's copy leaves the mirror (its event deleted): bob's is not asked for, the minute's
+    # move chooses the new carrier.
+    Meeting.objects.filter(pk=alices.pk).delete()
+    claims_grow_old(settings)
+    assert ask_lost_bots_again() == "0 lost asks asked again"
+
+
+def test_an_ask_lost_after_one_refused_for_now_is_asked_again(
+    sandbox, customer, make_integration, monkeypatch, settings
+):
+    integration, meeting = one_meeting_then_recorded(sandbox, customer, make_integration)
+    bots_path = f"/v2/calendars/{integration.remote_id}/bots"
+    sandbox.fault("POST", bots_path, "status", status=429, count=5)
+    apply_bot_policy([meeting.pk])
+    meeting.refresh_from_db()
+    assert meeting.bot_failure.startswith("Not done for now") and meeting.auto_bot_at is None
+
+    killed_at_the_bot_call(monkeypatch, [meeting.pk])  # the next sync's ask
+    claims_grow_old(settings)
+
+    assert ask_lost_bots_again() == "1 lost ask asked again"
+    meeting.refresh_from_db()
+    assert (meeting.has_bot, meeting.bot_failure) == (True, "")
