@@ -141,6 +141,8 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
             customer_id = meeting.integration.credential.customer_id
             if customer_id not in policies:
                 policies[customer_id] = policy_of(customer_id)
+            if policies[customer_id].mode != BotPolicy.Mode.RECORD_ALL:
+                continue  # turned off since the task was queued
             target = _claimed(meeting, policies[customer_id])
             if target is None:
                 continue

@@ -14,6 +14,7 @@ from calendars.meetings import bots, outcomes, recording
 from calendars.meetings.mirror import prune_history
 from calendars.meetings.policy import wanting_a_bot
 from calendars.models import BotAttempt, BotPolicy, Meeting
+from calendars.tasks import apply_bot_policy
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
 
 
@@ -211,6 +212,19 @@ def test_an_ask_stopped_by_any_other_error_gives_its_claim_back_at_once(
 
     assert Meeting.objects.get(pk=meeting.pk).auto_bot_at is None  # the next sync asks again
     assert bots._hand.claim is None
+
+
+def test_a_task_queued_before_the_policy_stopped_recording_every_meeting_asks_nothing(
+    client, sandbox, customer, make_integration
+):
+    integration = active_integration(make_integration, sandbox, "v2")
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+    BotPolicy.objects.update(mode=BotPolicy.Mode.SCHEDULED_ONLY)
+
+    apply_bot_policy([meeting.pk])  # queued while it still recorded every meeting
+
+    assert bot_requests(sandbox, integration) == []
+    assert Meeting.objects.get(pk=meeting.pk).auto_bot_at is None
 
 
 @pytest.mark.clock
