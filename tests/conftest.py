@@ -17,6 +17,7 @@ from django_q.conf import Conf
 
 from calendars.actions.integrations import create_integration
 from calendars.meetingbaas.transport import TransportConfig
+from calendars.meetings import bots
 from calendars.models import Credential, Customer, Integration, OAuthApp, RawCalendar
 from sandbox import SandboxServer
 from sandbox.state import SandboxConnection, SandboxState
@@ -98,6 +99,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         taken = {int(k) - 1 for k in shares.split(",")}
         moments = tuple(m for i, m in enumerate(MOMENTS) if i % int(of) in taken)
     metafunc.parametrize("clock_moment", [None, *moments], ids=["now", *(m.name for m in moments)])
+
+
+@pytest.fixture(autouse=True)
+def _no_bot_claim_in_hand() -> Iterator[None]:
+    """A test that stops in mid-ask leaves the policy's thread-local claim to no other test."""
+    yield
+    bots._hand.claim, bots._hand.asked = None, False
 
 
 @pytest.fixture

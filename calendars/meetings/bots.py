@@ -133,7 +133,11 @@ def apply_policy(meeting_ids: Iterable[int]) -> list[Outcome]:
     A transient failure (rate limit, outage) gives the event back to the policy, so the next
     sync or webhook asks again; any other failure stays on the meeting with the API's reason.
     """
-    _give_back_claim(interrupted=True)
+    meeting_ids = list(meeting_ids)
+    # The rerun's claim given back (a covered copy's carrier, maybe) is asked with the others.
+    given_back = _give_back_claim(interrupted=True)
+    if given_back is not None and given_back not in meeting_ids:
+        meeting_ids.append(given_back)
     outcomes = []
     policies: dict[int, BotPolicy] = {}
     try:
@@ -317,23 +321,24 @@ def apply_policy_to(
     return PolicyApplied(integration, len(outcomes), failures)
 
 
-def _give_back_claim(*, interrupted: bool = False) -> None:
-    """Give back the claim in hand; `interrupted`: by the database lost in mid-ask, so the
-    meeting may have its bot by now (the API was called, its answer not written, and a sync
-    has read the bot since): that ask is recorded then, as the history's only word of it."""
+def _give_back_claim(*, interrupted: bool = False) -> int | None:
+    """Give back the claim in hand; returns the meeting's id if it was given back.
+    `interrupted`: by the database lost in mid-ask, so the meeting may have its bot by now (the
+    API was called, its answer not written, and a sync has read the bot since): that ask is
+    recorded then, as the history's only word of it. The claim leaves the hand only once done:
+    a rerun that loses the database again here tries again."""
     if _hand.claim is None:
-        return
+        return None
     meeting_pk, claimed_at = _hand.claim
-    asked, _hand.claim = _hand.asked, None
     claimed = Meeting.objects.filter(pk=meeting_pk, auto_bot_at=claimed_at)
-    if claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None):
-        return
-    if not (interrupted and asked):
-        return
-    answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at)
-    meeting = claimed.filter(has_bot=True).exclude(Exists(answered)).first()
-    if meeting is not None:
-        _record(meeting, Action.POLICY, None, True, INTERRUPTED)
+    given_back = claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None)
+    if not given_back and interrupted and _hand.asked:
+        answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at)
+        meeting = claimed.filter(has_bot=True).exclude(Exists(answered)).first()
+        if meeting is not None:
+            _record(meeting, Action.POLICY, None, True, INTERRUPTED)
+    _hand.claim = None
+    return meeting_pk if given_back else None
 
 
 def _meetings(meeting_ids: Iterable[int]) -> list[Meeting]:

@@ -13,9 +13,11 @@ from calendars.meetingbaas import client as api
 from calendars.meetings import bots, outcomes, recording
 from calendars.meetings.mirror import prune_history
 from calendars.meetings.policy import wanting_a_bot
+from calendars.meetings.sync import sync_window
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from calendars.tasks import apply_bot_policy
 from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
+from tests.support.shared_meetings import bots_at_sandbox, colleagues, share_meeting
 
 
 @pytest.fixture(params=["v2", "v1"])
@@ -132,7 +134,7 @@ def test_a_bot_whose_lost_answer_a_sync_read_first_is_recorded_when_the_task_run
     meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
     with pytest.raises(OperationalError):
         bots.apply_policy([meeting.pk])
-    sync(integration)  # another worker's sync reads the bot before the task runs again
+    sync_window(integration.pk)  # another worker's sync reads the bot (its tasks run there)
     bots.apply_policy([meeting.pk])
 
     assert len(bot_requests(sandbox, integration, str(meeting.remote_event_id))) == 1
@@ -141,6 +143,51 @@ def test_a_bot_whose_lost_answer_a_sync_read_first_is_recorded_when_the_task_run
     assert attempt.message == bots.INTERRUPTED
     meeting.refresh_from_db()
     assert meeting.has_bot and meeting.auto_bot_at is not None
+
+
+def test_an_interrupted_ask_is_recorded_even_when_the_first_rerun_loses_the_database_too(
+    client, sandbox, customer, integration, cut_as_the_answer_is_written, monkeypatch
+):
+    meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])
+    sync_window(integration.pk)  # another worker's sync reads the bot (its tasks run there)
+    record = bots._record
+
+    def cut_once(*args, **kwargs):
+        monkeypatch.setattr(bots, "_record", record)
+        raise OperationalError("the database system is starting up")
+
+    monkeypatch.setattr(bots, "_record", cut_once)
+    with pytest.raises(OperationalError):
+        bots.apply_policy([meeting.pk])  # the first rerun, the database not back yet
+    bots.apply_policy([meeting.pk])
+
+    assert BotAttempt.objects.get(meeting=meeting).message == bots.INTERRUPTED
+
+
+def test_a_carrier_given_back_by_the_rerun_of_a_covered_copys_task_is_asked_again(
+    client, sandbox, customer, google_app, make_integration, cut_as_the_answer_is_written
+):
+    alice, bob = colleagues(
+        customer, google_app, make_integration, sandbox, "v2", ["alice@example.com", "bob@x.com"]
+    )
+    event_ids = share_meeting(sandbox, [alice, bob])
+    for integration in (alice, bob):
+        sync(integration)
+    BotPolicy.objects.create(customer=customer, mode=BotPolicy.Mode.RECORD_ALL)
+    alices, bobs = (Meeting.objects.get(remote_event_id=e) for e in event_ids)
+
+    with pytest.raises(OperationalError):
+        bots.apply_policy(
+            [bobs.pk]
+        )  # covered by alice's copy (the first seen), whose answer is lost
+    bots.apply_policy([bobs.pk])  # the rerun
+
+    alices.refresh_from_db()
+    assert alices.has_bot
+    assert [bot["event_id"] for bot in bots_at_sandbox(sandbox, event_ids)] == [event_ids[0]]
+    assert BotAttempt.objects.get().meeting_id == alices.pk
 
 
 def test_a_claim_the_database_made_as_the_connection_was_lost_is_given_back_and_asked(
