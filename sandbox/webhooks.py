@@ -138,12 +138,19 @@ class WebhookSender:
         if change == "synced":
             events = self.state.events_of(connection)
         body = payload(connection, event, events=events)
-        thread = threading.Thread(
-            target=self._deliver_in_background, args=(connection.api_version, body), daemon=True
+        self._start(
+            threading.Thread(
+                target=self._deliver_in_background,
+                args=(connection.api_version, body),
+                daemon=True,
+            )
         )
+
+    def _start(self, thread: threading.Thread) -> None:
+        # Started under the lock: `drain` never finds a thread it cannot join yet.
         with self._lock:
             self._in_flight.add(thread)
-        thread.start()
+            thread.start()
 
     def _deliver_in_background(self, api_version: str, body: dict) -> None:
         try:
@@ -168,10 +175,7 @@ class WebhookSender:
             for body in bodies:
                 self._deliver("v2", body)
             return
-        thread = threading.Thread(target=self._deliver_all, args=(bodies,), daemon=True)
-        with self._lock:
-            self._in_flight.add(thread)
-        thread.start()
+        self._start(threading.Thread(target=self._deliver_all, args=(bodies,), daemon=True))
 
     def _deliver_all(self, bodies: list[dict]) -> None:
         try:
