@@ -69,6 +69,7 @@ OUTREACH_SCHEDULE = "Re-consent outreach (e-mail the owners of broken grants)"
 NOTIFY_SCHEDULE = "Tell support what broke"
 SHARED_BOTS_SCHEDULE = "Move shared meetings' bots off copies that went away"
 LOST_ASKS_SCHEDULE = "Ask again for bots whose asks were lost"
+LOST_ASKS_MINUTES = 5
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ def periodic_tasks() -> list[Periodic]:
         # Every minute: a carrier's calendar broken shortly before the meeting still leaves
         # time to schedule the bot on another copy.
         Periodic(SHARED_BOTS_SCHEDULE, "move_shared_bots", 1),
-        Periodic(LOST_ASKS_SCHEDULE, "ask_lost_bots_again", 5),
+        Periodic(LOST_ASKS_SCHEDULE, "ask_lost_bots_again", LOST_ASKS_MINUTES),
     ]
 
 

@@ -255,11 +255,11 @@ def lost_asks(now: datetime | None = None) -> QuerySet[Meeting]:
     """Meetings carrying their bot (alone, or their shared meeting's carrier) whose ask by the
     policy (or a move) got no answer: the task stopped between claiming the meeting and
     writing what the API said (killed at its time limit, its worker lost, the database gone
-    for longer than it retries). A claim older than any task may run, with no attempt on the
-    meeting since and no bot, was never answered; an answered ask is never made again (a bot
+    for longer than it retries). A claim older than Q_RETRY (as the other sweeps judge a task
+    gone: django-q2 delivers a task again by then), with no attempt on the meeting since and no
+    bot, was never answered; an answered ask is never made again (a bot
     someone removed stays removed). Only while the customer's policy records every meeting."""
     now = now or timezone.now()
-    answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=OuterRef("auto_bot_at"))
     # Not a copy whose shared meeting has lost its carrier: the minute's move chooses one.
     carrying = Q(shared_meeting__isnull=True) | Q(shared_meeting__carrier=F("pk"))
     return (
@@ -268,14 +268,14 @@ def lost_asks(now: datetime | None = None) -> QuerySet[Meeting]:
             starts_at__gt=now,
             starts_at__lte=now + timedelta(hours=LOST_ASKS_HOURS),
             has_bot=False,
-            auto_bot_at__lt=now - timedelta(seconds=settings.Q_CLUSTER["timeout"] + 60),
+            auto_bot_at__lt=now - timedelta(seconds=settings.Q_CLUSTER["retry"]),
             is_cancelled=False,
             is_declined=False,
             integration__status=PortalStatus.ACTIVE,
             integration__credential__customer__bot_policy__mode=BotPolicy.Mode.RECORD_ALL,
         )
         .exclude(bot_override=Meeting.Override.NEVER)
-        .exclude(Exists(answered))
+        .exclude(_answered_since(OuterRef("auto_bot_at")))
     )
 
 
@@ -283,14 +283,16 @@ def reopen_lost_asks(now: datetime | None = None) -> list[int]:
     """Give the policy its ask again for the meetings of `lost_asks`, soonest first; returns
     their ids, for the policy's task to ask (Meeting BaaS answers "already scheduled" for a
     bot that was scheduled after all: never a second bot)."""
-    lost = lost_asks(now).order_by("starts_at", "pk").values_list("pk", "auto_bot_at")
-    return [
-        pk
-        for pk, claimed_at in lost[:LOST_ASKS_AT_MOST]
-        if Meeting.objects.filter(pk=pk, auto_bot_at=claimed_at, has_bot=False).update(
-            auto_bot_at=None
-        )
-    ]
+    lost = lost_asks(now)
+    ids = list(lost.order_by("starts_at", "pk").values_list("pk", flat=True)[:LOST_ASKS_AT_MOST])
+    # Judged again in the UPDATE: one claimed again or given its bot since is left alone.
+    lost.filter(pk__in=ids).update(auto_bot_at=None)
+    return ids
+
+
+def _answered_since(claimed_at: object) -> Exists:
+    """Whether the meeting has a bot attempt since `claimed_at` (a value or an OuterRef)."""
+    return Exists(BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at))
 
 
 @dataclass(frozen=True)
@@ -333,8 +335,7 @@ def _give_back_claim(*, interrupted: bool = False) -> int | None:
     claimed = Meeting.objects.filter(pk=meeting_pk, auto_bot_at=claimed_at)
     given_back = claimed.filter(has_bot=False, bot_failure="").update(auto_bot_at=None)
     if not given_back and interrupted and _hand.asked:
-        answered = BotAttempt.objects.filter(meeting=OuterRef("pk"), at__gte=claimed_at)
-        meeting = claimed.filter(has_bot=True).exclude(Exists(answered)).first()
+        meeting = claimed.filter(has_bot=True).exclude(_answered_since(claimed_at)).first()
         if meeting is not None:
             _record(meeting, Action.POLICY, None, True, INTERRUPTED)
     _hand.claim = None

@@ -19,8 +19,10 @@ from django.db.models import Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from calendars import queue
 from calendars.lib.durations import duration_words
 from calendars.lib.union import read_each
+from calendars.meetings.bots import LOST_ASKS_HOURS
 from calendars.models import BotPolicy, Integration, Meeting
 from calendars.status import PortalStatus
 
@@ -303,8 +305,9 @@ def why_no_bot(meeting: Meeting, mode: str, now: datetime | None = None) -> str:
         # calendars.meetings.bots.lost_asks: the task may still be asking, or have stopped.
         return (
             f"The policy asked for its bot at {asked_at} and no answer is written yet. An ask "
-            "whose task stopped is made again once the task's time is up (a check every 5 "
-            "minutes, for the meetings of the next 48 hours)."
+            "whose task stopped is made again once the task's time is up (a check every "
+            f"{queue.LOST_ASKS_MINUTES} minutes, for the meetings of the next "
+            f"{LOST_ASKS_HOURS} hours)."
         )
     return (
         f"The policy asked for its bot at {asked_at} and asks only once per meeting: a bot "

@@ -16,7 +16,15 @@ from calendars.meetings.policy import wanting_a_bot
 from calendars.meetings.sync import sync_window
 from calendars.models import BotAttempt, BotPolicy, Meeting
 from calendars.tasks import apply_bot_policy
-from tests.support.meetings import active_integration, add_event, deliver, sync, webhook
+from tests.support.meetings import (
+    active_integration,
+    add_event,
+    bot_requests,
+    deliver,
+    sync,
+    webhook,
+)
+from tests.support.outages import fails_once
 from tests.support.shared_meetings import bots_at_sandbox, colleagues, share_meeting
 
 
@@ -30,19 +38,6 @@ def records_everything(customer):
     return BotPolicy.objects.create(
         customer=customer, mode=BotPolicy.Mode.RECORD_ALL, bot_name="Acme notes"
     )
-
-
-def bot_requests(sandbox, integration, event_id: str | None = None) -> list[dict]:
-    """The bot scheduling requests sent for the integration (for one event, if named)."""
-    if integration.api_version == "v1":
-        sent = [
-            r
-            for r in sandbox.requests_to("POST", "/calendar_events/")
-            if r["path"].endswith("/bot")
-        ]
-        return [r for r in sent if event_id is None or event_id in r["path"]]
-    sent = sandbox.requests_to("POST", f"/v2/calendars/{integration.remote_id}/bots")
-    return [r for r in sent if event_id is None or r["json"].get("event_id") == event_id]
 
 
 def test_a_new_meeting_gets_its_bot_once_however_often_the_webhook_comes(
@@ -99,13 +94,7 @@ def mirrored_before_the_policy(client, sandbox, customer, integration) -> Meetin
 def cut_as_the_answer_is_written(monkeypatch):
     """The database connection is lost once, as a bot call's answer is written (after
     Meeting BaaS scheduled the bot)."""
-    record = bots.attempt
-
-    def cut_once(*args, **kwargs):
-        monkeypatch.setattr(bots, "attempt", record)
-        raise OperationalError("terminating connection due to administrator command")
-
-    monkeypatch.setattr(bots, "attempt", cut_once)
+    fails_once(monkeypatch, bots, "attempt", OperationalError("terminating connection"))
 
 
 def test_a_bot_whose_answer_was_lost_with_the_database_is_recorded_when_asked_again(
@@ -152,13 +141,7 @@ def test_an_interrupted_ask_is_recorded_even_when_the_first_rerun_loses_the_data
     with pytest.raises(OperationalError):
         bots.apply_policy([meeting.pk])
     sync_window(integration.pk)  # another worker's sync reads the bot (its tasks run there)
-    record = bots._record
-
-    def cut_once(*args, **kwargs):
-        monkeypatch.setattr(bots, "_record", record)
-        raise OperationalError("the database system is starting up")
-
-    monkeypatch.setattr(bots, "_record", cut_once)
+    fails_once(monkeypatch, bots, "_record", OperationalError("the database is starting up"))
     with pytest.raises(OperationalError):
         bots.apply_policy([meeting.pk])  # the first rerun, the database not back yet
     bots.apply_policy([meeting.pk])
@@ -222,13 +205,7 @@ def test_a_bot_made_elsewhere_after_an_ask_cut_before_its_call_is_not_taken_for_
 ):
     integration = active_integration(make_integration, sandbox, "v2")
     meeting = mirrored_before_the_policy(client, sandbox, customer, integration)
-    still_wanted = recording.still_wanted
-
-    def cut_once(*args):
-        monkeypatch.setattr(recording, "still_wanted", still_wanted)
-        raise OperationalError("terminating connection due to administrator command")
-
-    monkeypatch.setattr(recording, "still_wanted", cut_once)
+    fails_once(monkeypatch, recording, "still_wanted", OperationalError("terminating connection"))
     with pytest.raises(OperationalError):
         bots.apply_policy([meeting.pk])  # claimed, its rules read: no bot call yet
     # Someone schedules a bot at Meeting BaaS directly (its dashboard, another tool).

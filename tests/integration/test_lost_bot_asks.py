@@ -12,8 +12,8 @@ from django.urls import reverse
 from calendars.meetings import bots
 from calendars.models import BotAttempt, BotPolicy, Integration, Meeting
 from calendars.tasks import apply_bot_policy, ask_lost_bots_again
-from tests.integration.test_bot_policy import bot_requests
-from tests.support.meetings import active_integration, add_event, sync
+from tests.support.meetings import active_integration, add_event, bot_requests, sync
+from tests.support.outages import fails_once
 from tests.support.shared_meetings import bots_at_sandbox, colleagues, share_meeting
 
 
@@ -25,22 +25,16 @@ def killed_at_the_bot_call(monkeypatch, meeting_ids: list[int]) -> None:
     """The policy's task for the meetings, killed at its bot call after it claimed the
     meeting: the claim stays as the task left it, and the next worker's process starts with
     none in hand."""
-    call = bots._call
-
-    def dies(*args, **kwargs):
-        monkeypatch.setattr(bots, "_call", call)
-        raise Killed
-
-    monkeypatch.setattr(bots, "_call", dies)
+    fails_once(monkeypatch, bots, "_call", Killed())
     with pytest.raises(Killed):
         apply_bot_policy(meeting_ids)
     bots._hand.claim, bots._hand.asked = None, False
 
 
 def claims_grow_old(settings) -> None:
-    """All that happened so far moves back past any task's time (Q_TIMEOUT) and the sweep's
-    minute of margin: the claims and the attempts alike."""
-    older = timedelta(seconds=settings.Q_CLUSTER["timeout"] + 61)
+    """All that happened so far moves back past the time a task is judged gone (Q_RETRY):
+    the claims and the attempts alike."""
+    older = timedelta(seconds=settings.Q_CLUSTER["retry"] + 1)
     Meeting.objects.filter(auto_bot_at__isnull=False).update(auto_bot_at=F("auto_bot_at") - older)
     BotAttempt.objects.update(at=F("at") - older)
 

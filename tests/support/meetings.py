@@ -71,3 +71,16 @@ def sync(integration: Integration) -> WindowSync | None:
     """The periodic window sync of one integration, with the tasks it queues run as it commits."""
     with TestCase.captureOnCommitCallbacks(execute=True):
         return sync_window(integration.pk)
+
+
+def bot_requests(sandbox, integration, event_id: str | None = None) -> list[dict]:
+    """The bot scheduling requests sent for the integration (for one event, if named)."""
+    if integration.api_version == "v1":
+        sent = [
+            r
+            for r in sandbox.requests_to("POST", "/calendar_events/")
+            if r["path"].endswith("/bot")
+        ]
+        return [r for r in sent if event_id is None or event_id in r["path"]]
+    sent = sandbox.requests_to("POST", f"/v2/calendars/{integration.remote_id}/bots")
+    return [r for r in sent if event_id is None or r["json"].get("event_id") == event_id]

@@ -218,3 +218,14 @@ def connection_updates(
     for delivery in rows:
         queue_processing(delivery.pk)
     return rows
+
+
+def fails_once(monkeypatch, owner: object, name: str, error: BaseException) -> None:
+    """`owner.name` raises `error` at its next call, and is itself again after it."""
+    original = getattr(owner, name)
+
+    def once(*args: object, **kwargs: object) -> None:
+        monkeypatch.setattr(owner, name, original)
+        raise error
+
+    monkeypatch.setattr(owner, name, once)
